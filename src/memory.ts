@@ -1,0 +1,205 @@
+/**
+ * Memory: the address space an allocator hands out offsets into.
+ *
+ * Memory source: a growable `ArrayBuffer`/`SharedArrayBuffer` reserved up to `maximum`
+ * (`Memory.create`), or an existing buffer or `WebAssembly.Memory` (`Memory.wrap`).
+ *
+ * Thread-safety: a `Memory` object belongs to one worker; the shared buffer under it may be
+ * wrapped by a `Memory` in every worker. `grow` of a shared buffer is safe from any worker:
+ * growing to a length some other worker already passed is a no-op.
+ *
+ * Failure: `grow` past `maxByteLength` throws `OutOfMemoryError` and changes nothing.
+ *
+ * Views: `u8`, `dv`, `i32` and `u32` are fixed-length views over the whole current buffer,
+ * rebuilt when the buffer grows or (for wasm) is swapped. Fixed-length views are used on
+ * purpose: on Node 20 a length-tracking view over a growable `SharedArrayBuffer` is about 25x
+ * slower per access than a fixed-length one. Allocators keep their own copies of the views and
+ * call `sync()` when they get memory past their views' end.
+ */
+import { OutOfMemoryError } from './errors.js';
+import { checkInt, describe, optionalBool, optionalInt, optionsBag, typeError } from './internal/checks.js';
+
+/** The largest byte length a growable buffer can reserve on Node 20: 4 GiB. */
+export const MAX_BYTE_LENGTH = 2 ** 32;
+const WASM_PAGE = 65536;
+
+/**
+ * What `Memory.wrap` needs of a `WebAssembly.Memory` (declared here so the library's types do
+ * not depend on the DOM lib; a real `WebAssembly.Memory` satisfies it).
+ */
+export interface WasmMemoryLike {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  grow(deltaPages: number): number;
+}
+
+const WasmMemory = (globalThis as { WebAssembly?: { Memory: abstract new (...a: never[]) => WasmMemoryLike } })
+  .WebAssembly?.Memory;
+
+function isWasmMemory(x: unknown): x is WasmMemoryLike {
+  return WasmMemory !== undefined && x instanceof WasmMemory;
+}
+
+/** Options of {@link Memory.create}. */
+export interface MemoryOptions {
+  /** Bytes committed at creation. Default 0 (64 KiB-aligned for nothing; any integer). */
+  initial?: number;
+  /** Bytes reserved: the most `grow` can reach. Default and at most 4 GiB. */
+  maximum?: number;
+  /** Back it with a `SharedArrayBuffer` so workers can share it. Default false. */
+  shared?: boolean;
+}
+
+/** An address space: one buffer, its views, and growth up to a reserved maximum. */
+export class Memory {
+  /** True when the buffer is a `SharedArrayBuffer` (or a shared wasm memory). */
+  readonly shared: boolean;
+  /** The most `byteLength` can ever reach. */
+  readonly maxByteLength: number;
+  private readonly wasm: WasmMemoryLike | null;
+  private current: ArrayBuffer | SharedArrayBuffer;
+  private _u8: Uint8Array;
+  private _dv: DataView;
+  private _i32: Int32Array;
+  private _u32: Uint32Array;
+
+  private constructor(source: ArrayBuffer | SharedArrayBuffer, wasm: WasmMemoryLike | null, maxByteLength: number) {
+    this.wasm = wasm;
+    this.current = source;
+    this.shared = source instanceof SharedArrayBuffer;
+    this.maxByteLength = maxByteLength;
+    this._u8 = new Uint8Array(source, 0, source.byteLength);
+    this._dv = new DataView(source, 0, source.byteLength);
+    this._i32 = new Int32Array(source, 0, source.byteLength >>> 2);
+    this._u32 = new Uint32Array(source, 0, source.byteLength >>> 2);
+  }
+
+  /** A new address space reserved up to `maximum` bytes, `initial` of them committed. */
+  static create(opts?: MemoryOptions): Memory {
+    const where = 'Memory.create';
+    const o = optionsBag<MemoryOptions>(where, opts);
+    const maximum = optionalInt(where, 'maximum', o.maximum, MAX_BYTE_LENGTH, 0, MAX_BYTE_LENGTH);
+    const initial = optionalInt(where, 'initial', o.initial, 0, 0, maximum);
+    const shared = optionalBool(where, 'shared', o.shared, false);
+    const buffer = shared
+      ? new SharedArrayBuffer(initial, { maxByteLength: maximum })
+      : new ArrayBuffer(initial, { maxByteLength: maximum });
+    return new Memory(buffer, null, maximum);
+  }
+
+  /**
+   * An address space over an existing buffer or wasm memory. A fixed-length buffer cannot
+   * grow; a growable one grows to its `maxByteLength`; a wasm memory grows page by page up
+   * to `maximum` (default 4 GiB, as the memory itself may refuse earlier).
+   */
+  static wrap(source: ArrayBuffer | SharedArrayBuffer | WasmMemoryLike, opts?: { maximum?: number }): Memory {
+    const where = 'Memory.wrap';
+    if (isWasmMemory(source)) {
+      const o = optionsBag<{ maximum?: number }>(where, opts);
+      const maximum = optionalInt(where, 'maximum', o.maximum, MAX_BYTE_LENGTH, 0, MAX_BYTE_LENGTH);
+      return new Memory(source.buffer, source, Math.max(maximum, source.buffer.byteLength));
+    }
+    if (source instanceof ArrayBuffer || source instanceof SharedArrayBuffer) {
+      const growable = source instanceof ArrayBuffer ? source.resizable : source.growable;
+      return new Memory(source, null, growable ? source.maxByteLength : source.byteLength);
+    }
+    return typeError(where, 'source', 'an ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory', source);
+  }
+
+  /** The current buffer; a grown wasm memory swaps it for a new one. */
+  get buffer(): ArrayBuffer | SharedArrayBuffer {
+    return this.wasm !== null ? this.wasm.buffer : this.current;
+  }
+
+  /** Bytes committed now. */
+  get byteLength(): number {
+    return this.buffer.byteLength;
+  }
+
+  /** A `Uint8Array` over all of the current buffer. */
+  get u8(): Uint8Array {
+    this.sync();
+    return this._u8;
+  }
+
+  /** A `DataView` over all of the current buffer. */
+  get dv(): DataView {
+    this.sync();
+    return this._dv;
+  }
+
+  /** An `Int32Array` over all of the current buffer (for `Atomics`). */
+  get i32(): Int32Array {
+    this.sync();
+    return this._i32;
+  }
+
+  /** A `Uint32Array` over all of the current buffer. */
+  get u32(): Uint32Array {
+    this.sync();
+    return this._u32;
+  }
+
+  /**
+   * Rebuilds the views if the buffer grew (here or in another worker) or was swapped.
+   * Returns true when it did, so a caller knows to re-read its own copies.
+   */
+  sync(): boolean {
+    const buffer = this.buffer;
+    if (buffer === this.current && buffer.byteLength === this._u8.length) return false;
+    this.current = buffer;
+    const n = buffer.byteLength;
+    this._u8 = new Uint8Array(buffer, 0, n);
+    this._dv = new DataView(buffer, 0, n);
+    this._i32 = new Int32Array(buffer, 0, n >>> 2);
+    this._u32 = new Uint32Array(buffer, 0, n >>> 2);
+    return true;
+  }
+
+  /**
+   * Commits memory up to `byteLength` bytes (a wasm memory rounds up to 64 KiB pages).
+   * Growing to a length already reached is a no-op. Throws `OutOfMemoryError` past
+   * `maxByteLength`, and then nothing has changed.
+   */
+  grow(byteLength: number): void {
+    if (typeof byteLength !== 'number') typeError('Memory.grow', 'byteLength', 'a number', byteLength);
+    if (!Number.isInteger(byteLength) || byteLength < 0) {
+      checkInt('Memory.grow', 'byteLength', byteLength, 0, Number.MAX_SAFE_INTEGER);
+    }
+    if (byteLength > this.maxByteLength) {
+      throw new OutOfMemoryError(byteLength,
+        `Memory.grow: byteLength ${byteLength} is past maxByteLength ${this.maxByteLength}`);
+    }
+    if (byteLength <= this.byteLength) return;
+    try {
+      if (this.wasm !== null) {
+        const pages = Math.ceil((byteLength - this.wasm.buffer.byteLength) / WASM_PAGE);
+        this.wasm.grow(pages);
+      } else {
+        growBuffer(this.current, byteLength);
+      }
+    } catch (e) {
+      // Another worker may have grown a shared buffer past us in the meantime: that is success.
+      if (this.byteLength < byteLength) {
+        throw new OutOfMemoryError(byteLength, `Memory.grow: cannot grow to ${byteLength} bytes (${describe((e as Error).message)})`);
+      }
+    }
+    this.sync();
+  }
+}
+
+function growBuffer(buffer: ArrayBuffer | SharedArrayBuffer, byteLength: number): void {
+  if (buffer instanceof SharedArrayBuffer) {
+    if (!buffer.growable) throw new RangeError('buffer is not growable');
+    // Concurrent growers: a grow to less than the current length throws; retry sees it done.
+    while (buffer.byteLength < byteLength) {
+      try {
+        buffer.grow(byteLength);
+      } catch (e) {
+        if (buffer.byteLength < byteLength) throw e;
+      }
+    }
+  } else {
+    if (!buffer.resizable) throw new RangeError('buffer is not resizable');
+    buffer.resize(byteLength);
+  }
+}

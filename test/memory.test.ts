@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Memory, OutOfMemoryError } from '../src/index.js';
+
+test('Memory.create reserves up to maximum and grows on demand', () => {
+  const m = Memory.create({ initial: 1024, maximum: 1 << 20 });
+  assert.equal(m.byteLength, 1024);
+  assert.equal(m.maxByteLength, 1 << 20);
+  assert.equal(m.shared, false);
+  m.u8[1000] = 7;
+  m.grow(65536);
+  assert.equal(m.byteLength, 65536);
+  assert.equal(m.u8.length, 65536);
+  assert.equal(m.u8[1000], 7);
+  m.u8[65535] = 9;
+  assert.equal(m.dv.getUint8(65535), 9);
+  assert.equal(m.i32.length, 16384);
+});
+
+test('Memory.grow past the maximum throws OutOfMemoryError and changes nothing', () => {
+  const m = Memory.create({ initial: 4096, maximum: 8192 });
+  assert.throws(() => m.grow(8193), OutOfMemoryError);
+  assert.equal(m.byteLength, 4096);
+  m.grow(100); // smaller than now: a no-op
+  assert.equal(m.byteLength, 4096);
+});
+
+test('Memory.create shared is a growable SharedArrayBuffer', () => {
+  const m = Memory.create({ maximum: 1 << 16, shared: true });
+  assert.equal(m.shared, true);
+  assert.ok(m.buffer instanceof SharedArrayBuffer);
+  m.grow(4096);
+  const other = Memory.wrap(m.buffer);
+  assert.equal(other.maxByteLength, 1 << 16);
+  other.grow(8192);
+  assert.equal(m.byteLength, 8192);
+  assert.equal(m.u8.length, 8192, 'views follow growth made through another Memory');
+});
+
+test('Memory.wrap of a fixed ArrayBuffer cannot grow', () => {
+  const m = Memory.wrap(new ArrayBuffer(64));
+  assert.equal(m.maxByteLength, 64);
+  assert.throws(() => m.grow(128), OutOfMemoryError);
+});
+
+test('Memory.wrap of a WebAssembly.Memory keeps views current after the buffer swaps', () => {
+  const wasm = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+  const m = Memory.wrap(wasm);
+  m.u8[10] = 42;
+  const before = m.buffer;
+  m.grow(2 * 65536 + 1);
+  assert.equal(m.byteLength, 3 * 65536);
+  assert.notEqual(m.buffer, before);
+  assert.equal(m.u8[10], 42);
+  assert.equal(m.u8.length, 3 * 65536);
+  wasm.grow(1); // grown behind our back
+  assert.equal(m.u8.length, 4 * 65536);
+  assert.throws(() => m.grow(5 * 65536), OutOfMemoryError);
+  assert.equal(m.byteLength, 4 * 65536);
+});
+
+test('Memory rejects bad arguments with errors naming them', () => {
+  assert.throws(() => Memory.create({ maximum: -1 }), /maximum/);
+  assert.throws(() => Memory.create({ initial: 1.5 }), RangeError);
+  assert.throws(() => Memory.create({ shared: 1 as unknown as boolean }), TypeError);
+  assert.throws(() => Memory.wrap({} as ArrayBuffer), TypeError);
+  const m = Memory.create({ maximum: 4096 });
+  assert.throws(() => m.grow('1' as unknown as number), /byteLength/);
+  assert.throws(() => m.grow(NaN), RangeError);
+  assert.equal(m.byteLength, 0);
+});
