@@ -1,0 +1,52 @@
+/**
+ * Debug mode: one switch, off by default.
+ *
+ * When on, allocators created afterwards (each reads the switch once, in its constructor, so a
+ * disabled debug mode costs one field test at most):
+ * - fill fresh memory with `FRESH_BYTE` and freed memory with `FREED_BYTE`,
+ * - refuse interior pointers on free,
+ * - run their own `check()` every `checkEvery` operations.
+ *
+ *     import { setDebug } from 'binalloc';
+ *     setDebug({ enabled: true, checkEvery: 1000 });
+ *
+ * The environment variable `BINALLOC_DEBUG=1` (or `=N` for `checkEvery` N) switches it on at load.
+ */
+import { optionalBool, optionalInt, optionsBag } from './checks.js';
+
+/** Pattern written over memory as it is handed out in debug mode. */
+export const FRESH_BYTE = 0xa5;
+/** Pattern written over memory as it is freed in debug mode. */
+export const FREED_BYTE = 0xdd;
+
+/** The debug settings in force. Read them through {@link getDebug}. */
+export interface DebugOptions {
+  /** Poison memory, refuse interior pointers, run `check()` periodically. Default false. */
+  enabled?: boolean;
+  /** Run `check()` every this many operations in debug mode; 0 never. Default 1024. */
+  checkEvery?: number;
+}
+
+const state = { enabled: false, checkEvery: 1024 };
+
+const env = typeof process !== 'undefined' ? process.env?.['BINALLOC_DEBUG'] : undefined;
+if (env !== undefined && env !== '' && env !== '0') {
+  state.enabled = true;
+  const n = Number(env);
+  if (Number.isInteger(n) && n > 1) state.checkEvery = n;
+}
+
+/** Switches debug mode for allocators created from now on. Returns the settings in force. */
+export function setDebug(opts: DebugOptions): Readonly<Required<DebugOptions>> {
+  const o = optionsBag<DebugOptions>('setDebug', opts);
+  const enabled = optionalBool('setDebug', 'enabled', o.enabled, state.enabled);
+  const checkEvery = optionalInt('setDebug', 'checkEvery', o.checkEvery, state.checkEvery, 0, 2 ** 31 - 1);
+  state.enabled = enabled;
+  state.checkEvery = checkEvery;
+  return { ...state };
+}
+
+/** The debug settings in force now. */
+export function getDebug(): Readonly<Required<DebugOptions>> {
+  return { ...state };
+}
