@@ -9,7 +9,9 @@
  * Hot paths do a cheap inline guard and call these only when it fails, so a correct call
  * pays one comparison:
  *
- *     if ((size >>> 0) !== size || size > max) checkSize('Mempool.alloc', 'size', size, 0, max);
+ *     if (typeof size !== 'number' || (size >>> 0) !== size || size > max) checkInt('Mempool.alloc', 'size', size, 0, max);
+ *
+ * (The `typeof` test first: `>>>` on a bigint throws a TypeError that names nothing.)
  *
  * Each function here throws when its value is bad and returns the value when it is good.
  */

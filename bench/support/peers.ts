@@ -1,0 +1,335 @@
+/**
+ * Peers for the object-allocator benchmarks: the allocators a JavaScript user would reach for
+ * instead of `Mempool` / `SmallAlloc`, each behind the same two-method interface.
+ *
+ * - `TlsfPeer`: AssemblyScript's TLSF allocator (its `minimal` runtime), compiled from a few
+ *   lines of AssemblyScript with the `asc` API when a benchmark starts and instantiated as a
+ *   WebAssembly module. Nothing binary is committed. Every `alloc`/`free` is a JS -> wasm call:
+ *   that crossing is part of what a JS user pays, so it stays in the measurement.
+ * - `ThingPeer`: `@thi.ng/malloc`'s `MemPool` over one `ArrayBuffer` (first fit over a free
+ *   list kept sorted by address, so `free` is O(free blocks)).
+ * - `GcPeer`: `new Uint8Array(size)`; "free" drops the reference and leaves the rest to the
+ *   garbage collector. Pointers are slot numbers in a table of live arrays (the table is the
+ *   least a program must keep to free by handle).
+ * - `BareFreeList`: the lower bound of a fixed-size pool: an intrusive free list threaded
+ *   through an `Int32Array`, bump allocation behind it, no checks at all.
+ *
+ * Memory source: each peer owns its buffer (a wasm memory, an `ArrayBuffer`, the JS heap).
+ * Thread-safety: none; one benchmark thread.
+ * Failure: `alloc` returns 0 when a peer is out of memory (the benchmarks size them so it never
+ * happens, and `verifyPeer` checks the basics before anything is timed).
+ *
+ * `specialize(fn)` gives each allocator its own copy of a workload loop: a loop shared by
+ * several allocator classes goes polymorphic (then megamorphic) at its `alloc`/`free` call
+ * sites, which would tax whichever allocator happened to run after the first.
+ */
+import asc from 'assemblyscript/asc';
+import { MemPool } from '@thi.ng/malloc';
+
+/** What every workload drives: a pointer is a positive number, 0 means "out of memory". */
+export interface ObjectAllocator {
+  alloc(size: number): number;
+  free(ptr: number): void;
+}
+
+/**
+ * A fresh copy of `fn` with its own type feedback. `fn` must be self-contained: it may use
+ * only its parameters and globals, never a binding of the module that defines it.
+ */
+export function specialize<F extends (...args: never[]) => unknown>(fn: F): F {
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return new Function(`"use strict"; return (${fn.toString()});`)() as F;
+}
+
+// AssemblyScript's TLSF --------------------------------------------------------------------
+
+/**
+ * The whole AssemblyScript module. `heap.alloc`/`heap.free` are the runtime's `__alloc` and
+ * `__free`, which the `minimal` runtime implements with TLSF (rt/tlsf.ts); `stub` would be a
+ * bump allocator and `incremental` would add a garbage collector we do not want to time.
+ */
+const TLSF_SOURCE = `
+export function alloc(size: usize): usize { return heap.alloc(size); }
+export function free(ptr: usize): void { heap.free(ptr); }
+export function heapBase(): usize { return __heap_base; }
+`;
+
+interface TlsfExports {
+  alloc(size: number): number;
+  free(ptr: number): void;
+  heapBase(): number;
+  memory: WebAssembly.Memory;
+}
+
+let tlsfBinary: Uint8Array | null = null;
+
+/** Compiles the TLSF module once per process (about half a second) and returns its bytes. */
+async function compileTlsf(): Promise<Uint8Array> {
+  if (tlsfBinary !== null) return tlsfBinary;
+  const result = await asc.compileString(
+    { 'tlsf.ts': TLSF_SOURCE },
+    { runtime: 'minimal', optimizeLevel: 3, shrinkLevel: 0, noAssert: true },
+  );
+  if (result.error !== null || result.binary === null) {
+    throw new Error(`compiling the TLSF peer failed: ${result.error?.message ?? ''}\n${result.stderr.toString()}`);
+  }
+  tlsfBinary = result.binary;
+  return tlsfBinary;
+}
+
+/** AssemblyScript's TLSF allocator in its own wasm instance (so its heap starts empty). */
+export class TlsfPeer implements ObjectAllocator {
+  readonly name = 'AssemblyScript TLSF (wasm)';
+  private readonly wasmAlloc: (size: number) => number;
+  private readonly wasmFree: (ptr: number) => void;
+  /** The wasm memory; TLSF grows it by doubling. */
+  readonly memory: WebAssembly.Memory;
+  /** First byte TLSF may manage: everything below is the module's static data. */
+  readonly heapBase: number;
+
+  private constructor(exports: TlsfExports) {
+    this.wasmAlloc = exports.alloc;
+    this.wasmFree = exports.free;
+    this.memory = exports.memory;
+    this.heapBase = exports.heapBase();
+  }
+
+  /** Compiles (once) and instantiates a fresh TLSF heap. */
+  static async create(): Promise<TlsfPeer> {
+    const binary = await compileTlsf();
+    const imports = {
+      env: {
+        abort(): never {
+          throw new Error('the TLSF peer aborted (out of memory or a corrupt heap)');
+        },
+      },
+    };
+    const module = await WebAssembly.compile(binary as Uint8Array<ArrayBuffer>);
+    const instance = await WebAssembly.instantiate(module, imports);
+    return new TlsfPeer(instance.exports as unknown as TlsfExports);
+  }
+
+  alloc(size: number): number {
+    // wasm returns an i32: addresses past 2 GiB would come back negative.
+    return this.wasmAlloc(size) >>> 0;
+  }
+
+  free(ptr: number): void {
+    this.wasmFree(ptr);
+  }
+
+  /** Bytes of wasm memory committed (TLSF's heap plus the module's static data). */
+  get committed(): number {
+    return this.memory.buffer.byteLength;
+  }
+}
+
+// @thi.ng/malloc ---------------------------------------------------------------------------
+
+/** `@thi.ng/malloc`'s `MemPool` over one `ArrayBuffer` of `bytes`. */
+export class ThingPeer implements ObjectAllocator {
+  readonly name = '@thi.ng/malloc MemPool';
+  readonly pool: MemPool;
+
+  constructor(bytes: number) {
+    this.pool = new MemPool({ buf: new ArrayBuffer(bytes), align: 8 });
+  }
+
+  alloc(size: number): number {
+    return this.pool.malloc(size);
+  }
+
+  free(ptr: number): void {
+    this.pool.free(ptr);
+  }
+}
+
+// The garbage collector --------------------------------------------------------------------
+
+const EMPTY = new Uint8Array(0);
+
+/** `new Uint8Array(size)`: handles are slot numbers + 1 in a table of live arrays. */
+export class GcPeer implements ObjectAllocator {
+  readonly name = 'new Uint8Array (GC)';
+  private readonly slots: Uint8Array[] = [];
+  private freeSlots = new Int32Array(1024);
+  private freeCount = 0;
+
+  alloc(size: number): number {
+    const bytes = new Uint8Array(size);
+    if (this.freeCount > 0) {
+      const slot = this.freeSlots[--this.freeCount]!;
+      this.slots[slot] = bytes;
+      return slot + 1;
+    }
+    this.slots.push(bytes);
+    return this.slots.length;
+  }
+
+  free(ptr: number): void {
+    const slot = ptr - 1;
+    // EMPTY, not undefined: the table keeps one element kind.
+    this.slots[slot] = EMPTY;
+    if (this.freeCount === this.freeSlots.length) {
+      const grown = new Int32Array(this.freeSlots.length * 2);
+      grown.set(this.freeSlots);
+      this.freeSlots = grown;
+    }
+    this.freeSlots[this.freeCount++] = slot;
+  }
+
+  /** The live array behind a handle (so a workload can touch it). */
+  bytes(ptr: number): Uint8Array {
+    return this.slots[ptr - 1]!;
+  }
+}
+
+// The floor of a fixed-size pool -----------------------------------------------------------
+
+/**
+ * A fixed-size pool with nothing but an intrusive free list: the next link of a free object
+ * is its first word. Objects are bumped from a fresh region when the list is empty.
+ *
+ *     i32[ptr >>> 2] === next free object (0 ends the list)   for ptr on the list
+ *     8 <= ptr < top <= byteLength,  (ptr - 8) % objsize === 0
+ */
+export class BareFreeList {
+  readonly name = 'bare free list (Int32Array)';
+  readonly objsize: number;
+  private readonly i32: Int32Array;
+  private head = 0;
+  private top = 8;
+  private readonly end: number;
+
+  /** Room for `capacity` objects of `objsize` bytes (a multiple of 4, at least 4). */
+  constructor(objsize: number, capacity: number) {
+    if (objsize < 4 || objsize % 4 !== 0) throw new RangeError(`BareFreeList: objsize must be a multiple of 4, got ${objsize}`);
+    this.objsize = objsize;
+    this.end = 8 + objsize * capacity;
+    this.i32 = new Int32Array(this.end >>> 2);
+  }
+
+  /** The size argument is ignored: every object is `objsize` bytes. */
+  alloc(_size?: number): number {
+    const ptr = this.head;
+    if (ptr !== 0) {
+      this.head = this.i32[ptr >>> 2]!;
+      return ptr;
+    }
+    const top = this.top;
+    if (top + this.objsize > this.end) return 0;
+    this.top = top + this.objsize;
+    return top;
+  }
+
+  free(ptr: number): void {
+    this.i32[ptr >>> 2] = this.head;
+    this.head = ptr;
+  }
+}
+
+// Sanity before timing ---------------------------------------------------------------------
+
+/**
+ * Throws unless `a` hands out distinct, non-zero pointers for live objects and reuses freed
+ * memory: the least a peer must do for its timings to mean anything.
+ */
+export function verifyPeer(name: string, a: ObjectAllocator, size = 64, count = 64): void {
+  const live = new Set<number>();
+  const ptrs: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const p = a.alloc(size);
+    if (p === 0) throw new Error(`${name}: alloc(${size}) returned 0 after ${i} allocations`);
+    if (live.has(p)) throw new Error(`${name}: alloc(${size}) returned live pointer ${p} twice`);
+    live.add(p);
+    ptrs.push(p);
+  }
+  const freed = new Set<number>();
+  for (let i = 0; i < count; i += 2) {
+    a.free(ptrs[i]!);
+    freed.add(ptrs[i]!);
+    live.delete(ptrs[i]!);
+  }
+  let reused = 0;
+  const again: number[] = [];
+  for (let i = 0; i < count / 2; i++) {
+    const p = a.alloc(size);
+    if (p === 0 || live.has(p)) throw new Error(`${name}: alloc(${size}) after frees returned ${p}, which is live or 0`);
+    if (freed.has(p)) reused++;
+    live.add(p);
+    again.push(p);
+  }
+  if (reused === 0) throw new Error(`${name}: freed memory was never handed out again`);
+  for (const p of live) a.free(p);
+}
+
+// Workloads --------------------------------------------------------------------------------
+//
+// Self-contained loops (no module bindings), so `specialize` can copy them per allocator.
+// Each checks for 0 (a peer out of memory must not pass for a fast one) and returns a
+// checksum so that no work is dead code.
+
+/** (a) `n` pairs of `alloc(size)` then `free`: the fast path and nothing else. */
+export function pairsLoop(a: ObjectAllocator, n: number, size: number): number {
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const p = a.alloc(size);
+    if (p === 0) throw new Error('out of memory in pairsLoop');
+    sum += p;
+    a.free(p);
+  }
+  return sum;
+}
+
+/**
+ * (b) `n` allocations of `sizes[base + i]`, then their frees in the order
+ * `order[base + i]` (a permutation of 0..n-1). `ptrs` holds at least `n` slots.
+ */
+export function batchLoop(a: ObjectAllocator, sizes: Int32Array, order: Int32Array, ptrs: Uint32Array, base: number, n: number): number {
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const p = a.alloc(sizes[base + i]!);
+    if (p === 0) throw new Error('out of memory in batchLoop');
+    ptrs[i] = p;
+  }
+  for (let i = 0; i < n; i++) {
+    const p = ptrs[order[base + i]!]!;
+    sum += p;
+    a.free(p);
+  }
+  return sum;
+}
+
+/** Allocates `sizes[i]` into `ptrs[i]` for every slot of `ptrs`: the live set for `churnLoop`. */
+export function fillLoop(a: ObjectAllocator, sizes: Int32Array, ptrs: Uint32Array): void {
+  for (let i = 0; i < ptrs.length; i++) {
+    const p = a.alloc(sizes[i]!);
+    if (p === 0) throw new Error('out of memory in fillLoop');
+    ptrs[i] = p;
+  }
+}
+
+/**
+ * (c) `n` steps over a live set: step k frees the object in slot `victims[k]` and puts a new
+ * one of `sizes[k]` bytes there; k runs from `start` (wrapping at the arrays' length, a power
+ * of two).
+ */
+export function churnLoop(a: ObjectAllocator, ptrs: Uint32Array, victims: Int32Array, sizes: Int32Array, start: number, n: number): number {
+  const mask = victims.length - 1;
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const k = (start + i) & mask;
+    const slot = victims[k]!;
+    a.free(ptrs[slot]!);
+    const p = a.alloc(sizes[k]!);
+    if (p === 0) throw new Error('out of memory in churnLoop');
+    ptrs[slot] = p;
+    sum += p;
+  }
+  return sum;
+}
+
+/** Frees every pointer in `ptrs` (the end of a churn run). */
+export function drainLoop(a: ObjectAllocator, ptrs: Uint32Array): void {
+  for (let i = 0; i < ptrs.length; i++) a.free(ptrs[i]!);
+}

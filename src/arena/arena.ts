@@ -1,0 +1,228 @@
+/**
+ * Arena: LevelDB's block arena (`util/arena`), over a `Memory`.
+ *
+ * Memory source: one `Memory` (by default a fresh, non-shared `Memory.create()`), carved into
+ * blocks by bumping a block cursor; the memory grows as blocks are needed. The arena owns the
+ * whole memory from offset 8 on; offset 0..7 is never handed out, so pointer 0 stays null.
+ *
+ * Thread-safety: none. An arena belongs to the worker that created it; the bytes it hands out
+ * may be read by any worker that sees the buffer (nothing in an arena moves or is freed while
+ * it lives, which is what lets LevelDB's memtable readers run without locks).
+ *
+ * Failure: when the memory cannot grow for a new block, `allocate` throws `OutOfMemoryError`
+ * and nothing has changed.
+ *
+ * Rules (LevelDB's, exactly, so that its own test replays with its numbers):
+ * - a request that fits the current block's tail is bumped from it;
+ * - otherwise a request > blockSize/4 gets a block of exactly its size, and the current block
+ *   stays current (its tail still serves small requests);
+ * - otherwise a new blockSize block becomes current and the old block's tail is wasted;
+ * - `allocateAligned` pads the position up to 8 (`slop`); on a miss it falls back as above
+ *   with the unpadded size (every block starts 8-aligned).
+ *
+ * Layout of the memory:
+ * ```
+ *  0        8                         cursor               byteLength   maxByteLength
+ *  +--------+-------+---------+-------+--------------------+------------+
+ *  | unused | block | block   | block | not yet carved     | not yet    |
+ *  |        | (8-aligned starts)      |                    | committed  |
+ *  +--------+-------+---------+-------+--------------------+------------+
+ *                   [ptr, limit) = tail of the current block
+ * ```
+ * Invariants:
+ *   8 <= ptr <= limit <= cursor <= alignUp(memory.byteLength, 8)   (or ptr = limit = 0)
+ *   cursor % 8 === 0
+ *   usage === Σ block sizes + 8 * blocks   (LevelDB charges sizeof(char*) per block)
+ *   reset() => cursor === 8, usage === 0   (the same memory is carved again)
+ */
+import { OutOfMemoryError } from '../errors.js';
+import { checkInt, optionalInt, optionsBag, typeError } from '../internal/checks.js';
+import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
+import { MAX_BYTE_LENGTH, Memory } from '../memory.js';
+
+/** A pointer: a byte offset into the allocator's memory; 0 is null. */
+export type Ptr = number;
+
+/** Options of the {@link Arena} constructor. */
+export interface ArenaOptions {
+  /** Where blocks are carved from. Default: a fresh, non-shared `Memory.create()`. */
+  memory?: Memory;
+  /** Size of an ordinary block. Default 4096 (LevelDB's kBlockSize). */
+  blockSize?: number;
+}
+
+/** First byte the arena may carve: keeps offset 0 (null) out of every block. */
+const FIRST_BLOCK = 8;
+/** LevelDB's per-block bookkeeping charge: sizeof(char*) on a 64-bit machine. */
+const BLOCK_OVERHEAD = 8;
+/** Blocks start 8-aligned, as malloc's do. */
+const BLOCK_ALIGN = 8;
+/** Growth is geometric (at least this much) so that a block is rarely a resize. */
+const MIN_GROW = 64 * 1024;
+
+/**
+ * LevelDB's arena: bump allocation inside blocks, no individual frees, everything released at
+ * once by {@link Arena.reset}.
+ *
+ *     const arena = new Arena();
+ *     const p = arena.allocate(24);
+ *     arena.memory.u8[p] = 1;
+ */
+export class Arena {
+  /** The memory the blocks are carved from. */
+  readonly memory: Memory;
+  /** Size of an ordinary block; larger requests (> blockSize / 4) get a block of their own. */
+  readonly blockSize: number;
+  /** Next byte of the current block. */
+  private ptr: number;
+  /** End of the current block: `limit - ptr` bytes are left in it (LevelDB's remaining). */
+  private limit: number;
+  /** Bytes of the memory known to be committed (it only ever grows). */
+  private committed: number;
+  /** End of the carved region: where the next block starts (8-aligned). */
+  private cursor: number;
+  /** Σ block sizes + 8 per block. */
+  private usage: number;
+  /** Blocks carved since construction or the last reset. */
+  private blocks: number;
+  private readonly debug: boolean;
+
+  /** A new, empty arena: `memoryUsage() === 0`, no block carved yet. */
+  constructor(opts?: ArenaOptions) {
+    const where = 'Arena';
+    const o = optionsBag<ArenaOptions>(where, opts);
+    if (o.memory !== undefined && o.memory !== null && !(o.memory instanceof Memory)) {
+      typeError(where, 'opts.memory', 'a Memory', o.memory);
+    }
+    this.memory = o.memory ?? Memory.create();
+    this.blockSize = optionalInt(where, 'opts.blockSize', o.blockSize, 4096, 1, MAX_BYTE_LENGTH - FIRST_BLOCK);
+    this.ptr = 0;
+    this.limit = 0;
+    this.committed = this.memory.byteLength;
+    this.cursor = FIRST_BLOCK;
+    this.usage = 0;
+    this.blocks = 0;
+    this.debug = getDebug().enabled;
+  }
+
+  /** `bytes` (>= 1) contiguous bytes; no alignment promised. Throws `OutOfMemoryError`. */
+  allocate(bytes: number): Ptr {
+    if (typeof bytes !== 'number' || (bytes >>> 0) !== bytes || bytes === 0) checkInt('Arena.allocate', 'bytes', bytes, 1, MAX_BYTE_LENGTH);
+    const result = this.ptr;
+    const next = result + bytes;
+    if (next <= this.limit) {
+      this.ptr = next;
+      return result;
+    }
+    return this.allocateFallback('Arena.allocate', bytes);
+  }
+
+  /** `bytes` (>= 1) contiguous bytes at a multiple of 8. Throws `OutOfMemoryError`. */
+  allocateAligned(bytes: number): Ptr {
+    if (typeof bytes !== 'number' || (bytes >>> 0) !== bytes || bytes === 0) checkInt('Arena.allocateAligned', 'bytes', bytes, 1, MAX_BYTE_LENGTH);
+    const ptr = this.ptr;
+    const mod = ptr & (BLOCK_ALIGN - 1); // low bits are right for any ptr below 2^53
+    const slop = mod === 0 ? 0 : BLOCK_ALIGN - mod;
+    const next = ptr + slop + bytes;
+    if (next <= this.limit) {
+      this.ptr = next;
+      return ptr + slop;
+    }
+    // Every block starts 8-aligned, so the fallback's result is aligned too.
+    return this.allocateFallback('Arena.allocateAligned', bytes);
+  }
+
+  /** Σ sizes of the blocks carved + 8 bytes of bookkeeping per block (LevelDB's measure). */
+  memoryUsage(): number {
+    return this.usage;
+  }
+
+  /**
+   * Returns every block: `memoryUsage() === 0`, and the next blocks are carved from the
+   * start of the same memory again, so a reset loop does not grow it.
+   */
+  reset(): void {
+    if (this.debug && this.cursor > FIRST_BLOCK) this.memory.u8.fill(FREED_BYTE, FIRST_BLOCK, this.cursor);
+    this.ptr = 0;
+    this.limit = 0;
+    this.cursor = FIRST_BLOCK;
+    this.usage = 0;
+    this.blocks = 0;
+  }
+
+  /**
+   * Checks the invariants in the header; throws an `Error` naming the broken one.
+   */
+  check(): void {
+    const fail = (what: string): never => {
+      throw new Error(`Arena.check: ${what} (ptr ${this.ptr}, limit ${this.limit}, cursor ${this.cursor}, usage ${this.usage}, blocks ${this.blocks})`);
+    };
+    if (this.cursor % BLOCK_ALIGN !== 0) fail('block cursor is not 8-aligned');
+    // The last block may end up to 7 bytes short of the aligned cursor at the memory's end.
+    if (this.cursor < FIRST_BLOCK || (this.blocks > 0 && this.cursor > this.memory.byteLength + BLOCK_ALIGN - 1)) {
+      fail('block cursor outside the memory');
+    }
+    if (this.limit < this.ptr) fail('bump position past the end of its block');
+    if (this.limit > this.ptr && (this.ptr < FIRST_BLOCK || this.limit > this.cursor)) {
+      fail('current block tail outside the carved region');
+    }
+    if (this.usage < this.blocks * BLOCK_OVERHEAD) fail('usage below the bookkeeping of its blocks');
+    if (this.usage - this.blocks * BLOCK_OVERHEAD > this.cursor - FIRST_BLOCK) fail('usage above the carved region');
+    if (this.blocks === 0 && (this.usage !== 0 || this.cursor !== FIRST_BLOCK)) fail('no blocks but usage or carved bytes');
+  }
+
+  /** Plain numbers for logs and dashboards: `used` (bytes carved into blocks) and `total`. */
+  stats(): { used: number; total: number; blocks: number; memoryUsage: number } {
+    return {
+      used: this.usage - this.blocks * BLOCK_OVERHEAD,
+      total: this.cursor - FIRST_BLOCK,
+      blocks: this.blocks,
+      memoryUsage: this.usage,
+    };
+  }
+
+  /** LevelDB's AllocateFallback: a block of its own for large requests, else a fresh block. */
+  private allocateFallback(where: string, bytes: number): Ptr {
+    if (bytes > this.blockSize / 4) {
+      // The current block stays current: its tail may still serve the next small requests.
+      return this.newBlock(where, bytes);
+    }
+    const block = this.newBlock(where, this.blockSize);
+    this.ptr = block + bytes;
+    this.limit = block + this.blockSize;
+    return block;
+  }
+
+  /** Carves a block of exactly `size` bytes at the cursor, growing the memory if needed. */
+  private newBlock(where: string, size: number): Ptr {
+    const start = this.cursor;
+    const end = start + size;
+    const next = Math.ceil(end / BLOCK_ALIGN) * BLOCK_ALIGN;
+    if (end > this.committed) this.grow(where, size, end);
+    this.cursor = next;
+    this.usage += size + BLOCK_OVERHEAD;
+    this.blocks++;
+    if (this.debug) this.memory.u8.fill(FRESH_BYTE, start, end);
+    return start;
+  }
+
+  /** Commits memory up to at least `end`: doubling when it can, exactly `end` when it must. */
+  private grow(where: string, size: number, end: number): void {
+    const memory = this.memory;
+    if (end > memory.maxByteLength) {
+      throw new OutOfMemoryError(size,
+        `${where}: cannot carve a block of ${size} bytes: the memory holds at most ${memory.maxByteLength} bytes, ${this.cursor} already carved`);
+    }
+    const want = Math.min(memory.maxByteLength, Math.max(end, memory.byteLength * 2, MIN_GROW));
+    try {
+      memory.grow(want);
+    } catch {
+      try {
+        memory.grow(end);
+      } catch (e) {
+        throw new OutOfMemoryError(size, `${where}: cannot carve a block of ${size} bytes: ${(e as Error).message}`);
+      }
+    }
+    this.committed = memory.byteLength;
+  }
+}

@@ -1,0 +1,377 @@
+/**
+ * BumpArena: bitena's fixed-capacity, lock-free bump arena.
+ *
+ * Memory source: one fixed-length buffer allocated by the constructor (a `SharedArrayBuffer`
+ * with `shared: true`, else an `ArrayBuffer`) of `DATA + capacity` bytes. It never grows.
+ *
+ * Thread-safety: with `shared: true` any number of workers may allocate at once, each through
+ * its own `BumpArena.attach(handle)`: the only state, the end pointer, lives in the buffer and
+ * moves by `Atomics.compareExchange`, so no two allocations overlap and none is lost. Unshared,
+ * the same pointer moves by plain arithmetic. `reset()` needs every allocation abandoned, on
+ * every worker (as bitena's does).
+ *
+ * Failure: `tryAlloc` returns 0 and `alloc` throws `OutOfMemoryError`; either way the end
+ * pointer has not moved.
+ *
+ * Layout:
+ * ```
+ *  0        16       20        24       32                  end                 32+capacity
+ *  +--------+--------+---------+--------+-------------------+-------------------+
+ *  | header | end    | capacity| unused | free              | allocated <------ |
+ *  | (16 B) | (u32)  | (u32)   |        |                   |  bumped downward  |
+ *  +--------+--------+---------+--------+-------------------+-------------------+
+ * ```
+ * An allocation of `size` bytes aligned to `align` takes `p = alignDown(end - size, align)` and
+ * moves `end` to `p`; the gap above it (< align) is padding and is not counted as remaining.
+ * Invariants:
+ *   DATA <= end <= DATA + capacity;  remaining() === end - DATA
+ *   every live allocation lies in [end, DATA + capacity); no two overlap
+ */
+import { InvalidPointerError, OutOfMemoryError } from '../errors.js';
+import { checkInt, checkPowerOfTwo, describe, optionalBool, optionsBag, typeError } from '../internal/checks.js';
+import { FRESH_BYTE, getDebug } from '../internal/debug.js';
+import { HEADER_BYTES, Kind, verifyHeader, writeHeader } from '../internal/header.js';
+import { Memory } from '../memory.js';
+import type { Ptr } from './arena.js';
+
+/** Layout version of a shared BumpArena buffer; bump it when the layout changes. */
+const VERSION = 1;
+/** Slot (in u32s) of the end pointer: the lowest allocated byte. */
+const END = HEADER_BYTES >>> 2;
+/** Slot (in u32s) of the capacity, so that attach() can check the buffer against it. */
+const CAPACITY = END + 1;
+/** First usable byte; 8-aligned, so 8-aligned allocations waste nothing at the bottom. */
+const DATA = 32;
+/** The end pointer is a u32 and the header stores the byte length as one. */
+const MAX_CAPACITY = 2 ** 32 - 8 - DATA;
+/** Size limit: the largest u32 (sizes past what remains just do not fit). */
+const MAX_SIZE = 2 ** 32 - 1;
+/** Alignment limit: the padding must stay a u32 and the mask an int32. */
+const MAX_ALIGN = 2 ** 31;
+/** Bytes of the length stored in front of a string. */
+const STRING_PREFIX = 4;
+
+/** What {@link BumpArena.attach} takes: structured-cloneable, sent with `postMessage`. */
+export interface BumpArenaHandle {
+  /** The arena's buffer: header, end pointer and data. */
+  readonly buffer: SharedArrayBuffer;
+}
+
+/** Options of the {@link BumpArena} constructor. */
+export interface BumpArenaOptions {
+  /** Back it with a `SharedArrayBuffer` so workers can allocate from it at once. Default false. */
+  shared?: boolean;
+}
+
+/** Any of the built-in typed arrays. */
+export type TypedArray =
+  | Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array
+  | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
+
+/** The constructor of a typed array `T`, as `allocSlice` takes it (`Float64Array`, …). */
+export interface TypedArrayConstructor<T extends TypedArray> {
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): T;
+  readonly BYTES_PER_ELEMENT: number;
+}
+
+const SLICE_TYPES: ReadonlySet<unknown> = new Set<unknown>([
+  Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+  Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+]);
+
+/** Set by attach() for the one constructor call that wraps an existing buffer. */
+let attaching: SharedArrayBuffer | null = null;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Bytes of `s` in UTF-8 as TextEncoder writes it (a lone surrogate becomes U+FFFD: 3 bytes). */
+function utf8Length(s: string): number {
+  let n = 0;
+  const len = s.length;
+  for (let i = 0; i < len; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < len) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 4;
+        i++;
+      } else {
+        n += 3;
+      }
+    } else n += 3;
+  }
+  return n;
+}
+
+/**
+ * A fixed-capacity bump arena whose end pointer moves downward; lock-free across workers when
+ * shared.
+ *
+ *     const arena = new BumpArena(1 << 20, { shared: true });
+ *     worker.postMessage(arena.handle());            // there: BumpArena.attach(handle)
+ *     const xs = arena.allocSlice(Float64Array, 16, 0);
+ */
+export class BumpArena {
+  /** The arena's memory: header and state at the start, data after them. */
+  readonly memory: Memory;
+  /** Usable bytes: `remaining()` after `reset()`. */
+  readonly capacity: number;
+  /** True when the buffer is a `SharedArrayBuffer` and allocation uses compare-exchange. */
+  readonly shared: boolean;
+  /** Fixed-length views over the whole buffer (it never grows). */
+  private readonly u32: Uint32Array;
+  private readonly u8: Uint8Array;
+  private readonly dv: DataView;
+  /** One past the last usable byte: DATA + capacity. */
+  private readonly top: number;
+
+  /** A new arena of `capacity` usable bytes (>= 1). */
+  constructor(capacity: number, opts?: BumpArenaOptions) {
+    const where = 'BumpArena';
+    let buffer: ArrayBuffer | SharedArrayBuffer;
+    let shared: boolean;
+    if (attaching !== null) {
+      // attach(): the buffer and its state were verified there and are taken as they are.
+      buffer = attaching;
+      shared = true;
+      capacity = buffer.byteLength - DATA;
+    } else {
+      checkInt(where, 'capacity', capacity, 1, MAX_CAPACITY);
+      const o = optionsBag<BumpArenaOptions>(where, opts);
+      shared = optionalBool(where, 'opts.shared', o.shared, false);
+      const byteLength = DATA + capacity;
+      try {
+        buffer = shared ? new SharedArrayBuffer(byteLength) : new ArrayBuffer(byteLength);
+      } catch (e) {
+        throw new OutOfMemoryError(byteLength, `${where}: cannot allocate a buffer of ${byteLength} bytes (${(e as Error).message})`);
+      }
+      writeHeader(new Int32Array(buffer, 0, HEADER_BYTES >>> 2), Kind.BumpArena, VERSION, byteLength);
+      const state = new Uint32Array(buffer, 0, DATA >>> 2);
+      state[CAPACITY] = capacity;
+      state[END] = byteLength;
+      if (getDebug().enabled) new Uint8Array(buffer, DATA, capacity).fill(FRESH_BYTE);
+    }
+    const byteLength = DATA + capacity;
+    this.memory = Memory.wrap(buffer);
+    this.capacity = capacity;
+    this.shared = shared;
+    this.top = byteLength;
+    this.u32 = new Uint32Array(buffer, 0, DATA >>> 2);
+    this.u8 = new Uint8Array(buffer, 0, byteLength);
+    this.dv = new DataView(buffer, 0, byteLength);
+  }
+
+  /**
+   * The arena of `handle` (from {@link BumpArena.handle}, maybe in another worker).
+   * Throws a `TypeError` if the buffer is not a BumpArena's of this layout version, or is
+   * truncated or corrupt.
+   */
+  static attach(handle: BumpArenaHandle): BumpArena {
+    const where = 'BumpArena.attach';
+    if (typeof handle !== 'object' || handle === null) typeError(where, 'handle', 'a BumpArenaHandle', handle);
+    const buffer = (handle as { buffer?: unknown }).buffer;
+    const byteLength = verifyHeader(where, buffer, Kind.BumpArena, VERSION, DATA + 1);
+    const sab = buffer as SharedArrayBuffer;
+    if (sab.growable || sab.byteLength !== byteLength) {
+      throw new TypeError(`${where}: buffer is ${sab.byteLength} bytes${sab.growable ? ' and growable' : ''}, its header says ${byteLength} (truncated or foreign)`);
+    }
+    const u32 = new Uint32Array(sab, 0, DATA >>> 2);
+    const capacity = u32[CAPACITY]!;
+    const end = Atomics.load(u32, END);
+    if (capacity !== byteLength - DATA) {
+      throw new TypeError(`${where}: corrupt state (capacity ${capacity}, buffer holds ${byteLength - DATA})`);
+    }
+    if (end < DATA || end > byteLength) {
+      throw new TypeError(`${where}: corrupt state (end pointer ${end} outside [${DATA}, ${byteLength}])`);
+    }
+    // Through the constructor, so attached and created arenas share one shape (monomorphic).
+    attaching = sab;
+    try {
+      return new BumpArena(capacity);
+    } finally {
+      attaching = null;
+    }
+  }
+
+  /** A structured-cloneable handle for {@link BumpArena.attach}. `TypeError` if not shared. */
+  handle(): BumpArenaHandle {
+    if (!this.shared) throw new TypeError('BumpArena.handle: this arena is not shared (create it with { shared: true })');
+    return { buffer: this.memory.buffer as SharedArrayBuffer };
+  }
+
+  /** Usable bytes left; padding already spent on alignment is not counted. */
+  remaining(): number {
+    return (this.shared ? Atomics.load(this.u32, END) : this.u32[END]!) - DATA;
+  }
+
+  /**
+   * `size` bytes at a multiple of `align` (a power of two, default 8).
+   * Throws `OutOfMemoryError` when they do not fit; nothing changes then.
+   */
+  alloc(size: number, align = 8): Ptr {
+    // Any u32 size is valid (one above what remains simply does not fit); a u32 power of two
+    // is at most 2^31, so these two tests are the whole argument check.
+    if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('BumpArena.alloc', 'size', size, 0, MAX_SIZE);
+    if (typeof align !== 'number' || (align >>> 0) !== align || (align & (align - 1)) !== 0 || align === 0) {
+      // null, like undefined, means the default.
+      align = (align as unknown) === null ? 8 : checkPowerOfTwo('BumpArena.alloc', 'align', align, 1, MAX_ALIGN);
+    }
+    const p = this.shared ? this.bumpShared(size, align) : this.bumpPlain(size, align);
+    if (p === 0) {
+      throw new OutOfMemoryError(size,
+        `BumpArena.alloc: ${size} bytes aligned to ${align} do not fit in the ${this.remaining()} bytes remaining`);
+    }
+    return p;
+  }
+
+  /** `size` bytes at a multiple of `align` (a power of two, default 8), or 0 when they do not fit. */
+  tryAlloc(size: number, align = 8): Ptr {
+    // Any u32 size is valid (one above what remains simply does not fit); a u32 power of two
+    // is at most 2^31, so these two tests are the whole argument check.
+    if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('BumpArena.tryAlloc', 'size', size, 0, MAX_SIZE);
+    if (typeof align !== 'number' || (align >>> 0) !== align || (align & (align - 1)) !== 0 || align === 0) {
+      // null, like undefined, means the default.
+      align = (align as unknown) === null ? 8 : checkPowerOfTwo('BumpArena.tryAlloc', 'align', align, 1, MAX_ALIGN);
+    }
+    return this.shared ? this.bumpShared(size, align) : this.bumpPlain(size, align);
+  }
+
+  /**
+   * A typed-array view of `length` elements over the arena, aligned to its element size,
+   * filled with `fill` when given (a bigint for the 64-bit integer arrays); otherwise its
+   * contents are whatever the arena held there (zeros in a fresh arena).
+   * Throws `RangeError` when the byte size overflows or exceeds the capacity, and
+   * `OutOfMemoryError` when it does not fit in what remains.
+   */
+  allocSlice<T extends TypedArray>(type: TypedArrayConstructor<T>, length: number, fill?: number | bigint): T {
+    const where = 'BumpArena.allocSlice';
+    const bytes = this.sliceBytes(where, type, length, fill);
+    if (bytes < 0) {
+      throw new RangeError(`${where}: length ${describe(length)} of ${type.name} needs ${length * type.BYTES_PER_ELEMENT} bytes, more than the capacity ${this.capacity}`);
+    }
+    const p = this.tryAlloc(bytes, type.BYTES_PER_ELEMENT);
+    if (p === 0) {
+      throw new OutOfMemoryError(bytes,
+        `${where}: ${length} ${type.name} elements (${bytes} bytes) do not fit in the ${this.remaining()} bytes remaining`);
+    }
+    return this.slice(type, p, length, fill);
+  }
+
+  /** As {@link BumpArena.allocSlice}, but `null` where that one would refuse the size. */
+  tryAllocSlice<T extends TypedArray>(type: TypedArrayConstructor<T>, length: number, fill?: number | bigint): T | null {
+    const bytes = this.sliceBytes('BumpArena.tryAllocSlice', type, length, fill);
+    if (bytes < 0) return null;
+    const p = this.tryAlloc(bytes, type.BYTES_PER_ELEMENT);
+    return p === 0 ? null : this.slice(type, p, length, fill);
+  }
+
+  /**
+   * Stores `s` as UTF-8 after its byte length (a u32, little-endian); returns the pointer to
+   * the length, 4-aligned. Read it back with {@link BumpArena.readString}.
+   * Throws `OutOfMemoryError` when it does not fit.
+   */
+  allocString(s: string): Ptr {
+    if (typeof s !== 'string') typeError('BumpArena.allocString', 's', 'a string', s);
+    const n = utf8Length(s);
+    const p = this.tryAlloc(STRING_PREFIX + n, STRING_PREFIX);
+    if (p === 0) {
+      throw new OutOfMemoryError(STRING_PREFIX + n,
+        `BumpArena.allocString: ${n} bytes of UTF-8 (+4 for the length) do not fit in the ${this.remaining()} bytes remaining`);
+    }
+    this.dv.setUint32(p, n, true);
+    if (n > 0) encoder.encodeInto(s, this.u8.subarray(p + STRING_PREFIX, p + STRING_PREFIX + n));
+    return p;
+  }
+
+  /** The string stored at `ptr` by {@link BumpArena.allocString}. */
+  readString(ptr: Ptr): string {
+    const where = 'BumpArena.readString';
+    checkInt(where, 'ptr', ptr, 0, MAX_CAPACITY + DATA);
+    if (ptr < DATA || ptr + STRING_PREFIX > this.top || ptr % STRING_PREFIX !== 0) {
+      throw new InvalidPointerError(ptr, `${where}: ${ptr} is not a string of this arena (data lies in [${DATA}, ${this.top}))`);
+    }
+    const end = this.shared ? Atomics.load(this.u32, END) : this.u32[END]!;
+    if (ptr < end) {
+      throw new InvalidPointerError(ptr, `${where}: ${ptr} is not a string of this arena (below the allocated region at ${end})`);
+    }
+    const n = this.dv.getUint32(ptr, true);
+    const start = ptr + STRING_PREFIX;
+    if (n > this.top - start) {
+      throw new InvalidPointerError(ptr, `${where}: ${ptr} is not a string of this arena (length ${n} runs past its end)`);
+    }
+    if (n === 0) return '';
+    // TextDecoder refuses views of a SharedArrayBuffer: decode a private copy instead.
+    const bytes = this.shared ? this.u8.slice(start, start + n) : this.u8.subarray(start, start + n);
+    return decoder.decode(bytes);
+  }
+
+  /** Every allocation abandoned: `remaining() === capacity`. No worker may use old pointers. */
+  reset(): void {
+    if (getDebug().enabled) this.u8.fill(FRESH_BYTE, DATA, this.top);
+    if (this.shared) Atomics.store(this.u32, END, this.top);
+    else this.u32[END] = this.top;
+  }
+
+  /** Checks the invariants in the header; throws an `Error` naming the broken one. */
+  check(): void {
+    const end = this.shared ? Atomics.load(this.u32, END) : this.u32[END]!;
+    if (end < DATA || end > this.top) throw new Error(`BumpArena.check: end pointer ${end} outside [${DATA}, ${this.top}]`);
+    if (this.u32[CAPACITY] !== this.capacity) throw new Error(`BumpArena.check: stored capacity ${this.u32[CAPACITY]} !== ${this.capacity}`);
+  }
+
+  /** `used`: bytes taken (padding included); `total`: the capacity. */
+  stats(): { used: number; total: number; remaining: number } {
+    const remaining = this.remaining();
+    return { used: this.capacity - remaining, total: this.capacity, remaining };
+  }
+
+  /** The unshared fast path: the end pointer moves by plain arithmetic. */
+  private bumpPlain(size: number, align: number): Ptr {
+    const u32 = this.u32;
+    const end = u32[END]!;
+    let p = end - size;
+    // Low bits of any safe integer are exact under `&`, so this rounds down even for p < 0.
+    p -= p & (align - 1);
+    if (p < DATA) return 0;
+    u32[END] = p;
+    return p;
+  }
+
+  /** The shared fast path: compare-exchange until no other worker moved the pointer between. */
+  private bumpShared(size: number, align: number): Ptr {
+    const u32 = this.u32;
+    let end = Atomics.load(u32, END);
+    for (;;) {
+      let p = end - size;
+      p -= p & (align - 1);
+      if (p < DATA) return 0;
+      const seen = Atomics.compareExchange(u32, END, end, p);
+      if (seen === end) return p;
+      end = seen;
+    }
+  }
+
+  /** Byte size of a slice after checking the arguments; -1 when it exceeds the capacity. */
+  private sliceBytes(where: string, type: unknown, length: number, fill: unknown): number {
+    if (!SLICE_TYPES.has(type)) typeError(where, 'type', 'a typed array constructor', type);
+    const t = type as TypedArrayConstructor<TypedArray>;
+    checkInt(where, 'length', length, 0, Number.MAX_SAFE_INTEGER);
+    if (fill !== undefined && fill !== null) {
+      const big = t === (BigInt64Array as unknown) || t === (BigUint64Array as unknown);
+      if (big ? typeof fill !== 'bigint' : typeof fill !== 'number') {
+        typeError(where, 'fill', big ? `a bigint for ${t.name}` : `a number for ${t.name}`, fill);
+      }
+    }
+    const bytes = length * t.BYTES_PER_ELEMENT;
+    return bytes > this.capacity ? -1 : bytes;
+  }
+
+  private slice<T extends TypedArray>(type: TypedArrayConstructor<T>, p: Ptr, length: number, fill: number | bigint | undefined): T {
+    const view = new type(this.memory.buffer, p, length);
+    if (fill !== undefined && (fill as unknown) !== null) (view as unknown as { fill(v: number | bigint): void }).fill(fill);
+    return view;
+  }
+}

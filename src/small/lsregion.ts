@@ -1,0 +1,381 @@
+/**
+ * LSRegion: a log-structured region, Tarantool's `lsregion`. Every allocation carries an id,
+ * and ids never decrease; `gc(minId)` frees every slab whose allocations all have ids
+ * `<= minId`. Nothing is freed one by one and no slab is ever freed in part: LSM trees
+ * allocate into it and drop a whole dump at once.
+ *
+ * Memory source: a `SlabArena` directly (not a `SlabCache`): slabs of `arena.slabSize` bytes
+ * for allocations that fit one, and runs of adjacent slabs (`arena.mapRun`) for larger ones,
+ * so large allocations live in the same buffer and are charged to the same quota. One freed
+ * slab is kept as a cache and reused before the arena is asked again. The bookkeeping lives in
+ * the region's own fields: every byte of a slab is the caller's.
+ *
+ * Thread-safety: none. An lsregion belongs to the worker that created it; the arena under it
+ * is shared, and the memory it hands out may be read and written from any worker.
+ *
+ * Failure: `alloc`/`alignedAlloc` throw `OutOfMemoryError` (`QuotaExceededError` when the
+ * quota refuses) and `tryAlloc`/`tryAlignedAlloc` return 0; nothing has changed then, not even
+ * the last id. A decreasing id is a `RangeError` naming `id`.
+ *
+ * Layout: a log of slabs, oldest first; the current slab is bumped; a run taken for a large
+ * allocation joins the log where its id puts it.
+ * ```
+ *   closed[0]      closed[1]        closed[2] (run of 3 slabs)           current
+ *   +---------+    +---------+      +---------------------------+       +------+-------+
+ *   |ids<=m0  |//  |ids<=m1  |//    | one allocation, id m2     |       |used  | room  |
+ *   +---------+    +---------+      +---------------------------+       +------+-------+
+ *   m0 <= m1 <= m2 <= ...                                       curMax = max id in current
+ * ```
+ * Invariants:
+ *   closed entries sorted by their max id;  every max <= last id = max(lastId, curMax)
+ *   used  = Σ closed used + (pos - curStart)
+ *   total = Σ closed sizes + (current ? slabSize : 0) + (cached ? slabSize : 0)
+ *   fastEnd = end, or 0 in debug mode, with no current slab, after a large allocation (so
+ *   the next call checks its id against lastId), or when ids near 2^53 would make the fast
+ *   id check inexact
+ */
+import { OutOfMemoryError } from '../errors.js';
+import { checkInstance, checkInt, checkPowerOfTwo } from '../internal/checks.js';
+import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
+import type { Memory } from '../memory.js';
+import { SlabArena } from './slab-arena.js';
+
+/** A byte offset into the region's `Memory`; 0 is null. */
+type Ptr = number;
+
+const MAX_SIZE = 2 ** 32 - 1;
+const MAX_ALIGN = 2 ** 31;
+const MAX_ID = Number.MAX_SAFE_INTEGER;
+/** Above this the fast path's `(id - curMax) >>> 0` test could accept an unsafe id. */
+const FAST_ID_LIMIT = MAX_ID - 2 ** 32;
+
+/** What {@link LSRegion.stats} returns. */
+export interface LSRegionStats {
+  /** Bytes handed out (alignment padding included) and not yet collected. */
+  used: number;
+  /** Bytes of slabs held from the arena, the cached slab included. */
+  total: number;
+  /** Slabs and runs in the log, the current slab included. */
+  slabs: number;
+  /** Runs (allocations larger than a slab) in the log. */
+  runs: number;
+  /** 1 when a freed slab is kept for reuse. */
+  cached: number;
+  /** The largest id allocated so far. */
+  lastId: number;
+}
+
+/** Log-structured allocator: allocations tagged with non-decreasing ids, freed by id. */
+export class LSRegion {
+  /** The memory source. */
+  readonly arena: SlabArena;
+  /** The address space pointers index into. */
+  readonly memory: Memory;
+  /** Bytes in one slab: larger allocations take a run of slabs. */
+  readonly slabSize: number;
+
+  /** Next free byte of the current slab. */
+  private pos = 0;
+  /** End of the current slab; 0 when there is none. */
+  private end = 0;
+  /** `end`, or 0 to send every call down the checked slow path (see the invariants). */
+  private fastEnd = 0;
+  /** Start of the current slab. */
+  private curStart = 0;
+  /** Largest id allocated in the current slab (kept after the slab goes). */
+  private curMax = 0;
+  /** Largest id allocated by a slow path; the largest id of all is max(lastId, curMax). */
+  private lastId = 0;
+  /** Σ used of the closed entries. */
+  private usedClosed = 0;
+  /** Σ sizes of the closed entries and the current slab. */
+  private held = 0;
+
+  /** Closed entries, sorted by max id: slab or run start, bytes, bytes used, max id. */
+  private readonly entPtr: number[] = [];
+  private readonly entSize: number[] = [];
+  private readonly entUsed: number[] = [];
+  private readonly entMax: number[] = [];
+  private runs = 0;
+
+  /** A freed slab kept for reuse; 0 if none. */
+  private cached = 0;
+
+  private readonly debug: boolean;
+  private readonly checkEvery: number;
+  private ops = 0;
+
+  /** A log-structured region drawing slabs from `arena`; it takes nothing until used. */
+  constructor(arena: SlabArena) {
+    checkInstance('new LSRegion', 'arena', arena, SlabArena);
+    this.arena = arena;
+    this.memory = arena.memory;
+    this.slabSize = arena.slabSize;
+    const d = getDebug();
+    this.debug = d.enabled;
+    this.checkEvery = d.checkEvery;
+  }
+
+  /** Bytes handed out and not yet collected; alignment padding counts. */
+  get used(): number {
+    return this.usedClosed + (this.pos - this.curStart);
+  }
+
+  /** Bytes of slabs held from the arena, the cached slab included. */
+  get total(): number {
+    return this.held + (this.cached !== 0 ? this.slabSize : 0);
+  }
+
+  /**
+   * `size` bytes tagged with `id` (an integer >= every id used before). Throws
+   * `OutOfMemoryError` when the arena has no slab.
+   */
+  alloc(size: number, id: number): Ptr {
+    const pos = this.pos;
+    const next = pos + size;
+    const d = id - this.curMax;
+    if (next < this.fastEnd && (size >>> 0) === size && (d >>> 0) === d && typeof id === 'number') {
+      this.pos = next;
+      this.curMax = id;
+      return pos;
+    }
+    return this.allocSlow('LSRegion.alloc', size, 1, id, true);
+  }
+
+  /** As {@link alloc}, but returns 0 when the arena has no slab. */
+  tryAlloc(size: number, id: number): Ptr {
+    const pos = this.pos;
+    const next = pos + size;
+    const d = id - this.curMax;
+    if (next < this.fastEnd && (size >>> 0) === size && (d >>> 0) === d && typeof id === 'number') {
+      this.pos = next;
+      this.curMax = id;
+      return pos;
+    }
+    return this.allocSlow('LSRegion.tryAlloc', size, 1, id, false);
+  }
+
+  /** `size` bytes at a multiple of `align` (a power of two), tagged with `id`. */
+  alignedAlloc(size: number, align: number, id: number): Ptr {
+    if (typeof align !== 'number' || (align >>> 0) !== align || align === 0 || (align & (align - 1)) !== 0) {
+      checkPowerOfTwo('LSRegion.alignedAlloc', 'align', align, 1, MAX_ALIGN);
+    }
+    return this.allocSlow('LSRegion.alignedAlloc', size, align, id, true);
+  }
+
+  /** As {@link alignedAlloc}, but returns 0 when the arena has no slab. */
+  tryAlignedAlloc(size: number, align: number, id: number): Ptr {
+    if (typeof align !== 'number' || (align >>> 0) !== align || align === 0 || (align & (align - 1)) !== 0) {
+      checkPowerOfTwo('LSRegion.tryAlignedAlloc', 'align', align, 1, MAX_ALIGN);
+    }
+    return this.allocSlow('LSRegion.tryAlignedAlloc', size, align, id, false);
+  }
+
+  /**
+   * Frees every slab and run whose allocations all have ids `<= minId`. A slab holding any
+   * larger id stays whole. One freed slab is kept for reuse; the rest go back to the arena.
+   */
+  gc(minId: number): void {
+    if (!Number.isSafeInteger(minId) || minId < 0) checkInt('LSRegion.gc', 'minId', minId, 0, MAX_ID);
+    let k = 0;
+    const n = this.entPtr.length;
+    while (k < n && this.entMax[k]! <= minId) {
+      this.usedClosed -= this.entUsed[k]!;
+      this.release(this.entPtr[k]!, this.entSize[k]!, this.entUsed[k]!);
+      k++;
+    }
+    if (k > 0) {
+      this.entPtr.splice(0, k);
+      this.entSize.splice(0, k);
+      this.entUsed.splice(0, k);
+      this.entMax.splice(0, k);
+    }
+    if (this.end !== 0 && this.curMax <= minId) {
+      this.release(this.curStart, this.slabSize, this.pos - this.curStart);
+      this.pos = this.end = this.fastEnd = this.curStart = 0;
+    }
+    if (this.debug) this.tick();
+  }
+
+  /** Every slab, run and the cached slab back to the arena; the region may be used again. */
+  destroy(): void {
+    for (let i = 0; i < this.entPtr.length; i++) {
+      if (this.debug) this.poison(this.entPtr[i]!, this.entUsed[i]!);
+      this.arena.unmap(this.entPtr[i]!);
+    }
+    if (this.end !== 0) {
+      if (this.debug) this.poison(this.curStart, this.pos - this.curStart);
+      this.arena.unmap(this.curStart);
+    }
+    if (this.cached !== 0) this.arena.unmap(this.cached);
+    this.entPtr.length = this.entSize.length = this.entUsed.length = this.entMax.length = 0;
+    this.pos = this.end = this.fastEnd = this.curStart = this.curMax = this.lastId = 0;
+    this.usedClosed = this.held = this.runs = this.cached = 0;
+  }
+
+  /** A plain snapshot of the counters. */
+  stats(): LSRegionStats {
+    return {
+      used: this.used, total: this.total, slabs: this.entPtr.length + (this.end !== 0 ? 1 : 0),
+      runs: this.runs, cached: this.cached !== 0 ? 1 : 0, lastId: Math.max(this.lastId, this.curMax),
+    };
+  }
+
+  /** Throws an `Error` naming the first broken invariant. */
+  check(): void {
+    const fail = (what: string): never => {
+      throw new Error(`LSRegion.check: ${what}`);
+    };
+    const S = this.slabSize;
+    const n = this.entPtr.length;
+    const last = Math.max(this.lastId, this.curMax);
+    if (this.entSize.length !== n || this.entUsed.length !== n || this.entMax.length !== n) fail('entry arrays differ in length');
+    let used = 0;
+    let held = 0;
+    let runs = 0;
+    const spans: number[][] = [];
+    for (let i = 0; i < n; i++) {
+      const p = this.entPtr[i]!;
+      const s = this.entSize[i]!;
+      const u = this.entUsed[i]!;
+      if (!(p > 0) || p % S !== 0) fail(`entry ${i} at ${p} is not a slab start`);
+      if (!(s > 0) || s % S !== 0) fail(`entry ${i} size ${s} is not whole slabs`);
+      if (u < 0 || u > s) fail(`entry ${i} used ${u} outside [0, ${s}]`);
+      if (i > 0 && this.entMax[i]! < this.entMax[i - 1]!) fail(`entry ${i} max id ${this.entMax[i]} below entry ${i - 1}'s`);
+      if (this.entMax[i]! > last) fail(`entry ${i} max id ${this.entMax[i]} above the last id ${last}`);
+      if (s > S) runs++;
+      used += u;
+      held += s;
+      spans.push([p, s]);
+    }
+    if (used !== this.usedClosed) fail(`usedClosed ${this.usedClosed} but entries use ${used}`);
+    if (runs !== this.runs) fail(`runs ${this.runs} but ${runs} entries are runs`);
+    if (this.end !== 0) {
+      if (this.curStart <= 0 || this.curStart % S !== 0) fail(`current slab at ${this.curStart}`);
+      if (this.end !== this.curStart + S) fail(`end ${this.end} is not the current slab's end`);
+      if (this.pos < this.curStart || this.pos > this.end) fail(`pos ${this.pos} outside the current slab`);
+      held += S;
+      spans.push([this.curStart, S]);
+    } else if (this.pos !== 0 || this.curStart !== 0 || this.fastEnd !== 0) {
+      fail(`no current slab but pos=${this.pos} curStart=${this.curStart} fastEnd=${this.fastEnd}`);
+    }
+    if (this.fastEnd !== 0 && this.fastEnd !== this.end) fail(`fastEnd ${this.fastEnd} is stale`);
+    if (this.debug && this.fastEnd !== 0) fail('fast path open in debug mode');
+    if (held !== this.held) fail(`held ${this.held} but slabs sum to ${held}`);
+    if (this.cached !== 0) {
+      if (this.cached % S !== 0) fail(`cached slab at ${this.cached}`);
+      spans.push([this.cached, S]);
+    }
+    spans.sort((a, b) => a[0]! - b[0]!);
+    for (let i = 1; i < spans.length; i++) {
+      if (spans[i - 1]![0]! + spans[i - 1]![1]! > spans[i]![0]!) fail(`slabs at ${spans[i - 1]![0]} and ${spans[i]![0]} overlap`);
+    }
+    if (spans.length > 0 && spans[spans.length - 1]![0]! + spans[spans.length - 1]![1]! > this.memory.byteLength) {
+      fail('a slab ends past the memory');
+    }
+  }
+
+  // ---- slow paths -------------------------------------------------------------------------
+
+  private allocSlow(where: string, size: number, align: number, id: number, throwing: boolean): Ptr {
+    if (typeof size !== 'number' || (size >>> 0) !== size) checkInt(where, 'size', size, 0, MAX_SIZE);
+    const last = this.lastId > this.curMax ? this.lastId : this.curMax;
+    if (!Number.isSafeInteger(id) || id < last) checkInt(where, 'id', id, last, MAX_ID);
+    const S = this.slabSize;
+    const need = align > S ? size + align - 1 : size;
+    if (need > S) return this.allocLarge(where, size, align, need, id, throwing);
+    let ptr = align === 1 ? this.pos : Math.ceil(this.pos / align) * align;
+    const next = ptr + size;
+    if (this.end === 0 || !(next < this.end || (next === this.end && size !== 0))) {
+      // A new current slab: the cached one, else one from the arena.
+      let slab = this.cached;
+      if (slab === 0) {
+        slab = throwing ? this.arena.map() : this.arena.tryMap();
+        if (slab === 0) return 0;
+      } else {
+        this.cached = 0;
+      }
+      if (this.end !== 0) this.closeCurrent();
+      this.held += S;
+      this.curStart = slab;
+      this.end = slab + S;
+      ptr = slab; // slabs are aligned to S >= align
+    }
+    this.pos = ptr + size;
+    this.curMax = id;
+    this.lastId = id;
+    this.fastEnd = this.debug || id > FAST_ID_LIMIT ? 0 : this.end;
+    if (this.debug) this.fresh(ptr, size);
+    return ptr;
+  }
+
+  /** An allocation of its own run of slabs, logged before the current slab. */
+  private allocLarge(where: string, size: number, align: number, need: number, id: number, throwing: boolean): Ptr {
+    const S = this.slabSize;
+    if (need > this.memory.maxByteLength) {
+      if (!throwing) return 0;
+      throw new OutOfMemoryError(size, `${where}: ${size} bytes can never fit the address space`);
+    }
+    const slabs = Math.ceil(need / S);
+    const run = throwing ? this.arena.mapRun(slabs) : this.arena.tryMapRun(slabs);
+    if (run === 0) return 0;
+    const ptr = Math.ceil(run / align) * align;
+    const used = ptr - run + size;
+    // Its id is >= every max logged so far, so appending keeps the log sorted.
+    this.entPtr.push(run);
+    this.entSize.push(slabs * S);
+    this.entUsed.push(used);
+    this.entMax.push(id);
+    this.usedClosed += used;
+    this.held += slabs * S;
+    if (slabs > 1) this.runs++;
+    this.lastId = id;
+    // The current slab's curMax may now lag lastId: the next call must check its id in full.
+    this.fastEnd = 0;
+    if (this.debug) this.fresh(ptr, size);
+    return ptr;
+  }
+
+  /**
+   * Logs the current slab as closed. Runs logged while it was current may carry larger ids
+   * than its max, so it is inserted before them to keep the log sorted.
+   */
+  private closeCurrent(): void {
+    const u = this.pos - this.curStart;
+    const m = this.curMax;
+    let k = this.entPtr.length;
+    while (k > 0 && this.entMax[k - 1]! > m) k--;
+    this.entPtr.splice(k, 0, this.curStart);
+    this.entSize.splice(k, 0, this.slabSize);
+    this.entUsed.splice(k, 0, u);
+    this.entMax.splice(k, 0, m);
+    this.usedClosed += u;
+  }
+
+  /** Gives a slab or run back: one single slab is kept as the cache. */
+  private release(ptr: number, size: number, used: number): void {
+    if (this.debug) this.poison(ptr, used);
+    this.held -= size;
+    if (size > this.slabSize) {
+      this.runs--;
+      this.arena.unmap(ptr);
+    } else if (this.cached === 0) {
+      this.cached = ptr;
+    } else {
+      this.arena.unmap(ptr);
+    }
+  }
+
+  private fresh(ptr: number, size: number): void {
+    if (size > 0) this.memory.u8.fill(FRESH_BYTE, ptr, ptr + size);
+    this.tick();
+  }
+
+  private poison(ptr: number, used: number): void {
+    if (used > 0) this.memory.u8.fill(FREED_BYTE, ptr, ptr + used);
+  }
+
+  private tick(): void {
+    if (this.checkEvery !== 0 && ++this.ops % this.checkEvery === 0) this.check();
+  }
+}

@@ -1,0 +1,988 @@
+/**
+ * Mempool: a pool of fixed-size objects (Tarantool's `mempool`), O(1) alloc and free.
+ *
+ * Memory source: slabs of one order from a {@link SlabCache}; the slab order is picked so the
+ * slab header and the unusable tail cost about 1% (plus the two bitmap bits per object).
+ *
+ * Thread-safety: a Mempool belongs to the worker that created it: only that worker may call
+ * `alloc`, `stats`, `check`, `destroy`. Any worker may `free` a pointer it handed out, through
+ * any Mempool or SmallAlloc over the same SlabArena: such a remote free never writes into the
+ * object, it sets the object's bit in the slab's REMOTE bitmap (`Atomics.or`) and raises the
+ * slab's pending flag. The owner takes remote frees in on its allocation slow path, and at the
+ * latest in `stats()` / `check()`.
+ *
+ * Failure: `alloc` throws `OutOfMemoryError`/`QuotaExceededError` (from the cache), `tryAlloc`
+ * returns 0; nothing changes on failure. A free of a pointer that is not a live object of this
+ * pool (double free, foreign, interior or out-of-range pointer) throws `InvalidPointerError`
+ * and changes nothing.
+ *
+ * Glossary: a *slot* is the place of one object in a slab; *untouched* slots are those never
+ * handed out since the slab was formatted (above the bump address); *free* slots are on the
+ * slab's local free list; *deferred* slots were freed while a read view could see them
+ * (SmallAlloc) and wait to become free.
+ *
+ * Slab layout (every field in the shared buffer, so a worker holding only a pointer finds
+ * everything; words are 32-bit, little-endian):
+ * ```
+ *  s+0                                          s+64          s+64+4*bw        s+first
+ *  +------------------------------------------------+-------------+----------------+------+-----+----+
+ *  | magic owner pool objsize stride count first    | ALLOCATED   | REMOTE-FREE    | pad  | obj | ...|
+ *  | slabSize class PENDING | nfree freeHead bump   | bitmap      | bitmap         |      |  0  |    |
+ *  | heapIdx listIdx deferred                       | bw words    | bw words       |      |     |    |
+ *  +------------------------------------------------+-------------+----------------+------+-----+----+
+ *   words 0-9 are written when the slab is formatted and read by any worker (PENDING is atomic);
+ *   words 10-15 are the owner's own bookkeeping, never touched by other workers.
+ *   bw = ceil(count / 32). A free slot's first 4 bytes hold the next free slot's address (0 ends).
+ * ```
+ * Objects whose size is a power of two are aligned to their size (`first` is a multiple of it).
+ *
+ * Invariants (checked by `check()`), for every slab s of the pool:
+ * - popcount(ALLOCATED) + deferred + nfree == count;  REMOTE ⊆ ALLOCATED;
+ * - nfree == |free list| + untouched, where untouched == (s + first + count*stride - bump) / stride;
+ * - no slot is both ALLOCATED and free, untouched or deferred; the free list has no repeats;
+ * - s is in the heap of slabs with room  <=>  nfree > 0; the heap is ordered by address and
+ *   the current slab is its top (the lowest-address slab with room);
+ * - at most one slab is empty (nfree == count): the spare;
+ * - Σ popcount(ALLOCATED) == this.count (remote frees not yet taken in are still counted).
+ */
+import { InvalidPointerError } from '../errors.js';
+import { checkInstance, checkInt, describe } from '../internal/checks.js';
+import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
+import { SlabCache, slabOf } from './slab-cache.js';
+
+// ---- slab header layout (32-bit word indexes from the slab start) ----
+
+/** Header word: MP_MAGIC for a formatted mempool slab, LARGE_MAGIC for a large allocation. @internal */
+export const H_MAGIC = 0;
+/** Header word: ownerId of the SlabCache whose allocator owns the slab. @internal */
+export const H_OWNER = 1;
+/** Header word: id of the owning pool (or SmallAlloc, for a large allocation). @internal */
+export const H_POOL = 2;
+/** Header word: object size asked for (a large allocation: bytes asked for). @internal */
+export const H_OBJSIZE = 3;
+/** Header word: distance between slots (objsize rounded up to 4). @internal */
+export const H_STRIDE = 4;
+/** Header word: slots in the slab. @internal */
+export const H_COUNT = 5;
+/** Header word: offset of slot 0 from the slab start. @internal */
+export const H_FIRST = 6;
+/** Header word: bytes of the slab (or run). @internal */
+export const H_SLABSIZE = 7;
+/** Header word: SmallAlloc class index, or NO_CLASS. @internal */
+export const H_CLASS = 8;
+/** Header word (atomic): 1 when REMOTE may hold bits the owner has not taken in. @internal */
+export const H_PENDING = 9;
+const H_NFREE = 10;
+const H_FREE = 11;
+const H_BUMP = 12;
+const H_HEAPIDX = 13;
+const H_LISTIDX = 14;
+const H_DEFERRED = 15;
+/** Header words before the ALLOCATED bitmap. @internal */
+export const H_WORDS = 16;
+const H_BYTES = H_WORDS * 4;
+
+/** Magic of a mempool slab ('MPSL'). @internal */
+export const MP_MAGIC = 0x4c53504d;
+/** Magic of a large allocation's run ('MPLG'). @internal */
+export const LARGE_MAGIC = 0x474c504d;
+/** H_CLASS of a slab outside any SmallAlloc class. @internal */
+export const NO_CLASS = 0xffffffff;
+const NONE = 0xffffffff;
+
+/** Largest share of a slab that header + tail may waste before a bigger order is tried. */
+const WASTE_RATIO = 0.01;
+
+/** Pool ids: unique within this worker; with the owner id, unique within the arena. */
+let nextPoolId = 1;
+/** A fresh pool (or SmallAlloc) id. @internal */
+export function newPoolId(): number {
+  const id = nextPoolId;
+  nextPoolId = nextPoolId >= 0xfffffffe ? 1 : nextPoolId + 1;
+  return id;
+}
+
+/** The slab-count numbers for one objsize in one slab size. @internal */
+export interface SlabGeometry {
+  /** Bytes per slot. */
+  stride: number;
+  /** Slots per slab. */
+  count: number;
+  /** Offset of slot 0. */
+  first: number;
+  /** 32-bit words per bitmap. */
+  bw: number;
+}
+
+/** How `objsize` objects fit a slab of `slabSize` bytes; count 0 when none fits. @internal */
+export function geometry(objsize: number, slabSize: number): SlabGeometry {
+  const stride = objsize <= 4 ? 4 : Math.ceil(objsize / 4) * 4;
+  const pow2 = (objsize & (objsize - 1)) === 0 && objsize >= 8;
+  const align = pow2 ? objsize : 8;
+  // Start from the estimate with 2 bits of bitmap per slot, then step down until it fits.
+  let count = Math.max(0, Math.floor((slabSize - H_BYTES) / (stride + 0.25)));
+  for (; count > 0; count--) {
+    const bw = Math.ceil(count / 32);
+    const first = Math.ceil((H_BYTES + 8 * bw) / align) * align;
+    if (first + count * stride <= slabSize) return { stride, count, first, bw };
+  }
+  return { stride, count: 0, first: 0, bw: 0 };
+}
+
+/** Largest objsize a Mempool over `cache` accepts: one object in the biggest slab. @internal */
+export function mempoolObjsizeMax(cache: SlabCache): number {
+  return cache.order0Size * 2 ** cache.orderMax - H_BYTES - 8;
+}
+
+/**
+ * The slab order for `objsize`: the smallest whose header + bitmaps + tail waste at most
+ * ~1% beyond the bitmaps' 2 bits per slot; failing that, the one wasting the least. @internal
+ */
+export function pickOrder(cache: SlabCache, objsize: number): number {
+  let best = -1;
+  let bestRatio = Infinity;
+  for (let k = 0; k <= cache.orderMax; k++) {
+    const size = cache.order0Size * 2 ** k;
+    const g = geometry(objsize, size);
+    if (g.count === 0) continue;
+    const waste = size - g.count * g.stride - 8 * g.bw;
+    const ratio = waste / size;
+    if (ratio <= WASTE_RATIO) return k;
+    if (ratio < bestRatio - 1e-4) {
+      bestRatio = ratio;
+      best = k;
+    }
+  }
+  return best;
+}
+
+/**
+ * Read-view bookkeeping shared by a SmallAlloc and its pools: while `open > 0`, frees are
+ * queued (FIFO, tagged with the newest view's generation) instead of made reusable. A
+ * standalone Mempool has one that never opens. @internal
+ */
+export class ViewClock {
+  /** Views open now. */
+  open = 0;
+  /** Generation (id) of the newest view opened; views get 1, 2, 3, ... */
+  gen = 0;
+  /** True when the queue's front may be released now (no open view can see it). */
+  releasable = false;
+  /** Ring buffer of deferred pointers and the generation each was freed under. */
+  ptrs = new Float64Array(64);
+  gens = new Float64Array(64);
+  head = 0;
+  tail = 0;
+
+  /** Entries waiting. */
+  get size(): number {
+    return this.tail - this.head;
+  }
+
+  /** Queues `ptr`, freed now. */
+  push(ptr: number): void {
+    if (this.tail - this.head === this.ptrs.length) this.grow();
+    const i = this.tail % this.ptrs.length;
+    this.ptrs[i] = ptr;
+    this.gens[i] = this.gen;
+    this.tail++;
+  }
+
+  private grow(): void {
+    const n = this.ptrs.length;
+    const ptrs = new Float64Array(n * 2);
+    const gens = new Float64Array(n * 2);
+    for (let k = this.head; k < this.tail; k++) {
+      ptrs[k - this.head] = this.ptrs[k % n]!;
+      gens[k - this.head] = this.gens[k % n]!;
+    }
+    this.tail -= this.head;
+    this.head = 0;
+    this.ptrs = ptrs;
+    this.gens = gens;
+  }
+}
+
+/** What a Mempool asks of the SmallAlloc it serves. @internal */
+export interface PoolHost {
+  /** Takes in every remote free and releases every releasable deferred free; true if any. */
+  reclaimAll(): boolean;
+}
+
+/** The result of {@link Mempool.stats}. */
+export interface MempoolStats {
+  /** Bytes handed out and live: count * objsize. */
+  used: number;
+  /** Bytes of slabs held. */
+  total: number;
+  /** Live objects. */
+  count: number;
+  /** Slabs held. */
+  slabs: number;
+  /** Bytes asked for per object. */
+  objsize: number;
+  /** Bytes per slab. */
+  slabSize: number;
+  /** Objects per slab. */
+  objectsPerSlab: number;
+  /** Empty slabs held (0 or 1: the spare). */
+  emptySlabs: number;
+  /** Objects freed but held back for read views (SmallAlloc). */
+  deferred: number;
+}
+
+/** The result of {@link Mempool.adopt}. */
+export interface MempoolAdoption {
+  /** Slabs that joined this pool. */
+  slabs: number;
+  /** Live objects in them (now this pool's). */
+  objects: number;
+  /** Starts of slabs and large runs this pool could not take; they are this worker's now. */
+  others: number[];
+}
+
+/** A pool of fixed-size objects over a SlabCache. */
+export class Mempool {
+  /** Bytes per object, as asked. */
+  readonly objsize: number;
+  /** The memory source. */
+  readonly cache: SlabCache;
+  /** Bytes per slab. @internal */
+  readonly slabSize: number;
+  /** Slots per slab. @internal */
+  readonly objcount: number;
+  /** Distance between slots. @internal */
+  readonly stride: number;
+  /** Offset of slot 0 in a slab. @internal */
+  readonly first: number;
+  /** 32-bit words per bitmap. @internal */
+  readonly bw: number;
+  /** This pool's id (H_POOL of its slabs). @internal */
+  readonly poolId: number;
+  /** The cache's owner id (H_OWNER of its slabs). @internal */
+  readonly ownerId: number;
+  /** SmallAlloc class index (H_CLASS), or NO_CLASS. @internal */
+  readonly classIndex: number;
+
+  private readonly inv: number;
+  private readonly slabMask: number;
+  private readonly order1: number;
+  private readonly name: string;
+  private readonly debug: boolean;
+  private readonly checkEvery: number;
+  private ops = 0;
+  /** @internal */ clock: ViewClock;
+  private readonly host: PoolHost | null;
+
+  private u8: Uint8Array;
+  private u32: Uint32Array;
+  private i32: Int32Array;
+  private pageMap: Uint8Array;
+  /** Byte length our views cover. */
+  private end: number;
+
+  /** Lowest-address slab with room (heap[0]), 0 when none. */
+  private cur = 0;
+  /** Min-heap (by address) of slabs with room; each slab's index is in its H_HEAPIDX. */
+  private heap: number[] = [];
+  /** Every slab held; each slab's index is in its H_LISTIDX. */
+  private slabs: number[] = [];
+  /** The one empty slab kept (it stays in the heap), 0 when none. */
+  private empty = 0;
+  /** Live objects (remote frees not yet taken in included). */
+  private live = 0;
+  /** Objects deferred for read views. */
+  private deferredCount = 0;
+  /** Slots made available since the last scan for remote frees (bounds the scan cost). */
+  private sinceScan = 0;
+
+  /**
+   * A pool of `objsize`-byte objects over `cache`. `objsize` is an integer in
+   * [1, largest that fits the cache's biggest slab].
+   */
+  constructor(cache: SlabCache, objsize: number);
+  /** @internal */
+  constructor(cache: SlabCache, objsize: number, host: PoolHost | null, clock: ViewClock | null, classIndex: number);
+  constructor(cache: SlabCache, objsize: number, host: PoolHost | null = null, clock: ViewClock | null = null,
+    classIndex: number = NO_CLASS) {
+    const where = 'Mempool';
+    checkInstance(where, 'cache', cache, SlabCache);
+    checkInt(where, 'objsize', objsize, 1, mempoolObjsizeMax(cache));
+    this.cache = cache;
+    this.objsize = objsize;
+    const order = pickOrder(cache, objsize);
+    this.slabSize = cache.order0Size * 2 ** order;
+    const g = geometry(objsize, this.slabSize);
+    this.stride = g.stride;
+    this.objcount = g.count;
+    this.first = g.first;
+    this.bw = g.bw;
+    this.inv = 1 / g.stride;
+    this.slabMask = this.slabSize - 1;
+    this.order1 = order + 1;
+    this.poolId = newPoolId();
+    this.ownerId = cache.ownerId;
+    this.classIndex = classIndex;
+    this.host = host;
+    this.clock = clock ?? new ViewClock();
+    this.name = host === null ? `Mempool(objsize ${objsize})` : 'SmallAlloc';
+    const d = getDebug();
+    this.debug = d.enabled;
+    this.checkEvery = d.checkEvery;
+    const memory = cache.arena.memory;
+    memory.sync();
+    this.u8 = memory.u8;
+    this.u32 = memory.u32;
+    this.i32 = memory.i32;
+    this.end = this.u8.length;
+    this.pageMap = cache.arena.pageMap;
+  }
+
+  /** Live objects. */
+  get count(): number {
+    return this.live;
+  }
+
+  /** Bytes handed out and live: count * objsize. */
+  get used(): number {
+    return this.live * this.objsize;
+  }
+
+  /** Bytes of slabs held. */
+  get total(): number {
+    return this.slabs.length * this.slabSize;
+  }
+
+  /** An object of `objsize` bytes. Throws `OutOfMemoryError` when the cache has no slab. */
+  alloc(): number {
+    const s = this.cur;
+    if (s === 0) return this.allocSlow(true);
+    return this.allocIn(s);
+  }
+
+  /** An object of `objsize` bytes, or 0 when the cache has no slab. */
+  tryAlloc(): number {
+    const s = this.cur;
+    if (s === 0) return this.allocSlow(false);
+    return this.allocIn(s);
+  }
+
+  /** Hands out a slot of slab `s`, which has room. */
+  private allocIn(s: number): number {
+    const u32 = this.u32;
+    const h = s >>> 2;
+    let p = u32[h + H_FREE]!;
+    if (p !== 0) {
+      u32[h + H_FREE] = u32[p >>> 2]!;
+    } else {
+      p = u32[h + H_BUMP]!;
+      u32[h + H_BUMP] = p + this.stride;
+    }
+    const idx = ((p - s - this.first) * this.inv + 0.5) >>> 0;
+    this.i32[h + H_WORDS + (idx >>> 5)]! |= 1 << (idx & 31);
+    const n = u32[h + H_NFREE]! - 1;
+    u32[h + H_NFREE] = n;
+    this.live++;
+    if (n === 0 || s === this.empty) this.afterAlloc(s, n);
+    if (this.debug) this.debugAlloc(p);
+    return p;
+  }
+
+  /** Slab `s` lost its last free slot, or stopped being the empty spare. */
+  private afterAlloc(s: number, n: number): void {
+    if (s === this.empty) this.empty = 0;
+    if (n === 0) {
+      this.heapRemove(0);
+    }
+  }
+
+  /**
+   * The heap is empty: take remote frees in (when enough was allocated since the last scan to
+   * pay for it), else a new slab; before failing, take everything in.
+   */
+  private allocSlow(throwing: boolean): number {
+    if (this.sinceScan >= this.slabs.length && this.slabs.length > 0) {
+      this.sinceScan = 0;
+      this.sinceScan += this.takeRemote();
+      if (this.cur !== 0) return this.allocIn(this.cur);
+    }
+    let s = this.cache.tryGet(this.slabSize);
+    if (s === 0) {
+      // Memory is short: every remote free and releasable deferred free counts now.
+      if (this.host !== null) this.host.reclaimAll();
+      else this.takeRemote();
+      if (this.cur !== 0) return this.allocIn(this.cur);
+      if (!throwing) return 0;
+      s = this.cache.get(this.slabSize);
+    }
+    this.format(s);
+    this.sinceScan += this.objcount;
+    return this.allocIn(s);
+  }
+
+  /** Writes a fresh slab's header and bitmaps and makes it the pool's. */
+  private format(s: number): void {
+    if (s + this.slabSize > this.end) this.refresh();
+    const u32 = this.u32;
+    const h = s >>> 2;
+    u32.fill(0, h, h + H_WORDS + 2 * this.bw);
+    u32[h + H_OWNER] = this.ownerId;
+    u32[h + H_POOL] = this.poolId;
+    u32[h + H_OBJSIZE] = this.objsize;
+    u32[h + H_STRIDE] = this.stride;
+    u32[h + H_COUNT] = this.objcount;
+    u32[h + H_FIRST] = this.first;
+    u32[h + H_SLABSIZE] = this.slabSize;
+    u32[h + H_CLASS] = this.classIndex;
+    u32[h + H_NFREE] = this.objcount;
+    u32[h + H_BUMP] = s + this.first;
+    u32[h + H_HEAPIDX] = NONE;
+    u32[h + H_LISTIDX] = this.slabs.length;
+    u32[h + H_MAGIC] = MP_MAGIC;
+    this.slabs.push(s);
+    this.heapPush(s);
+    // The heap was empty, so no spare existed; a fresh slab is the spare until used.
+    this.empty = s;
+  }
+
+  /**
+   * Frees `ptr`. Throws `InvalidPointerError` (and changes nothing) if `ptr` is not a live
+   * object this pool, or another worker's pool over the same arena, handed out.
+   */
+  free(ptr: number): void {
+    if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr || ptr >= this.end || this.pageMap[ptr >>> 12] !== this.order1) {
+      this.freeSlow(ptr);
+      return;
+    }
+    const s = ptr - (ptr & this.slabMask);
+    const h = s >>> 2;
+    const u32 = this.u32;
+    if (u32[h + H_POOL] !== this.poolId || u32[h + H_OWNER] !== this.ownerId || u32[h + H_MAGIC] !== MP_MAGIC) {
+      this.freeSlow(ptr);
+      return;
+    }
+    this.freeLocal(ptr, s);
+  }
+
+  /** Frees `ptr` of our slab `s` (header already matched this pool). @internal */
+  freeLocal(ptr: number, s: number): void {
+    const off = ptr - s - this.first;
+    const idx = (off * this.inv + 0.5) >>> 0;
+    if (idx * this.stride !== off || idx >= this.objcount) this.invalid(ptr, 'is not at an object boundary');
+    const h = s >>> 2;
+    const i32 = this.i32;
+    const w = h + H_WORDS + (idx >>> 5);
+    const bit = 1 << (idx & 31);
+    const a = i32[w]!;
+    if ((a & bit) === 0) this.invalid(ptr, 'is not allocated (a double free?)');
+    if ((i32[w + this.bw]! & bit) !== 0) this.invalid(ptr, 'was already freed by another worker');
+    i32[w] = a ^ bit;
+    this.live--;
+    if (this.clock.open !== 0) {
+      this.defer(ptr, h);
+      return;
+    }
+    this.release(ptr, s);
+  }
+
+  /** Puts a slot whose ALLOCATED bit is already clear on its slab's free list. @internal */
+  release(ptr: number, s: number): void {
+    const u32 = this.u32;
+    const h = s >>> 2;
+    if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
+    u32[ptr >>> 2] = u32[h + H_FREE]!;
+    u32[h + H_FREE] = ptr;
+    const n = u32[h + H_NFREE]! + 1;
+    u32[h + H_NFREE] = n;
+    if (n === 1 || n === this.objcount) this.afterFree(s, n);
+    if (this.debug) this.debugOps();
+  }
+
+  /** Holds a freed slot back: a read view may still see it. */
+  private defer(ptr: number, h: number): void {
+    this.u32[h + H_DEFERRED]!++;
+    this.deferredCount++;
+    this.clock.push(ptr);
+    if (this.debug) this.debugOps();
+  }
+
+  /** A deferred slot of our slab `s` may be reused now. @internal */
+  releaseDeferred(ptr: number, s: number): void {
+    this.u32[(s >>> 2) + H_DEFERRED]!--;
+    this.deferredCount--;
+    this.release(ptr, s);
+  }
+
+  /** Slab `s` got its first free slot back, or became empty. */
+  private afterFree(s: number, n: number): void {
+    if (n === 1) this.heapPush(s);
+    if (n === this.objcount) {
+      if (this.empty === 0) this.empty = s;
+      else this.dropEmpty(s);
+    }
+  }
+
+  /** A second empty slab appeared: keep the lower-address one, return the other. */
+  private dropEmpty(s: number): void {
+    const keep = s < this.empty ? s : this.empty;
+    const victim = s < this.empty ? this.empty : s;
+    this.empty = keep;
+    this.heapRemove(this.u32[(victim >>> 2) + H_HEAPIDX]!);
+    this.unlist(victim);
+    this.u32[(victim >>> 2) + H_MAGIC] = 0;
+    this.u32[(victim >>> 2) + H_POOL] = 0;
+    this.cache.put(victim);
+  }
+
+  private unlist(s: number): void {
+    const u32 = this.u32;
+    const i = u32[(s >>> 2) + H_LISTIDX]!;
+    const last = this.slabs.pop()!;
+    if (last !== s) {
+      this.slabs[i] = last;
+      u32[(last >>> 2) + H_LISTIDX] = i;
+    }
+  }
+
+  /** Not a fast-path pointer of ours: wrong type, remote, another pool, or invalid. */
+  private freeSlow(ptr: number): void {
+    if (typeof ptr !== 'number') throw new TypeError(`${this.name}.free: ptr must be a number, got ${describe(ptr)}`);
+    if ((ptr >>> 0) !== ptr || ptr === 0) this.invalid(ptr, 'is not a pointer into the arena');
+    if (ptr >= this.end) this.refresh();
+    const s = slabOf(this.cache.arena, ptr);
+    if (s === 0 || s + H_BYTES > this.end) this.invalid(ptr, 'is not in a slab handed out by the arena');
+    const u32 = this.u32;
+    const h = s >>> 2;
+    const magic = u32[h + H_MAGIC];
+    if (u32[h + H_OWNER] === this.ownerId) {
+      if (magic === MP_MAGIC && u32[h + H_POOL] === this.poolId) {
+        this.freeLocal(ptr, s);
+        return;
+      }
+      this.invalid(ptr, 'belongs to another allocator of this worker');
+    }
+    if (magic !== MP_MAGIC && magic !== LARGE_MAGIC) this.invalid(ptr, 'is not in a mempool slab or a large allocation');
+    freeRemote(this.name, u32, this.i32, ptr, s);
+  }
+
+  /** Throws InvalidPointerError naming this pool. @internal */
+  invalid(ptr: number, why: string): never {
+    throw new InvalidPointerError(ptr, `${this.name}.free: pointer ${describe(ptr)} ${why}`);
+  }
+
+  /** Re-reads the views after the buffer grew. @internal */
+  refresh(): void {
+    const memory = this.cache.arena.memory;
+    memory.sync();
+    this.u8 = memory.u8;
+    this.u32 = memory.u32;
+    this.i32 = memory.i32;
+    this.end = this.u8.length;
+  }
+
+  /**
+   * Takes in the remote frees of every slab whose pending flag is up. Returns the slots freed.
+   * @internal
+   */
+  takeRemote(): number {
+    let total = 0;
+    const i32 = this.i32;
+    // Backwards: a slab returned to the cache is swapped with the last, already visited.
+    for (let i = this.slabs.length - 1; i >= 0; i--) {
+      const s = this.slabs[i]!;
+      const h = s >>> 2;
+      if (Atomics.load(i32, h + H_PENDING) !== 0) total += this.takeSlab(s);
+    }
+    return total;
+  }
+
+  /** Takes in slab `s`'s remote frees: lower the flag first, so a later free raises it again. */
+  private takeSlab(s: number): number {
+    const i32 = this.i32;
+    const u32 = this.u32;
+    const h = s >>> 2;
+    Atomics.store(i32, h + H_PENDING, 0);
+    const ra = h + H_WORDS + this.bw;
+    const views = this.clock.open !== 0;
+    let n = 0;
+    const nfree0 = u32[h + H_NFREE]!;
+    for (let w = 0; w < this.bw; w++) {
+      if (i32[ra + w] === 0) continue;
+      let bits = Atomics.exchange(i32, ra + w, 0);
+      i32[h + H_WORDS + w]! &= ~bits;
+      while (bits !== 0) {
+        const b = 31 - Math.clz32(bits & -bits);
+        bits &= bits - 1;
+        const ptr = s + this.first + (w * 32 + b) * this.stride;
+        n++;
+        this.live--;
+        if (views) {
+          u32[h + H_DEFERRED]!++;
+          this.deferredCount++;
+          this.clock.push(ptr);
+        } else {
+          if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
+          u32[ptr >>> 2] = u32[h + H_FREE]!;
+          u32[h + H_FREE] = ptr;
+        }
+      }
+    }
+    if (!views && n > 0) {
+      const nfree = nfree0 + n;
+      u32[h + H_NFREE] = nfree;
+      if (nfree0 === 0) this.heapPush(s);
+      if (nfree === this.objcount) {
+        if (this.empty === 0) this.empty = s;
+        else if (this.empty !== s) this.dropEmpty(s);
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Takes over slab `s` (a mempool slab of this objsize and slab size whose owner is gone):
+   * re-tags it, takes its remote frees in, and rebuilds its free list from the bitmaps.
+   * Slots the old owner held back for its read views become free. Returns the live objects
+   * it holds (an empty slab goes back to the cache). @internal
+   */
+  adoptSlab(s: number): number {
+    if (s + this.slabSize > this.end) this.refresh();
+    const u32 = this.u32;
+    const i32 = this.i32;
+    const h = s >>> 2;
+    u32[h + H_OWNER] = this.ownerId;
+    u32[h + H_POOL] = this.poolId;
+    u32[h + H_CLASS] = this.classIndex;
+    Atomics.store(i32, h + H_PENDING, 0);
+    const aw = h + H_WORDS;
+    const ra = aw + this.bw;
+    let live = 0;
+    let head = 0;
+    let nfree = 0;
+    for (let w = this.bw - 1; w >= 0; w--) {
+      const remote = Atomics.exchange(i32, ra + w, 0);
+      const a = i32[aw + w]! & ~remote;
+      i32[aw + w] = a;
+      for (let b = 31; b >= 0; b--) {
+        const idx = w * 32 + b;
+        if (idx >= this.objcount) continue;
+        if ((a & (1 << b)) !== 0) {
+          live++;
+          continue;
+        }
+        const ptr = s + this.first + idx * this.stride;
+        if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
+        u32[ptr >>> 2] = head;
+        head = ptr;
+        nfree++;
+      }
+    }
+    u32[h + H_FREE] = head;
+    u32[h + H_NFREE] = nfree;
+    u32[h + H_BUMP] = s + this.first + this.objcount * this.stride;
+    u32[h + H_DEFERRED] = 0;
+    u32[h + H_HEAPIDX] = NONE;
+    u32[h + H_LISTIDX] = this.slabs.length;
+    this.slabs.push(s);
+    this.live += live;
+    if (nfree > 0) this.heapPush(s);
+    if (nfree === this.objcount) {
+      if (this.empty === 0) this.empty = s;
+      else this.dropEmpty(s);
+    }
+    return live;
+  }
+
+  /** True when slab `s` (a formatted mempool slab) has this pool's objsize and geometry. @internal */
+  fits(s: number): boolean {
+    const u32 = this.u32;
+    const h = s >>> 2;
+    return u32[h + H_MAGIC] === MP_MAGIC && u32[h + H_OBJSIZE] === this.objsize && u32[h + H_STRIDE] === this.stride &&
+      u32[h + H_COUNT] === this.objcount && u32[h + H_FIRST] === this.first && u32[h + H_SLABSIZE] === this.slabSize;
+  }
+
+  /**
+   * Worker `threadId` has exited: takes over, through the cache, every slab its slab caches
+   * held. Mempool slabs of this objsize join this pool (their live objects stay live and may
+   * be freed here); slabs of no allocator of this family go back to the cache; slabs this
+   * pool cannot take (another objsize, large allocations) are returned in `others`, for
+   * `SmallAlloc.adoptSlabs` (SmallAlloc.adopt takes everything in one call).
+   */
+  adopt(threadId: number): MempoolAdoption {
+    checkInt('Mempool.adopt', 'threadId', threadId, 0, 2 ** 31 - 1);
+    const starts = this.cache.adopt(threadId);
+    this.refresh();
+    const result: MempoolAdoption = { slabs: 0, objects: 0, others: [] };
+    for (const s of starts) {
+      const magic = this.u32[(s >>> 2) + H_MAGIC];
+      if (this.fits(s)) {
+        result.slabs++;
+        result.objects += this.adoptSlab(s);
+      } else if (magic === MP_MAGIC || magic === LARGE_MAGIC) {
+        result.others.push(s);
+      } else {
+        this.cache.put(s);
+      }
+    }
+    return result;
+  }
+
+  /** Statistics (remote frees are taken in first). */
+  stats(): MempoolStats {
+    this.takeRemote();
+    return {
+      used: this.used,
+      total: this.total,
+      count: this.live,
+      slabs: this.slabs.length,
+      objsize: this.objsize,
+      slabSize: this.slabSize,
+      objectsPerSlab: this.objcount,
+      emptySlabs: this.empty === 0 ? 0 : 1,
+      deferred: this.deferredCount,
+    };
+  }
+
+  /** Every slab back to the cache; the pool is empty and usable again. */
+  destroy(): void {
+    const u32 = this.u32;
+    for (const s of this.slabs) {
+      u32[(s >>> 2) + H_MAGIC] = 0;
+      u32[(s >>> 2) + H_POOL] = 0;
+      this.cache.put(s);
+    }
+    this.slabs = [];
+    this.heap = [];
+    this.cur = 0;
+    this.empty = 0;
+    this.live = 0;
+    this.deferredCount = 0;
+    this.sinceScan = 0;
+  }
+
+  /** Deferred slots held now (SmallAlloc's check compares them with its queue). @internal */
+  get deferred(): number {
+    return this.deferredCount;
+  }
+
+  /** Slabs held (a copy). @internal */
+  slabList(): number[] {
+    return this.slabs.slice();
+  }
+
+  /**
+   * Walks every slab and throws an Error naming the first broken invariant (see the module
+   * header). Remote frees are taken in first.
+   */
+  check(): void {
+    this.takeRemote();
+    const where = `${this.name}.check`;
+    const fail = (msg: string): never => {
+      throw new Error(`${where}: ${msg}`);
+    };
+    const u32 = this.u32;
+    const i32 = this.i32;
+    let live = 0;
+    let deferred = 0;
+    let empties = 0;
+    const mark = new Uint8Array(this.objcount);
+    for (let i = 0; i < this.slabs.length; i++) {
+      const s = this.slabs[i]!;
+      const h = s >>> 2;
+      const at = `slab ${s}`;
+      if (s % this.slabSize !== 0) fail(`${at} is not aligned to ${this.slabSize}`);
+      if (u32[h + H_MAGIC] !== MP_MAGIC) fail(`${at} has magic ${u32[h + H_MAGIC]}`);
+      if (u32[h + H_OWNER] !== this.ownerId || u32[h + H_POOL] !== this.poolId) {
+        fail(`${at} belongs to owner ${u32[h + H_OWNER]} pool ${u32[h + H_POOL]}, not ${this.ownerId}/${this.poolId}`);
+      }
+      if (u32[h + H_OBJSIZE] !== this.objsize || u32[h + H_STRIDE] !== this.stride || u32[h + H_COUNT] !== this.objcount ||
+        u32[h + H_FIRST] !== this.first || u32[h + H_SLABSIZE] !== this.slabSize || u32[h + H_CLASS] !== this.classIndex) {
+        fail(`${at} has a header that does not match the pool`);
+      }
+      if (u32[h + H_LISTIDX] !== i) fail(`${at} says list index ${u32[h + H_LISTIDX]}, is at ${i}`);
+      mark.fill(0);
+      let alloc = 0;
+      for (let w = 0; w < this.bw; w++) {
+        const a = i32[h + H_WORDS + w]!;
+        const r = i32[h + H_WORDS + this.bw + w]!;
+        if ((r & ~a) !== 0) fail(`${at}: a slot is remote-freed but not allocated (word ${w})`);
+        for (let b = 0; b < 32; b++) {
+          if ((a & (1 << b)) === 0) continue;
+          const idx = w * 32 + b;
+          if (idx >= this.objcount) fail(`${at}: bit ${idx} set past the ${this.objcount} slots`);
+          mark[idx] = 1;
+          alloc++;
+        }
+      }
+      const nfree = u32[h + H_NFREE]!;
+      const def = u32[h + H_DEFERRED]!;
+      if (alloc + def + nfree !== this.objcount) {
+        fail(`${at}: ${alloc} allocated + ${def} deferred + ${nfree} free != ${this.objcount} slots`);
+      }
+      const endAddr = s + this.first + this.objcount * this.stride;
+      const bump = u32[h + H_BUMP]!;
+      if (bump < s + this.first || bump > endAddr || (bump - s - this.first) % this.stride !== 0) {
+        fail(`${at}: bump address ${bump} is not a slot boundary in the slab`);
+      }
+      const untouched = (endAddr - bump) / this.stride;
+      for (let idx = this.objcount - untouched; idx < this.objcount; idx++) {
+        if (mark[idx] !== 0) fail(`${at}: untouched slot ${idx} is allocated`);
+        mark[idx] = 2;
+      }
+      let listed = 0;
+      for (let p = u32[h + H_FREE]!; p !== 0; p = u32[p >>> 2]!) {
+        const off = p - s - this.first;
+        const idx = off / this.stride;
+        if (!Number.isInteger(idx) || idx < 0 || idx >= this.objcount) fail(`${at}: free list holds ${p}, not a slot`);
+        if (mark[idx] === 1) fail(`${at}: slot ${p} is both allocated and on the free list`);
+        if (mark[idx] === 2) fail(`${at}: slot ${p} is on the free list twice, or also untouched`);
+        mark[idx] = 2;
+        if (this.debug) {
+          for (let k = p + 4; k < p + this.objsize; k++) {
+            if (this.u8[k] !== FREED_BYTE) fail(`${at}: free slot ${p} was written after it was freed (byte ${k - p})`);
+          }
+        }
+        if (++listed > nfree) fail(`${at}: the free list is longer than ${nfree} (a cycle?)`);
+      }
+      if (listed + untouched !== nfree) fail(`${at}: ${listed} listed + ${untouched} untouched != nfree ${nfree}`);
+      const hi = u32[h + H_HEAPIDX]!;
+      if (nfree > 0) {
+        if (hi === NONE || this.heap[hi] !== s) fail(`${at} has room but is not in the heap`);
+      } else if (hi !== NONE) fail(`${at} is full but says heap index ${hi}`);
+      if (nfree === this.objcount) {
+        empties++;
+        if (this.empty !== s) fail(`${at} is empty but not the spare (${this.empty})`);
+      }
+      live += alloc;
+      deferred += def;
+    }
+    if (empties > 1) fail(`${empties} empty slabs, at most 1 is kept`);
+    if (empties === 0 && this.empty !== 0) fail(`the spare ${this.empty} is not empty`);
+    if (live !== this.live) fail(`the bitmaps hold ${live} objects, count says ${this.live}`);
+    if (deferred !== this.deferredCount) fail(`slabs hold ${deferred} deferred slots, pool says ${this.deferredCount}`);
+    for (let i = 0; i < this.heap.length; i++) {
+      const s = this.heap[i]!;
+      if (u32[(s >>> 2) + H_HEAPIDX] !== i) fail(`heap entry ${i} (${s}) says index ${u32[(s >>> 2) + H_HEAPIDX]}`);
+      if (i > 0 && this.heap[(i - 1) >> 1]! > s) fail(`heap order broken at ${i}`);
+    }
+    if (this.cur !== (this.heap.length > 0 ? this.heap[0]! : 0)) fail(`current slab ${this.cur} is not the heap top`);
+  }
+
+  // ---- the heap of slabs with room, ordered by address ----
+
+  private heapPush(s: number): void {
+    const i = this.heap.length;
+    this.heap.push(s);
+    this.siftUp(i);
+    this.cur = this.heap[0]!;
+  }
+
+  private heapRemove(i: number): void {
+    const heap = this.heap;
+    const u32 = this.u32;
+    const gone = heap[i]!;
+    u32[(gone >>> 2) + H_HEAPIDX] = NONE;
+    const last = heap.pop()!;
+    if (i < heap.length) {
+      heap[i] = last;
+      u32[(last >>> 2) + H_HEAPIDX] = i;
+      this.siftDown(i);
+      this.siftUp(u32[(last >>> 2) + H_HEAPIDX]!);
+    }
+    this.cur = heap.length > 0 ? heap[0]! : 0;
+  }
+
+  private siftUp(i: number): void {
+    const heap = this.heap;
+    const u32 = this.u32;
+    const x = heap[i]!;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const y = heap[p]!;
+      if (y <= x) break;
+      heap[i] = y;
+      u32[(y >>> 2) + H_HEAPIDX] = i;
+      i = p;
+    }
+    heap[i] = x;
+    u32[(x >>> 2) + H_HEAPIDX] = i;
+  }
+
+  private siftDown(i: number): void {
+    const heap = this.heap;
+    const u32 = this.u32;
+    const n = heap.length;
+    const x = heap[i]!;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && heap[c + 1]! < heap[c]!) c++;
+      const y = heap[c]!;
+      if (y >= x) break;
+      heap[i] = y;
+      u32[(y >>> 2) + H_HEAPIDX] = i;
+      i = c;
+    }
+    heap[i] = x;
+    u32[(x >>> 2) + H_HEAPIDX] = i;
+  }
+
+  // ---- debug mode ----
+
+  private debugAlloc(p: number): void {
+    this.u8.fill(FRESH_BYTE, p, p + this.objsize);
+    this.debugOps();
+  }
+
+  private debugOps(): void {
+    if (this.checkEvery > 0 && ++this.ops >= this.checkEvery) {
+      this.ops = 0;
+      this.check();
+    }
+  }
+}
+
+/**
+ * A free of `ptr` (in slab or run `s`) by a worker that does not own it: marks the slot in the
+ * REMOTE bitmap and raises the pending flag, or flags a large allocation; never writes the
+ * object's bytes. Throws InvalidPointerError (nothing changed) when it is not live. @internal
+ */
+export function freeRemote(name: string, u32: Uint32Array, i32: Int32Array, ptr: number, s: number): void {
+  const h = s >>> 2;
+  const fail = (why: string): never => {
+    throw new InvalidPointerError(ptr, `${name}.free: pointer ${ptr} ${why}`);
+  };
+  if (u32[h + H_MAGIC] === LARGE_MAGIC) {
+    if (ptr !== s + LARGE_HEADER) fail('is inside a large allocation, not at its start');
+    if (Atomics.compareExchange(i32, h + L_STATE, L_LIVE, L_REMOTE) !== L_LIVE) fail('is not a live large allocation (a double free?)');
+    return;
+  }
+  const stride = u32[h + H_STRIDE]!;
+  const first = u32[h + H_FIRST]!;
+  const count = u32[h + H_COUNT]!;
+  const off = ptr - s - first;
+  const idx = off / stride;
+  if (!Number.isInteger(idx) || idx < 0 || idx >= count) fail('is not at an object boundary');
+  const bw = Math.ceil(count / 32);
+  const w = h + H_WORDS + (idx >>> 5);
+  const bit = 1 << (idx & 31);
+  if ((Atomics.load(i32, w) & bit) === 0) fail('is not allocated (a double free?)');
+  const old = Atomics.or(i32, w + bw, bit);
+  if ((old & bit) !== 0) fail('was already freed by another worker');
+  Atomics.store(i32, h + H_PENDING, 1);
+}
+
+// ---- large allocations (SmallAlloc), declared here so every free path can take them ----
+
+/** Bytes in front of a large allocation: its header. @internal */
+export const LARGE_HEADER = 64;
+/** Large header word: state (L_LIVE, L_REMOTE, L_DEFERRED), atomic. @internal */
+export const L_STATE = 9;
+/** Large header word: index in the owner's list of large allocations. @internal */
+export const L_LISTIDX = 10;
+/** Large state: handed out. @internal */
+export const L_LIVE = 1;
+/** Large state: freed by another worker, not yet taken in. @internal */
+export const L_REMOTE = 2;
+/** Large state: freed while a read view was open. @internal */
+export const L_DEFERRED = 3;

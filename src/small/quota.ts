@@ -1,0 +1,179 @@
+/**
+ * Quota: a memory limit and the memory charged against it, shared by every worker.
+ *
+ * Memory source: none; it only counts. `SlabArena` charges it for every slab it carves.
+ *
+ * Thread-safety: lock-free. The limit and the used amount live in ONE 64-bit word of a
+ * `SharedArrayBuffer`, updated by `Atomics.compareExchange`, so a `use` racing a `set` either
+ * sees the new limit or makes `set` retry: `used <= limit` holds at every instant, in every
+ * worker. `shared` defaults to true because a quota exists to be shared; `shared: false` puts
+ * the word in a plain `ArrayBuffer` (same code, no `handle()`).
+ *
+ * Failure: `use` throws `QuotaExceededError`, `tryUse` returns -1; neither changes anything.
+ * `set` below `used` and `release` of more than `used` are `RangeError`s and change nothing.
+ *
+ * Layout (one buffer of 24 bytes):
+ * ```
+ *  byte 0                16                          24
+ *  +---------------------+---------------------------+
+ *  | header (Kind.Quota) | limit units | used units  |
+ *  |                     |  (high 32)  |  (low 32)   |
+ *  +---------------------+---------------------------+
+ *                         \-- one BigUint64, CAS'd --/
+ * ```
+ * Invariants: `0 <= used <= limit <= MAX_UNITS` (units of `UNIT` bytes);
+ * `total == limit * UNIT`; `used` in bytes is always a multiple of `UNIT`.
+ */
+import { QuotaExceededError } from '../errors.js';
+import { checkInt, optionalBool, optionsBag, rangeError, typeError } from '../internal/checks.js';
+import { HEADER_BYTES, Kind, verifyHeader, writeHeader } from '../internal/header.js';
+
+const VERSION = 1;
+const BYTES = HEADER_BYTES + 8;
+const MAX_UNITS = 0xffffffff;
+const LOW = 0xffffffffn;
+
+// Set by `Quota.attach` for the one constructor call it makes, so an attached quota is built by
+// the same constructor (same hidden class, readonly fields) over an existing buffer.
+let attaching: SharedArrayBuffer | null = null;
+
+/** What `Quota.attach` needs: structured-cloneable, send it with `postMessage`. */
+export interface QuotaHandle {
+  readonly buffer: SharedArrayBuffer;
+}
+
+/** Options of the {@link Quota} constructor. */
+export interface QuotaOptions {
+  /** Keep the state in a `SharedArrayBuffer` so workers can attach. Default true. */
+  shared?: boolean;
+}
+
+/** A limit on memory and the memory charged against it; lock-free and shared across workers. */
+export class Quota {
+  /** The quota counts in units of this many bytes (as Tarantool's does). */
+  static readonly UNIT = 1024 as const;
+  /** The largest limit a quota can hold: 2^32 - 1 units. */
+  static readonly MAX_LIMIT = MAX_UNITS * 1024;
+
+  /** True when the state is in a `SharedArrayBuffer`. */
+  readonly shared: boolean;
+  private readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  // word[0]: limit units << 32 | used units.
+  private readonly word: BigUint64Array;
+
+  /**
+   * A quota of `limit` bytes (rounded up to `UNIT`), nothing used.
+   * @param limit bytes, an integer in [0, Quota.MAX_LIMIT].
+   */
+  constructor(limit: number, opts?: QuotaOptions) {
+    const where = 'Quota';
+    if (attaching !== null) {
+      this.shared = true;
+      this.buffer = attaching;
+      this.word = new BigUint64Array(attaching, HEADER_BYTES, 1);
+      attaching = null;
+      return;
+    }
+    checkInt(where, 'limit', limit, 0, Quota.MAX_LIMIT);
+    const o = optionsBag<QuotaOptions>(where, opts);
+    this.shared = optionalBool(where, 'shared', o.shared, true);
+    this.buffer = this.shared ? new SharedArrayBuffer(BYTES) : new ArrayBuffer(BYTES);
+    writeHeader(new Int32Array(this.buffer, 0, 4), Kind.Quota, VERSION, BYTES);
+    this.word = new BigUint64Array(this.buffer, HEADER_BYTES, 1);
+    this.word[0] = BigInt(Math.ceil(limit / 1024)) << 32n;
+  }
+
+  /** The quota whose `handle()` another worker sent. TypeError on anything else. */
+  static attach(handle: QuotaHandle): Quota {
+    const where = 'Quota.attach';
+    if (typeof handle !== 'object' || handle === null) typeError(where, 'handle', 'a QuotaHandle', handle);
+    const buffer = handle.buffer;
+    verifyHeader(where, buffer, Kind.Quota, VERSION, BYTES);
+    attaching = buffer as SharedArrayBuffer;
+    return new Quota(0);
+  }
+
+  /** A structured-cloneable handle for `Quota.attach` in another worker. */
+  handle(): QuotaHandle {
+    if (!(this.buffer instanceof SharedArrayBuffer)) {
+      throw new TypeError('Quota.handle: this quota is not shared (created with shared: false)');
+    }
+    return { buffer: this.buffer };
+  }
+
+  /** The limit in bytes, rounded up to `UNIT`. */
+  get total(): number {
+    return Number(Atomics.load(this.word, 0) >> 32n) * 1024;
+  }
+
+  /** Bytes charged now; a multiple of `UNIT`, never above `total`. */
+  get used(): number {
+    return Number(Atomics.load(this.word, 0) & LOW) * 1024;
+  }
+
+  /**
+   * Sets the limit to `limit` bytes (rounded up to `UNIT`) and returns the new total.
+   * RangeError if that is below what is used now; then nothing changes.
+   */
+  set(limit: number): number {
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0 || limit > Quota.MAX_LIMIT) {
+      checkInt('Quota.set', 'limit', limit, 0, Quota.MAX_LIMIT);
+    }
+    const units = Math.ceil(limit / 1024);
+    const hi = BigInt(units) << 32n;
+    for (;;) {
+      const old = Atomics.load(this.word, 0);
+      const used = old & LOW;
+      if (Number(used) > units) {
+        rangeError('Quota.set', 'limit', `at least the bytes used (${Number(used) * 1024})`, limit);
+      }
+      if (Atomics.compareExchange(this.word, 0, old, hi | used) === old) return units * 1024;
+    }
+  }
+
+  /** Charges `bytes` rounded up to `UNIT` and returns that; `QuotaExceededError` if over the limit. */
+  use(bytes: number): number {
+    const r = this.tryUse(bytes);
+    if (r < 0) {
+      const total = this.total;
+      throw new QuotaExceededError(bytes, total,
+        `Quota.use: ${bytes} bytes would exceed the limit (used ${this.used} of ${total})`);
+    }
+    return r;
+  }
+
+  /** Charges `bytes` rounded up to `UNIT` and returns that, or -1 (nothing charged) if over the limit. */
+  tryUse(bytes: number): number {
+    if (typeof bytes !== 'number' || !Number.isInteger(bytes) || bytes < 0 || bytes > Quota.MAX_LIMIT) {
+      checkInt('Quota.use', 'bytes', bytes, 0, Quota.MAX_LIMIT);
+    }
+    const units = Math.ceil(bytes / 1024);
+    if (units === 0) return 0;
+    const add = BigInt(units);
+    for (;;) {
+      const old = Atomics.load(this.word, 0);
+      const limit = old >> 32n;
+      const used = old & LOW;
+      if (used + add > limit) return -1;
+      if (Atomics.compareExchange(this.word, 0, old, old + add) === old) return units * 1024;
+    }
+  }
+
+  /** Gives back `bytes` rounded up to `UNIT` and returns that; RangeError if more than is used. */
+  release(bytes: number): number {
+    if (typeof bytes !== 'number' || !Number.isInteger(bytes) || bytes < 0 || bytes > Quota.MAX_LIMIT) {
+      checkInt('Quota.release', 'bytes', bytes, 0, Quota.MAX_LIMIT);
+    }
+    const units = Math.ceil(bytes / 1024);
+    if (units === 0) return 0;
+    const sub = BigInt(units);
+    for (;;) {
+      const old = Atomics.load(this.word, 0);
+      const used = old & LOW;
+      if (sub > used) {
+        rangeError('Quota.release', 'bytes', `at most the bytes used (${Number(used) * 1024})`, bytes);
+      }
+      if (Atomics.compareExchange(this.word, 0, old, old - sub) === old) return units * 1024;
+    }
+  }
+}

@@ -1,0 +1,406 @@
+/**
+ * Region: a stack-like allocator. Allocate any size; free everything at once (`reset`) or
+ * everything allocated after a savepoint (`truncate(savepoint)`, where a savepoint is just the
+ * value of `used`). Tarantool's `region`.
+ *
+ * Memory source: a `SlabCache`. Slabs start at the cache's smallest order and double with
+ * each new slab up to `REGION_SLAB_CAP`; a request larger than that gets a slab (or a run of
+ * arena slabs) of its own. The region keeps its bookkeeping in its own fields, so every byte
+ * of a slab is the caller's.
+ *
+ * Thread-safety: none. A region belongs to the worker that created it (as its `SlabCache`
+ * does); the memory it hands out may be read and written from any worker.
+ *
+ * Failure: `alloc`, `alignedAlloc`, `reserve` and `join` throw `OutOfMemoryError` (or
+ * `QuotaExceededError`) and `tryAlloc` returns 0 when the cache cannot give a slab; nothing
+ * has changed then. Bad arguments throw `TypeError`/`RangeError` and change nothing.
+ *
+ * Unlike Tarantool's region, `reset()` bounds what is held: it keeps the bottom slab and one
+ * spare, and returns every other slab to the cache, so a loop of allocations and resets does
+ * not grow without bound.
+ *
+ * Layout (slabs in the order they were taken; the top slab is the one being bumped):
+ * ```
+ *   slab 0 (bottom)          slab 1                 slab n-1 (top)
+ *   +-----------+---+        +--------------+--+    +-----------+-----------------+
+ *   | used[0]   |///|  ...   | used[1]      |//|    | pos-start | free: pos..end  |
+ *   +-----------+---+        +--------------+--+    +-----------+-----------------+
+ *                ^ tail left unused when a request did not fit
+ * ```
+ * Invariants:
+ *   used  = Σ_{i < top} slabUsed[i] + (pos - slabPtr[top])
+ *   total = Σ_i slabSize[i] + spareSize
+ *   slabPtr[top] <= pos <= end = slabPtr[top] + slabSize[top]
+ *   fastEnd = debug ? 0 : end            (debug mode sends every call down the slow path)
+ *   n = 0  =>  pos = end = fastEnd = 0
+ */
+import { OutOfMemoryError } from '../errors.js';
+import { checkInstance, checkInt, checkPowerOfTwo } from '../internal/checks.js';
+import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
+import type { Memory } from '../memory.js';
+import { SlabCache } from './slab-cache.js';
+
+/** A byte offset into the region's `Memory`; 0 is null. */
+type Ptr = number;
+
+/** The largest slab a region grows to by doubling (a larger request still gets its own). */
+export const REGION_SLAB_CAP = 256 * 1024;
+
+const MAX_SIZE = 2 ** 32 - 1;
+const MAX_ALIGN = 2 ** 31;
+
+/** What {@link Region.stats} returns. */
+export interface RegionStats {
+  /** Bytes handed out (alignment padding included) and not truncated. */
+  used: number;
+  /** Bytes of slabs held from the cache, the spare included. */
+  total: number;
+  /** Slabs in the stack. */
+  slabs: number;
+  /** Size of the empty slab kept for the next growth; 0 if none. */
+  spare: number;
+}
+
+/** Stack-like allocator over a `SlabCache`: allocate, then truncate to a savepoint or reset. */
+export class Region {
+  /** The memory source. */
+  readonly cache: SlabCache;
+  /** The address space pointers index into. */
+  readonly memory: Memory;
+
+  /** Next free byte of the top slab. */
+  private pos = 0;
+  /** End of the top slab (0 when there is none). */
+  private end = 0;
+  /** `end`, or 0 in debug mode so that every call takes the checked slow path. */
+  private fastEnd = 0;
+  /** Start of the top slab. */
+  private slabStart = 0;
+  /** Σ used of the slabs under the top one. */
+  private usedBelow = 0;
+  /** Total slab bytes in the stack. */
+  private held = 0;
+
+  /** Slab pointers, bottom first. */
+  private readonly slabPtr: number[] = [];
+  /** Slab sizes (the cache's real sizes). */
+  private readonly slabSize: number[] = [];
+  /** Bytes used in each slab; valid below the top (the top's is `pos - slabStart`). */
+  private readonly slabUsed: number[] = [];
+
+  /** An empty slab kept after a truncate, taken before asking the cache. */
+  private spare = 0;
+  private spareSize = 0;
+
+  private readonly cap: number;
+  private readonly debug: boolean;
+  private readonly checkEvery: number;
+  private ops = 0;
+
+  /** A region drawing slabs from `cache`. It takes nothing until the first allocation. */
+  constructor(cache: SlabCache) {
+    checkInstance('new Region', 'cache', cache, SlabCache);
+    this.cache = cache;
+    this.memory = cache.arena.memory;
+    this.cap = Math.max(cache.order0Size, Math.min(REGION_SLAB_CAP, cache.arena.slabSize));
+    const d = getDebug();
+    this.debug = d.enabled;
+    this.checkEvery = d.checkEvery;
+  }
+
+  /** Bytes handed out and live; a savepoint for {@link truncate}. Padding counts. */
+  get used(): number {
+    return this.usedBelow + (this.pos - this.slabStart);
+  }
+
+  /** Bytes of slabs held from the cache. */
+  get total(): number {
+    return this.held + this.spareSize;
+  }
+
+  /** `size` bytes (any size >= 0); throws `OutOfMemoryError` when no slab can be had. */
+  alloc(size: number): Ptr {
+    const pos = this.pos;
+    const next = pos + size;
+    if (next < this.fastEnd && (size >>> 0) === size) {
+      this.pos = next;
+      return pos;
+    }
+    return this.allocSlow('Region.alloc', size, 1, true);
+  }
+
+  /** As {@link alloc}, but returns 0 when no slab can be had. */
+  tryAlloc(size: number): Ptr {
+    const pos = this.pos;
+    const next = pos + size;
+    if (next < this.fastEnd && (size >>> 0) === size) {
+      this.pos = next;
+      return pos;
+    }
+    return this.allocSlow('Region.tryAlloc', size, 1, false);
+  }
+
+  /**
+   * `size` bytes at a multiple of `align` (a power of two). The padding in front is counted
+   * in `used`, so a savepoint taken before still truncates it.
+   */
+  alignedAlloc(size: number, align: number): Ptr {
+    if (typeof align !== 'number' || (align >>> 0) !== align || (align & (align - 1)) !== 0 || align === 0) {
+      checkPowerOfTwo('Region.alignedAlloc', 'align', align, 1, MAX_ALIGN);
+    }
+    return this.allocSlow('Region.alignedAlloc', size, align, true);
+  }
+
+  /** As {@link alignedAlloc}, but returns 0 when no slab can be had. */
+  tryAlignedAlloc(size: number, align: number): Ptr {
+    if (typeof align !== 'number' || (align >>> 0) !== align || (align & (align - 1)) !== 0 || align === 0) {
+      checkPowerOfTwo('Region.tryAlignedAlloc', 'align', align, 1, MAX_ALIGN);
+    }
+    return this.allocSlow('Region.tryAlignedAlloc', size, align, false);
+  }
+
+  /**
+   * `size` contiguous bytes of room, not counted in `used`: the next `alloc(k)` with
+   * `k <= size` returns the same pointer. May start a new slab.
+   */
+  reserve(size: number): Ptr {
+    if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('Region.reserve', 'size', size, 0, MAX_SIZE);
+    if (this.fits(this.pos, size)) return this.pos;
+    return this.grow('Region.reserve', size, true);
+  }
+
+  /**
+   * Frees everything allocated after the savepoint `used` (a value `used` had before), newest
+   * slabs first. The bottom slab and one spare are kept.
+   */
+  truncate(used: number): void {
+    const now = this.used;
+    if (!Number.isSafeInteger(used) || used < 0 || used > now) checkInt('Region.truncate', 'used', used, 0, now);
+    this.cut(now - used);
+  }
+
+  /**
+   * The last `size` bytes allocated, made contiguous. When they already lie in one slab this
+   * returns a pointer to them and allocates nothing; otherwise they are copied, in order,
+   * into `size` newly allocated bytes (so `used` grows by `size`, as in Tarantool).
+   */
+  join(size: number): Ptr {
+    const used = this.used;
+    if (typeof size !== 'number' || (size >>> 0) !== size || size > used) checkInt('Region.join', 'size', size, 0, used);
+    if (size === 0) return this.alloc(0);
+    const topUsed = this.pos - this.slabStart;
+    if (topUsed >= size) return this.pos - size;
+    const dst = this.fits(this.pos, size) ? this.pos : this.grow('Region.join', size, true);
+    // Copy the pieces newest first into the tail of dst; a freshly pushed top slab has used 0.
+    const u8 = this.memory.u8;
+    let remaining = size;
+    for (let i = this.slabPtr.length - 1; remaining > 0; i--) {
+      const start = this.slabPtr[i]!;
+      const u = i === this.slabPtr.length - 1 ? this.pos - start : this.slabUsed[i]!;
+      const take = u < remaining ? u : remaining;
+      u8.copyWithin(dst + remaining - take, start + u - take, start + u);
+      remaining -= take;
+    }
+    this.pos = dst + size;
+    return dst;
+  }
+
+  /** used === 0; keeps the bottom slab and one spare, returns the rest to the cache. */
+  reset(): void {
+    this.cut(this.used);
+  }
+
+  /** Every slab back to the cache; the region is empty and may be used again. */
+  free(): void {
+    if (this.debug) this.poisonAbove(0);
+    for (let i = this.slabPtr.length - 1; i >= 0; i--) this.cache.put(this.slabPtr[i]!);
+    if (this.spare !== 0) this.cache.put(this.spare);
+    this.slabPtr.length = 0;
+    this.slabSize.length = 0;
+    this.slabUsed.length = 0;
+    this.spare = this.spareSize = 0;
+    this.pos = this.end = this.fastEnd = this.slabStart = this.usedBelow = this.held = 0;
+  }
+
+  /** A plain snapshot of the counters. */
+  stats(): RegionStats {
+    return { used: this.used, total: this.total, slabs: this.slabPtr.length, spare: this.spareSize };
+  }
+
+  /** Throws an `Error` naming the first broken invariant. */
+  check(): void {
+    const fail = (what: string): never => {
+      throw new Error(`Region.check: ${what}`);
+    };
+    const n = this.slabPtr.length;
+    if (this.slabSize.length !== n || this.slabUsed.length !== n) fail('slab arrays differ in length');
+    if (n === 0) {
+      if (this.pos !== 0 || this.end !== 0 || this.fastEnd !== 0 || this.usedBelow !== 0 || this.held !== 0) {
+        fail(`empty region with pos=${this.pos} end=${this.end} usedBelow=${this.usedBelow} held=${this.held}`);
+      }
+    } else {
+      const top = n - 1;
+      if (this.slabStart !== this.slabPtr[top]) fail(`slabStart ${this.slabStart} is not the top slab ${this.slabPtr[top]}`);
+      if (this.end !== this.slabStart + this.slabSize[top]!) fail(`end ${this.end} is not the top slab's end`);
+      if (this.pos < this.slabStart || this.pos > this.end) fail(`pos ${this.pos} outside the top slab [${this.slabStart}, ${this.end}]`);
+      if (this.fastEnd !== (this.debug ? 0 : this.end)) fail(`fastEnd ${this.fastEnd} is stale`);
+    }
+    let below = 0;
+    let held = 0;
+    const spans: number[][] = [];
+    for (let i = 0; i < n; i++) {
+      const p = this.slabPtr[i]!;
+      const s = this.slabSize[i]!;
+      if (!(p > 0) || !(s > 0)) fail(`slab ${i} is ${p}+${s}`);
+      if (p + s > this.memory.byteLength) fail(`slab ${i} ends past the memory`);
+      if (i < n - 1) {
+        const u = this.slabUsed[i]!;
+        if (u < 0 || u > s) fail(`slab ${i} used ${u} outside [0, ${s}]`);
+        below += u;
+      }
+      held += s;
+      spans.push([p, s]);
+    }
+    if (below !== this.usedBelow) fail(`usedBelow ${this.usedBelow} but slabs under the top use ${below}`);
+    if (held !== this.held) fail(`held ${this.held} but slabs sum to ${held}`);
+    if ((this.spare === 0) !== (this.spareSize === 0)) fail('spare and spareSize disagree');
+    if (this.spare !== 0) spans.push([this.spare, this.spareSize]);
+    spans.sort((a, b) => a[0]! - b[0]!);
+    for (let i = 1; i < spans.length; i++) {
+      if (spans[i - 1]![0]! + spans[i - 1]![1]! > spans[i]![0]!) fail(`slabs at ${spans[i - 1]![0]} and ${spans[i]![0]} overlap`);
+    }
+  }
+
+  // ---- slow paths -------------------------------------------------------------------------
+
+  /** True when `size` bytes at `at` fit the top slab (a zero size must not sit on its end). */
+  private fits(at: number, size: number): boolean {
+    const next = at + size;
+    return this.slabPtr.length !== 0 && (next < this.end || (next === this.end && size !== 0));
+  }
+
+  private allocSlow(where: string, size: number, align: number, throwing: boolean): Ptr {
+    if (typeof size !== 'number' || (size >>> 0) !== size) checkInt(where, 'size', size, 0, MAX_SIZE);
+    let ptr = align === 1 ? this.pos : alignUpPtr(this.pos, align);
+    if (!this.fits(ptr, size)) {
+      const start = this.grow(where, align > this.cache.order0Size ? size + align - 1 : size, throwing);
+      if (start === 0) return 0;
+      ptr = alignUpPtr(start, align);
+    }
+    this.pos = ptr + size;
+    if (this.debug) this.afterAlloc(ptr, size);
+    return ptr;
+  }
+
+  /**
+   * Pushes a new top slab with at least `need` bytes (the spare if it is big enough, else one
+   * from the cache) and returns its start; 0 (or a throw) when the cache has none.
+   */
+  private grow(where: string, need: number, throwing: boolean): Ptr {
+    const n = this.slabPtr.length;
+    const want = Math.max(need, n === 0 ? this.cache.order0Size : Math.min(this.cap, 2 * this.slabSize[n - 1]!));
+    let ptr = 0;
+    let size = 0;
+    if (this.spare !== 0 && this.spareSize >= need) {
+      ptr = this.spare;
+      size = this.spareSize;
+      this.spare = this.spareSize = 0;
+    } else {
+      if (need > this.memory.maxByteLength) {
+        if (!throwing) return 0;
+        throw new OutOfMemoryError(need, `${where}: ${need} bytes can never fit the address space`);
+      }
+      // Ask for the doubled size first; if that fails, for just what is needed.
+      ptr = want > need ? this.cache.tryGet(want) : 0;
+      if (ptr !== 0) size = this.cache.realSize(want);
+      else {
+        ptr = throwing ? this.cache.get(need) : this.cache.tryGet(need);
+        if (ptr === 0) return 0;
+        size = this.cache.realSize(need);
+      }
+    }
+    if (n !== 0) {
+      const u = this.pos - this.slabStart;
+      this.slabUsed[n - 1] = u;
+      this.usedBelow += u;
+    }
+    this.slabPtr.push(ptr);
+    this.slabSize.push(size);
+    this.slabUsed.push(0);
+    this.held += size;
+    this.slabStart = this.pos = ptr;
+    this.end = ptr + size;
+    this.fastEnd = this.debug ? 0 : this.end;
+    return ptr;
+  }
+
+  /** Frees the newest `cut` bytes: trims the top slab or pops whole slabs. */
+  private cut(cut: number): void {
+    if (this.debug && cut > 0) this.poisonAbove(this.used - cut);
+    while (this.slabPtr.length !== 0) {
+      const top = this.slabPtr.length - 1;
+      const topUsed = this.pos - this.slabStart;
+      if (topUsed > cut || (top === 0 && this.slabSize[0]! <= this.cap)) {
+        this.pos -= cut;
+        break;
+      }
+      cut -= topUsed;
+      this.popTop();
+    }
+    if (this.debug) this.tick();
+  }
+
+  private popTop(): void {
+    const top = this.slabPtr.length - 1;
+    const ptr = this.slabPtr.pop()!;
+    const size = this.slabSize.pop()!;
+    this.slabUsed.pop();
+    this.held -= size;
+    // Keep the largest popped slab that is not oversized as the spare.
+    if (size <= this.cap && size > this.spareSize) {
+      if (this.spare !== 0) this.cache.put(this.spare);
+      this.spare = ptr;
+      this.spareSize = size;
+    } else {
+      this.cache.put(ptr);
+    }
+    if (top === 0) {
+      this.pos = this.end = this.fastEnd = this.slabStart = 0;
+      return;
+    }
+    const u = this.slabUsed[top - 1]!;
+    this.usedBelow -= u;
+    this.slabStart = this.slabPtr[top - 1]!;
+    this.pos = this.slabStart + u;
+    this.end = this.slabStart + this.slabSize[top - 1]!;
+    this.fastEnd = this.debug ? 0 : this.end;
+  }
+
+  /** Debug mode: fills every byte handed out above the savepoint `used` with FREED_BYTE. */
+  private poisonAbove(used: number): void {
+    const u8 = this.memory.u8;
+    let base = this.usedBelow;
+    for (let i = this.slabPtr.length - 1; i >= 0; i--) {
+      const start = this.slabPtr[i]!;
+      const u = i === this.slabPtr.length - 1 ? this.pos - start : this.slabUsed[i]!;
+      if (i !== this.slabPtr.length - 1) base -= u;
+      const from = used > base ? used - base : 0;
+      if (from < u) u8.fill(FREED_BYTE, start + from, start + u);
+      if (used >= base) break;
+    }
+  }
+
+  private afterAlloc(ptr: number, size: number): void {
+    if (size > 0) this.memory.u8.fill(FRESH_BYTE, ptr, ptr + size);
+    this.tick();
+  }
+
+  private tick(): void {
+    if (this.checkEvery !== 0 && ++this.ops % this.checkEvery === 0) this.check();
+  }
+}
+
+/** `p` rounded up to a multiple of `align`, exact for pointers up to 2^53. */
+function alignUpPtr(p: number, align: number): number {
+  return align === 1 ? p : Math.ceil(p / align) * align;
+}

@@ -1,0 +1,619 @@
+/**
+ * SlabCache: a buddy system over arena slabs, one per worker (Tarantool's `slab_cache`).
+ *
+ * Memory source: a {@link SlabArena}. It maps whole arena slabs and cuts them into blocks of
+ * `order0Size << k` bytes (k = 0..orderMax), each aligned to its own size; sizes above an
+ * arena slab are runs of adjacent arena slabs (`arena.mapRun`), the "large" path.
+ *
+ * Thread-safety: one worker owns a cache; its free lists are plain JS state and its paths take
+ * no atomics except when it talks to the arena. Other workers may READ the page map (to find
+ * the block a pointer is in, `slabOf`) and call `adopt` once the owner worker has exited.
+ *
+ * Failure: `get` throws `QuotaExceededError` / `OutOfMemoryError` (from the arena), `tryGet`
+ * returns 0; a failed get changes nothing. `put` of anything that is not the start of a block
+ * or run this cache handed out throws `InvalidPointerError` and changes nothing.
+ *
+ * Sizes: `order0Size` is 4096 (one page of the page map) whatever the slab size, so
+ * `orderMax = log2(slabSize) - 12` (10 with 4 MiB slabs, 4 with 64 KiB slabs).
+ *
+ * PAGE MAP (`arena.pageMap`, one byte per 4 KiB page, index `ptr >>> 12`), shared by every
+ * worker and written only by the cache owning the arena slab:
+ * ```
+ *   0             a page of no handed-out block: free, not this cache's, or not mapped
+ *   k + 1         (1..orderMax+1) EVERY page of a block of order k handed out by get()
+ *   0x80 | (k+1)  the FIRST page of a free buddy block of order k (its other pages are 0)
+ *   0xFF          EVERY page of a large run handed out by get()
+ * ```
+ * A free block's first 8 bytes hold its free-list links (next, prev: page indexes, 0 = none),
+ * as Tarantool keeps a slab's header inside the slab.
+ *
+ * INTERNAL INTERFACE (relied on by Mempool, SmallAlloc, Region, Ibuf, Obuf; keep it stable):
+ * `cache.ownerId`, the page map encoding above, `slabOf(arena, ptr)`, `slabSizeAt(arena, start)`,
+ * `cache.adopt(threadId)`, `arena.slabOwner[ptr / slabSize]`, and `arena.memory`'s views
+ * (call `memory.sync()` / re-read the views after a get, which may have grown the buffer).
+ * Additions since it first landed (nothing changed or removed): `cache.destroy()`, and an
+ * optional `owner` argument of `arena.tryMap`/`tryMapRun`, recorded before the slab is published.
+ *
+ * Invariants (per order k, B(k) = order0Size << k):
+ *   |free list k| == freeCount[k]; every free block of order k starts with 0x80|(k+1);
+ *   no free block of order k < orderMax has its buddy (start XOR B(k)) free at order k;
+ *   used == Σ usedCount[k] * B(k) + largeBytes;
+ *   total == slabsHeld * slabSize + largeBytes;
+ *   Σ_k (usedCount[k] + freeCount[k]) * B(k) == slabsHeld * slabSize;
+ *   at most one wholly free arena slab is cached (freeCount[orderMax] <= 1).
+ */
+import { threadId as currentThreadId } from 'node:worker_threads';
+import { InvalidPointerError, OutOfMemoryError, QuotaExceededError } from '../errors.js';
+import { checkInstance, checkInt } from '../internal/checks.js';
+import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
+import { MAX_BYTE_LENGTH } from '../memory.js';
+import { MapFailure, SlabArena } from './slab-arena.js';
+
+/** Page map byte of every page of a large run. */
+export const PAGE_LARGE = 0xff;
+/** Flag on the first page of a free buddy block (with order + 1 in the low bits). */
+export const PAGE_FREE = 0x80;
+
+const ORDER0_SHIFT = 12;
+const ORDER0 = 1 << ORDER0_SHIFT;
+// u32 words per page: a page index times this is the u32 index of the page's first word.
+const WORDS_PER_PAGE = ORDER0 >>> 2;
+
+/** One order's line in {@link SlabCacheStats}. */
+export interface SlabCacheOrderStats {
+  order: number;
+  /** Bytes per block of this order. */
+  size: number;
+  /** Blocks handed out. */
+  used: number;
+  /** Blocks on the free list. */
+  free: number;
+}
+
+/** What `SlabCache.stats()` returns; JSON-serializable. */
+export interface SlabCacheStats {
+  /** Bytes handed out and live (blocks and large runs). */
+  used: number;
+  /** Bytes held from the arena (arena slabs held plus large runs). */
+  total: number;
+  /** Arena slabs held (large runs not included). */
+  slabs: number;
+  orders: SlabCacheOrderStats[];
+  /** Runs of arena slabs handed out for sizes above a slab. */
+  large: { count: number; used: number };
+}
+
+/**
+ * The start of the handed-out block or large run containing `ptr`, or 0 if `ptr` is in none.
+ * O(1), reads only the shared page map (and the arena's run info for large runs), so any worker
+ * may call it. @internal
+ */
+export function slabOf(arena: SlabArena, ptr: number): number {
+  if (!(ptr >= 0 && ptr < arena.maximum)) return 0;
+  const v = arena.pageMap[ptr >>> ORDER0_SHIFT]!;
+  if (v === PAGE_LARGE) {
+    let idx = Math.floor(ptr / arena.slabSize);
+    const info = arena.slabInfo[idx]!;
+    if (info < 0) idx += info;
+    return idx * arena.slabSize;
+  }
+  if (v === 0 || (v & PAGE_FREE) !== 0) return 0;
+  const size = ORDER0 << (v - 1);
+  return ptr - (ptr % size);
+}
+
+/**
+ * Bytes of the handed-out block or large run starting at `start` (as `slabOf` returns it), or 0
+ * when none starts there. @internal
+ */
+export function slabSizeAt(arena: SlabArena, start: number): number {
+  if (!(start >= 0 && start < arena.maximum)) return 0;
+  const v = arena.pageMap[start >>> ORDER0_SHIFT]!;
+  if (v === PAGE_LARGE) {
+    const info = arena.slabInfo[start / arena.slabSize];
+    return info !== undefined && info > 0 ? info * arena.slabSize : 0;
+  }
+  if (v === 0 || (v & PAGE_FREE) !== 0) return 0;
+  const size = ORDER0 << (v - 1);
+  return start % size === 0 ? size : 0;
+}
+
+/** A buddy allocator of aligned power-of-two blocks over arena slabs; one per worker. */
+export class SlabCache {
+  /** The memory source. */
+  readonly arena: SlabArena;
+  /** Bytes of the smallest block (order 0): 4096. */
+  readonly order0Size: number;
+  /** The largest order: blocks of `order0Size << orderMax` bytes are whole arena slabs. */
+  readonly orderMax: number;
+  /**
+   * This cache's entry in the arena's owner registry (>= 1); recorded as the owner of every
+   * arena slab it holds. @internal
+   */
+  readonly ownerId: number;
+
+  private readonly pageMap: Uint8Array;
+  private readonly slabOwner: Int32Array;
+  private readonly slabSize: number;
+  private readonly pagesPerSlab: number;
+  // The memory's u32 view as of this cache's last map: covers every block it holds.
+  private u32: Uint32Array;
+  private u8: Uint8Array;
+  // Per order: first free block's page index (0 = empty), blocks free, blocks handed out.
+  private readonly heads: Int32Array;
+  private readonly freeCount: Int32Array;
+  private readonly usedCount: Int32Array;
+  private usedBytes = 0;
+  private slabsHeld = 0;
+  private largeCount = 0;
+  private largeBytes = 0;
+  private readonly debug: boolean;
+  private readonly checkEvery: number;
+  private ops = 0;
+  private destroyed = false;
+
+  /** A cache over `arena`, registered in its owner registry for this worker. */
+  constructor(arena: SlabArena) {
+    checkInstance('SlabCache', 'arena', arena, SlabArena);
+    this.arena = arena;
+    this.order0Size = ORDER0;
+    this.slabSize = arena.slabSize;
+    this.orderMax = arena.slabShift - ORDER0_SHIFT;
+    this.pagesPerSlab = arena.pagesPerSlab;
+    this.pageMap = arena.pageMap;
+    this.slabOwner = arena.slabOwner;
+    this.u32 = arena.memory.u32;
+    this.u8 = arena.memory.u8;
+    this.heads = new Int32Array(this.orderMax + 1);
+    this.freeCount = new Int32Array(this.orderMax + 1);
+    this.usedCount = new Int32Array(this.orderMax + 1);
+    const d = getDebug();
+    this.debug = d.enabled;
+    this.checkEvery = d.checkEvery;
+    this.ownerId = arena.registerOwner(currentThreadId);
+  }
+
+  /** Bytes handed out and live. */
+  get used(): number {
+    return this.usedBytes + this.largeBytes;
+  }
+
+  /** Bytes held from the arena. */
+  get total(): number {
+    return this.slabsHeld * this.slabSize + this.largeBytes;
+  }
+
+  /**
+   * A block of `realSize(size)` bytes aligned to that size (an arena slab run for sizes above a
+   * slab). Throws `QuotaExceededError` or `OutOfMemoryError`.
+   */
+  get(size: number): number {
+    const p = this.tryGet(size);
+    if (p === 0) this.fail(size);
+    return p;
+  }
+
+  /** Same as `get`, or 0 when the arena has no memory for it. */
+  tryGet(size: number): number {
+    if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('SlabCache.get', 'size', size, 0, MAX_BYTE_LENGTH);
+    if (size > this.slabSize) return this.getLarge(size);
+    const order = size <= ORDER0 ? 0 : 32 - Math.clz32(size - 1) - ORDER0_SHIFT;
+    const p = this.getOrder(order);
+    if (this.debug && p !== 0) {
+      this.u8.fill(FRESH_BYTE, p, p + (ORDER0 << order));
+      this.tick();
+    }
+    return p;
+  }
+
+  /**
+   * Gives back a block or large run `get` handed out. `InvalidPointerError` for anything else:
+   * a pointer inside a block, a block already put, another cache's block.
+   */
+  put(ptr: number): void {
+    if (typeof ptr !== 'number' || !Number.isInteger(ptr) || ptr < 0 || ptr >= MAX_BYTE_LENGTH) {
+      checkInt('SlabCache.put', 'ptr', ptr, 0, MAX_BYTE_LENGTH - 1);
+    }
+    const page = ptr >>> ORDER0_SHIFT;
+    const v = page < this.pageMap.length ? this.pageMap[page]! : 0;
+    if (v === PAGE_LARGE) {
+      this.putLarge(ptr);
+    } else {
+      if (v === 0 || v > this.orderMax + 1) {
+        throw new InvalidPointerError(ptr, `SlabCache.put: ${ptr} is not a live block (${v === 0 ? 'never handed out or already put' : 'a free block'})`);
+      }
+      const k = v - 1;
+      const size = ORDER0 << k;
+      if (ptr % size !== 0) {
+        throw new InvalidPointerError(ptr, `SlabCache.put: ${ptr} points inside a block of ${size} bytes starting at ${ptr - (ptr % size)}`);
+      }
+      if (this.slabOwner[Math.floor(ptr / this.slabSize)] !== this.ownerId) {
+        throw new InvalidPointerError(ptr, `SlabCache.put: block ${ptr} belongs to another slab cache`);
+      }
+      if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + size);
+      if (k === 0) this.pageMap[page] = 0;
+      else this.pageMap.fill(0, page, page + (1 << k));
+      this.usedCount[k]--;
+      this.usedBytes -= size;
+      this.release(ptr, k);
+    }
+    if (this.debug) this.tick();
+  }
+
+  /** The bytes `get(size)` hands out: the smallest order size >= size, or whole slabs above a slab. */
+  realSize(size: number): number {
+    if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('SlabCache.realSize', 'size', size, 0, MAX_BYTE_LENGTH);
+    if (size > this.slabSize) return Math.ceil(size / this.slabSize) * this.slabSize;
+    return size <= ORDER0 ? ORDER0 : ORDER0 << (32 - Math.clz32(size - 1) - ORDER0_SHIFT);
+  }
+
+  /** Counters by order, and the large runs. */
+  stats(): SlabCacheStats {
+    const orders: SlabCacheOrderStats[] = [];
+    for (let k = 0; k <= this.orderMax; k++) {
+      orders.push({ order: k, size: ORDER0 << k, used: this.usedCount[k]!, free: this.freeCount[k]! });
+    }
+    return {
+      used: this.used,
+      total: this.total,
+      slabs: this.slabsHeld,
+      orders,
+      large: { count: this.largeCount, used: this.largeBytes },
+    };
+  }
+
+  /**
+   * Walks every free list and every page of every arena slab this cache holds, and throws with a
+   * precise message if they disagree with each other or with the counters.
+   */
+  check(): void {
+    const pm = this.pageMap;
+    const listed = new Int32Array(this.orderMax + 1);
+    for (let k = 0; k <= this.orderMax; k++) {
+      let page = this.heads[k]!;
+      let prev = 0;
+      let n = 0;
+      while (page !== 0) {
+        const start = page * ORDER0;
+        if (pm[page] !== (PAGE_FREE | (k + 1))) {
+          throw new Error(`SlabCache.check: block ${start} on free list ${k} has page byte ${pm[page]}, expected ${PAGE_FREE | (k + 1)}`);
+        }
+        if (start % (ORDER0 << k) !== 0) throw new Error(`SlabCache.check: free block ${start} of order ${k} is misaligned`);
+        if (this.slabOwner[Math.floor(start / this.slabSize)] !== this.ownerId) {
+          throw new Error(`SlabCache.check: free block ${start} of order ${k} lies in an arena slab this cache does not own`);
+        }
+        if (this.u32[page * WORDS_PER_PAGE + 1] !== prev) {
+          throw new Error(`SlabCache.check: free block ${start} of order ${k} has prev ${this.u32[page * WORDS_PER_PAGE + 1]}, expected ${prev}`);
+        }
+        if (++n > this.freeCount[k]!) throw new Error(`SlabCache.check: free list ${k} is longer than its count ${this.freeCount[k]} (or has a cycle)`);
+        prev = page;
+        page = this.u32[page * WORDS_PER_PAGE]!;
+      }
+      if (n !== this.freeCount[k]) throw new Error(`SlabCache.check: free list ${k} has ${n} blocks, its count says ${this.freeCount[k]}`);
+      listed[k] = n;
+    }
+    if (this.freeCount[this.orderMax]! > 1) {
+      throw new Error(`SlabCache.check: ${this.freeCount[this.orderMax]} wholly free arena slabs are cached, at most 1 may be`);
+    }
+    // Every page of every held slab, from the page map alone.
+    const used = new Int32Array(this.orderMax + 1);
+    const free = new Int32Array(this.orderMax + 1);
+    let slabs = 0;
+    let large = 0;
+    let largeBytes = 0;
+    const info = this.arena.slabInfo;
+    const end = this.arena.carvedEnd();
+    for (let idx = this.arena.ctrlSlabs; idx < end; idx++) {
+      if (this.slabOwner[idx] !== this.ownerId) continue;
+      const n = info[idx]!;
+      const p0 = idx * this.pagesPerSlab;
+      if (n > 1) {
+        for (let j = 0; j < n; j++) {
+          if (this.slabOwner[idx + j] !== this.ownerId) throw new Error(`SlabCache.check: slab ${idx + j} of the run at ${idx * this.slabSize} has another owner`);
+        }
+        for (let p = p0; p < p0 + n * this.pagesPerSlab; p++) {
+          if (pm[p] !== PAGE_LARGE) throw new Error(`SlabCache.check: page ${p} of the large run at ${idx * this.slabSize} has page byte ${pm[p]}`);
+        }
+        large++;
+        largeBytes += n * this.slabSize;
+        idx += n - 1;
+        continue;
+      }
+      if (n !== 1) throw new Error(`SlabCache.check: slab ${idx * this.slabSize} is owned by this cache but not mapped (info ${n})`);
+      slabs++;
+      for (let p = p0; p < p0 + this.pagesPerSlab;) {
+        const v = pm[p]!;
+        if (v >= 1 && v <= this.orderMax + 1) {
+          const np = 1 << (v - 1);
+          if (p % np !== 0) throw new Error(`SlabCache.check: page ${p} starts a block of order ${v - 1} but is misaligned`);
+          for (let q = p + 1; q < p + np; q++) {
+            if (pm[q] !== v) throw new Error(`SlabCache.check: page ${q} inside the block at ${p * ORDER0} of order ${v - 1} has page byte ${pm[q]}`);
+          }
+          used[v - 1]!++;
+          p += np;
+        } else if ((v & PAGE_FREE) !== 0 && v !== PAGE_LARGE && (v & 0x7f) >= 1 && (v & 0x7f) <= this.orderMax + 1) {
+          const k = (v & 0x7f) - 1;
+          const np = 1 << k;
+          if (p % np !== 0) throw new Error(`SlabCache.check: page ${p} starts a free block of order ${k} but is misaligned`);
+          for (let q = p + 1; q < p + np; q++) {
+            if (pm[q] !== 0) throw new Error(`SlabCache.check: page ${q} inside the free block at ${p * ORDER0} has page byte ${pm[q]}`);
+          }
+          if (k < this.orderMax) {
+            const buddy = p ^ np;
+            if (pm[buddy] === v) throw new Error(`SlabCache.check: free blocks ${p * ORDER0} and ${buddy * ORDER0} of order ${k} are unmerged buddies`);
+          }
+          free[k]!++;
+          p += np;
+        } else {
+          throw new Error(`SlabCache.check: page ${p} of held slab ${idx * this.slabSize} has page byte ${v}, in no block`);
+        }
+      }
+    }
+    let usedBytes = 0;
+    for (let k = 0; k <= this.orderMax; k++) {
+      if (used[k] !== this.usedCount[k]) throw new Error(`SlabCache.check: ${used[k]} blocks of order ${k} are handed out in the page map, the count says ${this.usedCount[k]}`);
+      if (free[k] !== listed[k]) throw new Error(`SlabCache.check: ${free[k]} free blocks of order ${k} in the page map, ${listed[k]} on the free list`);
+      usedBytes += used[k]! * (ORDER0 << k);
+    }
+    if (usedBytes !== this.usedBytes) throw new Error(`SlabCache.check: blocks handed out add up to ${usedBytes} bytes, used says ${this.usedBytes}`);
+    if (slabs !== this.slabsHeld) throw new Error(`SlabCache.check: ${slabs} arena slabs are owned, the count says ${this.slabsHeld}`);
+    if (large !== this.largeCount || largeBytes !== this.largeBytes) {
+      throw new Error(`SlabCache.check: ${large} large runs of ${largeBytes} bytes are owned, the counters say ${this.largeCount} of ${this.largeBytes}`);
+    }
+  }
+
+  /**
+   * Takes over every arena slab of the caches registered by worker `threadId`, which the caller
+   * asserts has exited: their owner becomes this cache, the free blocks in them join this cache's
+   * free lists (wholly free slabs beyond the one kept go back to the arena), and their registry
+   * entries are released. Returns the starts of the blocks and large runs that were handed out
+   * in them (now this cache's), so allocators above can adopt the objects they hold. @internal
+   */
+  adopt(threadId: number): number[] {
+    checkInt('SlabCache.adopt', 'threadId', threadId, 0, 2 ** 31 - 1);
+    const out: number[] = [];
+    const ids = this.arena.claimOwners(threadId, this.ownerId);
+    if (ids.length === 0) return out;
+    this.refreshViews();
+    const arena = this.arena;
+    const info = arena.slabInfo;
+    const pm = this.pageMap;
+    const end = arena.carvedEnd();
+    for (let idx = arena.ctrlSlabs; idx < end; idx++) {
+      if (!ids.includes(Atomics.load(this.slabOwner, idx))) continue;
+      const n = Atomics.load(info, idx);
+      const p0 = idx * this.pagesPerSlab;
+      if (n > 1) {
+        if (pm[p0] === PAGE_LARGE) {
+          for (let j = 0; j < n; j++) Atomics.store(this.slabOwner, idx + j, this.ownerId);
+          pm.fill(PAGE_LARGE, p0, p0 + n * this.pagesPerSlab);
+          this.largeCount++;
+          this.largeBytes += n * this.slabSize;
+          out.push(idx * this.slabSize);
+        } else {
+          // Mapped but never handed out (the worker died in between): back to the arena.
+          arena.unmap(idx * this.slabSize);
+        }
+        idx += n - 1;
+        continue;
+      }
+      if (n !== 1) {
+        // An owner mark left on a slab that is no longer mapped: stale, drop it.
+        Atomics.store(this.slabOwner, idx, 0);
+        continue;
+      }
+      Atomics.store(this.slabOwner, idx, this.ownerId);
+      this.slabsHeld++;
+      // Normalize: keep only well-formed handed-out blocks; everything else is free.
+      for (let p = p0; p < p0 + this.pagesPerSlab;) {
+        const v = pm[p]!;
+        if (v >= 1 && v <= this.orderMax + 1 && p % (1 << (v - 1)) === 0) {
+          const np = 1 << (v - 1);
+          pm.fill(v, p, p + np);
+          p += np;
+        } else {
+          pm[p] = 0;
+          p++;
+        }
+      }
+      this.rebuild(p0, this.orderMax, out);
+    }
+    for (const id of ids) arena.releaseOwner(id);
+    return out;
+  }
+
+  /**
+   * Gives every arena slab and run this cache holds back to the arena (blocks still handed out
+   * included: they become invalid) and releases its owner entry. A destroyed cache maps nothing
+   * more: `get` throws. Idempotent.
+   */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    const arena = this.arena;
+    const info = arena.slabInfo;
+    const end = arena.carvedEnd();
+    for (let idx = arena.ctrlSlabs; idx < end; idx++) {
+      const n = info[idx]!;
+      if (this.slabOwner[idx] !== this.ownerId || n <= 0) continue;
+      arena.unmap(idx * this.slabSize);
+      idx += n - 1;
+    }
+    this.heads.fill(0);
+    this.freeCount.fill(0);
+    this.usedCount.fill(0);
+    this.usedBytes = 0;
+    this.slabsHeld = 0;
+    this.largeCount = 0;
+    this.largeBytes = 0;
+    arena.releaseOwner(this.ownerId);
+  }
+
+  // ---- internals ----
+
+  private usedAfterDestroy(): never {
+    throw new Error('SlabCache: used after destroy()');
+  }
+
+  private tick(): void {
+    if (this.checkEvery > 0 && ++this.ops % this.checkEvery === 0) this.check();
+  }
+
+  private fail(size: number): never {
+    if (this.arena.failure === MapFailure.Quota) {
+      const q = this.arena.quota;
+      throw new QuotaExceededError(size, q.total, `SlabCache.get: ${size} bytes exceed the quota (used ${q.used} of ${q.total})`);
+    }
+    throw new OutOfMemoryError(size, `SlabCache.get: no memory for ${size} bytes (the arena's ${this.arena.maximum} bytes are taken)`);
+  }
+
+  private refreshViews(): void {
+    const m = this.arena.memory;
+    m.sync();
+    this.u32 = m.u32;
+    this.u8 = m.u8;
+  }
+
+  private getOrder(order: number): number {
+    let k = order;
+    const max = this.orderMax;
+    while (k <= max && this.heads[k] === 0) k++;
+    let start: number;
+    if (k > max) {
+      if (this.destroyed) this.usedAfterDestroy();
+      start = this.arena.tryMap(this.ownerId);
+      if (start === 0) return 0;
+      this.slabsHeld++;
+      this.refreshViews();
+      k = max;
+    } else {
+      const page = this.heads[k]!;
+      this.unlink(k, page);
+      this.pageMap[page] = 0;
+      start = page * ORDER0;
+    }
+    // Split: the upper halves go on the free lists, the lower half is split further.
+    while (k > order) {
+      k--;
+      this.pushFree(k, start + (ORDER0 << k));
+    }
+    const page = start / ORDER0;
+    if (order === 0) this.pageMap[page] = 1;
+    else this.pageMap.fill(order + 1, page, page + (1 << order));
+    this.usedCount[order]++;
+    this.usedBytes += ORDER0 << order;
+    return start;
+  }
+
+  /** Frees block `start` of order `k`, merging with free buddies upwards. */
+  private release(start: number, k: number): void {
+    const pm = this.pageMap;
+    const max = this.orderMax;
+    while (k < max) {
+      const buddy = (start ^ (ORDER0 << k)) >>> 0;
+      const bpage = buddy / ORDER0;
+      if (pm[bpage] !== (PAGE_FREE | (k + 1))) break;
+      this.unlink(k, bpage);
+      pm[bpage] = 0;
+      if (buddy < start) start = buddy;
+      k++;
+    }
+    this.addFree(k, start);
+  }
+
+  /** A free block: cached, or (a whole arena slab when one is already cached) back to the arena. */
+  private addFree(k: number, start: number): void {
+    if (k === this.orderMax && this.freeCount[k]! > 0) {
+      // The arena clears the owner as it takes the slab back.
+      this.slabsHeld--;
+      this.arena.unmap(start);
+      return;
+    }
+    this.pushFree(k, start);
+  }
+
+  private pushFree(k: number, start: number): void {
+    const page = start / ORDER0;
+    const u32 = this.u32;
+    const head = this.heads[k]!;
+    u32[page * WORDS_PER_PAGE] = head;
+    u32[page * WORDS_PER_PAGE + 1] = 0;
+    if (head !== 0) u32[head * WORDS_PER_PAGE + 1] = page;
+    this.heads[k] = page;
+    this.freeCount[k]++;
+    this.pageMap[page] = PAGE_FREE | (k + 1);
+  }
+
+  private unlink(k: number, page: number): void {
+    const u32 = this.u32;
+    const next = u32[page * WORDS_PER_PAGE]!;
+    const prev = u32[page * WORDS_PER_PAGE + 1]!;
+    if (prev === 0) this.heads[k] = next;
+    else u32[prev * WORDS_PER_PAGE] = next;
+    if (next !== 0) u32[next * WORDS_PER_PAGE + 1] = prev;
+    this.freeCount[k]--;
+  }
+
+  private getLarge(size: number): number {
+    const n = Math.ceil(size / this.slabSize);
+    if (n > this.arena.slabCount - this.arena.ctrlSlabs) {
+      this.arena.failure = MapFailure.Space;
+      return 0;
+    }
+    if (this.destroyed) this.usedAfterDestroy();
+    const p = this.arena.tryMapRun(n, this.ownerId);
+    if (p === 0) return 0;
+    const idx = p / this.slabSize;
+    this.pageMap.fill(PAGE_LARGE, idx * this.pagesPerSlab, (idx + n) * this.pagesPerSlab);
+    this.largeCount++;
+    this.largeBytes += n * this.slabSize;
+    this.refreshViews();
+    if (this.debug) {
+      this.u8.fill(FRESH_BYTE, p, p + n * this.slabSize);
+      this.tick();
+    }
+    return p;
+  }
+
+  private putLarge(ptr: number): void {
+    const idx = ptr / this.slabSize;
+    const n = Number.isInteger(idx) ? this.arena.slabInfo[idx]! : 0;
+    if (n < 2) {
+      throw new InvalidPointerError(ptr, `SlabCache.put: ${ptr} points inside a large run, not at its start`);
+    }
+    if (this.slabOwner[idx] !== this.ownerId) {
+      throw new InvalidPointerError(ptr, `SlabCache.put: large run ${ptr} belongs to another slab cache`);
+    }
+    if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + n * this.slabSize);
+    this.pageMap.fill(0, idx * this.pagesPerSlab, (idx + n) * this.pagesPerSlab);
+    this.largeCount--;
+    this.largeBytes -= n * this.slabSize;
+    this.arena.unmap(ptr);
+  }
+
+  /** Adoption: classifies the buddy-tree node at page `p` of order `k` after normalization. */
+  private rebuild(p: number, k: number, out: number[]): void {
+    const pm = this.pageMap;
+    const v = pm[p]!;
+    if (v === k + 1) {
+      this.usedCount[k]++;
+      this.usedBytes += ORDER0 << k;
+      out.push(p * ORDER0);
+      return;
+    }
+    let empty = true;
+    for (let q = p, e = p + (1 << k); q < e; q++) {
+      if (pm[q] !== 0) {
+        empty = false;
+        break;
+      }
+    }
+    if (empty || k === 0) {
+      pm[p] = 0;
+      this.addFree(k, p * ORDER0);
+      return;
+    }
+    this.rebuild(p, k - 1, out);
+    this.rebuild(p + (1 << (k - 1)), k - 1, out);
+  }
+}

@@ -1,0 +1,721 @@
+/**
+ * SmallAlloc: any size, by size classes over mempools (Tarantool's `small_alloc`), with read
+ * views (MVCC snapshots) and frees from any worker.
+ *
+ * Memory source: a {@link SlabCache}. Requests up to `objsizeMax` go to the mempool of their
+ * size class (pools created on first use; see size-class.ts for the classes). Larger requests
+ * take a block or run of their own from the cache (the LARGE path), still in the arena's
+ * buffer and charged to its quota, behind a 64-byte header.
+ *
+ * Thread-safety: a SmallAlloc belongs to the worker that created it. Any worker may `free` (and
+ * `info`) a pointer it handed out, through any SmallAlloc or Mempool over the same SlabArena:
+ * the free only sets bits with `Atomics` (see mempool.ts) and the owner takes it in on its
+ * allocation slow path, or at the latest in `stats()` / `check()`.
+ *
+ * Failure: `alloc` throws `OutOfMemoryError`/`QuotaExceededError`, `tryAlloc` returns 0, and
+ * nothing changes; before failing, every remote free and every releasable deferred free is
+ * taken in. A free of anything that is not a live allocation throws `InvalidPointerError`; a
+ * `size` given to `free` that does not match the allocation is a `RangeError`. Both change
+ * nothing.
+ *
+ * Large allocation layout (the block or run's first 64 bytes; pointer = start + 64):
+ * ```
+ *  word 0 LARGE_MAGIC | 1 owner | 2 allocator id | 3 bytes asked | 7 bytes of the run
+ *       9 state: LIVE, REMOTE (freed by another worker), DEFERRED (held for a view), atomic
+ *      10 index in the owner's list of large allocations
+ * ```
+ *
+ * Read views: `openReadView()` returns a view with generation g = ++gen. While any view is
+ * open, a free (local, or remote when taken in) clears the ALLOCATED bit (so a second free is
+ * still caught) but neither reuses nor writes the memory: it joins a FIFO tagged with the
+ * newest generation at that moment. An entry tagged t is released once every view with
+ * generation <= t is closed, i.e. once the oldest open view is newer than t. Releases go in
+ * bounded batches (BATCH per alloc/free/stats/check call), never all at once, except when
+ * memory runs out.
+ *
+ * Invariants (checked by `check()`):
+ * - every pool passes Mempool.check; each pool sits at its class index (or among the adopted);
+ * - |deferred queue| == Σ pool.deferred + large allocations in state DEFERRED;
+ * - large count == allocations in state LIVE or REMOTE; their headers name this allocator;
+ * - open views == views not closed; generations in the queue never decrease.
+ */
+import { InvalidPointerError } from '../errors.js';
+import { checkInstance, checkInt, describe, optionsBag, rangeError, typeError } from '../internal/checks.js';
+import { MAX_BYTE_LENGTH } from '../memory.js';
+import {
+  H_CLASS, H_COUNT, H_FIRST, H_MAGIC, H_OBJSIZE, H_STRIDE, H_WORDS, H_OWNER, H_POOL, H_SLABSIZE, LARGE_HEADER, LARGE_MAGIC, L_DEFERRED, L_LISTIDX, L_LIVE,
+  L_REMOTE, L_STATE, MP_MAGIC, Mempool, NO_CLASS, ViewClock, freeRemote, mempoolObjsizeMax, newPoolId,
+  type MempoolStats, type PoolHost,
+} from './mempool.js';
+import { SizeClasses } from './size-class.js';
+import { SlabCache, slabOf } from './slab-cache.js';
+
+/** Deferred frees released per alloc/free/stats/check call. */
+const BATCH = 16;
+
+/** Options of the {@link SmallAlloc} constructor. */
+export interface SmallAllocOptions {
+  /** Size of the smallest class, rounded up to granularity. Default 16. */
+  objsizeMin?: number;
+  /** Every class size is a multiple of it: a power of two in [1, 4096]. Default 8. */
+  granularity?: number;
+  /** Desired growth between classes, in (1, 2]. Default 1.05. */
+  allocFactor?: number;
+}
+
+/** A read view: while open, memory freed through its allocator keeps its bytes. */
+export interface ReadView {
+  /** Ends the view; idempotent. */
+  close(): void;
+  /** Same as close(), for `using view = alloc.openReadView()`. */
+  [Symbol.dispose](): void;
+}
+
+/** One size class in {@link SmallStats}. */
+export interface SmallClassStats extends MempoolStats {
+  /** Class index (-1 for a pool adopted from an exited worker with a size outside the classes). */
+  cls: number;
+}
+
+/** The result of {@link SmallAlloc.stats}; JSON-serializable. */
+export interface SmallStats {
+  /** Bytes handed out and live: class objects at their class size, large ones as asked. */
+  used: number;
+  /** Bytes of slabs and runs held. */
+  total: number;
+  /** Live allocations (small and large). */
+  count: number;
+  /** Allocations above objsizeMax. */
+  large: { count: number; used: number; total: number };
+  /** Frees held back for read views. */
+  deferred: number;
+  /** Read views open now. */
+  views: number;
+  /** Pools that exist, by object size. */
+  classes: SmallClassStats[];
+}
+
+/** The result of {@link SmallAlloc.adopt}. */
+export interface SmallAdoption {
+  /** Mempool slabs taken over. */
+  slabs: number;
+  /** Live small objects in them. */
+  objects: number;
+  /** Live large allocations taken over. */
+  large: number;
+}
+
+class SmallReadView implements ReadView {
+  closed = false;
+  constructor(private readonly owner: SmallAlloc, readonly gen: number) {}
+
+  close(): void {
+    if (!this.closed) this.owner.closeView(this);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Allocations of any size over size-class mempools; read views; frees from any worker. */
+export class SmallAlloc implements PoolHost {
+  /** The memory source. */
+  readonly cache: SlabCache;
+  /** Growth factor between classes actually achieved. */
+  readonly actualFactor: number;
+  /** The largest class size; above it allocations take the large path. */
+  readonly objsizeMax: number;
+  /** The size classes. @internal */
+  readonly classes: SizeClasses;
+  /** Written into large headers (H_POOL). @internal */
+  readonly id: number;
+
+  private readonly ownerId: number;
+  private pools: (Mempool | null)[];
+  /** Pools adopted with an objsize outside the classes, by objsize. */
+  private extra = new Map<number, Mempool>();
+  private readonly clock = new ViewClock();
+  private views: SmallReadView[] = [];
+  private viewsHead = 0;
+
+  private u32: Uint32Array;
+  private i32: Int32Array;
+  private end: number;
+  private readonly pageMap: Uint8Array;
+
+  /** Large allocations held (live, remote-freed, deferred), by start; index in L_LISTIDX. */
+  private larges: number[] = [];
+  private largeLive = 0;
+  private largeUsed = 0;
+  private largeTotal = 0;
+  private largeDeferred = 0;
+  private largeSinceScan = 0;
+
+  /** A size-class allocator over `cache`. */
+  constructor(cache: SlabCache, opts?: SmallAllocOptions) {
+    const where = 'SmallAlloc';
+    checkInstance(where, 'cache', cache, SlabCache);
+    const o = optionsBag<SmallAllocOptions>(where, opts);
+    const granularity = o.granularity ?? 8;
+    if (typeof granularity !== 'number') typeError(where, 'granularity', 'a number', granularity);
+    if (!Number.isInteger(granularity) || granularity < 1 || granularity > 4096 || (granularity & (granularity - 1)) !== 0) {
+      rangeError(where, 'granularity', 'a power of two in [1, 4096]', granularity);
+    }
+    const factor = o.allocFactor ?? 1.05;
+    if (typeof factor !== 'number') typeError(where, 'allocFactor', 'a number', factor);
+    if (!(factor > 1 && factor <= 2)) rangeError(where, 'allocFactor', 'a number in (1, 2]', factor);
+    // As Tarantool: at least 16 of the largest objects fit the biggest slab.
+    const maxSlab = cache.order0Size * 2 ** cache.orderMax;
+    const max = Math.floor((maxSlab - 64) / 16 / granularity) * granularity;
+    const objsizeMin = o.objsizeMin ?? 16;
+    checkInt(where, 'objsizeMin', objsizeMin, 1, Math.max(1, max - 16 * granularity));
+    this.cache = cache;
+    this.classes = new SizeClasses(objsizeMin, granularity, factor, Math.min(max, mempoolObjsizeMax(cache)));
+    this.actualFactor = this.classes.actualFactor;
+    this.objsizeMax = this.classes.objsizeMax;
+    this.pools = new Array<Mempool | null>(this.classes.count).fill(null);
+    this.id = newPoolId();
+    this.ownerId = cache.ownerId;
+    const memory = cache.arena.memory;
+    memory.sync();
+    this.u32 = memory.u32;
+    this.i32 = memory.i32;
+    this.end = this.u32.length * 4;
+    this.pageMap = cache.arena.pageMap;
+  }
+
+  /** `size` bytes (0 allowed). Throws `OutOfMemoryError` / `QuotaExceededError`. */
+  alloc(size: number): number {
+    if (this.clock.releasable) this.collect(BATCH);
+    if (typeof size !== 'number' || (size >>> 0) !== size || size > this.objsizeMax) return this.allocLarge('SmallAlloc.alloc', size, true);
+    const cls = this.classes.classOf(size);
+    const pool = this.pools[cls]!;
+    return (pool !== null ? pool : this.makePool(cls)).alloc();
+  }
+
+  /** `size` bytes, or 0 when there is no memory for them. */
+  tryAlloc(size: number): number {
+    if (this.clock.releasable) this.collect(BATCH);
+    if (typeof size !== 'number' || (size >>> 0) !== size || size > this.objsizeMax) return this.allocLarge('SmallAlloc.tryAlloc', size, false);
+    const cls = this.classes.classOf(size);
+    const pool = this.pools[cls]!;
+    return (pool !== null ? pool : this.makePool(cls)).tryAlloc();
+  }
+
+  private makePool(cls: number): Mempool {
+    const pool = new Mempool(this.cache, this.classes.sizeOf(cls), this, this.clock, cls);
+    this.pools[cls] = pool;
+    return pool;
+  }
+
+  /**
+   * Frees `ptr`, handed out by this allocator or by any worker's allocator over the same
+   * arena. `size`, when given, must be what was asked for (any size of the same class does).
+   */
+  free(ptr: number, size?: number): void {
+    if (this.clock.releasable) this.collect(BATCH);
+    if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr || ptr >= this.end) {
+      this.freeSlow(ptr, size);
+      return;
+    }
+    const o = this.pageMap[ptr >>> 12]!;
+    if (o === 0 || o > 0x7f) {
+      this.freeSlow(ptr, size);
+      return;
+    }
+    const s = ptr - (ptr & ((4096 << (o - 1)) - 1));
+    const h = s >>> 2;
+    const u32 = this.u32;
+    if (u32[h + H_OWNER] !== this.ownerId || u32[h + H_MAGIC] !== MP_MAGIC) {
+      this.freeSlow(ptr, size);
+      return;
+    }
+    const cls = u32[h + H_CLASS]!;
+    const pool = cls < this.pools.length ? this.pools[cls]! : null;
+    if (pool === null || pool.poolId !== u32[h + H_POOL] || size !== undefined) {
+      this.freeSlow(ptr, size);
+      return;
+    }
+    pool.freeLocal(ptr, s);
+  }
+
+  private freeSlow(ptr: number, size: number | undefined): void {
+    const where = 'SmallAlloc.free';
+    if (typeof ptr !== 'number') typeError(where, 'ptr', 'a number', ptr);
+    if (size !== undefined && size !== null) checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH);
+    if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr || ptr === 0) this.invalid(where, ptr, 'is not a pointer into the arena');
+    if (ptr >= this.end) this.refresh();
+    const s = slabOf(this.cache.arena, ptr);
+    if (s === 0 || s + LARGE_HEADER > this.end) this.invalid(where, ptr, 'is not in a block handed out by the arena');
+    const u32 = this.u32;
+    const h = s >>> 2;
+    const magic = u32[h + H_MAGIC];
+    if (magic !== MP_MAGIC && magic !== LARGE_MAGIC) this.invalid(where, ptr, 'is not in a mempool slab or a large allocation');
+    if (u32[h + H_OWNER] !== this.ownerId) {
+      if (size !== undefined && size !== null) this.checkSize(ptr, s, size, false);
+      freeRemote('SmallAlloc', u32, this.i32, ptr, s);
+      return;
+    }
+    if (magic === LARGE_MAGIC) {
+      if (u32[h + H_POOL] !== this.id) this.invalid(where, ptr, 'belongs to another allocator of this worker');
+      if (ptr !== s + LARGE_HEADER) this.invalid(where, ptr, 'is inside a large allocation, not at its start');
+      if (Atomics.load(this.i32, h + L_STATE) !== L_LIVE) this.invalid(where, ptr, 'is not a live large allocation (a double free?)');
+      if (size !== undefined && size !== null) this.checkSize(ptr, s, size, true);
+      this.freeLarge(s);
+      return;
+    }
+    const pool = this.poolOf(s);
+    if (pool === null) this.invalid(where, ptr, 'belongs to another allocator of this worker');
+    if (size !== undefined && size !== null) this.checkSize(ptr, s, size, true);
+    pool.freeLocal(ptr, s);
+  }
+
+  /**
+   * RangeError unless `size` could have asked for the allocation at `ptr` in block `s`: the
+   * same class for our own objects, at most the object size for another worker's (its
+   * classes may differ), exactly the size asked for a large allocation.
+   */
+  private checkSize(ptr: number, s: number, size: number, ours: boolean): void {
+    const h = s >>> 2;
+    const u32 = this.u32;
+    const recorded = u32[h + H_OBJSIZE]!;
+    if (u32[h + H_MAGIC] === LARGE_MAGIC) {
+      if (size !== recorded) rangeError('SmallAlloc.free', 'size', `${recorded} (the size allocated at ${ptr})`, size);
+      return;
+    }
+    const cls = u32[h + H_CLASS]!;
+    const ok = ours && cls < this.classes.count
+      ? size <= this.objsizeMax && this.classes.classOf(size) === cls
+      : size <= recorded;
+    if (!ok) rangeError('SmallAlloc.free', 'size', `a size of the class of ${ptr} (at most ${recorded} bytes)`, size);
+  }
+
+  /** Our pool that owns our mempool slab `s`, or null if another allocator of ours owns it. */
+  private poolOf(s: number): Mempool | null {
+    const u32 = this.u32;
+    const h = s >>> 2;
+    const id = u32[h + H_POOL]!;
+    const cls = u32[h + H_CLASS]!;
+    if (cls < this.pools.length) {
+      const p = this.pools[cls]!;
+      return p !== null && p.poolId === id ? p : null;
+    }
+    const p = this.extra.get(u32[h + H_OBJSIZE]!);
+    return p !== undefined && p.poolId === id ? p : null;
+  }
+
+  private invalid(where: string, ptr: unknown, why: string): never {
+    throw new InvalidPointerError(typeof ptr === 'number' ? ptr : NaN, `${where}: pointer ${describe(ptr)} ${why}`);
+  }
+
+  private refresh(): void {
+    const memory = this.cache.arena.memory;
+    memory.sync();
+    this.u32 = memory.u32;
+    this.i32 = memory.i32;
+    this.end = this.u32.length * 4;
+  }
+
+  // ---- the large path ----
+
+  private allocLarge(where: string, size: number, throwing: boolean): number {
+    checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH - LARGE_HEADER);
+    if (this.largeSinceScan >= this.larges.length && this.larges.length > 0) {
+      this.largeSinceScan = 0;
+      this.takeRemoteLarge();
+    }
+    const bytes = size + LARGE_HEADER;
+    let s = this.cache.tryGet(bytes);
+    if (s === 0) {
+      this.reclaimAll();
+      s = this.cache.tryGet(bytes);
+      if (s === 0) {
+        if (!throwing) return 0;
+        s = this.cache.get(bytes);
+      }
+    }
+    this.largeSinceScan++;
+    if (s + LARGE_HEADER > this.end) this.refresh();
+    const u32 = this.u32;
+    const h = s >>> 2;
+    const real = this.cache.realSize(bytes);
+    u32.fill(0, h, h + LARGE_HEADER / 4);
+    u32[h + H_OWNER] = this.ownerId;
+    u32[h + H_POOL] = this.id;
+    u32[h + H_OBJSIZE] = size;
+    u32[h + H_SLABSIZE] = real >= 2 ** 32 ? 0xffffffff : real;
+    u32[h + H_CLASS] = NO_CLASS;
+    u32[h + L_STATE] = L_LIVE;
+    u32[h + L_LISTIDX] = this.larges.length;
+    u32[h + H_MAGIC] = LARGE_MAGIC;
+    this.larges.push(s);
+    this.largeLive++;
+    this.largeUsed += size;
+    this.largeTotal += real;
+    return s + LARGE_HEADER;
+  }
+
+  /** Our large allocation at `s` (state LIVE or REMOTE) is freed now. */
+  private freeLarge(s: number): void {
+    const h = s >>> 2;
+    this.largeLive--;
+    this.largeUsed -= this.u32[h + H_OBJSIZE]!;
+    if (this.clock.open !== 0) {
+      Atomics.store(this.i32, h + L_STATE, L_DEFERRED);
+      this.largeDeferred++;
+      this.clock.push(s + LARGE_HEADER);
+      return;
+    }
+    this.dropLarge(s);
+  }
+
+  /** Returns large allocation `s` to the cache. */
+  private dropLarge(s: number): void {
+    const u32 = this.u32;
+    const h = s >>> 2;
+    const i = u32[h + L_LISTIDX]!;
+    const last = this.larges.pop()!;
+    if (last !== s) {
+      this.larges[i] = last;
+      u32[(last >>> 2) + L_LISTIDX] = i;
+    }
+    this.largeTotal -= this.cache.realSize(u32[h + H_OBJSIZE]! + LARGE_HEADER);
+    u32[h + H_MAGIC] = 0;
+    Atomics.store(this.i32, h + L_STATE, 0);
+    this.cache.put(s);
+  }
+
+  /** Takes in large allocations freed by other workers. Returns how many. */
+  private takeRemoteLarge(): number {
+    let n = 0;
+    const i32 = this.i32;
+    for (let i = this.larges.length - 1; i >= 0; i--) {
+      const s = this.larges[i]!;
+      const h = s >>> 2;
+      if (Atomics.load(i32, h + L_STATE) === L_REMOTE) {
+        n++;
+        this.freeLarge(s);
+      }
+    }
+    return n;
+  }
+
+  // ---- read views ----
+
+  /** A read view: until it is closed, memory freed through this allocator keeps its bytes. */
+  openReadView(): ReadView {
+    const c = this.clock;
+    c.gen++;
+    c.open++;
+    c.releasable = false;
+    const v = new SmallReadView(this, c.gen);
+    this.views.push(v);
+    return v;
+  }
+
+  /** @internal */
+  closeView(v: SmallReadView): void {
+    v.closed = true;
+    this.clock.open--;
+    while (this.viewsHead < this.views.length && this.views[this.viewsHead]!.closed) this.viewsHead++;
+    if (this.viewsHead === this.views.length) {
+      this.views = [];
+      this.viewsHead = 0;
+    } else if (this.viewsHead > 64 && this.viewsHead * 2 > this.views.length) {
+      this.views = this.views.slice(this.viewsHead);
+      this.viewsHead = 0;
+    }
+    this.updateReleasable();
+  }
+
+  /** Generation of the oldest open view, or Infinity when none is open. */
+  private oldestOpen(): number {
+    return this.viewsHead < this.views.length ? this.views[this.viewsHead]!.gen : Infinity;
+  }
+
+  private updateReleasable(): void {
+    const c = this.clock;
+    c.releasable = c.head < c.tail && c.gens[c.head % c.gens.length]! < this.oldestOpen();
+  }
+
+  /** Releases up to `max` deferred frees that no open view can see. Returns how many. */
+  private collect(max: number): number {
+    const c = this.clock;
+    const limit = this.oldestOpen();
+    let n = 0;
+    while (n < max && c.head < c.tail) {
+      const i = c.head % c.ptrs.length;
+      if (c.gens[i]! >= limit) break;
+      const ptr = c.ptrs[i]!;
+      c.head++;
+      n++;
+      this.releaseOne(ptr);
+    }
+    if (c.head === c.tail) {
+      c.head = 0;
+      c.tail = 0;
+    }
+    this.updateReleasable();
+    return n;
+  }
+
+  private releaseOne(ptr: number): void {
+    if (ptr >= this.end) this.refresh();
+    const s = slabOf(this.cache.arena, ptr);
+    const h = s >>> 2;
+    if (this.u32[h + H_MAGIC] === LARGE_MAGIC) {
+      this.largeDeferred--;
+      this.dropLarge(s);
+      return;
+    }
+    this.poolOf(s)!.releaseDeferred(ptr, s);
+  }
+
+  /** Takes in every remote free and releases every releasable deferred free. @internal */
+  reclaimAll(): boolean {
+    let n = this.takeRemoteAll();
+    while (this.clock.releasable) n += this.collect(1 << 20);
+    return n > 0;
+  }
+
+  private takeRemoteAll(): number {
+    let n = this.takeRemoteLarge();
+    for (const p of this.pools) if (p !== null) n += p.takeRemote();
+    for (const p of this.extra.values()) n += p.takeRemote();
+    return n;
+  }
+
+  // ---- inspection ----
+
+  /**
+   * What `ptr` is: a class object (`realSize` = its class size) or a large allocation
+   * (`realSize` = the usable bytes of its block). `InvalidPointerError` if it is not live.
+   */
+  info(ptr: number): { isLarge: boolean; realSize: number } {
+    const where = 'SmallAlloc.info';
+    if (typeof ptr !== 'number') typeError(where, 'ptr', 'a number', ptr);
+    if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr || ptr === 0) this.invalid(where, ptr, 'is not a pointer into the arena');
+    if (ptr >= this.end) this.refresh();
+    const s = slabOf(this.cache.arena, ptr);
+    if (s === 0) this.invalid(where, ptr, 'is not in a block handed out by the arena');
+    const u32 = this.u32;
+    const i32 = this.i32;
+    const h = s >>> 2;
+    const magic = u32[h + H_MAGIC];
+    if (magic === LARGE_MAGIC) {
+      if (ptr !== s + LARGE_HEADER || Atomics.load(i32, h + L_STATE) !== L_LIVE) this.invalid(where, ptr, 'is not a live allocation');
+      const real = slabSizeOfLarge(this.cache, u32[h + H_OBJSIZE]!);
+      return { isLarge: true, realSize: real - LARGE_HEADER };
+    }
+    if (magic !== MP_MAGIC) this.invalid(where, ptr, 'is not in a mempool slab or a large allocation');
+    const stride = u32[h + H_STRIDE]!;
+    const off = ptr - s - u32[h + H_FIRST]!;
+    const idx = off / stride;
+    if (!Number.isInteger(idx) || idx < 0 || idx >= u32[h + H_COUNT]!) this.invalid(where, ptr, 'is not at an object boundary');
+    const bw = Math.ceil(u32[h + H_COUNT]! / 32);
+    const w = h + H_WORDS + (idx >>> 5);
+    const bit = 1 << (idx & 31);
+    if ((Atomics.load(i32, w) & bit) === 0 || (Atomics.load(i32, w + bw) & bit) !== 0) this.invalid(where, ptr, 'is not a live allocation');
+    return { isLarge: false, realSize: u32[h + H_OBJSIZE]! };
+  }
+
+  /** Statistics; remote frees are taken in and a batch of deferred frees released first. */
+  stats(): SmallStats {
+    this.takeRemoteAll();
+    if (this.clock.releasable) this.collect(BATCH);
+    const classes: SmallClassStats[] = [];
+    let used = this.largeUsed;
+    let total = this.largeTotal;
+    let count = this.largeLive;
+    let deferred = this.largeDeferred;
+    const add = (p: Mempool, cls: number): void => {
+      const st = p.stats();
+      classes.push({ cls, ...st });
+      used += st.used;
+      total += st.total;
+      count += st.count;
+      deferred += st.deferred;
+    };
+    this.pools.forEach((p, cls) => {
+      if (p !== null) add(p, cls);
+    });
+    for (const p of this.extra.values()) add(p, -1);
+    classes.sort((a, b) => a.objsize - b.objsize);
+    return {
+      used, total, count,
+      large: { count: this.largeLive, used: this.largeUsed, total: this.largeTotal },
+      deferred,
+      views: this.clock.open,
+      classes,
+    };
+  }
+
+  /** Throws an Error naming the first broken invariant; takes remote frees in first. */
+  check(): void {
+    const where = 'SmallAlloc.check';
+    const fail = (msg: string): never => {
+      throw new Error(`${where}: ${msg}`);
+    };
+    this.takeRemoteAll();
+    if (this.clock.releasable) this.collect(BATCH);
+    let deferred = 0;
+    this.pools.forEach((p, cls) => {
+      if (p === null) return;
+      if (p.classIndex !== cls || p.objsize !== this.classes.sizeOf(cls)) fail(`pool of objsize ${p.objsize} sits at class ${cls}`);
+      p.check();
+      deferred += p.deferred;
+    });
+    for (const [objsize, p] of this.extra) {
+      if (p.objsize !== objsize || p.classIndex !== NO_CLASS) fail(`adopted pool of objsize ${p.objsize} is misfiled`);
+      p.check();
+      deferred += p.deferred;
+    }
+    const u32 = this.u32;
+    const i32 = this.i32;
+    let live = 0;
+    let liveBytes = 0;
+    let held = 0;
+    let largeDeferred = 0;
+    for (let i = 0; i < this.larges.length; i++) {
+      const s = this.larges[i]!;
+      const h = s >>> 2;
+      if (u32[h + H_MAGIC] !== LARGE_MAGIC || u32[h + H_OWNER] !== this.ownerId || u32[h + H_POOL] !== this.id) {
+        fail(`large allocation at ${s} has a header that does not name this allocator`);
+      }
+      if (u32[h + L_LISTIDX] !== i) fail(`large allocation at ${s} says list index ${u32[h + L_LISTIDX]}, is at ${i}`);
+      if (slabOf(this.cache.arena, s) !== s) fail(`large allocation at ${s} is not a block the cache handed out`);
+      const state = Atomics.load(i32, h + L_STATE);
+      const size = u32[h + H_OBJSIZE]!;
+      held += this.cache.realSize(size + LARGE_HEADER);
+      if (state === L_LIVE || state === L_REMOTE) {
+        live++;
+        liveBytes += size;
+      } else if (state === L_DEFERRED) {
+        largeDeferred++;
+      } else fail(`large allocation at ${s} is in state ${state}`);
+    }
+    if (live !== this.largeLive || liveBytes !== this.largeUsed) {
+      fail(`${live} large allocations of ${liveBytes} bytes are live, counters say ${this.largeLive} of ${this.largeUsed}`);
+    }
+    if (held !== this.largeTotal) fail(`large allocations hold ${held} bytes, counter says ${this.largeTotal}`);
+    if (largeDeferred !== this.largeDeferred) fail(`${largeDeferred} large allocations deferred, counter says ${this.largeDeferred}`);
+    const c = this.clock;
+    if (c.tail - c.head !== deferred + largeDeferred) {
+      fail(`the deferred queue holds ${c.tail - c.head} entries, slabs and large allocations hold ${deferred + largeDeferred}`);
+    }
+    let prev = -Infinity;
+    for (let k = c.head; k < c.tail; k++) {
+      const g = c.gens[k % c.gens.length]!;
+      if (g < prev) fail('deferred generations decrease along the queue');
+      prev = g;
+    }
+    let open = 0;
+    for (let k = this.viewsHead; k < this.views.length; k++) if (!this.views[k]!.closed) open++;
+    if (open !== c.open) fail(`${open} views are open, the clock says ${c.open}`);
+    if (this.viewsHead < this.views.length && this.views[this.viewsHead]!.closed) fail('the oldest view kept is closed');
+  }
+
+  // ---- a worker's exit ----
+
+  /**
+   * Worker `threadId` has exited: takes over every slab its slab caches held (through
+   * `cache.adopt`). Mempool slabs join this allocator's pool of their objsize (created if
+   * needed; live objects stay live and may be freed here), empty ones go back, large
+   * allocations become this allocator's, and blocks of other allocators go back to the cache.
+   */
+  adopt(threadId: number): SmallAdoption {
+    checkInt('SmallAlloc.adopt', 'threadId', threadId, 0, 2 ** 31 - 1);
+    return this.adoptSlabs(this.cache.adopt(threadId));
+  }
+
+  /**
+   * Takes over blocks this worker's cache now holds but no allocator of it owns (from
+   * `cache.adopt`, or `Mempool.adopt`'s `others`). @internal
+   */
+  adoptSlabs(starts: readonly number[]): SmallAdoption {
+    this.refresh();
+    const result: SmallAdoption = { slabs: 0, objects: 0, large: 0 };
+    for (const s of starts) {
+      if (s + LARGE_HEADER > this.end) this.refresh();
+      const u32 = this.u32;
+      const h = s >>> 2;
+      const magic = u32[h + H_MAGIC];
+      if (magic === MP_MAGIC) {
+        const pool = this.poolForAdoption(s);
+        if (pool !== null) {
+          result.slabs++;
+          result.objects += pool.adoptSlab(s);
+          continue;
+        }
+      } else if (magic === LARGE_MAGIC) {
+        const state = Atomics.load(this.i32, h + L_STATE);
+        if (state === L_LIVE) {
+          u32[h + H_OWNER] = this.ownerId;
+          u32[h + H_POOL] = this.id;
+          u32[h + L_LISTIDX] = this.larges.length;
+          this.larges.push(s);
+          const size = u32[h + H_OBJSIZE]!;
+          this.largeLive++;
+          this.largeUsed += size;
+          this.largeTotal += this.cache.realSize(size + LARGE_HEADER);
+          result.large++;
+          // A remote free may have raced the re-tagging: the owner scan will take it in.
+          continue;
+        }
+      }
+      u32[h + H_MAGIC] = 0;
+      this.cache.put(s);
+    }
+    return result;
+  }
+
+  /** The pool that can take mempool slab `s`, created if needed; null if none can. */
+  private poolForAdoption(s: number): Mempool | null {
+    const objsize = this.u32[(s >>> 2) + H_OBJSIZE]!;
+    if (objsize <= this.objsizeMax) {
+      const cls = this.classes.classOf(objsize);
+      if (this.classes.sizeOf(cls) === objsize) {
+        const pool = this.pools[cls] ?? this.makePool(cls);
+        if (pool.fits(s)) return pool;
+      }
+    }
+    let pool = this.extra.get(objsize);
+    if (pool === undefined) {
+      if (objsize < 1 || objsize > mempoolObjsizeMax(this.cache)) return null;
+      pool = new Mempool(this.cache, objsize, this, this.clock, NO_CLASS);
+      this.extra.set(objsize, pool);
+    }
+    return pool.fits(s) ? pool : null;
+  }
+
+  /** Every slab and large allocation back to the cache; open views are closed. */
+  destroy(): void {
+    for (const p of this.pools) if (p !== null) p.destroy();
+    for (const p of this.extra.values()) p.destroy();
+    this.pools.fill(null);
+    this.extra.clear();
+    const u32 = this.u32;
+    for (const s of this.larges) {
+      u32[(s >>> 2) + H_MAGIC] = 0;
+      this.cache.put(s);
+    }
+    this.larges = [];
+    this.largeLive = 0;
+    this.largeUsed = 0;
+    this.largeTotal = 0;
+    this.largeDeferred = 0;
+    for (let k = this.viewsHead; k < this.views.length; k++) this.views[k]!.closed = true;
+    this.views = [];
+    this.viewsHead = 0;
+    const c = this.clock;
+    c.open = 0;
+    c.head = 0;
+    c.tail = 0;
+    c.releasable = false;
+  }
+}
+
+function slabSizeOfLarge(cache: SlabCache, size: number): number {
+  return cache.realSize(size + LARGE_HEADER);
+}

@@ -1,0 +1,269 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  FREED_BYTE, FRESH_BYTE, InvalidPointerError, Mempool, OutOfMemoryError, Quota, QuotaExceededError, SlabArena, SlabCache,
+  getDebug, setDebug,
+} from '../../src/index.js';
+import { geometry, mempoolObjsizeMax, pickOrder } from '../../src/small/mempool.js';
+import { seeded } from '../support/rng.js';
+import { KB, MB, cacheOf, stamp, throwsLike, verifyStamp } from './mempool-support.js';
+
+test('Mempool hands out distinct objects and counts them', () => {
+  const cache = cacheOf(16 * MB);
+  const pool = new Mempool(cache, 40);
+  assert.equal(pool.objsize, 40);
+  assert.equal(pool.count, 0);
+  assert.equal(pool.total, 0);
+  const ptrs = new Set<number>();
+  for (let i = 0; i < 1000; i++) ptrs.add(pool.alloc());
+  assert.equal(ptrs.size, 1000);
+  assert.equal(pool.count, 1000);
+  assert.equal(pool.used, 40_000);
+  assert.ok(pool.total >= pool.used);
+  for (const p of ptrs) assert.equal(p % 8, 0, 'objects are 8-aligned');
+  pool.check();
+  for (const p of ptrs) pool.free(p);
+  assert.equal(pool.count, 0);
+  assert.equal(pool.used, 0);
+  pool.check();
+  const st = pool.stats();
+  assert.equal(st.slabs, 1, 'only the spare slab is kept');
+  assert.equal(st.emptySlabs, 1);
+  assert.deepEqual(JSON.parse(JSON.stringify(st)), st, 'stats are JSON-serializable');
+});
+
+test('Mempool aligns objects whose size is a power of two to that size', () => {
+  const cache = cacheOf(64 * MB);
+  for (const objsize of [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096, 65536]) {
+    const pool = new Mempool(cache, objsize);
+    for (let i = 0; i < 50; i++) {
+      const p = pool.alloc();
+      assert.equal(p % Math.max(objsize, 4), 0, `objsize ${objsize}: ${p} aligned`);
+    }
+    pool.check();
+    pool.destroy();
+  }
+});
+
+test('Mempool picks slabs that waste about 1% beyond the bitmaps', () => {
+  const cache = cacheOf(4 * MB);
+  const wasteAt = (objsize: number, order: number): number => {
+    const size = 4096 * 2 ** order;
+    const g = geometry(objsize, size);
+    assert.ok(g.first + g.count * g.stride <= size);
+    return g.count === 0 ? 1 : (size - g.count * g.stride - 8 * g.bw) / size;
+  };
+  for (const objsize of [8, 16, 24, 40, 64, 100, 136, 264, 500, 1024, 1500, 4000, 8192, 20_000]) {
+    const order = pickOrder(cache, objsize);
+    const waste = wasteAt(objsize, order);
+    assert.ok(waste <= 0.01, `objsize ${objsize}: order ${order}, waste ${(waste * 100).toFixed(2)}%`);
+    if (order > 0) assert.ok(wasteAt(objsize, order - 1) > 0.01, `objsize ${objsize}: order ${order} is the smallest good one`);
+  }
+  // Where no slab gets under 1%, the least wasteful one is taken.
+  for (const objsize of [100_000, 300_000, 1_000_000]) {
+    const order = pickOrder(cache, objsize);
+    for (let k = 0; k <= cache.orderMax; k++) assert.ok(wasteAt(objsize, order) <= wasteAt(objsize, k) + 1e-4);
+  }
+  assert.equal(mempoolObjsizeMax(cache), 4 * MB - 72);
+  const big = new Mempool(cache, mempoolObjsizeMax(cache));
+  const p = big.alloc();
+  assert.ok(p > 0);
+  big.free(p);
+  big.check();
+  big.destroy();
+});
+
+test('Mempool allocates from the lowest-address slab with room', () => {
+  const cache = cacheOf(64 * MB);
+  const pool = new Mempool(cache, 512);
+  const ptrs: number[] = [];
+  for (let i = 0; i < 2000; i++) ptrs.push(pool.alloc());
+  const slabSize = pool.stats().slabSize;
+  const slabs = [...new Set(ptrs.map((p) => p - (p % slabSize)))].sort((a, b) => a - b);
+  assert.ok(slabs.length >= 3);
+  // Free one object in the highest slab and one in the lowest: the next alloc takes the lowest.
+  const high = ptrs.find((p) => p - (p % slabSize) === slabs[slabs.length - 1])!;
+  const low = ptrs.find((p) => p - (p % slabSize) === slabs[0])!;
+  pool.free(high);
+  pool.free(low);
+  pool.check();
+  assert.equal(pool.alloc(), low);
+  assert.equal(pool.alloc(), high);
+  pool.check();
+});
+
+test('Mempool keeps one empty spare slab and returns the others to the cache', () => {
+  const cache = cacheOf(64 * MB);
+  const pool = new Mempool(cache, 256);
+  const ptrs: number[] = [];
+  for (let i = 0; i < 5000; i++) ptrs.push(pool.alloc());
+  const held = pool.stats().slabs;
+  assert.ok(held > 3);
+  for (const p of ptrs) pool.free(p);
+  pool.check();
+  assert.equal(pool.stats().slabs, 1);
+  assert.equal(cache.used, pool.total, 'the cache holds exactly the spare for us');
+  pool.destroy();
+  assert.equal(pool.total, 0);
+  assert.equal(cache.used, 0);
+});
+
+test('Mempool random alloc/free keeps every object intact (stamps), check() after every step', () => {
+  const rng = seeded('mempool random');
+  const cache = cacheOf(64 * MB);
+  for (const objsize of [8, 12, 40, 64, 300, 4096]) {
+    const pool = new Mempool(cache, objsize);
+    const u8 = () => cache.arena.memory.u8;
+    const live = new Map<number, number>();
+    let tag = 1;
+    const steps = objsize >= 4096 ? 600 : 1500;
+    for (let step = 0; step < steps; step++) {
+      if (live.size === 0 || rng.chance(0.55)) {
+        const p = pool.alloc();
+        assert.ok(!live.has(p), `alloc returned live pointer ${p}`);
+        stamp(u8(), p, objsize, tag);
+        live.set(p, tag++);
+      } else {
+        const keys = [...live.keys()];
+        const p = keys[rng.int(0, keys.length - 1)]!;
+        verifyStamp(u8(), p, objsize, live.get(p)!);
+        pool.free(p);
+        live.delete(p);
+      }
+      if (step % 7 === 0 || objsize >= 300) pool.check();
+      assert.equal(pool.count, live.size);
+    }
+    pool.check();
+    for (const [p, t] of live) verifyStamp(u8(), p, objsize, t);
+    for (const p of live.keys()) pool.free(p);
+    assert.equal(pool.used, 0);
+    pool.check();
+    pool.destroy();
+  }
+  assert.equal(cache.used, 0);
+});
+
+test('Mempool rejects double frees, foreign and interior pointers and changes nothing', () => {
+  const cache = cacheOf(16 * MB);
+  const pool = new Mempool(cache, 48);
+  const other = new Mempool(cache, 48);
+  const a = pool.alloc();
+  const b = pool.alloc();
+  const o = other.alloc();
+  pool.free(b);
+  const before = JSON.stringify(pool.stats());
+  const cases: [string, unknown][] = [
+    ['double free', b],
+    ['interior pointer', a + 8],
+    ['pointer into the slab header', a - (a % pool.stats().slabSize) + 4],
+    ['another pool of this worker', o],
+    ['null', 0],
+    ['never handed out by the arena', 8 * MB + 16],
+    ['negative', -8],
+    ['fractional', a + 0.5],
+    ['NaN', NaN],
+    ['past 4 GiB', 2 ** 33],
+  ];
+  for (const [what, ptr] of cases) {
+    throwsLike(() => pool.free(ptr as number), InvalidPointerError, /Mempool\(objsize 48\)\.free: pointer/, what);
+    assert.equal(JSON.stringify(pool.stats()), before, `${what}: nothing changed`);
+    pool.check();
+  }
+  for (const [what, ptr] of [['a string', '16'], ['undefined', undefined], ['an object', {}]] as [string, unknown][]) {
+    throwsLike(() => pool.free(ptr as number), TypeError, /ptr must be a number/, what);
+  }
+  try {
+    pool.free(b);
+  } catch (e) {
+    assert.equal((e as InvalidPointerError).ptr, b, 'the error carries the pointer');
+  }
+  pool.free(a);
+  other.free(o);
+  pool.check();
+  other.check();
+});
+
+test('Mempool constructor rejects bad arguments with a message naming them', () => {
+  const cache = cacheOf(4 * MB);
+  const max = mempoolObjsizeMax(cache);
+  const table: [string, unknown, unknown, abstract new (...a: never[]) => Error, RegExp][] = [
+    ['cache not a SlabCache', {}, 8, TypeError, /cache must be a SlabCache/],
+    ['cache missing', undefined, 8, TypeError, /cache/],
+    ['objsize a string', cache, '8', TypeError, /objsize must be a number, got "8"/],
+    ['objsize zero', cache, 0, RangeError, /objsize must be an integer in \[1, \d+\], got 0/],
+    ['objsize negative', cache, -4, RangeError, /objsize .* got -4/],
+    ['objsize fractional', cache, 8.5, RangeError, /objsize .* got 8.5/],
+    ['objsize NaN', cache, NaN, RangeError, /objsize .* got NaN/],
+    ['objsize too large', cache, max + 1, RangeError, new RegExp(`objsize .*${max}.* got ${max + 1}`)],
+  ];
+  for (const [what, c, objsize, cls, re] of table) {
+    throwsLike(() => new Mempool(c as SlabCache, objsize as number), cls, re, what);
+  }
+  assert.equal(cache.used, 0);
+});
+
+test('Mempool runs out of quota cleanly, then frees and allocates again with nothing lost', () => {
+  const rng = seeded('mempool quota');
+  const arena = new SlabArena({ quota: new Quota(256 * KB), slabSize: 64 * KB });
+  const cache = new SlabCache(arena);
+  const pool = new Mempool(cache, 100);
+  const u8 = () => arena.memory.u8;
+  const live = new Map<number, number>();
+  let tag = 1;
+  for (;;) {
+    const p = pool.tryAlloc();
+    if (p === 0) break;
+    stamp(u8(), p, 100, tag);
+    live.set(p, tag++);
+  }
+  const full = JSON.stringify(pool.stats());
+  assert.ok(live.size > 1000, `${live.size} objects fit`);
+  assert.throws(() => pool.alloc(), (e: unknown) => e instanceof QuotaExceededError && e instanceof OutOfMemoryError);
+  assert.equal(pool.tryAlloc(), 0);
+  assert.equal(JSON.stringify(pool.stats()), full, 'failed allocations changed nothing');
+  pool.check();
+  // Free a random half, allocate as many again: all fit, and nothing was lost.
+  const victims = rng.shuffle([...live.keys()]).slice(0, live.size >> 1);
+  for (const p of victims) {
+    verifyStamp(u8(), p, 100, live.get(p)!);
+    pool.free(p);
+    live.delete(p);
+  }
+  pool.check();
+  for (let i = 0; i < victims.length; i++) {
+    const p = pool.alloc();
+    stamp(u8(), p, 100, tag);
+    live.set(p, tag++);
+  }
+  assert.equal(pool.tryAlloc(), 0);
+  pool.check();
+  for (const [p, t] of live) verifyStamp(u8(), p, 100, t);
+  assert.equal(pool.count, live.size);
+});
+
+test('Mempool in debug mode poisons fresh and freed objects and checks itself', () => {
+  const saved = getDebug();
+  setDebug({ enabled: true, checkEvery: 50 });
+  try {
+    const cache = cacheOf(16 * MB);
+    const pool = new Mempool(cache, 32);
+    const ptrs: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const p = pool.alloc();
+      for (let k = 0; k < 32; k++) assert.equal(cache.arena.memory.u8[p + k], FRESH_BYTE);
+      ptrs.push(p);
+    }
+    for (const p of ptrs.slice(0, 150)) pool.free(p);
+    const p0 = ptrs[0]!;
+    for (let k = 4; k < 32; k++) assert.equal(cache.arena.memory.u8[p0 + k], FREED_BYTE);
+    pool.check();
+    // A write after free is caught by the next check().
+    const u8 = cache.arena.memory.u8;
+    u8[ptrs[1]! + 10] = 7;
+    assert.throws(() => pool.check(), /written after it was freed/);
+    u8[ptrs[1]! + 10] = FREED_BYTE;
+    pool.check();
+  } finally {
+    setDebug(saved);
+  }
+});
