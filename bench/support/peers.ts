@@ -23,7 +23,6 @@
  * several allocator classes goes polymorphic (then megamorphic) at its `alloc`/`free` call
  * sites, which would tax whichever allocator happened to run after the first.
  */
-import asc from 'assemblyscript/asc';
 import { MemPool } from '@thi.ng/malloc';
 
 /** What every workload drives: a pointer is a positive number, 0 means "out of memory". */
@@ -66,6 +65,8 @@ let tlsfBinary: Uint8Array | null = null;
 /** Compiles the TLSF module once per process (about half a second) and returns its bytes. */
 async function compileTlsf(): Promise<Uint8Array> {
   if (tlsfBinary !== null) return tlsfBinary;
+  // Loaded on demand: the compiler (with Binaryen) is large, and only this peer needs it.
+  const { default: asc } = await import('assemblyscript/asc');
   const result = await asc.compileString(
     { 'tlsf.ts': TLSF_SOURCE },
     { runtime: 'minimal', optimizeLevel: 3, shrinkLevel: 0, noAssert: true },

@@ -222,8 +222,9 @@ export class Ibuf {
     const want = used > this.startCapacity ? used : this.startCapacity;
     const real = this.cache.realSize(want);
     if (real >= this.capacity) return;
-    const p = this.cache.tryGet(want);
-    if (p === 0) return;
+    const got = this.cache.tryGet(want);
+    if (got === 0) return;
+    const p = asPtr(got);
     const u8 = this.memory.u8;
     u8.copyWithin(p, this._rpos, this._wpos);
     this.cache.put(this.buf);
@@ -289,8 +290,9 @@ export class Ibuf {
         throw new OutOfMemoryError(size, `${where}: ${used + size} bytes can never fit the address space`);
       }
     }
-    const p = throwing ? this.cache.get(want) : this.cache.tryGet(want);
-    if (p === 0) return 0;
+    const got = throwing ? this.cache.get(want) : this.cache.tryGet(want);
+    if (got === 0) return 0;
+    const p = asPtr(got);
     const real = this.cache.realSize(want);
     const u8 = this.memory.u8;
     if (this.debug) u8.fill(FRESH_BYTE, p, p + real);
@@ -308,4 +310,13 @@ export class Ibuf {
   private tick(): void {
     if (this.checkEvery !== 0 && ++this.ops % this.checkEvery === 0) this.check();
   }
+}
+
+/**
+ * `x` as a small integer where it fits: the arena may hand out pointers as heap numbers, and
+ * one stored into a field makes V8 keep that field as a boxed double for every instance.
+ * Exact for every pointer (all are below 2^32).
+ */
+function asPtr(x: number): number {
+  return x < 4294967296 ? x >>> 0 : x;
 }

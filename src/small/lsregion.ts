@@ -131,32 +131,52 @@ export class LSRegion {
    * `OutOfMemoryError` when the arena has no slab.
    */
   alloc(size: number, id: number): Ptr {
-    const pos = this.pos;
-    const next = pos + size;
-    const d = id - this.curMax;
-    if (next < this.fastEnd && (size >>> 0) === size && (d >>> 0) === d && typeof id === 'number') {
-      this.pos = next;
-      this.curMax = id;
-      return pos;
+    // typeof first: a BigInt must reach the checks, not throw from the arithmetic.
+    if (typeof size === 'number' && typeof id === 'number') {
+      const pos = this.pos;
+      const next = pos + size;
+      const d = id - this.curMax;
+      if (next < this.fastEnd && (size >>> 0) === size && (d >>> 0) === d) {
+        this.pos = next;
+        this.curMax = id;
+        return pos;
+      }
     }
     return this.allocSlow('LSRegion.alloc', size, 1, id, true);
   }
 
   /** As {@link alloc}, but returns 0 when the arena has no slab. */
   tryAlloc(size: number, id: number): Ptr {
-    const pos = this.pos;
-    const next = pos + size;
-    const d = id - this.curMax;
-    if (next < this.fastEnd && (size >>> 0) === size && (d >>> 0) === d && typeof id === 'number') {
-      this.pos = next;
-      this.curMax = id;
-      return pos;
+    // typeof first: a BigInt must reach the checks, not throw from the arithmetic.
+    if (typeof size === 'number' && typeof id === 'number') {
+      const pos = this.pos;
+      const next = pos + size;
+      const d = id - this.curMax;
+      if (next < this.fastEnd && (size >>> 0) === size && (d >>> 0) === d) {
+        this.pos = next;
+        this.curMax = id;
+        return pos;
+      }
     }
     return this.allocSlow('LSRegion.tryAlloc', size, 1, id, false);
   }
 
   /** `size` bytes at a multiple of `align` (a power of two), tagged with `id`. */
   alignedAlloc(size: number, align: number, id: number): Ptr {
+    // Fast path in 31-bit integer arithmetic: align a power of two, pos + align - 1 < 2^31.
+    if (typeof size === 'number' && typeof align === 'number' && typeof id === 'number') {
+      const pos = this.pos;
+      const mask = align - 1;
+      const ptr = (pos + mask) & ~mask;
+      const next = ptr + size;
+      const d = id - this.curMax;
+      if (next < this.fastEnd && (size >>> 0) === size && (d >>> 0) === d &&
+          (align >>> 0) === align && align !== 0 && (align & mask) === 0 && pos + mask <= 0x7fffffff) {
+        this.pos = next;
+        this.curMax = id;
+        return ptr;
+      }
+    }
     if (typeof align !== 'number' || (align >>> 0) !== align || align === 0 || (align & (align - 1)) !== 0) {
       checkPowerOfTwo('LSRegion.alignedAlloc', 'align', align, 1, MAX_ALIGN);
     }
@@ -197,7 +217,10 @@ export class LSRegion {
     if (this.debug) this.tick();
   }
 
-  /** Every slab, run and the cached slab back to the arena; the region may be used again. */
+  /**
+   * Every slab, run and the cached slab back to the arena; the region may be used again, its
+   * ids starting over.
+   */
   destroy(): void {
     for (let i = 0; i < this.entPtr.length; i++) {
       if (this.debug) this.poison(this.entPtr[i]!, this.entUsed[i]!);
@@ -284,7 +307,7 @@ export class LSRegion {
     const S = this.slabSize;
     const need = align > S ? size + align - 1 : size;
     if (need > S) return this.allocLarge(where, size, align, need, id, throwing);
-    let ptr = align === 1 ? this.pos : Math.ceil(this.pos / align) * align;
+    let ptr = align === 1 ? this.pos : asPtr(Math.ceil(this.pos / align) * align);
     const next = ptr + size;
     if (this.end === 0 || !(next < this.end || (next === this.end && size !== 0))) {
       // A new current slab: the cached one, else one from the arena.
@@ -295,6 +318,7 @@ export class LSRegion {
       } else {
         this.cached = 0;
       }
+      slab = asPtr(slab);
       if (this.end !== 0) this.closeCurrent();
       this.held += S;
       this.curStart = slab;
@@ -319,7 +343,7 @@ export class LSRegion {
     const slabs = Math.ceil(need / S);
     const run = throwing ? this.arena.mapRun(slabs) : this.arena.tryMapRun(slabs);
     if (run === 0) return 0;
-    const ptr = Math.ceil(run / align) * align;
+    const ptr = asPtr(Math.ceil(run / align) * align);
     const used = ptr - run + size;
     // Its id is >= every max logged so far, so appending keeps the log sorted.
     this.entPtr.push(run);
@@ -378,4 +402,13 @@ export class LSRegion {
   private tick(): void {
     if (this.checkEvery !== 0 && ++this.ops % this.checkEvery === 0) this.check();
   }
+}
+
+/**
+ * `x` as a small integer where it fits: the arena may hand out pointers as heap numbers, and
+ * one stored into a field makes V8 keep that field as a boxed double for every instance.
+ * Exact for every pointer (all are below 2^32).
+ */
+function asPtr(x: number): number {
+  return x < 4294967296 ? x >>> 0 : x;
 }

@@ -87,7 +87,7 @@ export const MP_MAGIC = 0x4c53504d;
 /** Magic of a large allocation's run ('MPLG'). @internal */
 export const LARGE_MAGIC = 0x474c504d;
 /** H_CLASS of a slab outside any SmallAlloc class. @internal */
-export const NO_CLASS = 0xffffffff;
+export const NO_CLASS = 0x7fffffff;
 const NONE = 0xffffffff;
 
 /** Largest share of a slab that header + tail may waste before a bigger order is tried. */
@@ -277,17 +277,36 @@ export class Mempool {
   private u8: Uint8Array;
   private u32: Uint32Array;
   private i32: Int32Array;
-  private pageMap: Uint8Array;
+  private readonly pageMap: Uint8Array;
   /** Byte length our views cover. */
-  private end: number;
+  private viewEnd: number;
 
-  /** Lowest-address slab with room (heap[0]), 0 when none. */
+  // The current slab (the heap's top) keeps its free list head, bump address and free count
+  // in these fields instead of its header while it is current: the fast paths then touch
+  // the shared buffer only for the bitmap and the free list links. flush() writes them back.
+  /** The current slab, 0 when the heap is empty. */
   private cur = 0;
-  /** Min-heap (by address) of slabs with room; each slab's index is in its H_HEAPIDX. */
+  /** Its free list head (0 = empty). */
+  private fl = 0;
+  /** Its first untouched slot. */
+  private bump = 0;
+  /** Its end of slots: bump === bumpEnd means no untouched slot is left. */
+  private bumpEnd = 0;
+  /** Its free slots (free list + untouched). */
+  private curFree = 0;
+
+  /**
+   * Min-heap (by address) of slabs that may have room; each slab's index is in H_HEAPIDX.
+   * Every slab with room is in it; a slab that filled up leaves it lazily, when it is at the
+   * top and an allocation finds it full.
+   */
   private heap: number[] = [];
   /** Every slab held; each slab's index is in its H_LISTIDX. */
   private slabs: number[] = [];
-  /** The one empty slab kept (it stays in the heap), 0 when none. */
+  /**
+   * The empty slab kept (it stays in the heap), or a slab that was empty when last looked at
+   * (allocations do not clear it; whoever consults it checks that it is still empty), or 0.
+   */
   private empty = 0;
   /** Live objects (remote frees not yet taken in included). */
   private live = 0;
@@ -311,7 +330,8 @@ export class Mempool {
     this.cache = cache;
     this.objsize = objsize;
     const order = pickOrder(cache, objsize);
-    this.slabSize = cache.order0Size * 2 ** order;
+    // Integer arithmetic throughout, so these fields keep a small-integer representation.
+    this.slabSize = (cache.order0Size << order) >>> 0;
     const g = geometry(objsize, this.slabSize);
     this.stride = g.stride;
     this.objcount = g.count;
@@ -334,7 +354,7 @@ export class Mempool {
     this.u8 = memory.u8;
     this.u32 = memory.u32;
     this.i32 = memory.i32;
-    this.end = this.u8.length;
+    this.viewEnd = this.u8.length;
     this.pageMap = cache.arena.pageMap;
   }
 
@@ -355,74 +375,82 @@ export class Mempool {
 
   /** An object of `objsize` bytes. Throws `OutOfMemoryError` when the cache has no slab. */
   alloc(): number {
-    const s = this.cur;
-    if (s === 0) return this.allocSlow(true);
-    return this.allocIn(s);
+    let p = this.fl;
+    if (p !== 0) {
+      this.fl = this.u32[p >>> 2]!;
+    } else {
+      p = this.bump;
+      if (p === this.bumpEnd) return this.allocSlow(true);
+      this.bump = p + this.stride;
+    }
+    return this.handOut(p);
   }
 
   /** An object of `objsize` bytes, or 0 when the cache has no slab. */
   tryAlloc(): number {
-    const s = this.cur;
-    if (s === 0) return this.allocSlow(false);
-    return this.allocIn(s);
+    let p = this.fl;
+    if (p !== 0) {
+      this.fl = this.u32[p >>> 2]!;
+    } else {
+      p = this.bump;
+      if (p === this.bumpEnd) return this.allocSlow(false);
+      this.bump = p + this.stride;
+    }
+    return this.handOut(p);
   }
 
-  /** Hands out a slot of slab `s`, which has room. */
-  private allocIn(s: number): number {
-    const u32 = this.u32;
-    const h = s >>> 2;
-    let p = u32[h + H_FREE]!;
-    if (p !== 0) {
-      u32[h + H_FREE] = u32[p >>> 2]!;
-    } else {
-      p = u32[h + H_BUMP]!;
-      u32[h + H_BUMP] = p + this.stride;
-    }
+  /** Marks slot `p` of the current slab allocated. */
+  private handOut(p: number): number {
+    const s = this.cur;
     const idx = ((p - s - this.first) * this.inv + 0.5) >>> 0;
-    this.i32[h + H_WORDS + (idx >>> 5)]! |= 1 << (idx & 31);
-    const n = u32[h + H_NFREE]! - 1;
-    u32[h + H_NFREE] = n;
+    this.i32[(s >>> 2) + H_WORDS + (idx >>> 5)]! |= 1 << (idx & 31);
+    this.curFree--;
     this.live++;
-    if (n === 0 || s === this.empty) this.afterAlloc(s, n);
     if (this.debug) this.debugAlloc(p);
     return p;
   }
 
-  /** Slab `s` lost its last free slot, or stopped being the empty spare. */
-  private afterAlloc(s: number, n: number): void {
-    if (s === this.empty) this.empty = 0;
-    if (n === 0) {
-      this.heapRemove(0);
+  /**
+   * The current slab is full or there is none: drop full slabs off the heap's top; failing
+   * that take remote frees in (when enough was allocated since the last scan to pay for
+   * it), else a new slab; before failing, take everything in.
+   */
+  private allocSlow(throwing: boolean): number {
+    for (;;) {
+      while (this.cur !== 0 && this.curFree === 0) this.heapRemove(0);
+      if (this.cur !== 0) return this.allocCur();
+      if (this.sinceScan >= this.slabs.length && this.slabs.length > 0) {
+        this.sinceScan = this.takeRemote();
+        if (this.sinceScan > 0) continue;
+      }
+      let s = this.cache.tryGet(this.slabSize) >>> 0;
+      if (s === 0) {
+        // Memory is short: every remote free and releasable deferred free counts now.
+        const got = this.host !== null ? this.host.reclaimAll() : this.takeRemote() > 0;
+        if (got) continue;
+        if (!throwing) return 0;
+        s = this.cache.get(this.slabSize) >>> 0;
+      }
+      this.format(s);
+      this.sinceScan += this.objcount;
     }
   }
 
-  /**
-   * The heap is empty: take remote frees in (when enough was allocated since the last scan to
-   * pay for it), else a new slab; before failing, take everything in.
-   */
-  private allocSlow(throwing: boolean): number {
-    if (this.sinceScan >= this.slabs.length && this.slabs.length > 0) {
-      this.sinceScan = 0;
-      this.sinceScan += this.takeRemote();
-      if (this.cur !== 0) return this.allocIn(this.cur);
+  /** A slot of the current slab, which has room. */
+  private allocCur(): number {
+    let p = this.fl;
+    if (p !== 0) {
+      this.fl = this.u32[p >>> 2]!;
+    } else {
+      p = this.bump;
+      this.bump = p + this.stride;
     }
-    let s = this.cache.tryGet(this.slabSize);
-    if (s === 0) {
-      // Memory is short: every remote free and releasable deferred free counts now.
-      if (this.host !== null) this.host.reclaimAll();
-      else this.takeRemote();
-      if (this.cur !== 0) return this.allocIn(this.cur);
-      if (!throwing) return 0;
-      s = this.cache.get(this.slabSize);
-    }
-    this.format(s);
-    this.sinceScan += this.objcount;
-    return this.allocIn(s);
+    return this.handOut(p);
   }
 
   /** Writes a fresh slab's header and bitmaps and makes it the pool's. */
   private format(s: number): void {
-    if (s + this.slabSize > this.end) this.refresh();
+    if (s + this.slabSize > this.viewEnd) this.refresh();
     const u32 = this.u32;
     const h = s >>> 2;
     u32.fill(0, h, h + H_WORDS + 2 * this.bw);
@@ -441,7 +469,7 @@ export class Mempool {
     u32[h + H_MAGIC] = MP_MAGIC;
     this.slabs.push(s);
     this.heapPush(s);
-    // The heap was empty, so no spare existed; a fresh slab is the spare until used.
+    // No slab had room, so none was empty: the fresh one is the spare until used.
     this.empty = s;
   }
 
@@ -450,18 +478,55 @@ export class Mempool {
    * object this pool, or another worker's pool over the same arena, handed out.
    */
   free(ptr: number): void {
-    if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr || ptr >= this.end || this.pageMap[ptr >>> 12] !== this.order1) {
+    if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr || ptr >= this.viewEnd || this.pageMap[ptr >>> 12] !== this.order1) {
       this.freeSlow(ptr);
       return;
     }
     const s = ptr - (ptr & this.slabMask);
     const h = s >>> 2;
-    const u32 = this.u32;
-    if (u32[h + H_POOL] !== this.poolId || u32[h + H_OWNER] !== this.ownerId || u32[h + H_MAGIC] !== MP_MAGIC) {
+    // Pool ids are written only with the magic and cleared when a slab goes back.
+    if (this.u32[h + H_POOL] !== this.poolId || this.u32[h + H_OWNER] !== this.ownerId) {
       this.freeSlow(ptr);
       return;
     }
-    this.freeLocal(ptr, s);
+    this.freeIn(ptr, s);
+  }
+
+  /**
+   * Frees `ptr` of our slab `s` (its header names this pool). The fast path handles a valid
+   * free with no read view open and debug mode off; anything else goes to freeLocal, which
+   * finds the precise error or takes the slow road. @internal
+   */
+  freeIn(ptr: number, s: number): void {
+    const off = ptr - s - this.first;
+    const idx = (off * this.inv + 0.5) >>> 0;
+    if (idx * this.stride !== off || idx >= this.objcount) {
+      this.freeLocal(ptr, s);
+      return;
+    }
+    const h = s >>> 2;
+    const i32 = this.i32;
+    const w = h + H_WORDS + (idx >>> 5);
+    const bit = 1 << (idx & 31);
+    const a = i32[w]!;
+    if ((a & bit) === 0 || (i32[w + this.bw]! & bit) !== 0 || this.clock.open !== 0 || this.debug) {
+      this.freeLocal(ptr, s);
+      return;
+    }
+    i32[w] = a ^ bit;
+    this.live--;
+    const u32 = this.u32;
+    if (s === this.cur) {
+      u32[ptr >>> 2] = this.fl;
+      this.fl = ptr;
+      if (++this.curFree === this.objcount) this.becameEmpty(s);
+      return;
+    }
+    u32[ptr >>> 2] = u32[h + H_FREE]!;
+    u32[h + H_FREE] = ptr;
+    const n = u32[h + H_NFREE]! + 1;
+    u32[h + H_NFREE] = n;
+    if (n === 1 || n === this.objcount) this.afterFree(s, n);
   }
 
   /** Frees `ptr` of our slab `s` (header already matched this pool). @internal */
@@ -469,9 +534,8 @@ export class Mempool {
     const off = ptr - s - this.first;
     const idx = (off * this.inv + 0.5) >>> 0;
     if (idx * this.stride !== off || idx >= this.objcount) this.invalid(ptr, 'is not at an object boundary');
-    const h = s >>> 2;
     const i32 = this.i32;
-    const w = h + H_WORDS + (idx >>> 5);
+    const w = (s >>> 2) + H_WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
     const a = i32[w]!;
     if ((a & bit) === 0) this.invalid(ptr, 'is not allocated (a double free?)');
@@ -479,7 +543,7 @@ export class Mempool {
     i32[w] = a ^ bit;
     this.live--;
     if (this.clock.open !== 0) {
-      this.defer(ptr, h);
+      this.defer(ptr, s);
       return;
     }
     this.release(ptr, s);
@@ -487,20 +551,32 @@ export class Mempool {
 
   /** Puts a slot whose ALLOCATED bit is already clear on its slab's free list. @internal */
   release(ptr: number, s: number): void {
-    const u32 = this.u32;
-    const h = s >>> 2;
     if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
-    u32[ptr >>> 2] = u32[h + H_FREE]!;
-    u32[h + H_FREE] = ptr;
-    const n = u32[h + H_NFREE]! + 1;
-    u32[h + H_NFREE] = n;
-    if (n === 1 || n === this.objcount) this.afterFree(s, n);
+    if (s === this.cur) {
+      this.u32[ptr >>> 2] = this.fl;
+      this.fl = ptr;
+      if (++this.curFree === this.objcount) this.becameEmpty(s);
+    } else {
+      const u32 = this.u32;
+      const h = s >>> 2;
+      u32[ptr >>> 2] = u32[h + H_FREE]!;
+      u32[h + H_FREE] = ptr;
+      const n = u32[h + H_NFREE]! + 1;
+      u32[h + H_NFREE] = n;
+      if (n === 1 || n === this.objcount) this.afterFree(s, n);
+    }
     if (this.debug) this.debugOps();
   }
 
+  /** Slab `s` (not the current one) got its first free slot back, or became empty. */
+  private afterFree(s: number, n: number): void {
+    if (n === 1 && this.u32[(s >>> 2) + H_HEAPIDX] === NONE) this.heapPush(s);
+    if (n === this.objcount) this.becameEmpty(s);
+  }
+
   /** Holds a freed slot back: a read view may still see it. */
-  private defer(ptr: number, h: number): void {
-    this.u32[h + H_DEFERRED]!++;
+  private defer(ptr: number, s: number): void {
+    this.u32[(s >>> 2) + H_DEFERRED]!++;
     this.deferredCount++;
     this.clock.push(ptr);
     if (this.debug) this.debugOps();
@@ -513,19 +589,20 @@ export class Mempool {
     this.release(ptr, s);
   }
 
-  /** Slab `s` got its first free slot back, or became empty. */
-  private afterFree(s: number, n: number): void {
-    if (n === 1) this.heapPush(s);
-    if (n === this.objcount) {
-      if (this.empty === 0) this.empty = s;
-      else this.dropEmpty(s);
-    }
+  /** Free slots of slab `s` (the cached count for the current slab). */
+  private nfree(s: number): number {
+    return s === this.cur ? this.curFree : this.u32[(s >>> 2) + H_NFREE]!;
   }
 
-  /** A second empty slab appeared: keep the lower-address one, return the other. */
-  private dropEmpty(s: number): void {
-    const keep = s < this.empty ? s : this.empty;
-    const victim = s < this.empty ? this.empty : s;
+  /** Slab `s` became empty: it is the spare, unless another is; then the higher one goes back. */
+  private becameEmpty(s: number): void {
+    const e = this.empty;
+    if (e === 0 || e === s || this.nfree(e) !== this.objcount) {
+      this.empty = s;
+      return;
+    }
+    const keep = s < e ? s : e;
+    const victim = s < e ? e : s;
     this.empty = keep;
     this.heapRemove(this.u32[(victim >>> 2) + H_HEAPIDX]!);
     this.unlist(victim);
@@ -548,9 +625,9 @@ export class Mempool {
   private freeSlow(ptr: number): void {
     if (typeof ptr !== 'number') throw new TypeError(`${this.name}.free: ptr must be a number, got ${describe(ptr)}`);
     if ((ptr >>> 0) !== ptr || ptr === 0) this.invalid(ptr, 'is not a pointer into the arena');
-    if (ptr >= this.end) this.refresh();
-    const s = slabOf(this.cache.arena, ptr);
-    if (s === 0 || s + H_BYTES > this.end) this.invalid(ptr, 'is not in a slab handed out by the arena');
+    if (ptr >= this.viewEnd) this.refresh();
+    const s = slabOf(this.cache.arena, ptr) >>> 0;
+    if (s === 0 || s + H_BYTES > this.viewEnd) this.invalid(ptr, 'is not in a slab handed out by the arena');
     const u32 = this.u32;
     const h = s >>> 2;
     const magic = u32[h + H_MAGIC];
@@ -577,7 +654,36 @@ export class Mempool {
     this.u8 = memory.u8;
     this.u32 = memory.u32;
     this.i32 = memory.i32;
-    this.end = this.u8.length;
+    this.viewEnd = this.u8.length;
+  }
+
+  /** Writes the current slab's cached state back to its header. */
+  private flush(): void {
+    const s = this.cur;
+    if (s === 0) return;
+    const h = s >>> 2;
+    this.u32[h + H_FREE] = this.fl;
+    this.u32[h + H_BUMP] = this.bump;
+    this.u32[h + H_NFREE] = this.curFree;
+  }
+
+  /** Makes `s` (the heap's new top, or 0) the current slab. */
+  private setCur(s: number): void {
+    if (s === this.cur) return;
+    this.flush();
+    this.cur = s;
+    if (s === 0) {
+      this.fl = 0;
+      this.bump = 0;
+      this.bumpEnd = 0;
+      this.curFree = 0;
+      return;
+    }
+    const h = s >>> 2;
+    this.fl = this.u32[h + H_FREE]!;
+    this.bump = this.u32[h + H_BUMP]!;
+    this.bumpEnd = s + this.first + this.objcount * this.stride;
+    this.curFree = this.u32[h + H_NFREE]!;
   }
 
   /**
@@ -589,9 +695,9 @@ export class Mempool {
     const i32 = this.i32;
     // Backwards: a slab returned to the cache is swapped with the last, already visited.
     for (let i = this.slabs.length - 1; i >= 0; i--) {
-      const s = this.slabs[i]!;
-      const h = s >>> 2;
-      if (Atomics.load(i32, h + H_PENDING) !== 0) total += this.takeSlab(s);
+      const s = this.slabs[i];
+      if (s === undefined) continue;
+      if (Atomics.load(i32, (s >>> 2) + H_PENDING) !== 0) total += this.takeSlab(s);
     }
     return total;
   }
@@ -601,6 +707,8 @@ export class Mempool {
     const i32 = this.i32;
     const u32 = this.u32;
     const h = s >>> 2;
+    const isCur = s === this.cur;
+    if (isCur) this.flush();
     Atomics.store(i32, h + H_PENDING, 0);
     const ra = h + H_WORDS + this.bw;
     const views = this.clock.open !== 0;
@@ -627,16 +735,25 @@ export class Mempool {
         }
       }
     }
-    if (!views && n > 0) {
-      const nfree = nfree0 + n;
-      u32[h + H_NFREE] = nfree;
-      if (nfree0 === 0) this.heapPush(s);
-      if (nfree === this.objcount) {
-        if (this.empty === 0) this.empty = s;
-        else if (this.empty !== s) this.dropEmpty(s);
-      }
+    if (views || n === 0) return n;
+    const nfree = nfree0 + n;
+    u32[h + H_NFREE] = nfree;
+    if (isCur) {
+      this.fl = u32[h + H_FREE]!;
+      this.curFree = nfree;
+    } else if (u32[h + H_HEAPIDX] === NONE) {
+      this.heapPush(s);
     }
+    if (nfree === this.objcount) this.becameEmpty(s);
     return n;
+  }
+
+  /** True when slab `s` (a formatted mempool slab) has this pool's objsize and geometry. @internal */
+  fits(s: number): boolean {
+    const u32 = this.u32;
+    const h = s >>> 2;
+    return u32[h + H_MAGIC] === MP_MAGIC && u32[h + H_OBJSIZE] === this.objsize && u32[h + H_STRIDE] === this.stride &&
+      u32[h + H_COUNT] === this.objcount && u32[h + H_FIRST] === this.first && u32[h + H_SLABSIZE] === this.slabSize;
   }
 
   /**
@@ -645,8 +762,9 @@ export class Mempool {
    * Slots the old owner held back for its read views become free. Returns the live objects
    * it holds (an empty slab goes back to the cache). @internal
    */
-  adoptSlab(s: number): number {
-    if (s + this.slabSize > this.end) this.refresh();
+  adoptSlab(slab: number): number {
+    const s = slab >>> 0;
+    if (s + this.slabSize > this.viewEnd) this.refresh();
     const u32 = this.u32;
     const i32 = this.i32;
     const h = s >>> 2;
@@ -686,19 +804,8 @@ export class Mempool {
     this.slabs.push(s);
     this.live += live;
     if (nfree > 0) this.heapPush(s);
-    if (nfree === this.objcount) {
-      if (this.empty === 0) this.empty = s;
-      else this.dropEmpty(s);
-    }
+    if (nfree === this.objcount) this.becameEmpty(s);
     return live;
-  }
-
-  /** True when slab `s` (a formatted mempool slab) has this pool's objsize and geometry. @internal */
-  fits(s: number): boolean {
-    const u32 = this.u32;
-    const h = s >>> 2;
-    return u32[h + H_MAGIC] === MP_MAGIC && u32[h + H_OBJSIZE] === this.objsize && u32[h + H_STRIDE] === this.stride &&
-      u32[h + H_COUNT] === this.objcount && u32[h + H_FIRST] === this.first && u32[h + H_SLABSIZE] === this.slabSize;
   }
 
   /**
@@ -713,7 +820,8 @@ export class Mempool {
     const starts = this.cache.adopt(threadId);
     this.refresh();
     const result: MempoolAdoption = { slabs: 0, objects: 0, others: [] };
-    for (const s of starts) {
+    for (const start of starts) {
+      const s = start >>> 0;
       const magic = this.u32[(s >>> 2) + H_MAGIC];
       if (this.fits(s)) {
         result.slabs++;
@@ -730,6 +838,8 @@ export class Mempool {
   /** Statistics (remote frees are taken in first). */
   stats(): MempoolStats {
     this.takeRemote();
+    let empty = 0;
+    if (this.empty !== 0 && this.nfree(this.empty) === this.objcount) empty = 1;
     return {
       used: this.used,
       total: this.total,
@@ -738,13 +848,14 @@ export class Mempool {
       objsize: this.objsize,
       slabSize: this.slabSize,
       objectsPerSlab: this.objcount,
-      emptySlabs: this.empty === 0 ? 0 : 1,
+      emptySlabs: empty,
       deferred: this.deferredCount,
     };
   }
 
   /** Every slab back to the cache; the pool is empty and usable again. */
   destroy(): void {
+    this.setCur(0);
     const u32 = this.u32;
     for (const s of this.slabs) {
       u32[(s >>> 2) + H_MAGIC] = 0;
@@ -753,7 +864,6 @@ export class Mempool {
     }
     this.slabs = [];
     this.heap = [];
-    this.cur = 0;
     this.empty = 0;
     this.live = 0;
     this.deferredCount = 0;
@@ -765,17 +875,13 @@ export class Mempool {
     return this.deferredCount;
   }
 
-  /** Slabs held (a copy). @internal */
-  slabList(): number[] {
-    return this.slabs.slice();
-  }
-
   /**
    * Walks every slab and throws an Error naming the first broken invariant (see the module
    * header). Remote frees are taken in first.
    */
   check(): void {
     this.takeRemote();
+    this.flush();
     const where = `${this.name}.check`;
     const fail = (msg: string): never => {
       throw new Error(`${where}: ${msg}`);
@@ -799,6 +905,7 @@ export class Mempool {
         u32[h + H_FIRST] !== this.first || u32[h + H_SLABSIZE] !== this.slabSize || u32[h + H_CLASS] !== this.classIndex) {
         fail(`${at} has a header that does not match the pool`);
       }
+      if (this.pageMap[s >>> 12] !== this.order1) fail(`${at} is not a block of order ${this.order1 - 1} in the page map`);
       if (u32[h + H_LISTIDX] !== i) fail(`${at} says list index ${u32[h + H_LISTIDX]}, is at ${i}`);
       mark.fill(0);
       let alloc = 0;
@@ -846,9 +953,8 @@ export class Mempool {
       }
       if (listed + untouched !== nfree) fail(`${at}: ${listed} listed + ${untouched} untouched != nfree ${nfree}`);
       const hi = u32[h + H_HEAPIDX]!;
-      if (nfree > 0) {
-        if (hi === NONE || this.heap[hi] !== s) fail(`${at} has room but is not in the heap`);
-      } else if (hi !== NONE) fail(`${at} is full but says heap index ${hi}`);
+      if (hi !== NONE && this.heap[hi] !== s) fail(`${at} says heap index ${hi}, the heap holds ${this.heap[hi]} there`);
+      if (nfree > 0 && hi === NONE) fail(`${at} has room but is not in the heap`);
       if (nfree === this.objcount) {
         empties++;
         if (this.empty !== s) fail(`${at} is empty but not the spare (${this.empty})`);
@@ -857,7 +963,6 @@ export class Mempool {
       deferred += def;
     }
     if (empties > 1) fail(`${empties} empty slabs, at most 1 is kept`);
-    if (empties === 0 && this.empty !== 0) fail(`the spare ${this.empty} is not empty`);
     if (live !== this.live) fail(`the bitmaps hold ${live} objects, count says ${this.live}`);
     if (deferred !== this.deferredCount) fail(`slabs hold ${deferred} deferred slots, pool says ${this.deferredCount}`);
     for (let i = 0; i < this.heap.length; i++) {
@@ -874,13 +979,14 @@ export class Mempool {
     const i = this.heap.length;
     this.heap.push(s);
     this.siftUp(i);
-    this.cur = this.heap[0]!;
+    this.setCur(this.heap[0]!);
   }
 
   private heapRemove(i: number): void {
     const heap = this.heap;
     const u32 = this.u32;
     const gone = heap[i]!;
+    if (gone === this.cur) this.setCur(0);
     u32[(gone >>> 2) + H_HEAPIDX] = NONE;
     const last = heap.pop()!;
     if (i < heap.length) {
@@ -889,7 +995,7 @@ export class Mempool {
       this.siftDown(i);
       this.siftUp(u32[(last >>> 2) + H_HEAPIDX]!);
     }
-    this.cur = heap.length > 0 ? heap[0]! : 0;
+    this.setCur(heap.length > 0 ? heap[0]! : 0);
   }
 
   private siftUp(i: number): void {

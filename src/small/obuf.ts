@@ -82,6 +82,8 @@ export class Obuf {
   private readonly cap = new Float64Array(OBUF_IOV_MAX + 1);
   /** Size asked of the cache by the last successful `take`. */
   private lastWant = 0;
+  /** A view over the memory for `dup`; refreshed when a buffer lies past its end. */
+  private u8: Uint8Array;
   private readonly debug: boolean;
   private readonly checkEvery: number;
   private ops = 0;
@@ -94,6 +96,7 @@ export class Obuf {
     checkInstance('new Obuf', 'cache', cache, SlabCache);
     this.cache = cache;
     this.memory = cache.arena.memory;
+    this.u8 = this.memory.u8;
     this.startCapacity = optionalInt('new Obuf', 'startCapacity', startCapacity, cache.order0Size, 1, 2 ** 32);
     const d = getDebug();
     this.debug = d.enabled;
@@ -179,6 +182,25 @@ export class Obuf {
    */
   dup(bytes: Uint8Array): number {
     if (!(bytes instanceof Uint8Array)) typeError('Obuf.dup', 'bytes', 'a Uint8Array', bytes);
+    const n = bytes.length;
+    // Fast path: the bytes fit the current buffer (TypedArray.set beats a byte loop even for
+    // a few dozen bytes).
+    const p = this.pos;
+    const l = this.len[p]!;
+    if (l + n <= this.cap[p]! && !this.debug) {
+      const dst = this.base[p]! + l;
+      let u8 = this.u8;
+      if (dst + n > u8.length) u8 = this.u8 = this.memory.u8;
+      u8.set(bytes, dst);
+      this.len[p] = l + n;
+      this.used += n;
+      return n;
+    }
+    return this.dupSlow(bytes);
+  }
+
+  /** `dup` across buffers, taking a new one if needed; rolled back if that fails. */
+  private dupSlow(bytes: Uint8Array): number {
     const n = bytes.length;
     if (n === 0) return 0;
     const svpPos = this.pos;

@@ -15,9 +15,11 @@
  * `QuotaExceededError`) and `tryAlloc` returns 0 when the cache cannot give a slab; nothing
  * has changed then. Bad arguments throw `TypeError`/`RangeError` and change nothing.
  *
- * Unlike Tarantool's region, `reset()` bounds what is held: it keeps the bottom slab and one
- * spare, and returns every other slab to the cache, so a loop of allocations and resets does
- * not grow without bound.
+ * Unlike Tarantool's region, `reset()` bounds what is held: it keeps the bottom slab (unless
+ * it is larger than `REGION_SLAB_CAP`) and one spare (the largest slab popped that is not),
+ * and returns every other slab to the cache, so after any `reset()`
+ * `total <= 2 * REGION_SLAB_CAP` and a loop of allocations and resets cannot grow.
+ * `truncate` pops whole slabs newest first under the same rule.
  *
  * Layout (slabs in the order they were taken; the top slab is the one being bumped):
  * ```
@@ -32,6 +34,7 @@
  *   total = Σ_i slabSize[i] + spareSize
  *   slabPtr[top] <= pos <= end = slabPtr[top] + slabSize[top]
  *   fastEnd = debug ? 0 : end            (debug mode sends every call down the slow path)
+ *   spareSize <= REGION_SLAB_CAP;  after reset: total <= 2 * REGION_SLAB_CAP
  *   n = 0  =>  pos = end = fastEnd = 0
  */
 import { OutOfMemoryError } from '../errors.js';
@@ -120,22 +123,28 @@ export class Region {
 
   /** `size` bytes (any size >= 0); throws `OutOfMemoryError` when no slab can be had. */
   alloc(size: number): Ptr {
-    const pos = this.pos;
-    const next = pos + size;
-    if (next < this.fastEnd && (size >>> 0) === size) {
-      this.pos = next;
-      return pos;
+    // typeof first: a BigInt must reach the checks, not throw from the arithmetic.
+    if (typeof size === 'number') {
+      const pos = this.pos;
+      const next = pos + size;
+      if (next < this.fastEnd && (size >>> 0) === size) {
+        this.pos = next;
+        return pos;
+      }
     }
     return this.allocSlow('Region.alloc', size, 1, true);
   }
 
   /** As {@link alloc}, but returns 0 when no slab can be had. */
   tryAlloc(size: number): Ptr {
-    const pos = this.pos;
-    const next = pos + size;
-    if (next < this.fastEnd && (size >>> 0) === size) {
-      this.pos = next;
-      return pos;
+    // typeof first: a BigInt must reach the checks, not throw from the arithmetic.
+    if (typeof size === 'number') {
+      const pos = this.pos;
+      const next = pos + size;
+      if (next < this.fastEnd && (size >>> 0) === size) {
+        this.pos = next;
+        return pos;
+      }
     }
     return this.allocSlow('Region.tryAlloc', size, 1, false);
   }
@@ -145,6 +154,18 @@ export class Region {
    * in `used`, so a savepoint taken before still truncates it.
    */
   alignedAlloc(size: number, align: number): Ptr {
+    // Fast path in 31-bit integer arithmetic: align a power of two, pos + align - 1 < 2^31.
+    if (typeof size === 'number' && typeof align === 'number') {
+      const pos = this.pos;
+      const mask = align - 1;
+      const ptr = (pos + mask) & ~mask;
+      const next = ptr + size;
+      if (next < this.fastEnd && (size >>> 0) === size && (align >>> 0) === align && align !== 0 &&
+          (align & mask) === 0 && pos + mask <= 0x7fffffff) {
+        this.pos = next;
+        return ptr;
+      }
+    }
     if (typeof align !== 'number' || (align >>> 0) !== align || (align & (align - 1)) !== 0 || align === 0) {
       checkPowerOfTwo('Region.alignedAlloc', 'align', align, 1, MAX_ALIGN);
     }
@@ -319,6 +340,7 @@ export class Region {
         size = this.cache.realSize(need);
       }
     }
+    ptr = asPtr(ptr);
     if (n !== 0) {
       const u = this.pos - this.slabStart;
       this.slabUsed[n - 1] = u;
@@ -402,5 +424,14 @@ export class Region {
 
 /** `p` rounded up to a multiple of `align`, exact for pointers up to 2^53. */
 function alignUpPtr(p: number, align: number): number {
-  return align === 1 ? p : Math.ceil(p / align) * align;
+  return align === 1 ? p : asPtr(Math.ceil(p / align) * align);
+}
+
+/**
+ * `x` as a small integer where it fits: the arena may hand out pointers as heap numbers, and
+ * one stored into a field makes V8 keep that field as a boxed double for every instance.
+ * Exact for every pointer (all are below 2^32).
+ */
+function asPtr(x: number): number {
+  return x < 4294967296 ? x >>> 0 : x;
 }

@@ -237,7 +237,7 @@ export class SmallAlloc implements PoolHost {
       this.freeSlow(ptr, size);
       return;
     }
-    pool.freeLocal(ptr, s);
+    pool.freeIn(ptr, s);
   }
 
   private freeSlow(ptr: number, size: number | undefined): void {
@@ -246,7 +246,7 @@ export class SmallAlloc implements PoolHost {
     if (size !== undefined && size !== null) checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH);
     if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr || ptr === 0) this.invalid(where, ptr, 'is not a pointer into the arena');
     if (ptr >= this.end) this.refresh();
-    const s = slabOf(this.cache.arena, ptr);
+    const s = slabOf(this.cache.arena, ptr) >>> 0;
     if (s === 0 || s + LARGE_HEADER > this.end) this.invalid(where, ptr, 'is not in a block handed out by the arena');
     const u32 = this.u32;
     const h = s >>> 2;
@@ -326,13 +326,13 @@ export class SmallAlloc implements PoolHost {
       this.takeRemoteLarge();
     }
     const bytes = size + LARGE_HEADER;
-    let s = this.cache.tryGet(bytes);
+    let s = this.cache.tryGet(bytes) >>> 0;
     if (s === 0) {
       this.reclaimAll();
-      s = this.cache.tryGet(bytes);
+      s = this.cache.tryGet(bytes) >>> 0;
       if (s === 0) {
         if (!throwing) return 0;
-        s = this.cache.get(bytes);
+        s = this.cache.get(bytes) >>> 0;
       }
     }
     this.largeSinceScan++;
@@ -462,7 +462,7 @@ export class SmallAlloc implements PoolHost {
 
   private releaseOne(ptr: number): void {
     if (ptr >= this.end) this.refresh();
-    const s = slabOf(this.cache.arena, ptr);
+    const s = slabOf(this.cache.arena, ptr) >>> 0;
     const h = s >>> 2;
     if (this.u32[h + H_MAGIC] === LARGE_MAGIC) {
       this.largeDeferred--;
@@ -497,18 +497,23 @@ export class SmallAlloc implements PoolHost {
     if (typeof ptr !== 'number') typeError(where, 'ptr', 'a number', ptr);
     if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr || ptr === 0) this.invalid(where, ptr, 'is not a pointer into the arena');
     if (ptr >= this.end) this.refresh();
-    const s = slabOf(this.cache.arena, ptr);
+    const s = slabOf(this.cache.arena, ptr) >>> 0;
     if (s === 0) this.invalid(where, ptr, 'is not in a block handed out by the arena');
     const u32 = this.u32;
     const i32 = this.i32;
     const h = s >>> 2;
     const magic = u32[h + H_MAGIC];
+    if (magic !== LARGE_MAGIC && magic !== MP_MAGIC) this.invalid(where, ptr, 'is not in a mempool slab or a large allocation');
+    // Our own worker's pointers must be this allocator's; another worker's may be anyone's.
+    if (u32[h + H_OWNER] === this.ownerId &&
+      (magic === LARGE_MAGIC ? u32[h + H_POOL] !== this.id : this.poolOf(s) === null)) {
+      this.invalid(where, ptr, 'belongs to another allocator of this worker');
+    }
     if (magic === LARGE_MAGIC) {
       if (ptr !== s + LARGE_HEADER || Atomics.load(i32, h + L_STATE) !== L_LIVE) this.invalid(where, ptr, 'is not a live allocation');
       const real = slabSizeOfLarge(this.cache, u32[h + H_OBJSIZE]!);
       return { isLarge: true, realSize: real - LARGE_HEADER };
     }
-    if (magic !== MP_MAGIC) this.invalid(where, ptr, 'is not in a mempool slab or a large allocation');
     const stride = u32[h + H_STRIDE]!;
     const off = ptr - s - u32[h + H_FIRST]!;
     const idx = off / stride;
@@ -636,7 +641,8 @@ export class SmallAlloc implements PoolHost {
   adoptSlabs(starts: readonly number[]): SmallAdoption {
     this.refresh();
     const result: SmallAdoption = { slabs: 0, objects: 0, large: 0 };
-    for (const s of starts) {
+    for (const start of starts) {
+      const s = start >>> 0;
       if (s + LARGE_HEADER > this.end) this.refresh();
       const u32 = this.u32;
       const h = s >>> 2;

@@ -170,6 +170,7 @@ test('Ibuf rejects bad arguments with the argument named and changes nothing', (
   const before = JSON.stringify([ibuf.stats(), ibuf.rpos, ibuf.wpos]);
   const table: Array<[string, () => unknown, typeof TypeError | typeof RangeError, RegExp]> = [
     ['reserve of a string', () => ibuf.reserve('1' as unknown as number), TypeError, /Ibuf\.reserve: size.*"1"/],
+    ['alloc of a BigInt', () => ibuf.alloc(8n as unknown as number), TypeError, /Ibuf\.alloc: size.*8n/],
     ['reserve of -1', () => ibuf.reserve(-1), RangeError, /Ibuf\.reserve: size.*-1/],
     ['alloc of 0.5', () => ibuf.alloc(0.5), RangeError, /Ibuf\.alloc: size.*0\.5/],
     ['alloc of NaN', () => ibuf.alloc(NaN), RangeError, /size.*NaN/],

@@ -179,6 +179,10 @@ test('LSRegion rejects bad arguments and decreasing ids with the argument named 
   const table: Array<[string, () => unknown, typeof TypeError | typeof RangeError, RegExp]> = [
     ['a decreasing id', () => r.alloc(8, 4), RangeError, /LSRegion\.alloc: id.*\[5, .*4/],
     ['a string id', () => r.alloc(8, '6' as unknown as number), TypeError, /LSRegion\.alloc: id.*"6"/],
+    ['a BigInt id', () => r.alloc(8, 6n as unknown as number), TypeError, /LSRegion\.alloc: id.*6n/],
+    ['a BigInt size', () => r.alloc(8n as unknown as number, 6), TypeError, /LSRegion\.alloc: size.*8n/],
+    ['a BigInt align', () => r.alignedAlloc(8, 8n as unknown as number, 6), TypeError, /align.*8n/],
+    ['a BigInt id, aligned', () => r.alignedAlloc(8, 8, 6n as unknown as number), TypeError, /id.*6n/],
     ['a fractional id', () => r.alloc(8, 5.5), RangeError, /id.*5\.5/],
     ['a NaN id', () => r.alloc(8, NaN), RangeError, /id.*NaN/],
     ['an infinite id', () => r.alloc(8, Infinity), RangeError, /id.*Infinity/],

@@ -194,6 +194,7 @@ test('Obuf rejects bad arguments with the argument named and changes nothing', (
   const before = JSON.stringify([obuf.stats(), obuf.createSavepoint()]);
   const table: Array<[string, () => unknown, typeof TypeError | typeof RangeError, RegExp]> = [
     ['alloc of a string', () => obuf.alloc('1' as unknown as number), TypeError, /Obuf\.alloc: size.*"1"/],
+    ['alloc of a BigInt', () => obuf.alloc(8n as unknown as number), TypeError, /Obuf\.alloc: size.*8n/],
     ['alloc of -1', () => obuf.alloc(-1), RangeError, /Obuf\.alloc: size.*-1/],
     ['reserve of 1.5', () => obuf.reserve(1.5), RangeError, /Obuf\.reserve: size.*1\.5/],
     ['tryAlloc of NaN', () => obuf.tryAlloc(NaN), RangeError, /Obuf\.tryAlloc: size.*NaN/],

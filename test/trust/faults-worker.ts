@@ -5,8 +5,9 @@
  *
  * Log layout (Int32Array over a SharedArrayBuffer): [0] entries written (Atomics.add), then
  * entries of 3 words: worker id, value (pointer or bytes), size (or +1/-1 for map/unmap).
- * An operation the worker completed but had not yet logged when it was killed is the only
- * thing the main thread cannot see: at most one per worker, and the tests allow for it.
+ * Maps are logged after they happen, unmaps before (so the log never shows a slab mapped
+ * twice). An operation between its log entry and its effect when the worker is killed is the
+ * only thing the main thread cannot see: at most one per worker, and the tests allow for it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { BumpArena, Quota, SlabArena } from '../support/lib.js';
@@ -53,8 +54,9 @@ if (kind === 'BumpArena') {
   for (;;) {
     if (mine.length > 0 && next(3) === 0) {
       const p = mine.splice(next(mine.length), 1)[0]!;
-      arena.unmap(p);
+      // Logged before the unmap: once unmapped another worker may map it and log that first.
       if (!record(p, -1)) break;
+      arena.unmap(p);
     } else {
       const p = arena.tryMap();
       if (p === 0) {
