@@ -36,13 +36,19 @@
  * ```
  * Objects whose size is a power of two are aligned to their size (`first` is a multiple of it).
  *
+ * Allocation takes the lowest-address slab with room (a min-heap of slab addresses, touched
+ * only when a slab turns full or gets its first free slot back), so memory stays compact.
+ * That slab, the *current* one, keeps nfree, freeHead and bump in JS fields while it is
+ * current (the fast paths then touch the buffer only for the bitmap and the free-list link);
+ * they are written back to its header when another slab becomes current, and by check().
+ *
  * Invariants (checked by `check()`), for every slab s of the pool:
  * - popcount(ALLOCATED) + deferred + nfree == count;  REMOTE ⊆ ALLOCATED;
  * - nfree == |free list| + untouched, where untouched == (s + first + count*stride - bump) / stride;
  * - no slot is both ALLOCATED and free, untouched or deferred; the free list has no repeats;
- * - s is in the heap of slabs with room  <=>  nfree > 0; the heap is ordered by address and
- *   the current slab is its top (the lowest-address slab with room);
- * - at most one slab is empty (nfree == count): the spare;
+ * - nfree > 0  =>  s is in the heap (a slab that filled up leaves the heap lazily, when an
+ *   allocation finds it full at the top); the heap is ordered by address; current == its top;
+ * - at most one slab is empty (nfree == count): the spare, kept against slab-cache ping-pong;
  * - Σ popcount(ALLOCATED) == this.count (remote frees not yet taken in are still counted).
  */
 import { InvalidPointerError } from '../errors.js';
@@ -515,13 +521,19 @@ export class Mempool {
     }
     i32[w] = a ^ bit;
     this.live--;
-    const u32 = this.u32;
     if (s === this.cur) {
-      u32[ptr >>> 2] = this.fl;
+      this.u32[ptr >>> 2] = this.fl;
       this.fl = ptr;
       if (++this.curFree === this.objcount) this.becameEmpty(s);
       return;
     }
+    this.pushFree(ptr, s);
+  }
+
+  /** Puts `ptr` on the free list in the header of slab `s`, which is not the current one. */
+  private pushFree(ptr: number, s: number): void {
+    const u32 = this.u32;
+    const h = s >>> 2;
     u32[ptr >>> 2] = u32[h + H_FREE]!;
     u32[h + H_FREE] = ptr;
     const n = u32[h + H_NFREE]! + 1;

@@ -406,9 +406,9 @@ export class SmallAlloc implements PoolHost {
   /** A read view: until it is closed, memory freed through this allocator keeps its bytes. */
   openReadView(): ReadView {
     const c = this.clock;
+    // The new view is the newest: what was releasable before still is.
     c.gen++;
     c.open++;
-    c.releasable = false;
     const v = new SmallReadView(this, c.gen);
     this.views.push(v);
     return v;

@@ -58,7 +58,7 @@ async function stress(s: Setup): Promise<{ reports: StressReport[]; arena: SlabA
 test('workers allocating and freeing at random on one shared arena, and freeing each other\'s memory, never hand out an address twice and end with nothing used', { timeout: 30_000 }, async () => {
   const workers = stressWorkers(availableParallelism());
   const { reports } = await stress({
-    label: 'shared arena stress', workers, quota: 64 * MB, ops: 30_000, liveMax: 1500, budgetMs: 4000,
+    label: 'shared arena stress', workers, quota: 64 * MB, ops: 60_000, liveMax: 2000, budgetMs: 5000,
   });
   const ops = reports.reduce((a, r) => a + r.ops, 0);
   const sent = reports.reduce((a, r) => a + r.sent, 0);

@@ -20,7 +20,11 @@ export interface ExitParams {
   handle: SlabArenaHandle;
   table: SharedArrayBuffer;
   claims: SharedArrayBuffer;
-  /** [0] victim's operations so far, [1] stop the freer, [2] freer's frees so far. */
+  /**
+   * [0] victim's operations so far, [1] stop the freer, [2] freer's frees so far,
+   * [3] 0 while the freer frees odd slots only; then the freer's total of frees at which it
+   * stops freeing (set once the victim's slabs have been adopted).
+   */
   sync: SharedArrayBuffer;
   seed: number;
   /** Chance that a victim allocation takes the large path. */
@@ -113,11 +117,17 @@ function freer(): void {
   try {
     const mine: number[] = [];
     while (Atomics.load(sync, 1) === 0) {
-      const i = rng.int(0, slots - 1);
+      // Until the victim's slabs are adopted, odd slots only: the even ones stay for later;
+      // then any slot, up to the number of frees the test asked for.
+      const limit = Atomics.load(sync, 3);
+      if (limit !== 0 && rep.frees >= limit) {
+        Atomics.wait(sync, 1, 0, 1);
+        continue;
+      }
+      const i = limit === 0 ? rng.int(0, (slots >> 1) - 1) * 2 + 1 : rng.int(0, slots - 1);
       if (Atomics.compareExchange(table, i * SLOT, LIVE, FREER_FREEING) === LIVE) {
         freeSlot(i);
-        rep.frees++;
-        if ((rep.frees & 15) === 0) Atomics.store(sync, 2, rep.frees);
+        Atomics.store(sync, 2, ++rep.frees);
       } else if (rng.chance(0.1)) {
         // Some allocations of its own, so this worker's allocator is not just a free path.
         if (mine.length < 100) {

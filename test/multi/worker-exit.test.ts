@@ -74,7 +74,13 @@ async function round(rng: Rng, r: number): Promise<void> {
     assert.ok(adoption.slabs > 0, `round ${r}: the victim's slabs were adopted (${JSON.stringify(adoption)})`);
     assert.deepEqual(alloc.adopt(victimId), { slabs: 0, objects: 0, large: 0 }, 'a worker is adopted once');
     alloc.check();
-    await until(sync, 2, before + 64, 8000, () => error);
+    let liveAtAdoption = 0;
+    for (let i = 0; i < SLOTS; i++) if (Atomics.load(table, i * SLOT) === LIVE) liveAtAdoption++;
+    // Let the freer take about half of what is left (it was freeing odd slots meanwhile), into
+    // slabs that are now ours.
+    const target = Atomics.load(sync, 2) + Math.ceil(liveAtAdoption / 2);
+    Atomics.store(sync, 3, target);
+    await until(sync, 2, target, 8000, () => error);
     Atomics.store(sync, 1, 1);
     const freed = await report;
     assert.equal(freed.error, null);
@@ -82,6 +88,7 @@ async function round(rng: Rng, r: number): Promise<void> {
 
     // Free what is left: this thread now owns it.
     let unknown = 0;
+    let ownFrees = 0;
     const u8 = arena.memory.u8;
     const dv = arena.memory.dv;
     for (let i = 0; i < SLOTS; i++) {
@@ -92,6 +99,7 @@ async function round(rng: Rng, r: number): Promise<void> {
       if (state === EMPTY) continue;
       assert.notEqual(state, FREER_FREEING, 'the freer finished every free it started');
       if (state === LIVE) {
+        ownFrees++;
         const bad = stampError(dv, u8, ptr, size, tag);
         assert.equal(bad, null, `round ${r}: a live allocation of the dead worker is intact`);
         assert.ok(claims.release(ptr));
@@ -108,6 +116,11 @@ async function round(rng: Rng, r: number): Promise<void> {
       if (isLive(alloc, ptr)) alloc.free(ptr);
     }
     assert.ok(unknown <= 1, 'the victim was inside at most one allocation');
+    assert.ok(freed.frees - before + ownFrees >= liveAtAdoption, 'every allocation live at adoption was freed');
+    if (liveAtAdoption >= 4) assert.ok(ownFrees > 0, 'this thread freed some of the dead worker\'s allocations');
+    if (process.env['STRESS_VERBOSE']) {
+      console.log(JSON.stringify({ r, killAt, adoption, liveAtAdoption, byFreer: freed.frees - before, ownFrees, unknown }));
+    }
     alloc.check();
     const st = alloc.stats();
     assert.ok(st.count <= unknown, `round ${r}: ${st.count} allocations left, ${unknown} unknown`);

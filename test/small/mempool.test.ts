@@ -267,3 +267,65 @@ test('Mempool in debug mode poisons fresh and freed objects and checks itself', 
     setDebug(saved);
   }
 });
+
+test('Mempool takes frees from another cache\'s pool in on its slow path, stats() and check()', () => {
+  const arena = new SlabArena({ quota: new Quota(64 * MB) });
+  const owner = new Mempool(new SlabCache(arena), 64);
+  const freer = new Mempool(new SlabCache(arena), 64);
+  const ptrs: number[] = [];
+  for (let i = 0; i < 3000; i++) ptrs.push(owner.alloc());
+  for (const p of ptrs.slice(0, 1000)) freer.free(p);
+  throwsLike(() => freer.free(ptrs[0]!), InvalidPointerError, /already freed by another worker/, 'second remote free');
+  throwsLike(() => owner.free(ptrs[0]!), InvalidPointerError, /already freed by another worker/, 'local free after a remote one');
+  assert.equal(owner.count, 3000, 'not taken in yet');
+  assert.equal(owner.stats().count, 2000, 'stats() takes remote frees in');
+  owner.check();
+  // Producer/consumer: the owner only allocates, the other pool only frees; memory stays bounded.
+  const queue = ptrs.slice(1000);
+  let peak = 0;
+  for (let round = 0; round < 200; round++) {
+    for (let i = 0; i < 500; i++) queue.push(owner.alloc());
+    while (queue.length > 2000) freer.free(queue.shift()!);
+    peak = Math.max(peak, owner.total);
+  }
+  assert.ok(peak <= 2 * 4000 * 64 + 4 * owner.stats().slabSize, `bounded: peak ${peak} bytes`);
+  owner.check();
+  freer.check();
+  assert.equal(freer.count, 0);
+});
+
+test('Mempool.adopt takes over the slabs of a dead cache: live objects stay, others are handed back', () => {
+  // Two caches of this thread stand for a worker and its successor: adopt(threadId) claims
+  // every other cache registered by that thread.
+  const rng = seeded('mempool adopt');
+  const arena = new SlabArena({ quota: new Quota(64 * MB) });
+  const deadCache = new SlabCache(arena);
+  const dead = new Mempool(deadCache, 80);
+  const deadOther = new Mempool(deadCache, 200);
+  const live = new Map<number, number>();
+  for (let i = 0; i < 4000; i++) {
+    const p = dead.alloc();
+    stamp(arena.memory.u8, p, 80, i);
+    live.set(p, i);
+  }
+  for (const p of rng.shuffle([...live.keys()]).slice(0, 1500)) {
+    dead.free(p);
+    live.delete(p);
+  }
+  const other = deadOther.alloc();
+  const heir = new Mempool(new SlabCache(arena), 80);
+  const res = heir.adopt(0);
+  assert.equal(res.objects, live.size);
+  assert.ok(res.slabs >= 1);
+  assert.equal(res.others.length, 1, 'the 200-byte pool\'s slab is handed back to the caller');
+  assert.equal(heir.count, live.size);
+  heir.check();
+  for (const [p, t] of live) verifyStamp(arena.memory.u8, p, 80, t);
+  const fresh = new Set<number>();
+  for (let i = 0; i < 1500; i++) fresh.add(heir.alloc());
+  assert.ok([...fresh].every((p) => !live.has(p)), 'free slots of adopted slabs are reused, live ones are not');
+  for (const p of live.keys()) heir.free(p);
+  heir.check();
+  assert.equal(heir.count, 1500);
+  void other;
+});

@@ -1,0 +1,78 @@
+// Worker for scaling.bench.ts: the same batch workload on its own SmallAlloc over the shared
+// arena ('small') or on the one lock-guarded shared allocator ('locked'), in timed rounds that
+// start together at a shared barrier.
+import { parentPort, workerData } from 'node:worker_threads';
+import { SlabArena, SlabCache, SmallAlloc, type SlabArenaHandle } from '../src/index.js';
+import { rngFromSeed } from '../test/support/rng.js';
+import { LockedFreeList } from './scaling-locked.js';
+
+export interface ScalingParams {
+  mode: 'small' | 'locked';
+  /** The arena ('small') or the locked allocator's buffer ('locked'). */
+  handle: SlabArenaHandle | null;
+  locked: SharedArrayBuffer | null;
+  /** [0] workers ready (cumulative), [1] round released, [2] workers done (cumulative). */
+  sync: SharedArrayBuffer;
+  seed: number;
+  batch: number;
+  batches: number;
+  rounds: number;
+  warmBatches: number;
+}
+
+interface Allocator {
+  alloc(size: number): number;
+  free(ptr: number): void;
+}
+
+const P = workerData as ScalingParams;
+const sync = new Int32Array(P.sync);
+let a: Allocator;
+if (P.mode === 'small') {
+  a = new SmallAlloc(new SlabCache(SlabArena.attach(P.handle!)));
+} else {
+  a = new LockedFreeList(P.locked!);
+}
+
+// Eight different batches of sizes (16..256) and free orders, cycled.
+const VARIANTS = 8;
+const rng = rngFromSeed(P.seed);
+const sizes = new Int32Array(VARIANTS * P.batch);
+const order = new Int32Array(VARIANTS * P.batch);
+for (let v = 0; v < VARIANTS; v++) {
+  const perm: number[] = [];
+  for (let i = 0; i < P.batch; i++) {
+    sizes[v * P.batch + i] = rng.int(16, 256);
+    perm.push(i);
+  }
+  rng.shuffle(perm);
+  for (let i = 0; i < P.batch; i++) order[v * P.batch + i] = perm[i]!;
+}
+const ptrs = new Uint32Array(P.batch);
+
+/** `n` batches: `batch` allocations, then their frees in a shuffled order. */
+function work(n: number): number {
+  let sum = 0;
+  const m = P.batch;
+  for (let b = 0; b < n; b++) {
+    const base = (b % VARIANTS) * m;
+    for (let i = 0; i < m; i++) ptrs[i] = a.alloc(sizes[base + i]!);
+    for (let i = 0; i < m; i++) {
+      const p = ptrs[order[base + i]!]!;
+      sum += p;
+      a.free(p);
+    }
+  }
+  return sum;
+}
+
+let keep = work(P.warmBatches);
+for (let r = 1; r <= P.rounds; r++) {
+  Atomics.add(sync, 0, 1);
+  Atomics.notify(sync, 0);
+  while (Atomics.load(sync, 1) < r) Atomics.wait(sync, 1, r - 1, 100);
+  keep += work(P.batches);
+  Atomics.add(sync, 2, 1);
+  Atomics.notify(sync, 2);
+}
+parentPort!.postMessage(keep);

@@ -1,0 +1,116 @@
+/**
+ * Many workers on one shared arena: alloc/free throughput with 1, 2, 4, 8 and 16 workers.
+ *
+ * Each worker does the same fixed work: rounds of `BATCHES` batches, a batch being 1000
+ * allocations of random sizes 16..256 then their frees in a shuffled order (2000 operations).
+ * A round starts for every worker at once at a shared barrier and ends when the last worker
+ * finishes; throughput = all workers' operations / that time, best of `ROUNDS` rounds (after a
+ * warm-up, so every worker runs optimized code).
+ *
+ * Contenders:
+ * - SmallAlloc: one per worker, all over ONE shared SlabArena (what this library offers).
+ * - locked free list: ONE shared-memory segregated free-list allocator (state entirely in a
+ *   SharedArrayBuffer) that every worker calls under one Atomics lock: what any single-threaded
+ *   JS allocator (AssemblyScript's TLSF, `@thi.ng/malloc`) would need to be shared.
+ *
+ * Targets: 2 workers reach at least 1.8x one worker's throughput with SmallAlloc; the locked
+ * baseline falls behind. Worker counts above `os.availableParallelism()` still run, flagged
+ * with `*`: they measure oversubscription, not parallelism.
+ */
+import { availableParallelism } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
+import { Quota, SlabArena } from '../src/index.js';
+import { results, type Row } from './support/harness.js';
+import { lockedFreeListBuffer } from './scaling-locked.js';
+import type { ScalingParams } from './scaling-worker.js';
+
+const COUNTS = [1, 2, 4, 8, 16];
+const BATCH = 1000;
+/** Batches per worker per round (env SCALING_BATCHES). */
+const BATCHES = Math.max(1, Number(process.env['SCALING_BATCHES'] ?? 200) | 0);
+/** Timed rounds per worker count (env SCALING_ROUNDS); the best one counts. */
+const ROUNDS = Math.max(1, Number(process.env['SCALING_ROUNDS'] ?? 5) | 0);
+const WARM = 50;
+const SCRIPT = new URL('./scaling-worker.js', import.meta.url);
+
+type Mode = ScalingParams['mode'];
+
+/** Operations per second of `n` workers in `mode`, best of ROUNDS rounds. */
+async function measure(mode: Mode, n: number): Promise<number> {
+  const sync = new Int32Array(new SharedArrayBuffer(16));
+  const arena = mode === 'small' ? new SlabArena({ quota: new Quota(64 * 1024 * 1024 + n * 8 * 1024 * 1024) }) : null;
+  const locked = mode === 'locked' ? lockedFreeListBuffer(16 * 1024 * 1024 + n * 300 * BATCH) : null;
+  const workers: Worker[] = [];
+  let failure: Error | null = null;
+  try {
+    for (let i = 0; i < n; i++) {
+      const data: ScalingParams = {
+        mode, handle: arena?.handle() ?? null, locked, sync: sync.buffer as SharedArrayBuffer,
+        seed: 1000 + i, batch: BATCH, batches: BATCHES, rounds: ROUNDS, warmBatches: WARM,
+      };
+      const w = new Worker(SCRIPT, { workerData: data });
+      w.on('error', (e) => { failure = e; });
+      workers.push(w);
+    }
+    let best = 0;
+    for (let r = 1; r <= ROUNDS; r++) {
+      // Wait (without blocking this thread: workers may still be starting) for all to be ready.
+      while (Atomics.load(sync, 0) < n * r) {
+        if (failure !== null) throw failure;
+        await sleep(1);
+      }
+      const t0 = performance.now();
+      Atomics.store(sync, 1, r);
+      Atomics.notify(sync, 1);
+      // Block until the last one is done: the time we measure.
+      for (let d = Atomics.load(sync, 2); d < n * r; d = Atomics.load(sync, 2)) {
+        Atomics.wait(sync, 2, d, 200);
+        if (failure !== null) throw failure;
+      }
+      const ms = performance.now() - t0;
+      best = Math.max(best, (n * BATCHES * BATCH * 2) / (ms / 1000));
+    }
+    return best;
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+function mops(x: number): string {
+  return (x / 1e6).toFixed(1).padStart(7);
+}
+
+/** Runs the comparison and prints the table. */
+export async function run(): Promise<void> {
+  const cores = availableParallelism();
+  console.log(`\nMany workers: alloc/free throughput on one shared arena (${BATCHES} batches of ${BATCH} random 16..256 allocations + frees per worker, best of ${ROUNDS} rounds)`);
+  console.log(`  os.availableParallelism() = ${cores}; rows marked * have more workers than cores`);
+  const small = new Map<number, number>();
+  const locked = new Map<number, number>();
+  for (const n of COUNTS) {
+    small.set(n, await measure('small', n));
+    locked.set(n, await measure('locked', n));
+  }
+  console.log(`  ${'workers'.padEnd(9)} ${'SmallAlloc per worker'.padEnd(30)} ${'one locked shared free list'.padEnd(30)} SmallAlloc / locked`);
+  console.log(`  ${''.padEnd(9)} ${'Mops/s  vs 1 worker'.padEnd(30)} ${'Mops/s  vs 1 worker'.padEnd(30)}`);
+  for (const n of COUNTS) {
+    const s = small.get(n)!;
+    const l = locked.get(n)!;
+    const flag = n > cores ? '*' : ' ';
+    console.log(`  ${`${n}${flag}`.padEnd(9)} ${`${mops(s)}  ${(s / small.get(1)!).toFixed(2)}x`.padEnd(30)} ` +
+      `${`${mops(l)}  ${(l / locked.get(1)!).toFixed(2)}x`.padEnd(30)} ${(s / l).toFixed(2)}x`);
+  }
+  // Recorded for the run's summary: time per operation with 2 workers over time with 1, so a
+  // speedup of 1.8x is a ratio of at most 1/1.8.
+  const rows: Row[] = [];
+  const row = (name: string, ops: number, vs: string | null, base: number | null, target: number | null): void => {
+    const ratio = base === null ? null : base / ops;
+    rows.push({ name, ns: 1e9 / ops, vs, ratio, target, met: target === null || ratio === null ? null : ratio <= target });
+  };
+  row('SmallAlloc, 1 worker', small.get(1)!, null, null, null);
+  row('SmallAlloc, 2 workers', small.get(2)!, 'SmallAlloc, 1 worker', small.get(1)!, +(1 / 1.8).toFixed(3));
+  row('locked free list, 2 workers', locked.get(2)!, null, null, null);
+  row('SmallAlloc, 2 workers (vs locked)', small.get(2)!, 'locked free list, 2 workers', locked.get(2)!, 1);
+  results.set('Many workers: scaling', rows);
+}
