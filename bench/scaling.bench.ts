@@ -28,7 +28,7 @@ import type { ScalingParams } from './scaling-worker.js';
 const COUNTS = [1, 2, 4, 8, 16];
 const BATCH = 1000;
 /** Batches per worker per round (env SCALING_BATCHES). */
-const BATCHES = Math.max(1, Number(process.env['SCALING_BATCHES'] ?? 200) | 0);
+const BATCHES = Math.max(1, Number(process.env['SCALING_BATCHES'] ?? 1000) | 0);
 /** Timed rounds per worker count (env SCALING_ROUNDS); the best one counts. */
 const ROUNDS = Math.max(1, Number(process.env['SCALING_ROUNDS'] ?? 5) | 0);
 const WARM = 50;

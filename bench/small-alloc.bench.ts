@@ -8,8 +8,9 @@
  *   one iteration is the whole 1000 + 1000 (eight different rounds, cycled).
  * - (c) churn: 100,000 live objects of random sizes 8..1024; each step frees a random one and
  *   allocates a new one in its place. Set up once, warmed up, then timed in batches of steps.
- * Times are ns per alloc+free pair. TLSF is the baseline of each table; targets: (b) SmallAlloc
- * at most 0.5x TLSF and at most 0.02x `@thi.ng/malloc`.
+ * Times are ns per alloc+free pair (per step in (c)). TLSF is the baseline of each table;
+ * targets: (b) SmallAlloc at most 0.5x TLSF and at most 0.02x `@thi.ng/malloc`. Table (a) also
+ * shows two JS -> wasm calls that do nothing: the part of TLSF's time that is the crossing.
  *
  * Then the memory overhead: 1,000,000 live objects of uniform random size 16..1024, slab bytes
  * held / bytes requested (target <= 1.10), with TLSF's footprint beside it, and the same after
@@ -25,7 +26,7 @@ import { SmallAlloc } from '../src/small/small-alloc.js';
 import { seeded, type Rng } from '../test/support/rng.js';
 import { compare, results, type Case, type Row } from './support/harness.js';
 import {
-  GcPeer, ThingPeer, TlsfPeer, batchLoop, churnLoop, drainLoop, fillLoop, pairsLoop, specialize, verifyPeer,
+  GcPeer, ThingPeer, TlsfPeer, WasmCallFloor, batchLoop, churnLoop, drainLoop, fillLoop, pairsLoop, specialize, verifyPeer,
   type ObjectAllocator,
 } from './support/peers.js';
 
@@ -116,6 +117,9 @@ export async function run(): Promise<void> {
       ...(c.name === SMALL ? { target: 0.5 } : {}),
     });
   }
+  const floor = await WasmCallFloor.create();
+  const floorPairs = specialize(pairsLoop);
+  pairCases.push({ name: 'two JS -> wasm calls, no work (a)', ops: BATCH, fn: () => floorPairs(floor, BATCH, PAIR_SIZE), vs: `${TLSF} (a)` });
   await compare(`SmallAlloc (a): alloc(${PAIR_SIZE}) + free (ns per pair)`, pairCases);
   const batchTitle = `SmallAlloc (b): ${BATCH} allocs of 16..256 bytes, then shuffled frees (ns per pair)`;
   const batchRows = await compare(batchTitle, batchCases);

@@ -8,6 +8,8 @@
  *   that crossing is part of what a JS user pays, so it stays in the measurement.
  * - `ThingPeer`: `@thi.ng/malloc`'s `MemPool` over one `ArrayBuffer` (first fit over a free
  *   list kept sorted by address, so `free` is O(free blocks)).
+ * - `WasmCallFloor`: two calls into that module that do nothing, per alloc+free pair: the
+ *   share of TLSF's time that is the crossing alone.
  * - `GcPeer`: `new Uint8Array(size)`; "free" drops the reference and leaves the rest to the
  *   garbage collector. Pointers are slot numbers in a table of live arrays (the table is the
  *   least a program must keep to free by handle).
@@ -51,12 +53,14 @@ const TLSF_SOURCE = `
 export function alloc(size: usize): usize { return heap.alloc(size); }
 export function free(ptr: usize): void { heap.free(ptr); }
 export function heapBase(): usize { return __heap_base; }
+export function nop(x: usize): usize { return x; }
 `;
 
 interface TlsfExports {
   alloc(size: number): number;
   free(ptr: number): void;
   heapBase(): number;
+  nop(x: number): number;
   memory: WebAssembly.Memory;
 }
 
@@ -78,6 +82,21 @@ async function compileTlsf(): Promise<Uint8Array> {
   return tlsfBinary;
 }
 
+/** A fresh instance of the TLSF module: its own memory, its heap empty. */
+async function instantiateTlsf(): Promise<TlsfExports> {
+  const binary = await compileTlsf();
+  const imports = {
+    env: {
+      abort(): never {
+        throw new Error('the TLSF peer aborted (out of memory or a corrupt heap)');
+      },
+    },
+  };
+  const module = await WebAssembly.compile(binary as Uint8Array<ArrayBuffer>);
+  const instance = await WebAssembly.instantiate(module, imports);
+  return instance.exports as unknown as TlsfExports;
+}
+
 /** AssemblyScript's TLSF allocator in its own wasm instance (so its heap starts empty). */
 export class TlsfPeer implements ObjectAllocator {
   readonly name = 'AssemblyScript TLSF (wasm)';
@@ -97,17 +116,7 @@ export class TlsfPeer implements ObjectAllocator {
 
   /** Compiles (once) and instantiates a fresh TLSF heap. */
   static async create(): Promise<TlsfPeer> {
-    const binary = await compileTlsf();
-    const imports = {
-      env: {
-        abort(): never {
-          throw new Error('the TLSF peer aborted (out of memory or a corrupt heap)');
-        },
-      },
-    };
-    const module = await WebAssembly.compile(binary as Uint8Array<ArrayBuffer>);
-    const instance = await WebAssembly.instantiate(module, imports);
-    return new TlsfPeer(instance.exports as unknown as TlsfExports);
+    return new TlsfPeer(await instantiateTlsf());
   }
 
   alloc(size: number): number {
@@ -124,6 +133,33 @@ export class TlsfPeer implements ObjectAllocator {
     return this.memory.buffer.byteLength;
   }
 }
+
+/**
+ * Two JS -> wasm calls per alloc+free pair and nothing else (each calls an exported identity
+ * function of the same module): the part of TLSF's time that any wasm allocator pays when
+ * called from JS. Not an allocator: `alloc` returns its argument.
+ */
+export class WasmCallFloor implements ObjectAllocator {
+  readonly name = 'JS -> wasm call (identity)';
+  private readonly nop: (x: number) => number;
+
+  private constructor(exports: TlsfExports) {
+    this.nop = exports.nop;
+  }
+
+  static async create(): Promise<WasmCallFloor> {
+    return new WasmCallFloor(await instantiateTlsf());
+  }
+
+  alloc(size: number): number {
+    return this.nop(size) >>> 0;
+  }
+
+  free(ptr: number): void {
+    this.nop(ptr);
+  }
+}
+
 
 // @thi.ng/malloc ---------------------------------------------------------------------------
 

@@ -228,7 +228,7 @@ export class SlabArena {
         }
       }
     }
-    this.slabSize = 2 ** this.slabShift;
+    this.slabSize = 1 << this.slabShift; // an int, not a double: pointers derived from it stay small integers
     this.maximum = this.slabCount * this.slabSize;
     this.pagesPerSlab = this.slabSize >>> PAGE_SHIFT;
     const buffer = this.memory.buffer;

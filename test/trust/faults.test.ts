@@ -338,12 +338,22 @@ async function runWorkers(kind: string, handle: unknown, n: number, kill: number
   const i32 = new Int32Array(log);
   const workers = Array.from({ length: n }, (_, id) =>
     new Worker(new URL('./faults-worker.js', import.meta.url), { workerData: { kind, handle, log, id: id + 1 } }));
+  // Never let a stuck worker keep the test process alive.
+  for (const w of workers) w.unref();
   const killed = new Set<number>();
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
-      w.once('message', () => resolve());
-      w.once('error', reject);
-    })));
+    await Promise.race([
+      Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
+        w.once('message', () => resolve());
+        w.once('error', reject);
+        w.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready`)));
+      }))),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('workers did not start within 10 s')), 10_000);
+      }),
+    ]);
+    clearTimeout(timer);
     // Let them allocate a little (bounded), then kill some in the middle of their loops: a
     // busy wait, so the kill lands while they are still running flat out.
     const deadline = Date.now() + 3000;
@@ -400,6 +410,22 @@ test('a worker terminated while allocating from a shared BumpArena leaves it con
   scenarios++;
 });
 
+/**
+ * `check()` after workers were killed. A worker killed between an unmap's compare-exchange of
+ * the slab's info and its decrement of `used` leaves `used` one slab (run) high: the slab is
+ * leaked, nothing is handed out twice, and maps go on. That one discrepancy per killed worker
+ * is tolerated (and printed); any other broken invariant fails.
+ */
+function checkAfterKill(arena: { check?(): void }, killed: number): void {
+  try {
+    arena.check?.();
+  } catch (e) {
+    const m = /used counts (\d+) slabs, (\d+) are mapped/.exec((e as Error).message);
+    if (m === null || Number(m[1]) - Number(m[2]) > killed || Number(m[1]) < Number(m[2])) throw e;
+    console.log(`slab-arena terminate: tolerated after a kill: ${(e as Error).message}`);
+  }
+}
+
 test('a worker terminated while mapping from a shared SlabArena leaves it consistent', { skip: unless('SlabArena', 'Quota'), timeout: 20_000 }, async () => {
   const n = 3;
   const quota = new (need(Quota, 'Quota'))(64 * SLAB);
@@ -413,7 +439,7 @@ test('a worker terminated while mapping from a shared SlabArena leaves it consis
       live.set(e.value, e.id);
     } else live.delete(e.value);
   }
-  arena.check?.();
+  checkAfterKill(arena, 2);
   const liveBytes = live.size * SLAB;
   // A worker killed between a map and its log entry leaks that slab (and one killed between an
   // unmap and its log entry makes the log show one slab too many): one slab per killed worker.
@@ -429,7 +455,7 @@ test('a worker terminated while mapping from a shared SlabArena leaves it consis
     returned++;
   }
   live.clear();
-  arena.check?.();
+  checkAfterKill(arena, 2);
   assert.ok(arena.used <= n * SLAB, `at most one slab per worker is unaccounted for (${arena.used / SLAB})`);
   // Lock-free: the main thread maps every remaining slab at once, and none is handed out twice.
   const t0 = Date.now();
@@ -442,9 +468,9 @@ test('a worker terminated while mapping from a shared SlabArena leaves it consis
   }
   assert.ok(Date.now() - t0 < 5000, 'nothing waited on the dead workers');
   assert.ok(arena.used >= 60 * SLAB && arena.used <= 64 * SLAB, `nearly every slab of the quota was mapped in the end (${arena.used / SLAB} of 64)`);
-  arena.check?.();
+  checkAfterKill(arena, 2);
   for (const p of mine) arena.unmap(p);
-  arena.check?.();
+  checkAfterKill(arena, 2);
   console.log(`slab-arena terminate: ${entries.length} worker maps/unmaps, main returned ${returned} and then mapped ${mine.size}`);
   scenarios++;
 });

@@ -1,0 +1,20 @@
+/** The worker side of demo.ts: allocates records in the shared arena and reports their pointers. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { SlabArena, SlabCache, SmallAlloc } from '../src/index.js';
+
+const arena = SlabArena.attach(workerData.arena);
+const cache = new SlabCache(arena);
+const small = new SmallAlloc(cache);
+const ptrs: number[] = [];
+for (let i = 0; i < workerData.count; i++) {
+  const p = small.alloc(32);
+  arena.memory.dv.setUint32(p, i, true);
+  ptrs.push(p);
+}
+parentPort!.postMessage(ptrs);
+parentPort!.once('message', () => {
+  parentPort!.postMessage(small.stats().used); // stats() takes in the frees made by the main thread
+  small.destroy();
+  cache.destroy();
+  parentPort!.close();
+});
