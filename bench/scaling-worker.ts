@@ -27,12 +27,8 @@ interface Allocator {
 
 const P = workerData as ScalingParams;
 const sync = new Int32Array(P.sync);
-let a: Allocator;
-if (P.mode === 'small') {
-  a = new SmallAlloc(new SlabCache(SlabArena.attach(P.handle!)));
-} else {
-  a = new LockedFreeList(P.locked!);
-}
+const arena = P.mode === 'small' ? SlabArena.attach(P.handle!) : null;
+const a: Allocator = arena !== null ? new SmallAlloc(new SlabCache(arena)) : new LockedFreeList(P.locked!);
 
 // Eight different batches of sizes (16..256) and free orders, cycled.
 const VARIANTS = 8;
@@ -66,6 +62,23 @@ function work(n: number): number {
   return sum;
 }
 
+/** One batch that stamps every allocation and checks the stamps before freeing: a sanity check of the allocator under contention. */
+function verifiedBatch(tag: number): void {
+  for (let i = 0; i < P.batch; i++) {
+    const p = a.alloc(sizes[i]!);
+    if (p === 0 || p % 8 !== 0) throw new Error(`${P.mode}: alloc returned ${p}`);
+    ptrs[i] = p;
+  }
+  // Views taken after the allocations, which may have grown the arena's buffer.
+  const u32 = arena !== null ? arena.memory.u32 : new Uint32Array(P.locked!);
+  for (let i = 0; i < P.batch; i++) u32[ptrs[i]! >>> 2] = (tag + i) >>> 0;
+  for (let i = 0; i < P.batch; i++) {
+    if (u32[ptrs[i]! >>> 2] !== (tag + i) >>> 0) throw new Error(`${P.mode}: an allocation was overwritten (handed out twice?)`);
+  }
+  for (let i = 0; i < P.batch; i++) a.free(ptrs[i]!);
+}
+
+for (let k = 0; k < 20; k++) verifiedBatch((P.seed & 0xfff) * 0x100000 + k * P.batch);
 let keep = work(P.warmBatches);
 for (let r = 1; r <= P.rounds; r++) {
   Atomics.add(sync, 0, 1);

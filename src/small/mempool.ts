@@ -56,45 +56,75 @@ import { checkInstance, checkInt, describe } from '../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
 import { SlabCache, slabOf } from './slab-cache.js';
 
-// ---- slab header layout (32-bit word indexes from the slab start) ----
+// ---- slab header layout ----
+// const enums: tsc writes their values in as literals, so the hot paths read no module binding.
 
-/** Header word: MP_MAGIC for a formatted mempool slab, LARGE_MAGIC for a large allocation. @internal */
-export const H_MAGIC = 0;
-/** Header word: ownerId of the SlabCache whose allocator owns the slab. @internal */
-export const H_OWNER = 1;
-/** Header word: id of the owning pool (or SmallAlloc, for a large allocation). @internal */
-export const H_POOL = 2;
-/** Header word: object size asked for (a large allocation: bytes asked for). @internal */
-export const H_OBJSIZE = 3;
-/** Header word: distance between slots (objsize rounded up to 4). @internal */
-export const H_STRIDE = 4;
-/** Header word: slots in the slab. @internal */
-export const H_COUNT = 5;
-/** Header word: offset of slot 0 from the slab start. @internal */
-export const H_FIRST = 6;
-/** Header word: bytes of the slab (or run). @internal */
-export const H_SLABSIZE = 7;
-/** Header word: SmallAlloc class index, or NO_CLASS. @internal */
-export const H_CLASS = 8;
-/** Header word (atomic): 1 when REMOTE may hold bits the owner has not taken in. @internal */
-export const H_PENDING = 9;
-const H_NFREE = 10;
-const H_FREE = 11;
-const H_BUMP = 12;
-const H_HEAPIDX = 13;
-const H_LISTIDX = 14;
-const H_DEFERRED = 15;
-/** Header words before the ALLOCATED bitmap. @internal */
-export const H_WORDS = 16;
-const H_BYTES = H_WORDS * 4;
+/**
+ * Word indexes (32-bit words from the slab start) of a mempool slab's header; a large
+ * allocation's header uses MAGIC, OWNER, POOL, OBJSIZE, SLABSIZE, CLASS and the L_* words.
+ * @internal
+ */
+export const enum H {
+  /** M.MEMPOOL for a formatted mempool slab, M.LARGE for a large allocation. */
+  MAGIC = 0,
+  /** ownerId of the SlabCache whose allocator owns the slab. */
+  OWNER = 1,
+  /** Id of the owning pool (or SmallAlloc, for a large allocation). */
+  POOL = 2,
+  /** Object size asked for (a large allocation: bytes asked for). */
+  OBJSIZE = 3,
+  /** Distance between slots (objsize rounded up to 4). */
+  STRIDE = 4,
+  /** Slots in the slab. */
+  COUNT = 5,
+  /** Offset of slot 0 from the slab start. */
+  FIRST = 6,
+  /** Bytes of the slab (or run). */
+  SLABSIZE = 7,
+  /** SmallAlloc class index, or M.NO_CLASS. */
+  CLASS = 8,
+  /** Atomic: 1 when REMOTE may hold bits the owner has not taken in. */
+  PENDING = 9,
+  // The owner's own bookkeeping, never touched by other workers:
+  NFREE = 10,
+  FREE = 11,
+  BUMP = 12,
+  HEAPIDX = 13,
+  LISTIDX = 14,
+  DEFERRED = 15,
+  /** Header words before the ALLOCATED bitmap. */
+  WORDS = 16,
+  /** Header bytes. */
+  BYTES = 64,
+  /** Large header word: state (L.LIVE, L.REMOTE, L.DEFERRED), atomic. */
+  L_STATE = 9,
+  /** Large header word: index in the owner's list of large allocations. */
+  L_LISTIDX = 10,
+}
 
-/** Magic of a mempool slab ('MPSL'). @internal */
-export const MP_MAGIC = 0x4c53504d;
-/** Magic of a large allocation's run ('MPLG'). @internal */
-export const LARGE_MAGIC = 0x474c504d;
-/** H_CLASS of a slab outside any SmallAlloc class. @internal */
-export const NO_CLASS = 0x7fffffff;
-const NONE = 0xffffffff;
+/** Magic words and other header values. @internal */
+export const enum M {
+  /** A mempool slab ('MPSL'). */
+  MEMPOOL = 0x4c53504d,
+  /** A large allocation ('MPLG'). */
+  LARGE = 0x474c504d,
+  /** H.CLASS of a slab outside any SmallAlloc class. */
+  NO_CLASS = 0x7fffffff,
+  /** H.HEAPIDX of a slab out of the heap. */
+  NONE = 0xffffffff,
+  /** Bytes in front of a large allocation: its header. */
+  LARGE_HEADER = 64,
+}
+
+/** States of a large allocation (word H.L_STATE). @internal */
+export const enum L {
+  /** Handed out. */
+  LIVE = 1,
+  /** Freed by another worker, not yet taken in. */
+  REMOTE = 2,
+  /** Freed while a read view was open. */
+  DEFERRED = 3,
+}
 
 /** Largest share of a slab that header + tail may waste before a bigger order is tried. */
 const WASTE_RATIO = 0.01;
@@ -126,10 +156,10 @@ export function geometry(objsize: number, slabSize: number): SlabGeometry {
   const pow2 = (objsize & (objsize - 1)) === 0 && objsize >= 8;
   const align = pow2 ? objsize : 8;
   // Start from the estimate with 2 bits of bitmap per slot, then step down until it fits.
-  let count = Math.max(0, Math.floor((slabSize - H_BYTES) / (stride + 0.25)));
+  let count = Math.max(0, Math.floor((slabSize - H.BYTES) / (stride + 0.25)));
   for (; count > 0; count--) {
     const bw = Math.ceil(count / 32);
-    const first = Math.ceil((H_BYTES + 8 * bw) / align) * align;
+    const first = Math.ceil((H.BYTES + 8 * bw) / align) * align;
     if (first + count * stride <= slabSize) return { stride, count, first, bw };
   }
   return { stride, count: 0, first: 0, bw: 0 };
@@ -137,7 +167,7 @@ export function geometry(objsize: number, slabSize: number): SlabGeometry {
 
 /** Largest objsize a Mempool over `cache` accepts: one object in the biggest slab. @internal */
 export function mempoolObjsizeMax(cache: SlabCache): number {
-  return cache.order0Size * 2 ** cache.orderMax - H_BYTES - 8;
+  return cache.order0Size * 2 ** cache.orderMax - H.BYTES - 8;
 }
 
 /**
@@ -250,42 +280,42 @@ export interface MempoolAdoption {
 /** A pool of fixed-size objects over a SlabCache. */
 export class Mempool {
   /** Bytes per object, as asked. */
-  readonly objsize: number;
+  declare readonly objsize: number;
   /** The memory source. */
-  readonly cache: SlabCache;
+  declare readonly cache: SlabCache;
   /** Bytes per slab. @internal */
-  readonly slabSize: number;
+  declare readonly slabSize: number;
   /** Slots per slab. @internal */
-  readonly objcount: number;
+  declare readonly objcount: number;
   /** Distance between slots. @internal */
-  readonly stride: number;
+  declare readonly stride: number;
   /** Offset of slot 0 in a slab. @internal */
-  readonly first: number;
+  declare readonly first: number;
   /** 32-bit words per bitmap. @internal */
-  readonly bw: number;
-  /** This pool's id (H_POOL of its slabs). @internal */
-  readonly poolId: number;
-  /** The cache's owner id (H_OWNER of its slabs). @internal */
-  readonly ownerId: number;
-  /** SmallAlloc class index (H_CLASS), or NO_CLASS. @internal */
-  readonly classIndex: number;
+  declare readonly bw: number;
+  /** This pool's id (H.POOL of its slabs). @internal */
+  declare readonly poolId: number;
+  /** The cache's owner id (H.OWNER of its slabs). @internal */
+  declare readonly ownerId: number;
+  /** SmallAlloc class index (H.CLASS), or M.NO_CLASS. @internal */
+  declare readonly classIndex: number;
 
-  private readonly inv: number;
-  private readonly slabMask: number;
-  private readonly order1: number;
-  private readonly name: string;
-  private readonly debug: boolean;
-  private readonly checkEvery: number;
+  private declare readonly inv: number;
+  private declare readonly slabMask: number;
+  private declare readonly order1: number;
+  private declare readonly name: string;
+  private declare readonly debug: boolean;
+  private declare readonly checkEvery: number;
   private ops = 0;
-  /** @internal */ clock: ViewClock;
-  private readonly host: PoolHost | null;
+  /** @internal */ declare clock: ViewClock;
+  private declare readonly host: PoolHost | null;
 
-  private u8: Uint8Array;
-  private u32: Uint32Array;
-  private i32: Int32Array;
-  private readonly pageMap: Uint8Array;
+  private declare u8: Uint8Array;
+  private declare u32: Uint32Array;
+  private declare i32: Int32Array;
+  private declare readonly pageMap: Uint8Array;
   /** Byte length our views cover. */
-  private viewEnd: number;
+  private declare viewEnd: number;
 
   // The current slab (the heap's top) keeps its free list head, bump address and free count
   // in these fields instead of its header while it is current: the fast paths then touch
@@ -302,12 +332,12 @@ export class Mempool {
   private curFree = 0;
 
   /**
-   * Min-heap (by address) of slabs that may have room; each slab's index is in H_HEAPIDX.
+   * Min-heap (by address) of slabs that may have room; each slab's index is in H.HEAPIDX.
    * Every slab with room is in it; a slab that filled up leaves it lazily, when it is at the
    * top and an allocation finds it full.
    */
   private heap: number[] = [];
-  /** Every slab held; each slab's index is in its H_LISTIDX. */
+  /** Every slab held; each slab's index is in its H.LISTIDX. */
   private slabs: number[] = [];
   /**
    * The empty slab kept (it stays in the heap), or a slab that was empty when last looked at
@@ -329,7 +359,7 @@ export class Mempool {
   /** @internal */
   constructor(cache: SlabCache, objsize: number, host: PoolHost | null, clock: ViewClock | null, classIndex: number);
   constructor(cache: SlabCache, objsize: number, host: PoolHost | null = null, clock: ViewClock | null = null,
-    classIndex: number = NO_CLASS) {
+    classIndex: number = M.NO_CLASS) {
     const where = 'Mempool';
     checkInstance(where, 'cache', cache, SlabCache);
     checkInt(where, 'objsize', objsize, 1, mempoolObjsizeMax(cache));
@@ -409,7 +439,7 @@ export class Mempool {
   private handOut(p: number): number {
     const s = this.cur;
     const idx = ((p - s - this.first) * this.inv + 0.5) >>> 0;
-    this.i32[(s >>> 2) + H_WORDS + (idx >>> 5)]! |= 1 << (idx & 31);
+    this.i32[(s >>> 2) + H.WORDS + (idx >>> 5)]! |= 1 << (idx & 31);
     this.curFree--;
     this.live++;
     if (this.debug) this.debugAlloc(p);
@@ -459,20 +489,20 @@ export class Mempool {
     if (s + this.slabSize > this.viewEnd) this.refresh();
     const u32 = this.u32;
     const h = s >>> 2;
-    u32.fill(0, h, h + H_WORDS + 2 * this.bw);
-    u32[h + H_OWNER] = this.ownerId;
-    u32[h + H_POOL] = this.poolId;
-    u32[h + H_OBJSIZE] = this.objsize;
-    u32[h + H_STRIDE] = this.stride;
-    u32[h + H_COUNT] = this.objcount;
-    u32[h + H_FIRST] = this.first;
-    u32[h + H_SLABSIZE] = this.slabSize;
-    u32[h + H_CLASS] = this.classIndex;
-    u32[h + H_NFREE] = this.objcount;
-    u32[h + H_BUMP] = s + this.first;
-    u32[h + H_HEAPIDX] = NONE;
-    u32[h + H_LISTIDX] = this.slabs.length;
-    u32[h + H_MAGIC] = MP_MAGIC;
+    u32.fill(0, h, h + H.WORDS + 2 * this.bw);
+    u32[h + H.OWNER] = this.ownerId;
+    u32[h + H.POOL] = this.poolId;
+    u32[h + H.OBJSIZE] = this.objsize;
+    u32[h + H.STRIDE] = this.stride;
+    u32[h + H.COUNT] = this.objcount;
+    u32[h + H.FIRST] = this.first;
+    u32[h + H.SLABSIZE] = this.slabSize;
+    u32[h + H.CLASS] = this.classIndex;
+    u32[h + H.NFREE] = this.objcount;
+    u32[h + H.BUMP] = s + this.first;
+    u32[h + H.HEAPIDX] = M.NONE;
+    u32[h + H.LISTIDX] = this.slabs.length;
+    u32[h + H.MAGIC] = M.MEMPOOL;
     this.slabs.push(s);
     this.heapPush(s);
     // No slab had room, so none was empty: the fresh one is the spare until used.
@@ -491,7 +521,7 @@ export class Mempool {
     const s = ptr - (ptr & this.slabMask);
     const h = s >>> 2;
     // Pool ids are written only with the magic and cleared when a slab goes back.
-    if (this.u32[h + H_POOL] !== this.poolId || this.u32[h + H_OWNER] !== this.ownerId) {
+    if (this.u32[h + H.POOL] !== this.poolId || this.u32[h + H.OWNER] !== this.ownerId) {
       this.freeSlow(ptr);
       return;
     }
@@ -512,7 +542,7 @@ export class Mempool {
     }
     const h = s >>> 2;
     const i32 = this.i32;
-    const w = h + H_WORDS + (idx >>> 5);
+    const w = h + H.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
     const a = i32[w]!;
     if ((a & bit) === 0 || (i32[w + this.bw]! & bit) !== 0 || this.clock.open !== 0 || this.debug) {
@@ -524,7 +554,7 @@ export class Mempool {
     if (s === this.cur) {
       this.u32[ptr >>> 2] = this.fl;
       this.fl = ptr;
-      if (++this.curFree === this.objcount) this.becameEmpty(s);
+      if (++this.curFree === this.objcount && this.empty !== s) this.becameEmpty(s);
       return;
     }
     this.pushFree(ptr, s);
@@ -534,10 +564,10 @@ export class Mempool {
   private pushFree(ptr: number, s: number): void {
     const u32 = this.u32;
     const h = s >>> 2;
-    u32[ptr >>> 2] = u32[h + H_FREE]!;
-    u32[h + H_FREE] = ptr;
-    const n = u32[h + H_NFREE]! + 1;
-    u32[h + H_NFREE] = n;
+    u32[ptr >>> 2] = u32[h + H.FREE]!;
+    u32[h + H.FREE] = ptr;
+    const n = u32[h + H.NFREE]! + 1;
+    u32[h + H.NFREE] = n;
     if (n === 1 || n === this.objcount) this.afterFree(s, n);
   }
 
@@ -547,7 +577,7 @@ export class Mempool {
     const idx = (off * this.inv + 0.5) >>> 0;
     if (idx * this.stride !== off || idx >= this.objcount) this.invalid(ptr, 'is not at an object boundary');
     const i32 = this.i32;
-    const w = (s >>> 2) + H_WORDS + (idx >>> 5);
+    const w = (s >>> 2) + H.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
     const a = i32[w]!;
     if ((a & bit) === 0) this.invalid(ptr, 'is not allocated (a double free?)');
@@ -567,14 +597,14 @@ export class Mempool {
     if (s === this.cur) {
       this.u32[ptr >>> 2] = this.fl;
       this.fl = ptr;
-      if (++this.curFree === this.objcount) this.becameEmpty(s);
+      if (++this.curFree === this.objcount && this.empty !== s) this.becameEmpty(s);
     } else {
       const u32 = this.u32;
       const h = s >>> 2;
-      u32[ptr >>> 2] = u32[h + H_FREE]!;
-      u32[h + H_FREE] = ptr;
-      const n = u32[h + H_NFREE]! + 1;
-      u32[h + H_NFREE] = n;
+      u32[ptr >>> 2] = u32[h + H.FREE]!;
+      u32[h + H.FREE] = ptr;
+      const n = u32[h + H.NFREE]! + 1;
+      u32[h + H.NFREE] = n;
       if (n === 1 || n === this.objcount) this.afterFree(s, n);
     }
     if (this.debug) this.debugOps();
@@ -582,13 +612,13 @@ export class Mempool {
 
   /** Slab `s` (not the current one) got its first free slot back, or became empty. */
   private afterFree(s: number, n: number): void {
-    if (n === 1 && this.u32[(s >>> 2) + H_HEAPIDX] === NONE) this.heapPush(s);
+    if (n === 1 && this.u32[(s >>> 2) + H.HEAPIDX] === M.NONE) this.heapPush(s);
     if (n === this.objcount) this.becameEmpty(s);
   }
 
   /** Holds a freed slot back: a read view may still see it. */
   private defer(ptr: number, s: number): void {
-    this.u32[(s >>> 2) + H_DEFERRED]!++;
+    this.u32[(s >>> 2) + H.DEFERRED]!++;
     this.deferredCount++;
     this.clock.push(ptr);
     if (this.debug) this.debugOps();
@@ -596,14 +626,14 @@ export class Mempool {
 
   /** A deferred slot of our slab `s` may be reused now. @internal */
   releaseDeferred(ptr: number, s: number): void {
-    this.u32[(s >>> 2) + H_DEFERRED]!--;
+    this.u32[(s >>> 2) + H.DEFERRED]!--;
     this.deferredCount--;
     this.release(ptr, s);
   }
 
   /** Free slots of slab `s` (the cached count for the current slab). */
   private nfree(s: number): number {
-    return s === this.cur ? this.curFree : this.u32[(s >>> 2) + H_NFREE]!;
+    return s === this.cur ? this.curFree : this.u32[(s >>> 2) + H.NFREE]!;
   }
 
   /** Slab `s` became empty: it is the spare, unless another is; then the higher one goes back. */
@@ -616,20 +646,20 @@ export class Mempool {
     const keep = s < e ? s : e;
     const victim = s < e ? e : s;
     this.empty = keep;
-    this.heapRemove(this.u32[(victim >>> 2) + H_HEAPIDX]!);
+    this.heapRemove(this.u32[(victim >>> 2) + H.HEAPIDX]!);
     this.unlist(victim);
-    this.u32[(victim >>> 2) + H_MAGIC] = 0;
-    this.u32[(victim >>> 2) + H_POOL] = 0;
+    this.u32[(victim >>> 2) + H.MAGIC] = 0;
+    this.u32[(victim >>> 2) + H.POOL] = 0;
     this.cache.put(victim);
   }
 
   private unlist(s: number): void {
     const u32 = this.u32;
-    const i = u32[(s >>> 2) + H_LISTIDX]!;
+    const i = u32[(s >>> 2) + H.LISTIDX]!;
     const last = this.slabs.pop()!;
     if (last !== s) {
       this.slabs[i] = last;
-      u32[(last >>> 2) + H_LISTIDX] = i;
+      u32[(last >>> 2) + H.LISTIDX] = i;
     }
   }
 
@@ -639,18 +669,18 @@ export class Mempool {
     if ((ptr >>> 0) !== ptr || ptr === 0) this.invalid(ptr, 'is not a pointer into the arena');
     if (ptr >= this.viewEnd) this.refresh();
     const s = slabOf(this.cache.arena, ptr) >>> 0;
-    if (s === 0 || s + H_BYTES > this.viewEnd) this.invalid(ptr, 'is not in a slab handed out by the arena');
+    if (s === 0 || s + H.BYTES > this.viewEnd) this.invalid(ptr, 'is not in a slab handed out by the arena');
     const u32 = this.u32;
     const h = s >>> 2;
-    const magic = u32[h + H_MAGIC];
-    if (u32[h + H_OWNER] === this.ownerId) {
-      if (magic === MP_MAGIC && u32[h + H_POOL] === this.poolId) {
+    const magic = u32[h + H.MAGIC];
+    if (u32[h + H.OWNER] === this.ownerId) {
+      if (magic === M.MEMPOOL && u32[h + H.POOL] === this.poolId) {
         this.freeLocal(ptr, s);
         return;
       }
       this.invalid(ptr, 'belongs to another allocator of this worker');
     }
-    if (magic !== MP_MAGIC && magic !== LARGE_MAGIC) this.invalid(ptr, 'is not in a mempool slab or a large allocation');
+    if (magic !== M.MEMPOOL && magic !== M.LARGE) this.invalid(ptr, 'is not in a mempool slab or a large allocation');
     freeRemote(this.name, u32, this.i32, ptr, s);
   }
 
@@ -674,9 +704,9 @@ export class Mempool {
     const s = this.cur;
     if (s === 0) return;
     const h = s >>> 2;
-    this.u32[h + H_FREE] = this.fl;
-    this.u32[h + H_BUMP] = this.bump;
-    this.u32[h + H_NFREE] = this.curFree;
+    this.u32[h + H.FREE] = this.fl;
+    this.u32[h + H.BUMP] = this.bump;
+    this.u32[h + H.NFREE] = this.curFree;
   }
 
   /** Makes `s` (the heap's new top, or 0) the current slab. */
@@ -692,10 +722,10 @@ export class Mempool {
       return;
     }
     const h = s >>> 2;
-    this.fl = this.u32[h + H_FREE]!;
-    this.bump = this.u32[h + H_BUMP]!;
+    this.fl = this.u32[h + H.FREE]!;
+    this.bump = this.u32[h + H.BUMP]!;
     this.bumpEnd = s + this.first + this.objcount * this.stride;
-    this.curFree = this.u32[h + H_NFREE]!;
+    this.curFree = this.u32[h + H.NFREE]!;
   }
 
   /**
@@ -709,7 +739,7 @@ export class Mempool {
     for (let i = this.slabs.length - 1; i >= 0; i--) {
       const s = this.slabs[i];
       if (s === undefined) continue;
-      if (Atomics.load(i32, (s >>> 2) + H_PENDING) !== 0) total += this.takeSlab(s);
+      if (Atomics.load(i32, (s >>> 2) + H.PENDING) !== 0) total += this.takeSlab(s);
     }
     return total;
   }
@@ -721,15 +751,15 @@ export class Mempool {
     const h = s >>> 2;
     const isCur = s === this.cur;
     if (isCur) this.flush();
-    Atomics.store(i32, h + H_PENDING, 0);
-    const ra = h + H_WORDS + this.bw;
+    Atomics.store(i32, h + H.PENDING, 0);
+    const ra = h + H.WORDS + this.bw;
     const views = this.clock.open !== 0;
     let n = 0;
-    const nfree0 = u32[h + H_NFREE]!;
+    const nfree0 = u32[h + H.NFREE]!;
     for (let w = 0; w < this.bw; w++) {
       if (i32[ra + w] === 0) continue;
       let bits = Atomics.exchange(i32, ra + w, 0);
-      i32[h + H_WORDS + w]! &= ~bits;
+      i32[h + H.WORDS + w]! &= ~bits;
       while (bits !== 0) {
         const b = 31 - Math.clz32(bits & -bits);
         bits &= bits - 1;
@@ -737,23 +767,23 @@ export class Mempool {
         n++;
         this.live--;
         if (views) {
-          u32[h + H_DEFERRED]!++;
+          u32[h + H.DEFERRED]!++;
           this.deferredCount++;
           this.clock.push(ptr);
         } else {
           if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
-          u32[ptr >>> 2] = u32[h + H_FREE]!;
-          u32[h + H_FREE] = ptr;
+          u32[ptr >>> 2] = u32[h + H.FREE]!;
+          u32[h + H.FREE] = ptr;
         }
       }
     }
     if (views || n === 0) return n;
     const nfree = nfree0 + n;
-    u32[h + H_NFREE] = nfree;
+    u32[h + H.NFREE] = nfree;
     if (isCur) {
-      this.fl = u32[h + H_FREE]!;
+      this.fl = u32[h + H.FREE]!;
       this.curFree = nfree;
-    } else if (u32[h + H_HEAPIDX] === NONE) {
+    } else if (u32[h + H.HEAPIDX] === M.NONE) {
       this.heapPush(s);
     }
     if (nfree === this.objcount) this.becameEmpty(s);
@@ -764,8 +794,8 @@ export class Mempool {
   fits(s: number): boolean {
     const u32 = this.u32;
     const h = s >>> 2;
-    return u32[h + H_MAGIC] === MP_MAGIC && u32[h + H_OBJSIZE] === this.objsize && u32[h + H_STRIDE] === this.stride &&
-      u32[h + H_COUNT] === this.objcount && u32[h + H_FIRST] === this.first && u32[h + H_SLABSIZE] === this.slabSize;
+    return u32[h + H.MAGIC] === M.MEMPOOL && u32[h + H.OBJSIZE] === this.objsize && u32[h + H.STRIDE] === this.stride &&
+      u32[h + H.COUNT] === this.objcount && u32[h + H.FIRST] === this.first && u32[h + H.SLABSIZE] === this.slabSize;
   }
 
   /**
@@ -780,11 +810,11 @@ export class Mempool {
     const u32 = this.u32;
     const i32 = this.i32;
     const h = s >>> 2;
-    u32[h + H_OWNER] = this.ownerId;
-    u32[h + H_POOL] = this.poolId;
-    u32[h + H_CLASS] = this.classIndex;
-    Atomics.store(i32, h + H_PENDING, 0);
-    const aw = h + H_WORDS;
+    u32[h + H.OWNER] = this.ownerId;
+    u32[h + H.POOL] = this.poolId;
+    u32[h + H.CLASS] = this.classIndex;
+    Atomics.store(i32, h + H.PENDING, 0);
+    const aw = h + H.WORDS;
     const ra = aw + this.bw;
     let live = 0;
     let head = 0;
@@ -807,12 +837,12 @@ export class Mempool {
         nfree++;
       }
     }
-    u32[h + H_FREE] = head;
-    u32[h + H_NFREE] = nfree;
-    u32[h + H_BUMP] = s + this.first + this.objcount * this.stride;
-    u32[h + H_DEFERRED] = 0;
-    u32[h + H_HEAPIDX] = NONE;
-    u32[h + H_LISTIDX] = this.slabs.length;
+    u32[h + H.FREE] = head;
+    u32[h + H.NFREE] = nfree;
+    u32[h + H.BUMP] = s + this.first + this.objcount * this.stride;
+    u32[h + H.DEFERRED] = 0;
+    u32[h + H.HEAPIDX] = M.NONE;
+    u32[h + H.LISTIDX] = this.slabs.length;
     this.slabs.push(s);
     this.live += live;
     if (nfree > 0) this.heapPush(s);
@@ -834,11 +864,11 @@ export class Mempool {
     const result: MempoolAdoption = { slabs: 0, objects: 0, others: [] };
     for (const start of starts) {
       const s = start >>> 0;
-      const magic = this.u32[(s >>> 2) + H_MAGIC];
+      const magic = this.u32[(s >>> 2) + H.MAGIC];
       if (this.fits(s)) {
         result.slabs++;
         result.objects += this.adoptSlab(s);
-      } else if (magic === MP_MAGIC || magic === LARGE_MAGIC) {
+      } else if (magic === M.MEMPOOL || magic === M.LARGE) {
         result.others.push(s);
       } else {
         this.cache.put(s);
@@ -870,8 +900,8 @@ export class Mempool {
     this.setCur(0);
     const u32 = this.u32;
     for (const s of this.slabs) {
-      u32[(s >>> 2) + H_MAGIC] = 0;
-      u32[(s >>> 2) + H_POOL] = 0;
+      u32[(s >>> 2) + H.MAGIC] = 0;
+      u32[(s >>> 2) + H.POOL] = 0;
       this.cache.put(s);
     }
     this.slabs = [];
@@ -909,21 +939,21 @@ export class Mempool {
       const h = s >>> 2;
       const at = `slab ${s}`;
       if (s % this.slabSize !== 0) fail(`${at} is not aligned to ${this.slabSize}`);
-      if (u32[h + H_MAGIC] !== MP_MAGIC) fail(`${at} has magic ${u32[h + H_MAGIC]}`);
-      if (u32[h + H_OWNER] !== this.ownerId || u32[h + H_POOL] !== this.poolId) {
-        fail(`${at} belongs to owner ${u32[h + H_OWNER]} pool ${u32[h + H_POOL]}, not ${this.ownerId}/${this.poolId}`);
+      if (u32[h + H.MAGIC] !== M.MEMPOOL) fail(`${at} has magic ${u32[h + H.MAGIC]}`);
+      if (u32[h + H.OWNER] !== this.ownerId || u32[h + H.POOL] !== this.poolId) {
+        fail(`${at} belongs to owner ${u32[h + H.OWNER]} pool ${u32[h + H.POOL]}, not ${this.ownerId}/${this.poolId}`);
       }
-      if (u32[h + H_OBJSIZE] !== this.objsize || u32[h + H_STRIDE] !== this.stride || u32[h + H_COUNT] !== this.objcount ||
-        u32[h + H_FIRST] !== this.first || u32[h + H_SLABSIZE] !== this.slabSize || u32[h + H_CLASS] !== this.classIndex) {
+      if (u32[h + H.OBJSIZE] !== this.objsize || u32[h + H.STRIDE] !== this.stride || u32[h + H.COUNT] !== this.objcount ||
+        u32[h + H.FIRST] !== this.first || u32[h + H.SLABSIZE] !== this.slabSize || u32[h + H.CLASS] !== this.classIndex) {
         fail(`${at} has a header that does not match the pool`);
       }
       if (this.pageMap[s >>> 12] !== this.order1) fail(`${at} is not a block of order ${this.order1 - 1} in the page map`);
-      if (u32[h + H_LISTIDX] !== i) fail(`${at} says list index ${u32[h + H_LISTIDX]}, is at ${i}`);
+      if (u32[h + H.LISTIDX] !== i) fail(`${at} says list index ${u32[h + H.LISTIDX]}, is at ${i}`);
       mark.fill(0);
       let alloc = 0;
       for (let w = 0; w < this.bw; w++) {
-        const a = i32[h + H_WORDS + w]!;
-        const r = i32[h + H_WORDS + this.bw + w]!;
+        const a = i32[h + H.WORDS + w]!;
+        const r = i32[h + H.WORDS + this.bw + w]!;
         if ((r & ~a) !== 0) fail(`${at}: a slot is remote-freed but not allocated (word ${w})`);
         for (let b = 0; b < 32; b++) {
           if ((a & (1 << b)) === 0) continue;
@@ -933,13 +963,13 @@ export class Mempool {
           alloc++;
         }
       }
-      const nfree = u32[h + H_NFREE]!;
-      const def = u32[h + H_DEFERRED]!;
+      const nfree = u32[h + H.NFREE]!;
+      const def = u32[h + H.DEFERRED]!;
       if (alloc + def + nfree !== this.objcount) {
         fail(`${at}: ${alloc} allocated + ${def} deferred + ${nfree} free != ${this.objcount} slots`);
       }
       const endAddr = s + this.first + this.objcount * this.stride;
-      const bump = u32[h + H_BUMP]!;
+      const bump = u32[h + H.BUMP]!;
       if (bump < s + this.first || bump > endAddr || (bump - s - this.first) % this.stride !== 0) {
         fail(`${at}: bump address ${bump} is not a slot boundary in the slab`);
       }
@@ -949,7 +979,7 @@ export class Mempool {
         mark[idx] = 2;
       }
       let listed = 0;
-      for (let p = u32[h + H_FREE]!; p !== 0; p = u32[p >>> 2]!) {
+      for (let p = u32[h + H.FREE]!; p !== 0; p = u32[p >>> 2]!) {
         const off = p - s - this.first;
         const idx = off / this.stride;
         if (!Number.isInteger(idx) || idx < 0 || idx >= this.objcount) fail(`${at}: free list holds ${p}, not a slot`);
@@ -964,9 +994,9 @@ export class Mempool {
         if (++listed > nfree) fail(`${at}: the free list is longer than ${nfree} (a cycle?)`);
       }
       if (listed + untouched !== nfree) fail(`${at}: ${listed} listed + ${untouched} untouched != nfree ${nfree}`);
-      const hi = u32[h + H_HEAPIDX]!;
-      if (hi !== NONE && this.heap[hi] !== s) fail(`${at} says heap index ${hi}, the heap holds ${this.heap[hi]} there`);
-      if (nfree > 0 && hi === NONE) fail(`${at} has room but is not in the heap`);
+      const hi = u32[h + H.HEAPIDX]!;
+      if (hi !== M.NONE && this.heap[hi] !== s) fail(`${at} says heap index ${hi}, the heap holds ${this.heap[hi]} there`);
+      if (nfree > 0 && hi === M.NONE) fail(`${at} has room but is not in the heap`);
       if (nfree === this.objcount) {
         empties++;
         if (this.empty !== s) fail(`${at} is empty but not the spare (${this.empty})`);
@@ -979,7 +1009,7 @@ export class Mempool {
     if (deferred !== this.deferredCount) fail(`slabs hold ${deferred} deferred slots, pool says ${this.deferredCount}`);
     for (let i = 0; i < this.heap.length; i++) {
       const s = this.heap[i]!;
-      if (u32[(s >>> 2) + H_HEAPIDX] !== i) fail(`heap entry ${i} (${s}) says index ${u32[(s >>> 2) + H_HEAPIDX]}`);
+      if (u32[(s >>> 2) + H.HEAPIDX] !== i) fail(`heap entry ${i} (${s}) says index ${u32[(s >>> 2) + H.HEAPIDX]}`);
       if (i > 0 && this.heap[(i - 1) >> 1]! > s) fail(`heap order broken at ${i}`);
     }
     if (this.cur !== (this.heap.length > 0 ? this.heap[0]! : 0)) fail(`current slab ${this.cur} is not the heap top`);
@@ -999,13 +1029,13 @@ export class Mempool {
     const u32 = this.u32;
     const gone = heap[i]!;
     if (gone === this.cur) this.setCur(0);
-    u32[(gone >>> 2) + H_HEAPIDX] = NONE;
+    u32[(gone >>> 2) + H.HEAPIDX] = M.NONE;
     const last = heap.pop()!;
     if (i < heap.length) {
       heap[i] = last;
-      u32[(last >>> 2) + H_HEAPIDX] = i;
+      u32[(last >>> 2) + H.HEAPIDX] = i;
       this.siftDown(i);
-      this.siftUp(u32[(last >>> 2) + H_HEAPIDX]!);
+      this.siftUp(u32[(last >>> 2) + H.HEAPIDX]!);
     }
     this.setCur(heap.length > 0 ? heap[0]! : 0);
   }
@@ -1019,11 +1049,11 @@ export class Mempool {
       const y = heap[p]!;
       if (y <= x) break;
       heap[i] = y;
-      u32[(y >>> 2) + H_HEAPIDX] = i;
+      u32[(y >>> 2) + H.HEAPIDX] = i;
       i = p;
     }
     heap[i] = x;
-    u32[(x >>> 2) + H_HEAPIDX] = i;
+    u32[(x >>> 2) + H.HEAPIDX] = i;
   }
 
   private siftDown(i: number): void {
@@ -1038,11 +1068,11 @@ export class Mempool {
       const y = heap[c]!;
       if (y >= x) break;
       heap[i] = y;
-      u32[(y >>> 2) + H_HEAPIDX] = i;
+      u32[(y >>> 2) + H.HEAPIDX] = i;
       i = c;
     }
     heap[i] = x;
-    u32[(x >>> 2) + H_HEAPIDX] = i;
+    u32[(x >>> 2) + H.HEAPIDX] = i;
   }
 
   // ---- debug mode ----
@@ -1070,37 +1100,22 @@ export function freeRemote(name: string, u32: Uint32Array, i32: Int32Array, ptr:
   const fail = (why: string): never => {
     throw new InvalidPointerError(ptr, `${name}.free: pointer ${ptr} ${why}`);
   };
-  if (u32[h + H_MAGIC] === LARGE_MAGIC) {
-    if (ptr !== s + LARGE_HEADER) fail('is inside a large allocation, not at its start');
-    if (Atomics.compareExchange(i32, h + L_STATE, L_LIVE, L_REMOTE) !== L_LIVE) fail('is not a live large allocation (a double free?)');
+  if (u32[h + H.MAGIC] === M.LARGE) {
+    if (ptr !== s + M.LARGE_HEADER) fail('is inside a large allocation, not at its start');
+    if (Atomics.compareExchange(i32, h + H.L_STATE, L.LIVE, L.REMOTE) !== L.LIVE) fail('is not a live large allocation (a double free?)');
     return;
   }
-  const stride = u32[h + H_STRIDE]!;
-  const first = u32[h + H_FIRST]!;
-  const count = u32[h + H_COUNT]!;
+  const stride = u32[h + H.STRIDE]!;
+  const first = u32[h + H.FIRST]!;
+  const count = u32[h + H.COUNT]!;
   const off = ptr - s - first;
   const idx = off / stride;
   if (!Number.isInteger(idx) || idx < 0 || idx >= count) fail('is not at an object boundary');
   const bw = Math.ceil(count / 32);
-  const w = h + H_WORDS + (idx >>> 5);
+  const w = h + H.WORDS + (idx >>> 5);
   const bit = 1 << (idx & 31);
   if ((Atomics.load(i32, w) & bit) === 0) fail('is not allocated (a double free?)');
   const old = Atomics.or(i32, w + bw, bit);
   if ((old & bit) !== 0) fail('was already freed by another worker');
-  Atomics.store(i32, h + H_PENDING, 1);
+  Atomics.store(i32, h + H.PENDING, 1);
 }
-
-// ---- large allocations (SmallAlloc), declared here so every free path can take them ----
-
-/** Bytes in front of a large allocation: its header. @internal */
-export const LARGE_HEADER = 64;
-/** Large header word: state (L_LIVE, L_REMOTE, L_DEFERRED), atomic. @internal */
-export const L_STATE = 9;
-/** Large header word: index in the owner's list of large allocations. @internal */
-export const L_LISTIDX = 10;
-/** Large state: handed out. @internal */
-export const L_LIVE = 1;
-/** Large state: freed by another worker, not yet taken in. @internal */
-export const L_REMOTE = 2;
-/** Large state: freed while a read view was open. @internal */
-export const L_DEFERRED = 3;

@@ -38,22 +38,22 @@ import { rangeError } from '../internal/checks.js';
 /** The size-class table of one SmallAlloc. */
 export class SizeClasses {
   /** Every class size is a multiple of this (a power of two). */
-  readonly granularity: number;
+  declare readonly granularity: number;
   /** Size of class 0 (the requested minimum rounded up to granularity). */
-  readonly objsizeMin: number;
+  declare readonly objsizeMin: number;
   /** The largest class size; bigger requests are not served by a class. */
-  readonly objsizeMax: number;
+  declare readonly objsizeMax: number;
   /** n: each doubling of the size is split into 2^n classes. */
-  readonly effectiveBits: number;
+  declare readonly effectiveBits: number;
   /** The growth factor between neighbouring classes once the linear part is over. */
-  readonly actualFactor: number;
+  declare readonly actualFactor: number;
   /** Number of classes: classes are 0 .. count - 1. */
-  readonly count: number;
+  declare readonly count: number;
 
-  private readonly shiftPlus1: number;
-  private readonly shift: number;
-  private readonly ignoreBits: number;
-  private readonly effSize: number;
+  private declare readonly shiftPlus1: number;
+  private declare readonly shift: number;
+  private declare readonly ignoreBits: number;
+  private declare readonly effSize: number;
 
   /**
    * @param objsizeMin smallest class size (rounded up to granularity), >= 1

@@ -20,7 +20,7 @@
  *
  * Large allocation layout (the block or run's first 64 bytes; pointer = start + 64):
  * ```
- *  word 0 LARGE_MAGIC | 1 owner | 2 allocator id | 3 bytes asked | 7 bytes of the run
+ *  word 0 M.LARGE | 1 owner | 2 allocator id | 3 bytes asked | 7 bytes of the run
  *       9 state: LIVE, REMOTE (freed by another worker), DEFERRED (held for a view), atomic
  *      10 index in the owner's list of large allocations
  * ```
@@ -43,9 +43,7 @@ import { InvalidPointerError } from '../errors.js';
 import { checkInstance, checkInt, describe, optionsBag, rangeError, typeError } from '../internal/checks.js';
 import { MAX_BYTE_LENGTH } from '../memory.js';
 import {
-  H_CLASS, H_COUNT, H_FIRST, H_MAGIC, H_OBJSIZE, H_STRIDE, H_WORDS, H_OWNER, H_POOL, H_SLABSIZE, LARGE_HEADER, LARGE_MAGIC, L_DEFERRED, L_LISTIDX, L_LIVE,
-  L_REMOTE, L_STATE, MP_MAGIC, Mempool, NO_CLASS, ViewClock, freeRemote, mempoolObjsizeMax, newPoolId,
-  type MempoolStats, type PoolHost,
+  H, L, M, Mempool, ViewClock, freeRemote, mempoolObjsizeMax, newPoolId, type MempoolStats, type PoolHost,
 } from './mempool.js';
 import { SizeClasses } from './size-class.js';
 import { SlabCache, slabOf } from './slab-cache.js';
@@ -121,30 +119,30 @@ class SmallReadView implements ReadView {
 /** Allocations of any size over size-class mempools; read views; frees from any worker. */
 export class SmallAlloc implements PoolHost {
   /** The memory source. */
-  readonly cache: SlabCache;
+  declare readonly cache: SlabCache;
   /** Growth factor between classes actually achieved. */
-  readonly actualFactor: number;
+  declare readonly actualFactor: number;
   /** The largest class size; above it allocations take the large path. */
-  readonly objsizeMax: number;
+  declare readonly objsizeMax: number;
   /** The size classes. @internal */
-  readonly classes: SizeClasses;
-  /** Written into large headers (H_POOL). @internal */
-  readonly id: number;
+  declare readonly classes: SizeClasses;
+  /** Written into large headers (H.POOL). @internal */
+  declare readonly id: number;
 
-  private readonly ownerId: number;
-  private pools: (Mempool | null)[];
+  private declare readonly ownerId: number;
+  private declare pools: (Mempool | null)[];
   /** Pools adopted with an objsize outside the classes, by objsize. */
   private extra = new Map<number, Mempool>();
   private readonly clock = new ViewClock();
   private views: SmallReadView[] = [];
   private viewsHead = 0;
 
-  private u32: Uint32Array;
-  private i32: Int32Array;
-  private end: number;
-  private readonly pageMap: Uint8Array;
+  private declare u32: Uint32Array;
+  private declare i32: Int32Array;
+  private declare end: number;
+  private declare readonly pageMap: Uint8Array;
 
-  /** Large allocations held (live, remote-freed, deferred), by start; index in L_LISTIDX. */
+  /** Large allocations held (live, remote-freed, deferred), by start; index in H.L_LISTIDX. */
   private larges: number[] = [];
   private largeLive = 0;
   private largeUsed = 0;
@@ -227,13 +225,13 @@ export class SmallAlloc implements PoolHost {
     const s = ptr - (ptr & ((4096 << (o - 1)) - 1));
     const h = s >>> 2;
     const u32 = this.u32;
-    if (u32[h + H_OWNER] !== this.ownerId || u32[h + H_MAGIC] !== MP_MAGIC) {
+    if (u32[h + H.OWNER] !== this.ownerId || u32[h + H.MAGIC] !== M.MEMPOOL) {
       this.freeSlow(ptr, size);
       return;
     }
-    const cls = u32[h + H_CLASS]!;
+    const cls = u32[h + H.CLASS]!;
     const pool = cls < this.pools.length ? this.pools[cls]! : null;
-    if (pool === null || pool.poolId !== u32[h + H_POOL] || size !== undefined) {
+    if (pool === null || pool.poolId !== u32[h + H.POOL] || size !== undefined) {
       this.freeSlow(ptr, size);
       return;
     }
@@ -247,20 +245,20 @@ export class SmallAlloc implements PoolHost {
     if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr || ptr === 0) this.invalid(where, ptr, 'is not a pointer into the arena');
     if (ptr >= this.end) this.refresh();
     const s = slabOf(this.cache.arena, ptr) >>> 0;
-    if (s === 0 || s + LARGE_HEADER > this.end) this.invalid(where, ptr, 'is not in a block handed out by the arena');
+    if (s === 0 || s + M.LARGE_HEADER > this.end) this.invalid(where, ptr, 'is not in a block handed out by the arena');
     const u32 = this.u32;
     const h = s >>> 2;
-    const magic = u32[h + H_MAGIC];
-    if (magic !== MP_MAGIC && magic !== LARGE_MAGIC) this.invalid(where, ptr, 'is not in a mempool slab or a large allocation');
-    if (u32[h + H_OWNER] !== this.ownerId) {
+    const magic = u32[h + H.MAGIC];
+    if (magic !== M.MEMPOOL && magic !== M.LARGE) this.invalid(where, ptr, 'is not in a mempool slab or a large allocation');
+    if (u32[h + H.OWNER] !== this.ownerId) {
       if (size !== undefined && size !== null) this.checkSize(ptr, s, size, false);
       freeRemote('SmallAlloc', u32, this.i32, ptr, s);
       return;
     }
-    if (magic === LARGE_MAGIC) {
-      if (u32[h + H_POOL] !== this.id) this.invalid(where, ptr, 'belongs to another allocator of this worker');
-      if (ptr !== s + LARGE_HEADER) this.invalid(where, ptr, 'is inside a large allocation, not at its start');
-      if (Atomics.load(this.i32, h + L_STATE) !== L_LIVE) this.invalid(where, ptr, 'is not a live large allocation (a double free?)');
+    if (magic === M.LARGE) {
+      if (u32[h + H.POOL] !== this.id) this.invalid(where, ptr, 'belongs to another allocator of this worker');
+      if (ptr !== s + M.LARGE_HEADER) this.invalid(where, ptr, 'is inside a large allocation, not at its start');
+      if (Atomics.load(this.i32, h + H.L_STATE) !== L.LIVE) this.invalid(where, ptr, 'is not a live large allocation (a double free?)');
       if (size !== undefined && size !== null) this.checkSize(ptr, s, size, true);
       this.freeLarge(s);
       return;
@@ -279,12 +277,12 @@ export class SmallAlloc implements PoolHost {
   private checkSize(ptr: number, s: number, size: number, ours: boolean): void {
     const h = s >>> 2;
     const u32 = this.u32;
-    const recorded = u32[h + H_OBJSIZE]!;
-    if (u32[h + H_MAGIC] === LARGE_MAGIC) {
+    const recorded = u32[h + H.OBJSIZE]!;
+    if (u32[h + H.MAGIC] === M.LARGE) {
       if (size !== recorded) rangeError('SmallAlloc.free', 'size', `${recorded} (the size allocated at ${ptr})`, size);
       return;
     }
-    const cls = u32[h + H_CLASS]!;
+    const cls = u32[h + H.CLASS]!;
     const ok = ours && cls < this.classes.count
       ? size <= this.objsizeMax && this.classes.classOf(size) === cls
       : size <= recorded;
@@ -295,13 +293,13 @@ export class SmallAlloc implements PoolHost {
   private poolOf(s: number): Mempool | null {
     const u32 = this.u32;
     const h = s >>> 2;
-    const id = u32[h + H_POOL]!;
-    const cls = u32[h + H_CLASS]!;
+    const id = u32[h + H.POOL]!;
+    const cls = u32[h + H.CLASS]!;
     if (cls < this.pools.length) {
       const p = this.pools[cls]!;
       return p !== null && p.poolId === id ? p : null;
     }
-    const p = this.extra.get(u32[h + H_OBJSIZE]!);
+    const p = this.extra.get(u32[h + H.OBJSIZE]!);
     return p !== undefined && p.poolId === id ? p : null;
   }
 
@@ -320,12 +318,12 @@ export class SmallAlloc implements PoolHost {
   // ---- the large path ----
 
   private allocLarge(where: string, size: number, throwing: boolean): number {
-    checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH - LARGE_HEADER);
+    checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH - M.LARGE_HEADER);
     if (this.largeSinceScan >= this.larges.length && this.larges.length > 0) {
       this.largeSinceScan = 0;
       this.takeRemoteLarge();
     }
-    const bytes = size + LARGE_HEADER;
+    const bytes = size + M.LARGE_HEADER;
     let s = this.cache.tryGet(bytes) >>> 0;
     if (s === 0) {
       this.reclaimAll();
@@ -336,35 +334,35 @@ export class SmallAlloc implements PoolHost {
       }
     }
     this.largeSinceScan++;
-    if (s + LARGE_HEADER > this.end) this.refresh();
+    if (s + M.LARGE_HEADER > this.end) this.refresh();
     const u32 = this.u32;
     const h = s >>> 2;
     const real = this.cache.realSize(bytes);
-    u32.fill(0, h, h + LARGE_HEADER / 4);
-    u32[h + H_OWNER] = this.ownerId;
-    u32[h + H_POOL] = this.id;
-    u32[h + H_OBJSIZE] = size;
-    u32[h + H_SLABSIZE] = real >= 2 ** 32 ? 0xffffffff : real;
-    u32[h + H_CLASS] = NO_CLASS;
-    u32[h + L_STATE] = L_LIVE;
-    u32[h + L_LISTIDX] = this.larges.length;
-    u32[h + H_MAGIC] = LARGE_MAGIC;
+    u32.fill(0, h, h + M.LARGE_HEADER / 4);
+    u32[h + H.OWNER] = this.ownerId;
+    u32[h + H.POOL] = this.id;
+    u32[h + H.OBJSIZE] = size;
+    u32[h + H.SLABSIZE] = real >= 2 ** 32 ? 0xffffffff : real;
+    u32[h + H.CLASS] = M.NO_CLASS;
+    u32[h + H.L_STATE] = L.LIVE;
+    u32[h + H.L_LISTIDX] = this.larges.length;
+    u32[h + H.MAGIC] = M.LARGE;
     this.larges.push(s);
     this.largeLive++;
     this.largeUsed += size;
     this.largeTotal += real;
-    return s + LARGE_HEADER;
+    return s + M.LARGE_HEADER;
   }
 
   /** Our large allocation at `s` (state LIVE or REMOTE) is freed now. */
   private freeLarge(s: number): void {
     const h = s >>> 2;
     this.largeLive--;
-    this.largeUsed -= this.u32[h + H_OBJSIZE]!;
+    this.largeUsed -= this.u32[h + H.OBJSIZE]!;
     if (this.clock.open !== 0) {
-      Atomics.store(this.i32, h + L_STATE, L_DEFERRED);
+      Atomics.store(this.i32, h + H.L_STATE, L.DEFERRED);
       this.largeDeferred++;
-      this.clock.push(s + LARGE_HEADER);
+      this.clock.push(s + M.LARGE_HEADER);
       return;
     }
     this.dropLarge(s);
@@ -374,15 +372,15 @@ export class SmallAlloc implements PoolHost {
   private dropLarge(s: number): void {
     const u32 = this.u32;
     const h = s >>> 2;
-    const i = u32[h + L_LISTIDX]!;
+    const i = u32[h + H.L_LISTIDX]!;
     const last = this.larges.pop()!;
     if (last !== s) {
       this.larges[i] = last;
-      u32[(last >>> 2) + L_LISTIDX] = i;
+      u32[(last >>> 2) + H.L_LISTIDX] = i;
     }
-    this.largeTotal -= this.cache.realSize(u32[h + H_OBJSIZE]! + LARGE_HEADER);
-    u32[h + H_MAGIC] = 0;
-    Atomics.store(this.i32, h + L_STATE, 0);
+    this.largeTotal -= this.cache.realSize(u32[h + H.OBJSIZE]! + M.LARGE_HEADER);
+    u32[h + H.MAGIC] = 0;
+    Atomics.store(this.i32, h + H.L_STATE, 0);
     this.cache.put(s);
   }
 
@@ -393,7 +391,7 @@ export class SmallAlloc implements PoolHost {
     for (let i = this.larges.length - 1; i >= 0; i--) {
       const s = this.larges[i]!;
       const h = s >>> 2;
-      if (Atomics.load(i32, h + L_STATE) === L_REMOTE) {
+      if (Atomics.load(i32, h + H.L_STATE) === L.REMOTE) {
         n++;
         this.freeLarge(s);
       }
@@ -464,7 +462,7 @@ export class SmallAlloc implements PoolHost {
     if (ptr >= this.end) this.refresh();
     const s = slabOf(this.cache.arena, ptr) >>> 0;
     const h = s >>> 2;
-    if (this.u32[h + H_MAGIC] === LARGE_MAGIC) {
+    if (this.u32[h + H.MAGIC] === M.LARGE) {
       this.largeDeferred--;
       this.dropLarge(s);
       return;
@@ -502,27 +500,27 @@ export class SmallAlloc implements PoolHost {
     const u32 = this.u32;
     const i32 = this.i32;
     const h = s >>> 2;
-    const magic = u32[h + H_MAGIC];
-    if (magic !== LARGE_MAGIC && magic !== MP_MAGIC) this.invalid(where, ptr, 'is not in a mempool slab or a large allocation');
+    const magic = u32[h + H.MAGIC];
+    if (magic !== M.LARGE && magic !== M.MEMPOOL) this.invalid(where, ptr, 'is not in a mempool slab or a large allocation');
     // Our own worker's pointers must be this allocator's; another worker's may be anyone's.
-    if (u32[h + H_OWNER] === this.ownerId &&
-      (magic === LARGE_MAGIC ? u32[h + H_POOL] !== this.id : this.poolOf(s) === null)) {
+    if (u32[h + H.OWNER] === this.ownerId &&
+      (magic === M.LARGE ? u32[h + H.POOL] !== this.id : this.poolOf(s) === null)) {
       this.invalid(where, ptr, 'belongs to another allocator of this worker');
     }
-    if (magic === LARGE_MAGIC) {
-      if (ptr !== s + LARGE_HEADER || Atomics.load(i32, h + L_STATE) !== L_LIVE) this.invalid(where, ptr, 'is not a live allocation');
-      const real = slabSizeOfLarge(this.cache, u32[h + H_OBJSIZE]!);
-      return { isLarge: true, realSize: real - LARGE_HEADER };
+    if (magic === M.LARGE) {
+      if (ptr !== s + M.LARGE_HEADER || Atomics.load(i32, h + H.L_STATE) !== L.LIVE) this.invalid(where, ptr, 'is not a live allocation');
+      const real = slabSizeOfLarge(this.cache, u32[h + H.OBJSIZE]!);
+      return { isLarge: true, realSize: real - M.LARGE_HEADER };
     }
-    const stride = u32[h + H_STRIDE]!;
-    const off = ptr - s - u32[h + H_FIRST]!;
+    const stride = u32[h + H.STRIDE]!;
+    const off = ptr - s - u32[h + H.FIRST]!;
     const idx = off / stride;
-    if (!Number.isInteger(idx) || idx < 0 || idx >= u32[h + H_COUNT]!) this.invalid(where, ptr, 'is not at an object boundary');
-    const bw = Math.ceil(u32[h + H_COUNT]! / 32);
-    const w = h + H_WORDS + (idx >>> 5);
+    if (!Number.isInteger(idx) || idx < 0 || idx >= u32[h + H.COUNT]!) this.invalid(where, ptr, 'is not at an object boundary');
+    const bw = Math.ceil(u32[h + H.COUNT]! / 32);
+    const w = h + H.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
     if ((Atomics.load(i32, w) & bit) === 0 || (Atomics.load(i32, w + bw) & bit) !== 0) this.invalid(where, ptr, 'is not a live allocation');
-    return { isLarge: false, realSize: u32[h + H_OBJSIZE]! };
+    return { isLarge: false, realSize: u32[h + H.OBJSIZE]! };
   }
 
   /** Statistics; remote frees are taken in and a batch of deferred frees released first. */
@@ -572,7 +570,7 @@ export class SmallAlloc implements PoolHost {
       deferred += p.deferred;
     });
     for (const [objsize, p] of this.extra) {
-      if (p.objsize !== objsize || p.classIndex !== NO_CLASS) fail(`adopted pool of objsize ${p.objsize} is misfiled`);
+      if (p.objsize !== objsize || p.classIndex !== M.NO_CLASS) fail(`adopted pool of objsize ${p.objsize} is misfiled`);
       p.check();
       deferred += p.deferred;
     }
@@ -585,18 +583,18 @@ export class SmallAlloc implements PoolHost {
     for (let i = 0; i < this.larges.length; i++) {
       const s = this.larges[i]!;
       const h = s >>> 2;
-      if (u32[h + H_MAGIC] !== LARGE_MAGIC || u32[h + H_OWNER] !== this.ownerId || u32[h + H_POOL] !== this.id) {
+      if (u32[h + H.MAGIC] !== M.LARGE || u32[h + H.OWNER] !== this.ownerId || u32[h + H.POOL] !== this.id) {
         fail(`large allocation at ${s} has a header that does not name this allocator`);
       }
-      if (u32[h + L_LISTIDX] !== i) fail(`large allocation at ${s} says list index ${u32[h + L_LISTIDX]}, is at ${i}`);
+      if (u32[h + H.L_LISTIDX] !== i) fail(`large allocation at ${s} says list index ${u32[h + H.L_LISTIDX]}, is at ${i}`);
       if (slabOf(this.cache.arena, s) !== s) fail(`large allocation at ${s} is not a block the cache handed out`);
-      const state = Atomics.load(i32, h + L_STATE);
-      const size = u32[h + H_OBJSIZE]!;
-      held += this.cache.realSize(size + LARGE_HEADER);
-      if (state === L_LIVE || state === L_REMOTE) {
+      const state = Atomics.load(i32, h + H.L_STATE);
+      const size = u32[h + H.OBJSIZE]!;
+      held += this.cache.realSize(size + M.LARGE_HEADER);
+      if (state === L.LIVE || state === L.REMOTE) {
         live++;
         liveBytes += size;
-      } else if (state === L_DEFERRED) {
+      } else if (state === L.DEFERRED) {
         largeDeferred++;
       } else fail(`large allocation at ${s} is in state ${state}`);
     }
@@ -643,34 +641,34 @@ export class SmallAlloc implements PoolHost {
     const result: SmallAdoption = { slabs: 0, objects: 0, large: 0 };
     for (const start of starts) {
       const s = start >>> 0;
-      if (s + LARGE_HEADER > this.end) this.refresh();
+      if (s + M.LARGE_HEADER > this.end) this.refresh();
       const u32 = this.u32;
       const h = s >>> 2;
-      const magic = u32[h + H_MAGIC];
-      if (magic === MP_MAGIC) {
+      const magic = u32[h + H.MAGIC];
+      if (magic === M.MEMPOOL) {
         const pool = this.poolForAdoption(s);
         if (pool !== null) {
           result.slabs++;
           result.objects += pool.adoptSlab(s);
           continue;
         }
-      } else if (magic === LARGE_MAGIC) {
-        const state = Atomics.load(this.i32, h + L_STATE);
-        if (state === L_LIVE) {
-          u32[h + H_OWNER] = this.ownerId;
-          u32[h + H_POOL] = this.id;
-          u32[h + L_LISTIDX] = this.larges.length;
+      } else if (magic === M.LARGE) {
+        const state = Atomics.load(this.i32, h + H.L_STATE);
+        if (state === L.LIVE) {
+          u32[h + H.OWNER] = this.ownerId;
+          u32[h + H.POOL] = this.id;
+          u32[h + H.L_LISTIDX] = this.larges.length;
           this.larges.push(s);
-          const size = u32[h + H_OBJSIZE]!;
+          const size = u32[h + H.OBJSIZE]!;
           this.largeLive++;
           this.largeUsed += size;
-          this.largeTotal += this.cache.realSize(size + LARGE_HEADER);
+          this.largeTotal += this.cache.realSize(size + M.LARGE_HEADER);
           result.large++;
           // A remote free may have raced the re-tagging: the owner scan will take it in.
           continue;
         }
       }
-      u32[h + H_MAGIC] = 0;
+      u32[h + H.MAGIC] = 0;
       this.cache.put(s);
     }
     return result;
@@ -678,7 +676,7 @@ export class SmallAlloc implements PoolHost {
 
   /** The pool that can take mempool slab `s`, created if needed; null if none can. */
   private poolForAdoption(s: number): Mempool | null {
-    const objsize = this.u32[(s >>> 2) + H_OBJSIZE]!;
+    const objsize = this.u32[(s >>> 2) + H.OBJSIZE]!;
     if (objsize <= this.objsizeMax) {
       const cls = this.classes.classOf(objsize);
       if (this.classes.sizeOf(cls) === objsize) {
@@ -689,7 +687,7 @@ export class SmallAlloc implements PoolHost {
     let pool = this.extra.get(objsize);
     if (pool === undefined) {
       if (objsize < 1 || objsize > mempoolObjsizeMax(this.cache)) return null;
-      pool = new Mempool(this.cache, objsize, this, this.clock, NO_CLASS);
+      pool = new Mempool(this.cache, objsize, this, this.clock, M.NO_CLASS);
       this.extra.set(objsize, pool);
     }
     return pool.fits(s) ? pool : null;
@@ -703,7 +701,7 @@ export class SmallAlloc implements PoolHost {
     this.extra.clear();
     const u32 = this.u32;
     for (const s of this.larges) {
-      u32[(s >>> 2) + H_MAGIC] = 0;
+      u32[(s >>> 2) + H.MAGIC] = 0;
       this.cache.put(s);
     }
     this.larges = [];
@@ -723,5 +721,5 @@ export class SmallAlloc implements PoolHost {
 }
 
 function slabSizeOfLarge(cache: SlabCache, size: number): number {
-  return cache.realSize(size + LARGE_HEADER);
+  return cache.realSize(size + M.LARGE_HEADER);
 }

@@ -1,0 +1,269 @@
+/**
+ * Models of the per-worker allocators over a SlabCache: SlabCache itself (buddy blocks and
+ * large runs), Mempool (fixed-size objects) and SmallAlloc (size classes, large allocations,
+ * read views). Each tracks what is live and what it holds; counters are checked against Σ of
+ * the live blocks; double frees and interior pointers must throw InvalidPointerError and
+ * change nothing; a failure to allocate (a small quota) changes nothing.
+ *
+ * SmallAlloc's read views: a block freed while views are open keeps its contents and is not
+ * handed out again until every view open at the moment of the free has closed.
+ */
+import fc from 'fast-check';
+import assert from 'node:assert/strict';
+import { InvalidPointerError, OutOfMemoryError } from '../../../src/errors.js';
+import {
+  Mempool, need, Quota, SlabArena, SlabCache, SmallAlloc, unless, type MempoolLike, type ReadViewLike, type SlabCacheLike,
+  type SmallAllocLike,
+} from '../../support/lib.js';
+import { assertDisjoint, command, expectThrow, sizeArb, stamp, verifyAll, type Block, type ModelSpec, type Real } from '../../support/model.js';
+
+const SLAB = 1 << 16;
+
+function makeCache(quotaSlabs: number): SlabCacheLike {
+  const quota = new (need(Quota, 'Quota'))(quotaSlabs * SLAB);
+  const arena = new (need(SlabArena, 'SlabArena'))({ quota, slabSize: SLAB });
+  return new (need(SlabCache, 'SlabCache'))(arena);
+}
+
+/** Runs an allocation that may run out; returns 0 after checking that a failure changed nothing. */
+function attempt(alloc: () => number, counters: () => string, what: string): number {
+  const before = counters();
+  try {
+    const p = alloc();
+    if (p === 0) assert.equal(counters(), before, `${what}: a failed allocation changes nothing`);
+    return p;
+  } catch (e) {
+    if (!(e instanceof OutOfMemoryError)) throw e;
+    assert.equal(counters(), before, `${what}: a failed allocation changes nothing`);
+    return 0;
+  }
+}
+
+// ---- SlabCache ----
+
+interface CM {
+  readonly live: (Block & { real: number })[];
+  tag: number;
+}
+interface CR extends Real {
+  cache: SlabCacheLike;
+}
+const cacheSpec: ModelSpec<CM, CR, number> = {
+  name: 'SlabCache',
+  skip: unless('SlabCache', 'SlabArena', 'Quota'),
+  quickRuns: 30,
+  maxCommands: 40,
+  params: fc.constantFrom(2, 4, 16),
+  setup(quotaSlabs) {
+    const cache = makeCache(quotaSlabs);
+    const model: CM = { live: [], tag: 0 };
+    const real: CR = {
+      cache,
+      check() {
+        cache.check();
+        assert.equal(cache.used, model.live.reduce((n, b) => n + b.real, 0), 'used is Σ realSize of the live blocks');
+        assert.ok(cache.total >= cache.used, 'total >= used');
+        assert.ok(cache.arena.quota.used >= cache.arena.used, 'the quota covers the arena');
+        verifyAll(cache.arena.memory.u8, model.live);
+      },
+    };
+    return { model, real };
+  },
+  commands: [
+    command('get', fc.tuple(fc.oneof(sizeArb(SLAB), fc.integer({ min: SLAB, max: 3 * SLAB })), fc.boolean()), (m: CM, r: CR, [size, t]) => {
+      const c = r.cache;
+      const real = c.realSize(size);
+      assert.ok(real >= size && real >= c.order0Size, `realSize(${size}) = ${real}`);
+      if (size <= SLAB) assert.equal(real & (real - 1), 0, 'a power of two up to a slab');
+      else assert.equal(real % SLAB, 0, 'whole slabs above a slab');
+      const p = attempt(() => (t ? c.tryGet(size) : c.get(size)), () => JSON.stringify(c.stats()), `get(${size})`);
+      if (p === 0) return;
+      assert.equal(p % Math.min(real, SLAB), 0, `get(${size}) = ${p} is aligned to its size`);
+      assertDisjoint(m.live, p, real);
+      const tag = ++m.tag;
+      stamp(c.arena.memory.u8, p, real, tag);
+      m.live.push({ ptr: p, size: real, real, tag });
+    }),
+    command('put', fc.nat(), (m: CM, r: CR, i) => {
+      const [b] = m.live.splice(i % m.live.length, 1);
+      r.cache.put(b!.ptr);
+    }, (m) => m.live.length > 0),
+    command('putTwice', fc.nat(), (m: CM, r: CR, i) => {
+      const [b] = m.live.splice(i % m.live.length, 1);
+      r.cache.put(b!.ptr);
+      const before = JSON.stringify(r.cache.stats());
+      expectThrow(() => r.cache.put(b!.ptr), InvalidPointerError, 'a second put');
+      assert.equal(JSON.stringify(r.cache.stats()), before, 'a refused put changes nothing');
+    }, (m) => m.live.length > 0),
+    command('putInterior', fc.tuple(fc.nat(), fc.integer({ min: 1, max: 4095 })), (m: CM, r: CR, [i, off]) => {
+      const b = m.live[i % m.live.length]!;
+      expectThrow(() => r.cache.put(b.ptr + (off % b.size)), InvalidPointerError, 'put of an interior pointer');
+    }, (m) => m.live.length > 0),
+  ],
+};
+
+// ---- Mempool ----
+
+interface PM {
+  readonly objsize: number;
+  readonly live: Block[];
+  tag: number;
+}
+interface PR extends Real {
+  pool: MempoolLike;
+  cache: SlabCacheLike;
+}
+const poolSpec: ModelSpec<PM, PR, { objsize: number; quotaSlabs: number }> = {
+  name: 'Mempool',
+  skip: unless('Mempool', 'SlabCache', 'SlabArena', 'Quota'),
+  quickRuns: 30,
+  maxCommands: 60,
+  params: fc.record({ objsize: fc.constantFrom(1, 8, 24, 40, 64, 100, 256, 1000, 4096, 20000), quotaSlabs: fc.constantFrom(2, 8) }),
+  setup({ objsize, quotaSlabs }) {
+    const cache = makeCache(quotaSlabs);
+    const pool = new (need(Mempool, 'Mempool'))(cache, objsize);
+    assert.equal(pool.objsize, objsize);
+    const model: PM = { objsize, live: [], tag: 0 };
+    const real: PR = {
+      pool,
+      cache,
+      check() {
+        pool.check();
+        assert.equal(pool.count, model.live.length, 'count');
+        assert.equal(pool.used, model.live.length * objsize, 'used == count * objsize');
+        assert.ok(pool.total >= pool.used && cache.used >= pool.total, 'used <= total <= what the cache handed out');
+        verifyAll(cache.arena.memory.u8, model.live);
+      },
+      dispose() {
+        pool.destroy();
+        assert.equal(cache.used, 0, 'destroy gives every slab back to the cache');
+      },
+    };
+    return { model, real };
+  },
+  commands: [
+    command('alloc', fc.boolean(), (m: PM, r: PR, t) => {
+      const p = attempt(() => (t ? r.pool.tryAlloc() : r.pool.alloc()), () => JSON.stringify(r.pool.stats()), 'alloc');
+      if (p === 0) return;
+      if ((m.objsize & (m.objsize - 1)) === 0) assert.equal(p % m.objsize, 0, 'a power-of-two object is aligned to its size');
+      assertDisjoint(m.live, p, m.objsize);
+      const tag = ++m.tag;
+      stamp(r.cache.arena.memory.u8, p, m.objsize, tag);
+      m.live.push({ ptr: p, size: m.objsize, tag });
+    }),
+    command('free', fc.nat(), (m: PM, r: PR, i) => {
+      const [b] = m.live.splice(i % m.live.length, 1);
+      r.pool.free(b!.ptr);
+    }, (m) => m.live.length > 0),
+    command('freeTwice', fc.nat(), (m: PM, r: PR, i) => {
+      const [b] = m.live.splice(i % m.live.length, 1);
+      r.pool.free(b!.ptr);
+      const before = JSON.stringify(r.pool.stats());
+      expectThrow(() => r.pool.free(b!.ptr), InvalidPointerError, 'a double free');
+      assert.equal(JSON.stringify(r.pool.stats()), before, 'a refused free changes nothing');
+    }, (m) => m.live.length > 0),
+    command('freeForeign', fc.integer({ min: 1, max: 1 << 20 }), (m: PM, r: PR, p) => {
+      if (m.live.some((b) => b.ptr === p)) return;
+      const before = JSON.stringify(r.pool.stats());
+      expectThrow(() => r.pool.free(p), InvalidPointerError, `free(${p}) of a pointer never handed out`);
+      assert.equal(JSON.stringify(r.pool.stats()), before, 'a refused free changes nothing');
+    }),
+  ],
+};
+
+// ---- SmallAlloc ----
+
+interface Held extends Block {
+  /** Views that were open when it was freed and are not closed yet. */
+  views: Set<number>;
+}
+interface SM {
+  objsizeMax: number;
+  readonly live: (Block & { real: number; large: boolean })[];
+  /** Freed while views were open: contents kept, not reused. */
+  readonly held: Held[];
+  readonly views: Map<number, ReadViewLike>;
+  nextView: number;
+  tag: number;
+}
+interface SR extends Real {
+  small: SmallAllocLike;
+  cache: SlabCacheLike;
+}
+function release(m: SM, id: number): void {
+  for (const h of m.held) h.views.delete(id);
+  for (let i = m.held.length - 1; i >= 0; i--) if (m.held[i]!.views.size === 0) m.held.splice(i, 1);
+}
+const smallSpec: ModelSpec<SM, SR, { quotaSlabs: number; factor: number }> = {
+  name: 'SmallAlloc',
+  skip: unless('SmallAlloc', 'SlabCache', 'SlabArena', 'Quota'),
+  quickRuns: 30,
+  maxCommands: 60,
+  params: fc.record({ quotaSlabs: fc.constantFrom(4, 32), factor: fc.constantFrom(1.05, 1.3, 2) }),
+  setup({ quotaSlabs, factor }) {
+    const cache = makeCache(quotaSlabs);
+    const small = new (need(SmallAlloc, 'SmallAlloc'))(cache, { allocFactor: factor });
+    const model: SM = { objsizeMax: small.objsizeMax, live: [], held: [], views: new Map(), nextView: 1, tag: 0 };
+    const real: SR = {
+      small,
+      cache,
+      check() {
+        small.check();
+        const st = small.stats();
+        assert.equal(st.used, model.live.reduce((n, b) => n + (b.large ? b.size : b.real), 0),
+          'used: class objects at their class size, large ones as asked');
+        assert.ok(st.total >= st.used, 'total >= used');
+        const u8 = cache.arena.memory.u8;
+        verifyAll(u8, model.live);
+        verifyAll(u8, model.held, 'memory freed under an open read view');
+      },
+      dispose() {
+        for (const v of model.views.values()) v.close();
+        small.destroy();
+        assert.equal(cache.used, 0, 'destroy gives everything back to the cache');
+      },
+    };
+    return { model, real };
+  },
+  commands: [
+    command('alloc', fc.tuple(fc.oneof(sizeArb(20000), fc.integer({ min: 20000, max: 200000 })), fc.boolean()), (m: SM, r: SR, [size, t]) => {
+      const s = r.small;
+      const p = attempt(() => (t ? s.tryAlloc(size) : s.alloc(size)), () => JSON.stringify(s.stats().used), `alloc(${size})`);
+      if (p === 0) return;
+      const info = s.info(p);
+      assert.ok(info.realSize >= size, `info(${p}).realSize ${info.realSize} >= ${size}`);
+      assert.equal(info.isLarge, size > m.objsizeMax, `isLarge for ${size} (objsizeMax ${m.objsizeMax})`);
+      assertDisjoint(m.live, p, size);
+      assertDisjoint(m.held, p, size, 'an allocation over memory a read view still sees');
+      const tag = ++m.tag;
+      stamp(r.cache.arena.memory.u8, p, size, tag);
+      m.live.push({ ptr: p, size, real: info.realSize, large: info.isLarge, tag });
+    }),
+    command('free', fc.tuple(fc.nat(), fc.boolean()), (m: SM, r: SR, [i, withSize]) => {
+      const [b] = m.live.splice(i % m.live.length, 1);
+      if (withSize) r.small.free(b!.ptr, b!.size);
+      else r.small.free(b!.ptr);
+      if (m.views.size > 0) m.held.push({ ptr: b!.ptr, size: b!.size, tag: b!.tag, views: new Set(m.views.keys()) });
+    }, (m) => m.live.length > 0),
+    command('freeTwice', fc.nat(), (m: SM, r: SR, i) => {
+      const [b] = m.live.splice(i % m.live.length, 1);
+      r.small.free(b!.ptr);
+      if (m.views.size > 0) m.held.push({ ptr: b!.ptr, size: b!.size, tag: b!.tag, views: new Set(m.views.keys()) });
+      expectThrow(() => r.small.free(b!.ptr), InvalidPointerError, 'a double free');
+      expectThrow(() => r.small.info(b!.ptr), InvalidPointerError, 'info of a freed pointer');
+    }, (m) => m.live.length > 0),
+    command('openReadView', fc.constant(null), (m: SM, r: SR) => {
+      m.views.set(m.nextView++, r.small.openReadView());
+    }, (m) => m.views.size < 4),
+    command('closeReadView', fc.tuple(fc.nat(), fc.boolean()), (m: SM, _r: SR, [i, twice]) => {
+      const id = [...m.views.keys()][i % m.views.size]!;
+      const v = m.views.get(id)!;
+      v.close();
+      if (twice) v.close();
+      m.views.delete(id);
+      release(m, id);
+    }, (m) => m.views.size > 0),
+  ],
+};
+
+export const objectSpecs = [cacheSpec, poolSpec, smallSpec];
