@@ -29,7 +29,9 @@ import { MemPool } from '@thi.ng/malloc';
 
 /** What every workload drives: a pointer is a positive number, 0 means "out of memory". */
 export interface ObjectAllocator {
+  /** A pointer (or handle) to `size` fresh bytes; 0 when there is no memory. */
   alloc(size: number): number;
+  /** Gives back what `alloc` returned. */
   free(ptr: number): void;
 }
 
@@ -38,7 +40,6 @@ export interface ObjectAllocator {
  * only its parameters and globals, never a binding of the module that defines it.
  */
 export function specialize<F extends (...args: never[]) => unknown>(fn: F): F {
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
   return new Function(`"use strict"; return (${fn.toString()});`)() as F;
 }
 
@@ -214,11 +215,6 @@ export class GcPeer implements ObjectAllocator {
     }
     this.freeSlots[this.freeCount++] = slot;
   }
-
-  /** The live array behind a handle (so a workload can touch it). */
-  bytes(ptr: number): Uint8Array {
-    return this.slots[ptr - 1]!;
-  }
 }
 
 // The floor of a fixed-size pool -----------------------------------------------------------
@@ -288,13 +284,11 @@ export function verifyPeer(name: string, a: ObjectAllocator, size = 64, count = 
     live.delete(ptrs[i]!);
   }
   let reused = 0;
-  const again: number[] = [];
   for (let i = 0; i < count / 2; i++) {
     const p = a.alloc(size);
     if (p === 0 || live.has(p)) throw new Error(`${name}: alloc(${size}) after frees returned ${p}, which is live or 0`);
     if (freed.has(p)) reused++;
     live.add(p);
-    again.push(p);
   }
   if (reused === 0) throw new Error(`${name}: freed memory was never handed out again`);
   for (const p of live) a.free(p);

@@ -1,9 +1,10 @@
 // Worker for shared-arena.test.ts: random allocations and frees through its own SmallAlloc over
 // the shared SlabArena; some of its allocations go to other workers (one ring per pair), which
-// verify and free them; it frees what others send it. Every allocation is stamped, claimed in
-// the shared bitmap, and verified before it is freed. Reports its counters at the end.
+// verify and free them; it frees what others send it, through its SmallAlloc or a Mempool.
+// Every allocation is stamped, claimed in the shared bitmap, and verified before it is freed.
+// Reports its counters at the end.
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { SlabArena, SlabCache, SmallAlloc, setDebug, type SlabArenaHandle } from '../../src/index.js';
+import { Mempool, SlabArena, SlabCache, SmallAlloc, setDebug, type SlabArenaHandle } from '../../src/index.js';
 import { rngFromSeed } from '../support/rng.js';
 import { Claims, Ring, barrier, stampAt, stampError, tagOf } from './support.js';
 
@@ -49,6 +50,8 @@ if (P.debug) setDebug({ enabled: true, checkEvery: 4096 });
 const arena = SlabArena.attach(P.handle);
 const cache = new SlabCache(arena);
 const alloc = new SmallAlloc(cache);
+// Frees of other workers' memory go through either allocator: both accept them.
+const pool = new Mempool(cache, 48);
 const claims = new Claims(0, P.claims);
 const sync = new Int32Array(P.sync);
 const W = P.workers;
@@ -95,13 +98,13 @@ function randomSize(): number {
   return rng.int(alloc.objsizeMax + 1, 3 * arena.slabSize);
 }
 
-/** Verifies, unclaims and frees one allocation (ours or another worker's). */
-function release(ptr: number, size: number, tag: number): void {
+/** Verifies, unclaims and frees one allocation (ours, or through `via` another worker's). */
+function release(ptr: number, size: number, tag: number, via: SmallAlloc | Mempool = alloc): void {
   views(ptr + size);
   const bad = stampError(dv, u8, ptr, size, tag);
   if (bad !== null) fail(`before free: ${bad} (overwritten: handed out twice?)`);
   if (!claims.release(ptr)) fail(`${ptr} was not claimed when freed`);
-  alloc.free(ptr);
+  via.free(ptr);
   rep.frees++;
 }
 
@@ -164,7 +167,7 @@ function drain(max: number): number {
       const at = ring.peek();
       if (at < 0) break;
       const w = ring.words;
-      release(w[at]! >>> 0, w[at + 1]!, w[at + 2]! >>> 0);
+      release(w[at]! >>> 0, w[at + 1]!, w[at + 2]! >>> 0, (rep.received & 1) === 0 ? alloc : pool);
       ring.take();
       rep.received++;
       n++;
@@ -183,6 +186,7 @@ function verifyAllLive(): void {
 
 function check(): void {
   alloc.check();
+  pool.check();
   rep.checks++;
 }
 
@@ -220,6 +224,7 @@ rep.totalAtEnd = st.total;
 cache.check();
 if (!barrier(sync, 2, W, 20_000)) fail('timed out waiting for the others to check');
 // Nobody frees into our slabs any more: give everything back.
+pool.destroy();
 alloc.destroy();
 cache.destroy();
 parentPort!.postMessage(rep);
