@@ -17,7 +17,7 @@
  * and changes nothing.
  *
  * Glossary: a *slot* is the place of one object in a slab; *untouched* slots are those never
- * handed out since the slab was formatted (from the bump index on); *free* slots are on the
+ * handed out since the slab was formatted (above the bump address); *free* slots are on the
  * slab's local free list; *deferred* slots were freed while a read view could see them
  * (SmallAlloc) and wait to become free.
  *
@@ -32,10 +32,7 @@
  *  +------------------------------------------------+-------------+----------------+------+-----+----+
  *   words 0-9 are written when the slab is formatted and read by any worker (PENDING is atomic);
  *   words 10-15 are the owner's own bookkeeping, never touched by other workers.
- *   bw = ceil(count / 32). freeHead is the index + 1 of the first free slot (0: none); a free
- *   slot's first 4 bytes hold the next one's index + 1. bump is the index of the first
- *   untouched slot (count: none). Indexes rather than addresses: the allocation fast path
- *   then needs no division to find a slot's bitmap bit.
+ *   bw = ceil(count / 32). A free slot's first 4 bytes hold the next free slot's address (0 ends).
  * ```
  * Objects whose size is a power of two are aligned to their size (`first` is a multiple of it).
  *
@@ -47,7 +44,7 @@
  *
  * Invariants (checked by `check()`), for every slab s of the pool:
  * - popcount(ALLOCATED) + deferred + nfree == count;  REMOTE ⊆ ALLOCATED;
- * - nfree == |free list| + untouched, where untouched == count - bump;
+ * - nfree == |free list| + untouched, where untouched == (s + first + count*stride - bump) / stride;
  * - no slot is both ALLOCATED and free, untouched or deferred; the free list has no repeats;
  * - nfree > 0  =>  s is in the heap (a slab that filled up leaves the heap lazily, when an
  *   allocation finds it full at the top); the heap is ordered by address; current == its top;
@@ -320,18 +317,16 @@ export class Mempool {
   /** Byte length our views cover. */
   private declare viewEnd: number;
 
-  // The current slab (the heap's top) keeps its free list head, bump index and free count
+  // The current slab (the heap's top) keeps its free list head, bump address and free count
   // in these fields instead of its header while it is current: the fast paths then touch
   // the shared buffer only for the bitmap and the free list links. flush() writes them back.
   /** The current slab, 0 when the heap is empty. */
   private cur = 0;
-  /** Address of its slot 0 (cur + first), 0 when there is no current slab. */
-  private base = 0;
-  /** Index + 1 of its first free slot (0 = none). */
+  /** Its free list head (0 = empty). */
   private fl = 0;
-  /** Index of its first untouched slot; objcount (or 0 with no current slab) when none. */
+  /** Its first untouched slot. */
   private bump = 0;
-  /** Where bump stops: objcount, or 0 with no current slab. */
+  /** Its end of slots: bump === bumpEnd means no untouched slot is left. */
   private bumpEnd = 0;
   /** Its free slots (free list + untouched). */
   private curFree = 0;
@@ -416,19 +411,17 @@ export class Mempool {
 
   /** An object of `objsize` bytes. Throws `OutOfMemoryError` when the cache has no slab. */
   alloc(): number {
-    const i32 = this.i32;
-    let idx = this.fl - 1;
-    let p: number;
-    if (idx >= 0) {
-      p = this.base + idx * this.stride;
-      this.fl = i32[p >>> 2]!;
+    let p = this.fl;
+    if (p !== 0) {
+      this.fl = this.u32[p >>> 2]!;
     } else {
-      idx = this.bump;
-      if (idx === this.bumpEnd) return this.allocSlow(true);
-      this.bump = idx + 1;
-      p = this.base + idx * this.stride;
+      p = this.bump;
+      if (p === this.bumpEnd) return this.allocSlow(true);
+      this.bump = p + this.stride;
     }
-    i32[(this.cur >>> 2) + H.WORDS + (idx >>> 5)]! |= 1 << (idx & 31);
+    const s = this.cur;
+    const idx = ((p - s - this.first) * this.inv + 0.5) >>> 0;
+    this.i32[(s >>> 2) + H.WORDS + (idx >>> 5)]! |= 1 << (idx & 31);
     this.curFree--;
     this.live++;
     if (this.debug) this.debugAlloc(p);
@@ -482,7 +475,7 @@ export class Mempool {
     u32[h + H.SLABSIZE] = this.slabSize;
     u32[h + H.CLASS] = this.classIndex;
     u32[h + H.NFREE] = this.objcount;
-    u32[h + H.BUMP] = 0;
+    u32[h + H.BUMP] = s + this.first;
     u32[h + H.HEAPIDX] = M.NONE;
     u32[h + H.LISTIDX] = this.slabs.length;
     u32[h + H.MAGIC] = M.MEMPOOL;
@@ -497,13 +490,14 @@ export class Mempool {
    * object this pool, or another worker's pool over the same arena, handed out.
    */
   free(ptr: number): void {
-    if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr || ptr >= this.viewEnd || this.pageMap[ptr >>> 12] !== this.order1) {
+    if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr || this.pageMap[ptr >>> 12] !== this.order1) {
       this.freeSlow(ptr);
       return;
     }
     const s = ptr - (ptr & this.slabMask);
     const h = s >>> 2;
-    // Pool ids are written only with the magic and cleared when a slab goes back.
+    // Pool ids are written only with the magic and cleared when a slab goes back. A slab of
+    // another worker past our views' end reads undefined: no match, freeSlow refreshes.
     if (this.u32[h + H.POOL] !== this.poolId || this.u32[h + H.OWNER] !== this.ownerId) {
       this.freeSlow(ptr);
       return;
@@ -519,36 +513,33 @@ export class Mempool {
   freeIn(ptr: number, s: number): void {
     const off = ptr - s - this.first;
     const idx = (off * this.inv + 0.5) >>> 0;
-    if (idx * this.stride !== off || idx >= this.objcount) {
-      this.freeLocal(ptr, s);
-      return;
-    }
-    const h = s >>> 2;
     const i32 = this.i32;
-    const w = h + H.WORDS + (idx >>> 5);
+    const w = (s >>> 2) + H.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
+    // Reads before the bounds test are harmless: a bad idx fails the test and is refused there.
     const a = i32[w]!;
-    if ((a & bit) === 0 || (i32[w + this.bw]! & bit) !== 0 || this.clock.open !== 0 || this.debug) {
+    if (idx * this.stride !== off || idx >= this.objcount || (a & bit) === 0 || (i32[w + this.bw]! & bit) !== 0 ||
+      this.clock.open !== 0 || this.debug) {
       this.freeLocal(ptr, s);
       return;
     }
     i32[w] = a ^ bit;
     this.live--;
     if (s === this.cur) {
-      i32[ptr >>> 2] = this.fl;
-      this.fl = idx + 1;
+      this.u32[ptr >>> 2] = this.fl;
+      this.fl = ptr;
       if (++this.curFree === this.objcount && this.empty !== s) this.becameEmpty(s);
       return;
     }
-    this.pushFree(ptr, s, idx);
+    this.pushFree(ptr, s);
   }
 
-  /** Puts slot `idx` (at `ptr`) on the free list in the header of slab `s`, not the current one. */
-  private pushFree(ptr: number, s: number, idx: number): void {
+  /** Puts `ptr` on the free list in the header of slab `s`, which is not the current one. */
+  private pushFree(ptr: number, s: number): void {
     const u32 = this.u32;
     const h = s >>> 2;
     u32[ptr >>> 2] = u32[h + H.FREE]!;
-    u32[h + H.FREE] = idx + 1;
+    u32[h + H.FREE] = ptr;
     const n = u32[h + H.NFREE]! + 1;
     u32[h + H.NFREE] = n;
     if (n === 1 || n === this.objcount) this.afterFree(s, n);
@@ -577,13 +568,18 @@ export class Mempool {
   /** Puts a slot whose ALLOCATED bit is already clear on its slab's free list. @internal */
   release(ptr: number, s: number): void {
     if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
-    const idx = (ptr - s - this.first) / this.stride;
     if (s === this.cur) {
       this.u32[ptr >>> 2] = this.fl;
-      this.fl = idx + 1;
+      this.fl = ptr;
       if (++this.curFree === this.objcount && this.empty !== s) this.becameEmpty(s);
     } else {
-      this.pushFree(ptr, s, idx);
+      const u32 = this.u32;
+      const h = s >>> 2;
+      u32[ptr >>> 2] = u32[h + H.FREE]!;
+      u32[h + H.FREE] = ptr;
+      const n = u32[h + H.NFREE]! + 1;
+      u32[h + H.NFREE] = n;
+      if (n === 1 || n === this.objcount) this.afterFree(s, n);
     }
     if (this.debug) this.debugOps();
   }
@@ -693,7 +689,6 @@ export class Mempool {
     this.flush();
     this.cur = s;
     if (s === 0) {
-      this.base = 0;
       this.fl = 0;
       this.bump = 0;
       this.bumpEnd = 0;
@@ -701,10 +696,9 @@ export class Mempool {
       return;
     }
     const h = s >>> 2;
-    this.base = s + this.first;
     this.fl = this.u32[h + H.FREE]!;
     this.bump = this.u32[h + H.BUMP]!;
-    this.bumpEnd = this.objcount;
+    this.bumpEnd = s + this.first + this.objcount * this.stride;
     this.curFree = this.u32[h + H.NFREE]!;
   }
 
@@ -743,8 +737,7 @@ export class Mempool {
       while (bits !== 0) {
         const b = 31 - Math.clz32(bits & -bits);
         bits &= bits - 1;
-        const idx = w * 32 + b;
-        const ptr = s + this.first + idx * this.stride;
+        const ptr = s + this.first + (w * 32 + b) * this.stride;
         n++;
         this.live--;
         if (views) {
@@ -754,7 +747,7 @@ export class Mempool {
         } else {
           if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
           u32[ptr >>> 2] = u32[h + H.FREE]!;
-          u32[h + H.FREE] = idx + 1;
+          u32[h + H.FREE] = ptr;
         }
       }
     }
@@ -814,13 +807,13 @@ export class Mempool {
         const ptr = s + this.first + idx * this.stride;
         if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
         u32[ptr >>> 2] = head;
-        head = idx + 1;
+        head = ptr;
         nfree++;
       }
     }
     u32[h + H.FREE] = head;
     u32[h + H.NFREE] = nfree;
-    u32[h + H.BUMP] = this.objcount;
+    u32[h + H.BUMP] = s + this.first + this.objcount * this.stride;
     u32[h + H.DEFERRED] = 0;
     u32[h + H.HEAPIDX] = M.NONE;
     u32[h + H.LISTIDX] = this.slabs.length;
@@ -949,18 +942,21 @@ export class Mempool {
       if (alloc + def + nfree !== this.objcount) {
         fail(`${at}: ${alloc} allocated + ${def} deferred + ${nfree} free != ${this.objcount} slots`);
       }
+      const endAddr = s + this.first + this.objcount * this.stride;
       const bump = u32[h + H.BUMP]!;
-      if (bump > this.objcount) fail(`${at}: bump index ${bump} is past the ${this.objcount} slots`);
-      const untouched = this.objcount - bump;
+      if (bump < s + this.first || bump > endAddr || (bump - s - this.first) % this.stride !== 0) {
+        fail(`${at}: bump address ${bump} is not a slot boundary in the slab`);
+      }
+      const untouched = (endAddr - bump) / this.stride;
       for (let idx = this.objcount - untouched; idx < this.objcount; idx++) {
         if (mark[idx] !== 0) fail(`${at}: untouched slot ${idx} is allocated`);
         mark[idx] = 2;
       }
       let listed = 0;
-      for (let k = u32[h + H.FREE]!; k !== 0; k = u32[(s + this.first + (k - 1) * this.stride) >>> 2]!) {
-        const idx = k - 1;
-        if (idx >= this.objcount) fail(`${at}: free list holds slot ${idx}, past the ${this.objcount} slots`);
-        const p = s + this.first + idx * this.stride;
+      for (let p = u32[h + H.FREE]!; p !== 0; p = u32[p >>> 2]!) {
+        const off = p - s - this.first;
+        const idx = off / this.stride;
+        if (!Number.isInteger(idx) || idx < 0 || idx >= this.objcount) fail(`${at}: free list holds ${p}, not a slot`);
         if (mark[idx] === 1) fail(`${at}: slot ${p} is both allocated and on the free list`);
         if (mark[idx] === 2) fail(`${at}: slot ${p} is on the free list twice, or also untouched`);
         mark[idx] = 2;

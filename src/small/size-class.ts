@@ -77,15 +77,11 @@ export class SizeClasses {
     this.actualFactor = 2 ** (1 / this.effSize);
     this.shift = min - granularity;
     this.shiftPlus1 = this.shift + 1;
-    this.count = this.rawClassOf(max) + 1;
+    this.count = this.classOf(max) + 1;
   }
 
   /** The class serving `size` bytes; `size` must be in [0, objsizeMax]. */
   classOf(size: number): number {
-    return this.rawClassOf(size);
-  }
-
-  private rawClassOf(size: number): number {
     let x = size - this.shiftPlus1;
     if (x < 0) return 0;
     x >>>= this.ignoreBits;

@@ -213,25 +213,25 @@ export class SmallAlloc implements PoolHost {
    */
   free(ptr: number, size?: number): void {
     if (this.clock.releasable) this.collect(BATCH);
-    if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr || ptr >= this.end) {
+    if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr || size !== undefined) {
       this.freeSlow(ptr, size);
       return;
     }
-    const o = this.pageMap[ptr >>> 12]!;
-    if (o === 0 || o > 0x7f) {
+    // Page map: order + 1 for the pages of a buddy block; 0, free (0x80|k) and runs (0xFF) go slow.
+    const o = this.pageMap[ptr >>> 12]! - 1;
+    if ((o >>> 0) > 0x7e) {
       this.freeSlow(ptr, size);
       return;
     }
-    const s = ptr - (ptr & ((4096 << (o - 1)) - 1));
+    const s = ptr - (ptr & ((4096 << o) - 1));
     const h = s >>> 2;
     const u32 = this.u32;
-    if (u32[h + H.OWNER] !== this.ownerId || u32[h + H.MAGIC] !== M.MEMPOOL) {
-      this.freeSlow(ptr, size);
-      return;
-    }
+    // A pool id is written only with the magic and cleared when the slab goes back, so an
+    // owner, class and pool id that match are our own mempool slab. Past our views' end the
+    // reads give undefined: no match, the slow path refreshes the views.
     const cls = u32[h + H.CLASS]!;
     const pool = cls < this.pools.length ? this.pools[cls]! : null;
-    if (pool === null || pool.poolId !== u32[h + H.POOL] || size !== undefined) {
+    if (pool === null || u32[h + H.OWNER] !== this.ownerId || pool.poolId !== u32[h + H.POOL]) {
       this.freeSlow(ptr, size);
       return;
     }
