@@ -1,13 +1,15 @@
 // Worker for scaling.bench.ts: the same batch workload on its own SmallAlloc over the shared
-// arena ('small') or on the one lock-guarded shared allocator ('locked'), in timed rounds that
-// start together at a shared barrier.
+// arena ('small'), on the one lock-guarded shared allocator ('locked'), or on a lock-guarded
+// allocator of its own ('private'), in timed rounds that start together at a shared barrier.
 import { parentPort, workerData } from 'node:worker_threads';
 import { SlabArena, SlabCache, SmallAlloc, type SlabArenaHandle } from '../src/index.js';
 import { rngFromSeed } from '../test/support/rng.js';
-import { LockedFreeList } from './scaling-locked.js';
+import { LockedFreeList, lockedFreeListBuffer } from './scaling-locked.js';
 
 export interface ScalingParams {
-  mode: 'small' | 'locked';
+  /** small: own SmallAlloc on the shared arena; locked: the one shared locked allocator;
+   *  private: a locked free list of its own (nothing shared: the machine's own scaling). */
+  mode: 'small' | 'locked' | 'private';
   /** The arena ('small') or the locked allocator's buffer ('locked'). */
   handle: SlabArenaHandle | null;
   locked: SharedArrayBuffer | null;
@@ -28,7 +30,9 @@ interface Allocator {
 const P = workerData as ScalingParams;
 const sync = new Int32Array(P.sync);
 const arena = P.mode === 'small' ? SlabArena.attach(P.handle!) : null;
-const a: Allocator = arena !== null ? new SmallAlloc(new SlabCache(arena)) : new LockedFreeList(P.locked!);
+const own = P.mode === 'private' ? lockedFreeListBuffer(16 * 1024 * 1024) : null;
+const listBuffer = own ?? P.locked;
+const a: Allocator = arena !== null ? new SmallAlloc(new SlabCache(arena)) : new LockedFreeList(listBuffer!);
 
 // Eight different batches of sizes (16..256) and free orders, cycled.
 const VARIANTS = 8;
@@ -55,7 +59,7 @@ function work(n: number): number {
     for (let i = 0; i < m; i++) ptrs[i] = a.alloc(sizes[base + i]!);
     for (let i = 0; i < m; i++) {
       const p = ptrs[order[base + i]!]!;
-      sum += p;
+      sum ^= p;
       a.free(p);
     }
   }
@@ -70,7 +74,7 @@ function verifiedBatch(tag: number): void {
     ptrs[i] = p;
   }
   // Views taken after the allocations, which may have grown the arena's buffer.
-  const u32 = arena !== null ? arena.memory.u32 : new Uint32Array(P.locked!);
+  const u32 = arena !== null ? arena.memory.u32 : new Uint32Array(listBuffer!);
   for (let i = 0; i < P.batch; i++) u32[ptrs[i]! >>> 2] = (tag + i) >>> 0;
   for (let i = 0; i < P.batch; i++) {
     if (u32[ptrs[i]! >>> 2] !== (tag + i) >>> 0) throw new Error(`${P.mode}: an allocation was overwritten (handed out twice?)`);
@@ -84,7 +88,7 @@ for (let r = 1; r <= P.rounds; r++) {
   Atomics.add(sync, 0, 1);
   Atomics.notify(sync, 0);
   while (Atomics.load(sync, 1) < r) Atomics.wait(sync, 1, r - 1, 100);
-  keep += work(P.batches);
+  keep ^= work(P.batches);
   Atomics.add(sync, 2, 1);
   Atomics.notify(sync, 2);
 }

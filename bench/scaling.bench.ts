@@ -14,6 +14,10 @@
  *   SharedArrayBuffer) that every worker calls under one Atomics lock: what any single-threaded
  *   JS allocator (AssemblyScript's TLSF, `@thi.ng/malloc`) would need to be shared.
  *
+ * - private free list: the same locked free list, but one per worker over its own buffer, so
+ *   nothing is shared: how far the machine itself lets this workload scale (cores that are
+ *   hyperthreads or share a busy host scale less than 2x whatever the allocator does).
+ *
  * Targets: 2 workers reach at least 1.8x one worker's throughput with SmallAlloc; the locked
  * baseline falls behind. Worker counts above `os.availableParallelism()` still run, flagged
  * with `*`: they measure oversubscription, not parallelism.
@@ -26,7 +30,8 @@ import { results, type Row } from './support/harness.js';
 import { lockedFreeListBuffer } from './scaling-locked.js';
 import type { ScalingParams } from './scaling-worker.js';
 
-const COUNTS = [1, 2, 4, 8, 16];
+/** Worker counts (env SCALING_WORKERS, e.g. "1,2"). */
+const COUNTS = (process.env['SCALING_WORKERS'] ?? '1,2,4,8,16').split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 1);
 const BATCH = 1000;
 /** Batches per worker per round (env SCALING_BATCHES). */
 const BATCHES = Math.max(1, Number(process.env['SCALING_BATCHES'] ?? 2000) | 0);
@@ -95,22 +100,26 @@ export async function run(): Promise<void> {
   console.log(`  os.availableParallelism() = ${cores}; rows marked * have more workers than cores`);
   const small = new Map<number, number>();
   const locked = new Map<number, number>();
+  const priv = new Map<number, number>();
   for (let pass = 0; pass < PASSES; pass++) {
     for (const n of COUNTS) {
       // Oversubscribed counts take long and measure the scheduler: one round per pass.
       const rounds = n > cores ? 1 : ROUNDS;
       small.set(n, Math.max(small.get(n) ?? 0, await measure('small', n, rounds)));
       locked.set(n, Math.max(locked.get(n) ?? 0, await measure('locked', n, rounds)));
+      priv.set(n, Math.max(priv.get(n) ?? 0, await measure('private', n, rounds)));
     }
   }
-  console.log(`  ${'workers'.padEnd(9)} ${'SmallAlloc per worker'.padEnd(30)} ${'one locked shared free list'.padEnd(30)} SmallAlloc / locked`);
-  console.log(`  ${''.padEnd(9)} ${'Mops/s  vs 1 worker'.padEnd(30)} ${'Mops/s  vs 1 worker'.padEnd(30)}`);
+  const one = COUNTS[0]!;
+  const cell = (m: Map<number, number>, n: number): string => `${mops(m.get(n)!)}  ${(m.get(n)! / m.get(one)!).toFixed(2)}x`.padEnd(22);
+  console.log(`  ${'workers'.padEnd(9)} ${'SmallAlloc per worker'.padEnd(22)} ${'one locked, shared'.padEnd(22)} ` +
+    `${'private per worker'.padEnd(22)} SmallAlloc / locked`);
+  const head = `Mops/s  vs ${one}`.padEnd(22);
+  console.log(`  ${''.padEnd(9)} ${head} ${head} ${head}`);
   for (const n of COUNTS) {
-    const s = small.get(n)!;
-    const l = locked.get(n)!;
     const flag = n > cores ? '*' : ' ';
-    console.log(`  ${`${n}${flag}`.padEnd(9)} ${`${mops(s)}  ${(s / small.get(1)!).toFixed(2)}x`.padEnd(30)} ` +
-      `${`${mops(l)}  ${(l / locked.get(1)!).toFixed(2)}x`.padEnd(30)} ${(s / l).toFixed(2)}x`);
+    console.log(`  ${`${n}${flag}`.padEnd(9)} ${cell(small, n)} ${cell(locked, n)} ${cell(priv, n)} ` +
+      `${(small.get(n)! / locked.get(n)!).toFixed(2)}x`);
   }
   // Recorded for the run's summary: time per operation with 2 workers over time with 1, so a
   // speedup of 1.8x is a ratio of at most 1/1.8.
@@ -119,6 +128,7 @@ export async function run(): Promise<void> {
     const ratio = base === null ? null : base / ops;
     rows.push({ name, ns: 1e9 / ops, vs, ratio, target, met: target === null || ratio === null ? null : ratio <= target });
   };
+  if (!small.has(1) || !small.has(2)) return;
   row('SmallAlloc, 1 worker', small.get(1)!, null, null, null);
   row('SmallAlloc, 2 workers', small.get(2)!, 'SmallAlloc, 1 worker', small.get(1)!, +(1 / 1.8).toFixed(3));
   row('locked free list, 2 workers', locked.get(2)!, null, null, null);
