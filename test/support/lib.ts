@@ -2,10 +2,8 @@
  * The library's public classes as the trust tests see them: looked up by name on the entry
  * point, typed by the contract (API.md) rather than by their implementation.
  *
- * Why not plain named imports: the allocators are written in parallel, and an ESM named import
- * of a name the entry point does not export yet fails the whole test file at link time. A
- * namespace lookup yields `undefined` instead, so a test for an allocator that has not landed
- * is reported as skipped ("not written yet") while every other test still runs.
+ * A namespace lookup by name keeps these tests to the contract's names: `unless(...)` fails the
+ * test file at once, naming what is missing, if the entry point stops exporting one of them.
  *
  * The interfaces below are the contract, written once: every trust test speaks only through
  * them, so a test here can only rely on what API.md promises.
@@ -19,10 +17,14 @@ export function exported<T>(name: string): T | undefined {
   return entry[name] as T | undefined;
 }
 
-/** `skip` option for node:test: false when every name is exported, else why not. */
-export function unless(...names: string[]): false | string {
+/**
+ * The `skip` option for node:test of a test that needs these exports: always false, because a
+ * missing export is a failure of the contract, thrown here, never a skipped test.
+ */
+export function unless(...names: string[]): false {
   const missing = names.filter((n) => entry[n] === undefined);
-  return missing.length === 0 ? false : `not written yet: ${missing.join(', ')}`;
+  if (missing.length !== 0) throw new Error(`the entry point does not export ${missing.join(', ')} (API.md)`);
+  return false;
 }
 
 /** Anything with an invariant walker. */
