@@ -9,7 +9,9 @@
  * any Mempool or SmallAlloc over the same SlabArena: such a remote free never writes into the
  * object, it sets the object's bit in the slab's REMOTE bitmap (`Atomics.or`) and raises the
  * slab's pending flag. The owner takes remote frees in on its allocation slow path, and at the
- * latest in `stats()` / `check()`.
+ * latest in `stats()` / `check()`. A free through another allocator of the owner's own worker
+ * (same cache, another pool or SmallAlloc) is handed to the allocator whose id the slab
+ * header names (a registry of this worker's allocators, consulted on the slow path only).
  *
  * Failure: `alloc` throws `OutOfMemoryError`/`QuotaExceededError` (from the cache), `tryAlloc`
  * returns 0; nothing changes on failure. A free of a pointer that is not a live object of this
@@ -26,21 +28,29 @@
  * ```
  *  s+0                                          s+64          s+64+4*bw        s+first
  *  +------------------------------------------------+-------------+----------------+------+-----+----+
- *  | magic owner pool objsize stride count first    | ALLOCATED   | REMOTE-FREE    | pad  | obj | ...|
+ *  | magic objsize owner pool stride count first    | ALLOCATED   | REMOTE-FREE    | pad  | obj | ...|
  *  | slabSize class PENDING | nfree freeHead bump   | bitmap      | bitmap         |      |  0  |    |
  *  | heapIdx listIdx deferred                       | bw words    | bw words       |      |     |    |
  *  +------------------------------------------------+-------------+----------------+------+-----+----+
  *   words 0-9 are written when the slab is formatted and read by any worker (PENDING is atomic);
  *   words 10-15 are the owner's own bookkeeping, never touched by other workers.
  *   bw = ceil(count / 32). A free slot's first 4 bytes hold the next free slot's address (0 ends).
+ *   owner and pool are words 2 and 3: one aligned 8-byte read (a Float64Array element)
+ *   compares both on the fast free paths.
  * ```
  * Objects whose size is a power of two are aligned to their size (`first` is a multiple of it).
  *
  * Allocation takes the lowest-address slab with room (a min-heap of slab addresses, touched
  * only when a slab turns full or gets its first free slot back), so memory stays compact.
- * That slab, the *current* one, keeps nfree, freeHead and bump in JS fields while it is
- * current (the fast paths then touch the buffer only for the bitmap and the free-list link);
- * they are written back to its header when another slab becomes current, and by check().
+ * That slab, the *current* one, keeps freeHead and bump in JS fields while it is current (the
+ * fast paths then touch the buffer only for the bitmap and the free-list link); they are
+ * written back to its header, with nfree recounted from its bitmap, when another slab becomes
+ * current, and by check(). The fast paths keep no counter: see liveRest.
+ *
+ * Finding the slab of a freed pointer: slabs are aligned to their size, so Mempool.free masks
+ * the pointer and compares the header's owner and pool words with its own (pool ids are
+ * random, so stray bytes that match are unlikely); anything else goes to the page map.
+ * The slot index is computed without a division (see `shift` and `dinv`).
  *
  * Invariants (checked by `check()`), for every slab s of the pool:
  * - popcount(ALLOCATED) + deferred + nfree == count;  REMOTE ⊆ ALLOCATED;
@@ -49,7 +59,8 @@
  * - nfree > 0  =>  s is in the heap (a slab that filled up leaves the heap lazily, when an
  *   allocation finds it full at the top); the heap is ordered by address; current == its top;
  * - at most one slab is empty (nfree == count): the spare, kept against slab-cache ping-pong;
- * - Σ popcount(ALLOCATED) == this.count (remote frees not yet taken in are still counted).
+ * - Σ popcount(ALLOCATED) == this.count (remote frees not yet taken in are still counted);
+ *   this.count == liveRest + popcount(ALLOCATED of the current slab).
  */
 import { InvalidPointerError } from '../errors.js';
 import { checkInstance, checkInt, describe } from '../internal/checks.js';
@@ -67,12 +78,12 @@ import { SlabCache, slabOf } from './slab-cache.js';
 export const enum H {
   /** M.MEMPOOL for a formatted mempool slab, M.LARGE for a large allocation. */
   MAGIC = 0,
-  /** ownerId of the SlabCache whose allocator owns the slab. */
-  OWNER = 1,
-  /** Id of the owning pool (or SmallAlloc, for a large allocation). */
-  POOL = 2,
   /** Object size asked for (a large allocation: bytes asked for). */
-  OBJSIZE = 3,
+  OBJSIZE = 1,
+  /** ownerId of the SlabCache whose allocator owns the slab. */
+  OWNER = 2,
+  /** Id of the owning pool (or SmallAlloc, for a large allocation); always below 2^30. */
+  POOL = 3,
   /** Distance between slots (objsize rounded up to 4). */
   STRIDE = 4,
   /** Slots in the slab. */
@@ -129,13 +140,65 @@ export const enum L {
 /** Largest share of a slab that header + tail may waste before a bigger order is tried. */
 const WASTE_RATIO = 0.01;
 
-/** Pool ids: unique within this worker; with the owner id, unique within the arena. */
-let nextPoolId = 1;
-/** A fresh pool (or SmallAlloc) id. @internal */
-export function newPoolId(): number {
-  const id = nextPoolId;
-  nextPoolId = nextPoolId >= 0xfffffffe ? 1 : nextPoolId + 1;
+/**
+ * An allocator of this family that owns blocks of this worker's caches: a free made through
+ * another allocator of the same worker is handed to it. @internal
+ */
+export interface BlockOwner {
+  /**
+   * Frees `ptr` in block `s`, whose header names this allocator; `caller` names the method
+   * called, for the error. Throws InvalidPointerError (nothing changed) if it is not live.
+   */
+  freeOwned(ptr: number, s: number, caller: string): void;
+}
+
+/**
+ * This worker's allocators by id (H.POOL of their blocks). Held weakly: an allocator dropped
+ * without destroy() leaves its blocks behind, and a free in them then finds nobody.
+ */
+const owners = new Map<number, WeakRef<BlockOwner>>();
+const reaper = new FinalizationRegistry<number>((id) => {
+  if (owners.get(id)?.deref() === undefined) owners.delete(id);
+});
+
+/**
+ * A fresh id for `owner` (a pool or a SmallAlloc), unique among this worker's live
+ * allocators; with the owner id, unique within the arena. Ids are random 32-bit values, not
+ * a counter: the fast free paths find a slab by masking the pointer and trust a header whose
+ * owner and pool words match, and stray data that happens to hold a small counter value
+ * would be far likelier than data that holds a random 30-bit one. @internal
+ */
+export function newPoolId(owner: BlockOwner): number {
+  let id: number;
+  // Below 2^30, so that V8 keeps the id a small integer on every build (a field holding a
+  // larger one would turn into a boxed double in every pool).
+  do id = Math.floor(Math.random() * 0x3fffffff) + 1; while (owners.has(id));
+  owners.set(id, new WeakRef(owner));
+  reaper.register(owner, id);
   return id;
+}
+
+/** The live allocator of this worker with id `id`, or undefined. @internal */
+export function ownerOf(id: number): BlockOwner | undefined {
+  return owners.get(id)?.deref();
+}
+
+/** The header's owner and pool words (H.OWNER, H.POOL) read as one little-endian double. @internal */
+export function headerTag(ownerId: number, poolId: number): number {
+  const words = new Uint32Array([ownerId, poolId]);
+  return new Float64Array(words.buffer)[0]!;
+}
+
+/** A fixed-length Float64Array over the whole of `u8`'s buffer (as long as `u8`). @internal */
+export function f64View(u8: Uint8Array): Float64Array {
+  return new Float64Array(u8.buffer, 0, u8.length >>> 3);
+}
+
+/** The multiplicative inverse of odd `d` modulo 2^32 (Newton's iteration doubles the bits). */
+function inverse32(d: number): number {
+  let x = d;
+  for (let i = 0; i < 5; i++) x = Math.imul(x, 2 - Math.imul(d, x));
+  return x >>> 0;
 }
 
 /** The slab-count numbers for one objsize in one slab size. @internal */
@@ -202,8 +265,6 @@ export class ViewClock {
   open = 0;
   /** Generation (id) of the newest view opened; views get 1, 2, 3, ... */
   gen = 0;
-  /** True when the queue's front may be released now (no open view can see it). */
-  releasable = false;
   /** Ring buffer of deferred pointers and the generation each was freed under. */
   ptrs = new Float64Array(64);
   gens = new Float64Array(64);
@@ -243,6 +304,8 @@ export class ViewClock {
 export interface PoolHost {
   /** Takes in every remote free and releases every releasable deferred free; true if any. */
   reclaimAll(): boolean;
+  /** Debug mode: counts an operation, and checks the whole SmallAlloc every checkEvery. */
+  debugOp(): void;
 }
 
 /** The result of {@link Mempool.stats}. */
@@ -278,7 +341,7 @@ export interface MempoolAdoption {
 }
 
 /** A pool of fixed-size objects over a SlabCache. */
-export class Mempool {
+export class Mempool implements BlockOwner {
   /** Bytes per object, as asked. */
   declare readonly objsize: number;
   /** The memory source. */
@@ -300,7 +363,14 @@ export class Mempool {
   /** SmallAlloc class index (H.CLASS), or M.NO_CLASS. @internal */
   declare readonly classIndex: number;
 
-  private declare readonly inv: number;
+  /**
+   * Slot index from an offset without a division: stride = d * 2^shift with d odd, and for
+   * off = idx * stride, idx = imul(off >>> shift, dinv) where dinv * d == 1 (mod 2^32). An
+   * offset that is not a multiple of stride gives an index >= count or one that fails
+   * imul(idx, stride) === off, so the same two compares also reject interior pointers.
+   */
+  private declare readonly shift: number;
+  private declare readonly dinv: number;
   private declare readonly slabMask: number;
   private declare readonly order1: number;
   private declare readonly name: string;
@@ -313,13 +383,21 @@ export class Mempool {
   private declare u8: Uint8Array;
   private declare u32: Uint32Array;
   private declare i32: Int32Array;
+  /** The buffer as doubles: f64[(s >>> 3) + 1] holds slab s's owner and pool words. */
+  private declare f64: Float64Array;
+  /**
+   * Our owner and pool words read as one double (pool ids are below 2^30, so it is never a
+   * NaN, and owner ids are not 0, so it is never a zero): equal doubles are equal words.
+   * @internal
+   */
+  declare readonly tag: number;
   private declare readonly pageMap: Uint8Array;
   /** Byte length our views cover. */
   private declare viewEnd: number;
 
-  // The current slab (the heap's top) keeps its free list head, bump address and free count
-  // in these fields instead of its header while it is current: the fast paths then touch
-  // the shared buffer only for the bitmap and the free list links. flush() writes them back.
+  // The current slab (the heap's top) keeps its free list head and bump address in these
+  // fields instead of its header while it is current: the fast paths then touch the shared
+  // buffer only for the bitmap and the free list links. flush() writes them back.
   /** The current slab, 0 when the heap is empty. */
   private cur = 0;
   /** Its free list head (0 = empty). */
@@ -328,8 +406,16 @@ export class Mempool {
   private bump = 0;
   /** Its end of slots: bump === bumpEnd means no untouched slot is left. */
   private bumpEnd = 0;
-  /** Its free slots (free list + untouched). */
-  private curFree = 0;
+  /** Its slot 0's address. */
+  private curBase = 0;
+  /** Index in u32/i32 of its ALLOCATED bitmap's first word. */
+  private curBm = 0;
+  /**
+   * True when a free may take the shortest road: no read view open, debug mode off. Read
+   * views are counted in the shared clock; the SmallAlloc that opens and closes them updates
+   * this flag in every pool it has (see {@link Mempool.viewsChanged}).
+   */
+  private declare quick: boolean;
 
   /**
    * Min-heap (by address) of slabs that may have room; each slab's index is in H.HEAPIDX.
@@ -344,8 +430,16 @@ export class Mempool {
    * (allocations do not clear it; whoever consults it checks that it is still empty), or 0.
    */
   private empty = 0;
-  /** Live objects (remote frees not yet taken in included). */
-  private live = 0;
+  /**
+   * Live objects in every slab but the current one (remote frees not yet taken in included).
+   * The fast paths keep no counter at all (a counter bumped by both alloc and free is a
+   * load-store chain through memory on every call): the current slab's live objects are the
+   * bits set in its ALLOCATED bitmap and its free slots are count - live - deferred, both
+   * recomputed (O(bw)) only where they are needed: when it stops being current, when its
+   * last object may have gone, and in count / stats / check. setCur moves a slab's share of
+   * live objects in and out of this field.
+   */
+  private liveRest = 0;
   /** Objects deferred for read views. */
   private deferredCount = 0;
   /** Slots made available since the last scan for remote frees (bounds the scan cost). */
@@ -369,15 +463,20 @@ export class Mempool {
     // Integer arithmetic throughout, so these fields keep a small-integer representation.
     this.slabSize = (cache.order0Size << order) >>> 0;
     const g = geometry(objsize, this.slabSize);
-    this.stride = g.stride;
-    this.objcount = g.count;
-    this.first = g.first;
-    this.bw = g.bw;
-    this.inv = 1 / g.stride;
+    // `| 0`: geometry() computes with Math.ceil / Math.floor, whose results V8 may keep as
+    // doubles, and a double field turns the fast paths' integer arithmetic into float.
+    this.stride = g.stride | 0;
+    this.objcount = g.count | 0;
+    this.first = g.first | 0;
+    this.bw = g.bw | 0;
+    const shift = 31 - Math.clz32(g.stride & -g.stride);
+    this.shift = shift;
+    this.dinv = inverse32(g.stride >>> shift) | 0;
     this.slabMask = this.slabSize - 1;
     this.order1 = order + 1;
-    this.poolId = newPoolId();
+    this.poolId = newPoolId(this);
     this.ownerId = cache.ownerId;
+    this.tag = headerTag(this.ownerId, this.poolId);
     this.classIndex = classIndex;
     this.host = host;
     this.clock = clock ?? new ViewClock();
@@ -385,23 +484,31 @@ export class Mempool {
     const d = getDebug();
     this.debug = d.enabled;
     this.checkEvery = d.checkEvery;
+    this.quick = !this.debug && this.clock.open === 0;
     const memory = cache.arena.memory;
     memory.sync();
     this.u8 = memory.u8;
     this.u32 = memory.u32;
     this.i32 = memory.i32;
+    this.f64 = f64View(this.u8);
     this.viewEnd = this.u8.length;
     this.pageMap = cache.arena.pageMap;
   }
 
   /** Live objects. */
   get count(): number {
-    return this.live;
+    return this.live();
   }
 
   /** Bytes handed out and live: count * objsize. */
   get used(): number {
-    return this.live * this.objsize;
+    return this.live() * this.objsize;
+  }
+
+  /** Live objects (see liveRest). */
+  private live(): number {
+    const s = this.cur;
+    return s === 0 ? this.liveRest : this.liveRest + this.allocated(s);
   }
 
   /** Bytes of slabs held. */
@@ -419,12 +526,10 @@ export class Mempool {
       if (p === this.bumpEnd) return this.allocSlow(true);
       this.bump = p + this.stride;
     }
-    const s = this.cur;
-    const idx = ((p - s - this.first) * this.inv + 0.5) >>> 0;
-    this.i32[(s >>> 2) + H.WORDS + (idx >>> 5)]! |= 1 << (idx & 31);
-    this.curFree--;
-    this.live++;
-    if (this.debug) this.debugAlloc(p);
+    const idx = Math.imul((p - this.curBase) >>> this.shift, this.dinv);
+    this.i32[this.curBm + (idx >>> 5)]! |= 1 << (idx & 31);
+    // `=== true`: a plain truth test of a boolean field compiles to a generic ToBoolean.
+    if (this.debug === true) this.debugAlloc(p);
     return p;
   }
 
@@ -441,7 +546,7 @@ export class Mempool {
    */
   private allocSlow(throwing: boolean): number {
     for (;;) {
-      while (this.cur !== 0 && this.curFree === 0) this.heapRemove(0);
+      while (this.cur !== 0 && this.fl === 0 && this.bump === this.bumpEnd) this.heapRemove(0);
       if (this.cur !== 0) return this.alloc();
       if (this.sinceScan >= this.slabs.length && this.slabs.length > 0) {
         this.sinceScan = this.takeRemote();
@@ -490,15 +595,17 @@ export class Mempool {
    * object this pool, or another worker's pool over the same arena, handed out.
    */
   free(ptr: number): void {
-    if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr || this.pageMap[ptr >>> 12] !== this.order1) {
+    if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr) {
       this.freeSlow(ptr);
       return;
     }
+    // Our slabs are aligned to their size, so masking finds the slab of any pointer of ours.
+    // For any other pointer the masked address is someone else's bytes, and a match of both
+    // the owner word and the pool id (random, written only with the magic, cleared when the
+    // slab goes back) there is what would have to be forged. Past our views' end the reads
+    // give undefined: no match, freeSlow refreshes the views and asks the page map.
     const s = ptr - (ptr & this.slabMask);
-    const h = s >>> 2;
-    // Pool ids are written only with the magic and cleared when a slab goes back. A slab of
-    // another worker past our views' end reads undefined: no match, freeSlow refreshes.
-    if (this.u32[h + H.POOL] !== this.poolId || this.u32[h + H.OWNER] !== this.ownerId) {
+    if (this.f64[(s >>> 3) + 1] !== this.tag) {
       this.freeSlow(ptr);
       return;
     }
@@ -512,23 +619,23 @@ export class Mempool {
    */
   freeIn(ptr: number, s: number): void {
     const off = ptr - s - this.first;
-    const idx = (off * this.inv + 0.5) >>> 0;
+    const idx = Math.imul(off >>> this.shift, this.dinv) >>> 0;
     const i32 = this.i32;
     const w = (s >>> 2) + H.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
     // Reads before the bounds test are harmless: a bad idx fails the test and is refused there.
     const a = i32[w]!;
-    if (idx * this.stride !== off || idx >= this.objcount || (a & bit) === 0 || (i32[w + this.bw]! & bit) !== 0 ||
-      this.clock.open !== 0 || this.debug) {
-      this.freeLocal(ptr, s);
+    if (idx >= this.objcount || Math.imul(idx, this.stride) !== off || (a & bit) === 0 ||
+      (i32[w + this.bw]! & bit) !== 0 || this.quick !== true) {
+      this.freeLocal(ptr, s, this.name);
       return;
     }
     i32[w] = a ^ bit;
-    this.live--;
     if (s === this.cur) {
       this.u32[ptr >>> 2] = this.fl;
       this.fl = ptr;
-      if (++this.curFree === this.objcount && this.empty !== s) this.becameEmpty(s);
+      // The slab can have become empty only if this word did; the spare needs no new look.
+      if (a === bit && this.empty !== s) this.curMaybeEmpty(s);
       return;
     }
     this.pushFree(ptr, s);
@@ -542,22 +649,28 @@ export class Mempool {
     u32[h + H.FREE] = ptr;
     const n = u32[h + H.NFREE]! + 1;
     u32[h + H.NFREE] = n;
+    this.liveRest--;
     if (n === 1 || n === this.objcount) this.afterFree(s, n);
   }
 
-  /** Frees `ptr` of our slab `s` (header already matched this pool). @internal */
-  freeLocal(ptr: number, s: number): void {
+  /**
+   * Frees `ptr` of our slab `s` (header already matched this pool); errors name `caller`.
+   * @internal
+   */
+  freeLocal(ptr: number, s: number, caller: string): void {
     const off = ptr - s - this.first;
-    const idx = (off * this.inv + 0.5) >>> 0;
-    if (idx * this.stride !== off || idx >= this.objcount) this.invalid(ptr, 'is not at an object boundary');
+    const idx = Math.imul(off >>> this.shift, this.dinv) >>> 0;
+    if (idx >= this.objcount || Math.imul(idx, this.stride) !== off) {
+      this.invalid(ptr, 'is not at an object boundary', caller);
+    }
     const i32 = this.i32;
     const w = (s >>> 2) + H.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
     const a = i32[w]!;
-    if ((a & bit) === 0) this.invalid(ptr, 'is not allocated (a double free?)');
-    if ((i32[w + this.bw]! & bit) !== 0) this.invalid(ptr, 'was already freed by another worker');
+    if ((a & bit) === 0) this.invalid(ptr, 'is not allocated (a double free?)', caller);
+    if ((i32[w + this.bw]! & bit) !== 0) this.invalid(ptr, 'was already freed by another worker', caller);
     i32[w] = a ^ bit;
-    this.live--;
+    if (s !== this.cur) this.liveRest--;
     if (this.clock.open !== 0) {
       this.defer(ptr, s);
       return;
@@ -571,7 +684,7 @@ export class Mempool {
     if (s === this.cur) {
       this.u32[ptr >>> 2] = this.fl;
       this.fl = ptr;
-      if (++this.curFree === this.objcount && this.empty !== s) this.becameEmpty(s);
+      if (this.empty !== s) this.curMaybeEmpty(s);
     } else {
       const u32 = this.u32;
       const h = s >>> 2;
@@ -605,9 +718,29 @@ export class Mempool {
     this.release(ptr, s);
   }
 
-  /** Free slots of slab `s` (the cached count for the current slab). */
+  /** Free slots of slab `s` (for the current slab, recounted from its bitmap). */
   private nfree(s: number): number {
-    return s === this.cur ? this.curFree : this.u32[(s >>> 2) + H.NFREE]!;
+    if (s !== this.cur) return this.u32[(s >>> 2) + H.NFREE]!;
+    return this.objcount - this.allocated(s) - this.u32[(s >>> 2) + H.DEFERRED]!;
+  }
+
+  /** Bits set in slab `s`'s ALLOCATED bitmap: its live objects. */
+  private allocated(s: number): number {
+    const i32 = this.i32;
+    const a = (s >>> 2) + H.WORDS;
+    let n = 0;
+    for (let w = 0; w < this.bw; w++) {
+      let x = i32[a + w]!;
+      x -= (x >>> 1) & 0x55555555;
+      x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+      n += Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+    }
+    return n;
+  }
+
+  /** The current slab `s` may have lost its last object. */
+  private curMaybeEmpty(s: number): void {
+    if (this.nfree(s) === this.objcount) this.becameEmpty(s);
   }
 
   /** Slab `s` became empty: it is the spare, unless another is; then the higher one goes back. */
@@ -637,30 +770,42 @@ export class Mempool {
     }
   }
 
-  /** Not a fast-path pointer of ours: wrong type, remote, another pool, or invalid. */
+  /**
+   * Not a fast-path pointer of ours: wrong type, another worker's, another allocator's of
+   * this worker (it gets the free), or invalid. The page map decides what block it is in.
+   */
   private freeSlow(ptr: number): void {
-    if (typeof ptr !== 'number') throw new TypeError(`${this.name}.free: ptr must be a number, got ${describe(ptr)}`);
-    if ((ptr >>> 0) !== ptr || ptr === 0) this.invalid(ptr, 'is not a pointer into the arena');
+    const caller = this.name;
+    if (typeof ptr !== 'number') throw new TypeError(`${caller}.free: ptr must be a number, got ${describe(ptr)}`);
+    if ((ptr >>> 0) !== ptr || ptr === 0) this.invalid(ptr, 'is not a pointer into the arena', caller);
     if (ptr >= this.viewEnd) this.refresh();
     const s = slabOf(this.cache.arena, ptr) >>> 0;
-    if (s === 0 || s + H.BYTES > this.viewEnd) this.invalid(ptr, 'is not in a slab handed out by the arena');
+    if (s === 0 || s + H.BYTES > this.viewEnd) this.invalid(ptr, 'is not in a slab handed out by the arena', caller);
     const u32 = this.u32;
     const h = s >>> 2;
     const magic = u32[h + H.MAGIC];
-    if (u32[h + H.OWNER] === this.ownerId) {
-      if (magic === M.MEMPOOL && u32[h + H.POOL] === this.poolId) {
-        this.freeLocal(ptr, s);
-        return;
-      }
-      this.invalid(ptr, 'belongs to another allocator of this worker');
+    if (magic !== M.MEMPOOL && magic !== M.LARGE) {
+      this.invalid(ptr, 'is not in a mempool slab or a large allocation', caller);
     }
-    if (magic !== M.MEMPOOL && magic !== M.LARGE) this.invalid(ptr, 'is not in a mempool slab or a large allocation');
-    freeRemote(this.name, u32, this.i32, ptr, s);
+    if (u32[h + H.OWNER] === this.ownerId) {
+      freeOwnedBy(u32[h + H.POOL]!, ptr, s, caller);
+      return;
+    }
+    freeRemote(caller, u32, this.i32, ptr, s);
   }
 
-  /** Throws InvalidPointerError naming this pool. @internal */
-  invalid(ptr: number, why: string): never {
-    throw new InvalidPointerError(ptr, `${this.name}.free: pointer ${describe(ptr)} ${why}`);
+  /** {@link BlockOwner.freeOwned}: a free of our `ptr` made through another allocator. @internal */
+  freeOwned(ptr: number, s: number, caller: string): void {
+    const h = s >>> 2;
+    if (this.u32[h + H.MAGIC] !== M.MEMPOOL || this.slabs[this.u32[h + H.LISTIDX]!] !== s) {
+      this.invalid(ptr, 'is not in a slab of the allocator its header names', caller);
+    }
+    this.freeLocal(ptr, s, caller);
+  }
+
+  /** Throws InvalidPointerError naming `caller` (this pool by default). @internal */
+  invalid(ptr: number, why: string, caller: string = this.name): never {
+    throw new InvalidPointerError(ptr, `${caller}.free: pointer ${describe(ptr)} ${why}`);
   }
 
   /** Re-reads the views after the buffer grew. @internal */
@@ -670,6 +815,7 @@ export class Mempool {
     this.u8 = memory.u8;
     this.u32 = memory.u32;
     this.i32 = memory.i32;
+    this.f64 = f64View(this.u8);
     this.viewEnd = this.u8.length;
   }
 
@@ -680,26 +826,34 @@ export class Mempool {
     const h = s >>> 2;
     this.u32[h + H.FREE] = this.fl;
     this.u32[h + H.BUMP] = this.bump;
-    this.u32[h + H.NFREE] = this.curFree;
+    this.u32[h + H.NFREE] = this.nfree(s);
   }
 
   /** Makes `s` (the heap's new top, or 0) the current slab. */
   private setCur(s: number): void {
-    if (s === this.cur) return;
+    const old = this.cur;
+    if (s === old) return;
     this.flush();
+    if (old !== 0) this.liveRest += this.allocated(old);
+    if (s !== 0) this.liveRest -= this.objcount - this.u32[(s >>> 2) + H.NFREE]! - this.u32[(s >>> 2) + H.DEFERRED]!;
     this.cur = s;
     if (s === 0) {
       this.fl = 0;
       this.bump = 0;
       this.bumpEnd = 0;
-      this.curFree = 0;
       return;
     }
     const h = s >>> 2;
     this.fl = this.u32[h + H.FREE]!;
     this.bump = this.u32[h + H.BUMP]!;
     this.bumpEnd = s + this.first + this.objcount * this.stride;
-    this.curFree = this.u32[h + H.NFREE]!;
+    this.curBase = s + this.first;
+    this.curBm = h + H.WORDS;
+  }
+
+  /** The clock's count of open views changed (SmallAlloc calls this). @internal */
+  viewsChanged(): void {
+    this.quick = !this.debug && this.clock.open === 0;
   }
 
   /**
@@ -739,7 +893,6 @@ export class Mempool {
         bits &= bits - 1;
         const ptr = s + this.first + (w * 32 + b) * this.stride;
         n++;
-        this.live--;
         if (views) {
           u32[h + H.DEFERRED]!++;
           this.deferredCount++;
@@ -751,12 +904,12 @@ export class Mempool {
         }
       }
     }
+    if (!isCur) this.liveRest -= n;
     if (views || n === 0) return n;
     const nfree = nfree0 + n;
     u32[h + H.NFREE] = nfree;
     if (isCur) {
       this.fl = u32[h + H.FREE]!;
-      this.curFree = nfree;
     } else if (u32[h + H.HEAPIDX] === M.NONE) {
       this.heapPush(s);
     }
@@ -818,7 +971,7 @@ export class Mempool {
     u32[h + H.HEAPIDX] = M.NONE;
     u32[h + H.LISTIDX] = this.slabs.length;
     this.slabs.push(s);
-    this.live += live;
+    this.liveRest += live;
     if (nfree > 0) this.heapPush(s);
     if (nfree === this.objcount) this.becameEmpty(s);
     return live;
@@ -859,7 +1012,7 @@ export class Mempool {
     return {
       used: this.used,
       total: this.total,
-      count: this.live,
+      count: this.live(),
       slabs: this.slabs.length,
       objsize: this.objsize,
       slabSize: this.slabSize,
@@ -881,7 +1034,7 @@ export class Mempool {
     this.slabs = [];
     this.heap = [];
     this.empty = 0;
-    this.live = 0;
+    this.liveRest = 0;
     this.deferredCount = 0;
     this.sinceScan = 0;
   }
@@ -979,7 +1132,7 @@ export class Mempool {
       deferred += def;
     }
     if (empties > 1) fail(`${empties} empty slabs, at most 1 is kept`);
-    if (live !== this.live) fail(`the bitmaps hold ${live} objects, count says ${this.live}`);
+    if (live !== this.live()) fail(`the bitmaps hold ${live} objects, count says ${this.live()}`);
     if (deferred !== this.deferredCount) fail(`slabs hold ${deferred} deferred slots, pool says ${this.deferredCount}`);
     for (let i = 0; i < this.heap.length; i++) {
       const s = this.heap[i]!;
@@ -1057,11 +1210,29 @@ export class Mempool {
   }
 
   private debugOps(): void {
+    // A SmallAlloc's pool counts its operations with the SmallAlloc, which checks everything.
+    if (this.host !== null) {
+      this.host.debugOp();
+      return;
+    }
     if (this.checkEvery > 0 && ++this.ops >= this.checkEvery) {
       this.ops = 0;
       this.check();
     }
   }
+}
+
+/**
+ * A free of `ptr` in block `s`, whose header names this worker's cache as owner, made through
+ * any allocator of this worker: the allocator whose id the header holds takes it.
+ * @internal
+ */
+export function freeOwnedBy(id: number, ptr: number, s: number, caller: string): void {
+  const owner = ownerOf(id);
+  if (owner === undefined) {
+    throw new InvalidPointerError(ptr, `${caller}.free: pointer ${describe(ptr)} is in a block of no live allocator`);
+  }
+  owner.freeOwned(ptr, s, caller);
 }
 
 /**

@@ -10,7 +10,15 @@
  * Thread-safety: a SmallAlloc belongs to the worker that created it. Any worker may `free` (and
  * `info`) a pointer it handed out, through any SmallAlloc or Mempool over the same SlabArena:
  * the free only sets bits with `Atomics` (see mempool.ts) and the owner takes it in on its
- * allocation slow path, or at the latest in `stats()` / `check()`.
+ * allocation slow path, or at the latest in `stats()` / `check()`. A free through another
+ * allocator of the same worker goes straight to the allocator that handed the memory out.
+ *
+ * Fast paths: alloc maps a size to its pool with one array load (`bySize`, by granule, for
+ * sizes up to TABLE_MAX_ENTRIES granules) and the pool's alloc is small enough for V8 to
+ * inline; free finds the block's order in the arena's page map, the class in the slab header,
+ * and checks owner and pool id before the pool's own free. Deferred frees due and read views
+ * cost one field test each (`fastMax`, `releasable`, the pools' `quick` flag). In debug mode
+ * the periodic check is this allocator's whole check(), counted over all its pools.
  *
  * Failure: `alloc` throws `OutOfMemoryError`/`QuotaExceededError`, `tryAlloc` returns 0, and
  * nothing changes; before failing, every remote free and every releasable deferred free is
@@ -20,7 +28,7 @@
  *
  * Large allocation layout (the block or run's first 64 bytes; pointer = start + 64):
  * ```
- *  word 0 M.LARGE | 1 owner | 2 allocator id | 3 bytes asked | 7 bytes of the run
+ *  word 0 M.LARGE | 1 bytes asked | 2 owner | 3 allocator id | 7 bytes of the run
  *       9 state: LIVE, REMOTE (freed by another worker), DEFERRED (held for a view), atomic
  *      10 index in the owner's list of large allocations
  * ```
@@ -41,15 +49,19 @@
  */
 import { InvalidPointerError } from '../errors.js';
 import { checkInstance, checkInt, describe, optionsBag, rangeError, typeError } from '../internal/checks.js';
+import { getDebug } from '../internal/debug.js';
 import { MAX_BYTE_LENGTH } from '../memory.js';
 import {
-  H, L, M, Mempool, ViewClock, freeRemote, mempoolObjsizeMax, newPoolId, type MempoolStats, type PoolHost,
+  H, L, M, Mempool, ViewClock, freeOwnedBy, freeRemote, mempoolObjsizeMax, newPoolId, ownerOf, type BlockOwner,
+  type MempoolStats, type PoolHost,
 } from './mempool.js';
 import { SizeClasses } from './size-class.js';
 import { SlabCache, slabOf } from './slab-cache.js';
 
 /** Deferred frees released per alloc/free/stats/check call. */
 const BATCH = 16;
+/** Entries of the class table: sizes up to TABLE_MAX_ENTRIES - 1 granules are looked up. */
+const TABLE_MAX_ENTRIES = 4096;
 
 /** Options of the {@link SmallAlloc} constructor. */
 export interface SmallAllocOptions {
@@ -117,7 +129,7 @@ class SmallReadView implements ReadView {
 }
 
 /** Allocations of any size over size-class mempools; read views; frees from any worker. */
-export class SmallAlloc implements PoolHost {
+export class SmallAlloc implements PoolHost, BlockOwner {
   /** The memory source. */
   declare readonly cache: SlabCache;
   /** Growth factor between classes actually achieved. */
@@ -130,7 +142,28 @@ export class SmallAlloc implements PoolHost {
   declare readonly id: number;
 
   private declare readonly ownerId: number;
+  /** The pool of each class, created on first use. */
   private declare pools: (Mempool | null)[];
+  /**
+   * classOf(size) for size <= tableMax, at index ceil(size / granularity): class sizes are
+   * multiples of the granularity, so one entry serves every size of its granule.
+   */
+  private declare readonly table: Uint16Array;
+  /**
+   * The pool of table[i] at index i (null until it exists): alloc's fast path finds its
+   * pool with one load instead of two.
+   */
+  private declare readonly bySize: (Mempool | null)[];
+  private declare readonly tableMax: number;
+  /** tableMax, or -1 while deferred frees are due: alloc's fast path tests both at once. */
+  private declare fastMax: number;
+  private declare readonly granShift: number;
+  private declare readonly granMask: number;
+  /** True when the front of the deferred queue may be released (no open view can see it). */
+  private releasable = false;
+  private declare readonly debug: boolean;
+  private declare readonly checkEvery: number;
+  private ops = 0;
   /** Pools adopted with an objsize outside the classes, by objsize. */
   private extra = new Map<number, Mempool>();
   private readonly clock = new ViewClock();
@@ -173,7 +206,20 @@ export class SmallAlloc implements PoolHost {
     this.actualFactor = this.classes.actualFactor;
     this.objsizeMax = this.classes.objsizeMax;
     this.pools = new Array<Mempool | null>(this.classes.count).fill(null);
-    this.id = newPoolId();
+    const g = this.classes.granularity;
+    this.granShift = 31 - Math.clz32(g);
+    this.granMask = g - 1;
+    const entries = Math.min(TABLE_MAX_ENTRIES, Math.floor(this.objsizeMax / g) + 1);
+    // `| 0` keeps these small integers for V8 (Math.floor's result may be held as a double).
+    this.tableMax = ((entries - 1) * g) | 0;
+    this.fastMax = this.tableMax;
+    this.table = new Uint16Array(entries);
+    for (let i = 0; i < entries; i++) this.table[i] = this.classes.classOf(i * g);
+    this.bySize = new Array<Mempool | null>(entries).fill(null);
+    const d = getDebug();
+    this.debug = d.enabled;
+    this.checkEvery = d.checkEvery;
+    this.id = newPoolId(this);
     this.ownerId = cache.ownerId;
     const memory = cache.arena.memory;
     memory.sync();
@@ -185,26 +231,55 @@ export class SmallAlloc implements PoolHost {
 
   /** `size` bytes (0 allowed). Throws `OutOfMemoryError` / `QuotaExceededError`. */
   alloc(size: number): number {
-    if (this.clock.releasable) this.collect(BATCH);
-    if (typeof size !== 'number' || (size >>> 0) !== size || size > this.objsizeMax) return this.allocLarge('SmallAlloc.alloc', size, true);
-    const cls = this.classes.classOf(size);
-    const pool = this.pools[cls]!;
-    return (pool !== null ? pool : this.makePool(cls)).alloc();
+    // The fast path, kept small so that V8 inlines it and the pool's alloc into the caller.
+    if (typeof size === 'number' && (size >>> 0) === size && size <= this.fastMax) {
+      const pool = this.bySize[(size + this.granMask) >>> this.granShift]!;
+      if (pool !== null) return pool.alloc();
+    }
+    return this.allocSlow(size, true);
   }
 
   /** `size` bytes, or 0 when there is no memory for them. */
   tryAlloc(size: number): number {
-    if (this.clock.releasable) this.collect(BATCH);
-    if (typeof size !== 'number' || (size >>> 0) !== size || size > this.objsizeMax) return this.allocLarge('SmallAlloc.tryAlloc', size, false);
+    if (typeof size === 'number' && (size >>> 0) === size && size <= this.fastMax) {
+      const pool = this.bySize[(size + this.granMask) >>> this.granShift]!;
+      if (pool !== null) return pool.tryAlloc();
+    }
+    return this.allocSlow(size, false);
+  }
+
+  /** Everything the fast path leaves: deferred frees due, large or odd sizes, a new pool. */
+  private allocSlow(size: number, throwing: boolean): number {
+    if (this.releasable) this.collect(BATCH);
+    if (typeof size !== 'number' || (size >>> 0) !== size || size > this.objsizeMax) {
+      return this.allocLarge(throwing ? 'SmallAlloc.alloc' : 'SmallAlloc.tryAlloc', size, throwing);
+    }
     const cls = this.classes.classOf(size);
     const pool = this.pools[cls]!;
-    return (pool !== null ? pool : this.makePool(cls)).tryAlloc();
+    if (pool !== null) return throwing ? pool.alloc() : pool.tryAlloc();
+    // A pool made for this allocation is dropped again if it fails: a failed allocation
+    // leaves nothing behind, not even an empty class in stats().
+    const fresh = this.makePool(cls);
+    let p = 0;
+    try {
+      p = throwing ? fresh.alloc() : fresh.tryAlloc();
+    } finally {
+      if (p === 0) this.setPool(cls, null);
+    }
+    return p;
   }
 
   private makePool(cls: number): Mempool {
     const pool = new Mempool(this.cache, this.classes.sizeOf(cls), this, this.clock, cls);
-    this.pools[cls] = pool;
+    this.setPool(cls, pool);
     return pool;
+  }
+
+  /** Files `pool` (or null) as the pool of class `cls`, in pools and bySize. */
+  private setPool(cls: number, pool: Mempool | null): void {
+    this.pools[cls] = pool;
+    const table = this.table;
+    for (let i = 0; i < table.length; i++) if (table[i] === cls) this.bySize[i] = pool;
   }
 
   /**
@@ -212,7 +287,7 @@ export class SmallAlloc implements PoolHost {
    * arena. `size`, when given, must be what was asked for (any size of the same class does).
    */
   free(ptr: number, size?: number): void {
-    if (this.clock.releasable) this.collect(BATCH);
+    if (this.releasable === true) this.collect(BATCH);
     if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr || size !== undefined) {
       this.freeSlow(ptr, size);
       return;
@@ -250,23 +325,38 @@ export class SmallAlloc implements PoolHost {
     const h = s >>> 2;
     const magic = u32[h + H.MAGIC];
     if (magic !== M.MEMPOOL && magic !== M.LARGE) this.invalid(where, ptr, 'is not in a mempool slab or a large allocation');
+    const sized = size !== undefined && size !== null;
     if (u32[h + H.OWNER] !== this.ownerId) {
-      if (size !== undefined && size !== null) this.checkSize(ptr, s, size, false);
+      if (sized) this.checkSize(ptr, s, size, false);
       freeRemote('SmallAlloc', u32, this.i32, ptr, s);
       return;
     }
-    if (magic === M.LARGE) {
-      if (u32[h + H.POOL] !== this.id) this.invalid(where, ptr, 'belongs to another allocator of this worker');
-      if (ptr !== s + M.LARGE_HEADER) this.invalid(where, ptr, 'is inside a large allocation, not at its start');
-      if (Atomics.load(this.i32, h + H.L_STATE) !== L.LIVE) this.invalid(where, ptr, 'is not a live large allocation (a double free?)');
-      if (size !== undefined && size !== null) this.checkSize(ptr, s, size, true);
-      this.freeLarge(s);
+    const pool = magic === M.MEMPOOL ? this.poolOf(s) : null;
+    const ours = magic === M.LARGE ? u32[h + H.POOL] === this.id : pool !== null;
+    if (sized) this.checkSize(ptr, s, size, ours);
+    if (!ours) {
+      // Another allocator of this worker handed it out: it takes the free.
+      freeOwnedBy(u32[h + H.POOL]!, ptr, s, 'SmallAlloc');
       return;
     }
-    const pool = this.poolOf(s);
-    if (pool === null) this.invalid(where, ptr, 'belongs to another allocator of this worker');
-    if (size !== undefined && size !== null) this.checkSize(ptr, s, size, true);
-    pool.freeLocal(ptr, s);
+    if (pool !== null) pool.freeLocal(ptr, s, 'SmallAlloc');
+    else this.freeOwned(ptr, s, 'SmallAlloc');
+  }
+
+  /**
+   * {@link BlockOwner.freeOwned}: a free of our large allocation `ptr` (block `s`), made here
+   * or through another allocator of this worker. @internal
+   */
+  freeOwned(ptr: number, s: number, caller: string): void {
+    const where = `${caller}.free`;
+    const h = s >>> 2;
+    if (this.u32[h + H.MAGIC] !== M.LARGE || this.larges[this.u32[h + H.L_LISTIDX]!] !== s) {
+      this.invalid(where, ptr, 'is not in a large allocation of the allocator its header names');
+    }
+    if (ptr !== s + M.LARGE_HEADER) this.invalid(where, ptr, 'is inside a large allocation, not at its start');
+    if (Atomics.load(this.i32, h + H.L_STATE) !== L.LIVE) this.invalid(where, ptr, 'is not a live large allocation (a double free?)');
+    this.freeLarge(s);
+    if (this.debug) this.debugOp();
   }
 
   /**
@@ -351,6 +441,7 @@ export class SmallAlloc implements PoolHost {
     this.largeLive++;
     this.largeUsed += size;
     this.largeTotal += real;
+    if (this.debug) this.debugOp();
     return s + M.LARGE_HEADER;
   }
 
@@ -407,6 +498,7 @@ export class SmallAlloc implements PoolHost {
     // The new view is the newest: what was releasable before still is.
     c.gen++;
     c.open++;
+    if (c.open === 1) this.viewsChanged();
     const v = new SmallReadView(this, c.gen);
     this.views.push(v);
     return v;
@@ -416,6 +508,7 @@ export class SmallAlloc implements PoolHost {
   closeView(v: SmallReadView): void {
     v.closed = true;
     this.clock.open--;
+    if (this.clock.open === 0) this.viewsChanged();
     while (this.viewsHead < this.views.length && this.views[this.viewsHead]!.closed) this.viewsHead++;
     if (this.viewsHead === this.views.length) {
       this.views = [];
@@ -434,7 +527,22 @@ export class SmallAlloc implements PoolHost {
 
   private updateReleasable(): void {
     const c = this.clock;
-    c.releasable = c.head < c.tail && c.gens[c.head % c.gens.length]! < this.oldestOpen();
+    this.releasable = c.head < c.tail && c.gens[c.head % c.gens.length]! < this.oldestOpen();
+    this.fastMax = this.releasable ? -1 : this.tableMax;
+  }
+
+  /** Views opened or all closed: the pools' fast free paths must know. */
+  private viewsChanged(): void {
+    for (const p of this.pools) if (p !== null) p.viewsChanged();
+    for (const p of this.extra.values()) p.viewsChanged();
+  }
+
+  /** Debug mode: one more operation; every checkEvery of them, check everything. @internal */
+  debugOp(): void {
+    if (this.checkEvery > 0 && ++this.ops >= this.checkEvery) {
+      this.ops = 0;
+      this.verify(false);
+    }
   }
 
   /** Releases up to `max` deferred frees that no open view can see. Returns how many. */
@@ -473,7 +581,7 @@ export class SmallAlloc implements PoolHost {
   /** Takes in every remote free and releases every releasable deferred free. @internal */
   reclaimAll(): boolean {
     let n = this.takeRemoteAll();
-    while (this.clock.releasable) n += this.collect(1 << 20);
+    while (this.releasable) n += this.collect(1 << 20);
     return n > 0;
   }
 
@@ -502,10 +610,10 @@ export class SmallAlloc implements PoolHost {
     const h = s >>> 2;
     const magic = u32[h + H.MAGIC];
     if (magic !== M.LARGE && magic !== M.MEMPOOL) this.invalid(where, ptr, 'is not in a mempool slab or a large allocation');
-    // Our own worker's pointers must be this allocator's; another worker's may be anyone's.
-    if (u32[h + H.OWNER] === this.ownerId &&
-      (magic === M.LARGE ? u32[h + H.POOL] !== this.id : this.poolOf(s) === null)) {
-      this.invalid(where, ptr, 'belongs to another allocator of this worker');
+    // Any allocator's pointer is answered, as free() accepts it; one of this worker's must
+    // still belong to a live allocator.
+    if (u32[h + H.OWNER] === this.ownerId && ownerOf(u32[h + H.POOL]!) === undefined) {
+      this.invalid(where, ptr, 'is in a block of no live allocator');
     }
     if (magic === M.LARGE) {
       if (ptr !== s + M.LARGE_HEADER || Atomics.load(i32, h + H.L_STATE) !== L.LIVE) this.invalid(where, ptr, 'is not a live allocation');
@@ -526,7 +634,7 @@ export class SmallAlloc implements PoolHost {
   /** Statistics; remote frees are taken in and a batch of deferred frees released first. */
   stats(): SmallStats {
     this.takeRemoteAll();
-    if (this.clock.releasable) this.collect(BATCH);
+    if (this.releasable) this.collect(BATCH);
     const classes: SmallClassStats[] = [];
     let used = this.largeUsed;
     let total = this.largeTotal;
@@ -556,12 +664,20 @@ export class SmallAlloc implements PoolHost {
 
   /** Throws an Error naming the first broken invariant; takes remote frees in first. */
   check(): void {
+    this.verify(true);
+  }
+
+  /**
+   * check(); `release` false skips releasing a batch of deferred frees (the periodic check of
+   * debug mode may run in the middle of such a release).
+   */
+  private verify(release: boolean): void {
     const where = 'SmallAlloc.check';
     const fail = (msg: string): never => {
       throw new Error(`${where}: ${msg}`);
     };
     this.takeRemoteAll();
-    if (this.clock.releasable) this.collect(BATCH);
+    if (release && this.releasable) this.collect(BATCH);
     let deferred = 0;
     this.pools.forEach((p, cls) => {
       if (p === null) return;
@@ -698,6 +814,7 @@ export class SmallAlloc implements PoolHost {
     for (const p of this.pools) if (p !== null) p.destroy();
     for (const p of this.extra.values()) p.destroy();
     this.pools.fill(null);
+    this.bySize.fill(null);
     this.extra.clear();
     const u32 = this.u32;
     for (const s of this.larges) {
@@ -716,7 +833,8 @@ export class SmallAlloc implements PoolHost {
     c.open = 0;
     c.head = 0;
     c.tail = 0;
-    c.releasable = false;
+    this.releasable = false;
+    this.fastMax = this.tableMax;
   }
 }
 

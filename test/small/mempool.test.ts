@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   FREED_BYTE, FRESH_BYTE, InvalidPointerError, Mempool, OutOfMemoryError, Quota, QuotaExceededError, SlabArena, SlabCache,
-  getDebug, setDebug,
+  SmallAlloc, getDebug, setDebug,
 } from '../../src/index.js';
 import { geometry, mempoolObjsizeMax, pickOrder } from '../../src/small/mempool.js';
 import { seeded } from '../support/rng.js';
@@ -150,13 +150,16 @@ test('Mempool rejects double frees, foreign and interior pointers and changes no
   const a = pool.alloc();
   const b = pool.alloc();
   const o = other.alloc();
+  other.free(o);
+  const region = cache.get(4096);
   pool.free(b);
   const before = JSON.stringify(pool.stats());
   const cases: [string, unknown][] = [
     ['double free', b],
     ['interior pointer', a + 8],
     ['pointer into the slab header', a - (a % pool.stats().slabSize) + 4],
-    ['another pool of this worker', o],
+    ['freed object of another pool of this worker', o],
+    ['a block of the cache no allocator formatted', region + 64],
     ['null', 0],
     ['never handed out by the arena', 8 * MB + 16],
     ['negative', -8],
@@ -178,9 +181,32 @@ test('Mempool rejects double frees, foreign and interior pointers and changes no
     assert.equal((e as InvalidPointerError).ptr, b, 'the error carries the pointer');
   }
   pool.free(a);
-  other.free(o);
   pool.check();
   other.check();
+  cache.put(region);
+});
+
+test('Mempool.free accepts objects of another pool or SmallAlloc of the same worker and gives them back to it', () => {
+  const cache = cacheOf(16 * MB);
+  const pool = new Mempool(cache, 48);
+  const other = new Mempool(cache, 100);
+  const small = new SmallAlloc(cache);
+  const o = other.alloc();
+  const s = small.alloc(300);
+  const big = small.alloc(small.objsizeMax + 1);
+  pool.free(o);
+  pool.free(s);
+  pool.free(big);
+  assert.equal(other.count, 0, 'the other pool got its object back');
+  assert.equal(small.stats().count, 0, 'the SmallAlloc got its objects back');
+  assert.equal(pool.count, 0, 'nothing was counted here');
+  throwsLike(() => pool.free(o), InvalidPointerError, /Mempool\(objsize 48\)\.free: pointer .* not allocated/,
+    'double free through a third allocator');
+  throwsLike(() => pool.free(big), InvalidPointerError, /Mempool\(objsize 48\)\.free: pointer/, 'large double free');
+  assert.equal(other.alloc(), o, 'the freed object is reused by its owner');
+  other.check();
+  small.check();
+  pool.check();
 });
 
 test('Mempool constructor rejects bad arguments with a message naming them', () => {

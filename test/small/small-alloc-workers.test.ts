@@ -84,8 +84,13 @@ test('SmallAlloc: worker B frees what worker A allocated, and A reuses the memor
       const after = await ask(a, { cmd: 'stats' });
       assert.equal(after.stats!.count, 0, 'the remote frees reached A\'s counters');
       assert.equal(after.stats!.used, 0);
-      if (round === 0) firstTotal = got.stats!.total;
-      else assert.ok(got.stats!.total <= firstTotal * 1.5, `A's memory stays bounded (${got.stats!.total} vs ${firstTotal})`);
+      // Slabs held for the classes; large allocations (1% of the requests, up to 600 KB each)
+      // come and go with the round's random sizes and are all given back after each round.
+      const classTotal = got.stats!.total - got.stats!.large.total;
+      if (round === 0) firstTotal = classTotal;
+      else {
+        assert.ok(classTotal <= firstTotal * 1.5, `A's memory stays bounded (${classTotal} vs ${firstTotal} bytes of class slabs)`);
+      }
     }
   } finally {
     await a.terminate();

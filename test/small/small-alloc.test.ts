@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  FREED_BYTE, FRESH_BYTE, InvalidPointerError, OutOfMemoryError, Quota, QuotaExceededError, SlabArena, SlabCache,
-  SmallAlloc, getDebug, setDebug,
+  FREED_BYTE, FRESH_BYTE, InvalidPointerError, Mempool, OutOfMemoryError, Quota, QuotaExceededError, SlabArena,
+  SlabCache, SmallAlloc, getDebug, setDebug,
 } from '../../src/index.js';
 import { seeded, type Rng } from '../support/rng.js';
 import { KB, MB, cacheOf, stamp, throwsLike, verifyStamp } from './mempool-support.js';
@@ -155,6 +155,8 @@ test('SmallAlloc rejects double frees, foreign and interior pointers and changes
   const big = alloc.alloc(alloc.objsizeMax + 100);
   const o = other.alloc(48);
   const ob = other.alloc(alloc.objsizeMax + 100);
+  other.free(o);
+  other.free(ob);
   alloc.free(b);
   const region = cache.get(4096);
   const before = JSON.stringify(alloc.stats());
@@ -163,8 +165,8 @@ test('SmallAlloc rejects double frees, foreign and interior pointers and changes
     ['interior pointer', a + 8],
     ['inside a large allocation', big + 4096],
     ['the large header', big - 64],
-    ['another SmallAlloc of this worker', o],
-    ['another SmallAlloc\'s large allocation', ob],
+    ['a freed object of another SmallAlloc of this worker', o],
+    ['a freed large allocation of another SmallAlloc', ob],
     ['a block of the cache no allocator formatted', region + 64],
     ['null', 0],
     ['negative', -8],
@@ -449,6 +451,76 @@ test('SmallAlloc in debug mode poisons fresh and freed memory, not memory a view
     v.close();
     for (let i = 0; i < 200; i++) alloc.free(alloc.alloc(i));
     alloc.check();
+  } finally {
+    setDebug(saved);
+  }
+});
+
+test('SmallAlloc.free and info accept pointers of another allocator of the same worker, which gets them back', () => {
+  const cache = cacheOf(16 * MB);
+  const alloc = new SmallAlloc(cache);
+  const other = new SmallAlloc(cache);
+  const pool = new Mempool(cache, 40);
+  const o = other.alloc(48);
+  const big = other.alloc(other.objsizeMax + 100);
+  const m = pool.alloc();
+  assert.deepEqual(alloc.info(o), other.info(o));
+  assert.deepEqual(alloc.info(big), other.info(big));
+  assert.deepEqual(alloc.info(m), { isLarge: false, realSize: 40 });
+  alloc.free(o, 48);
+  alloc.free(big);
+  alloc.free(m);
+  assert.equal(other.stats().count, 0, 'the other SmallAlloc got its objects back');
+  assert.equal(pool.count, 0, 'the Mempool got its object back');
+  assert.equal(alloc.stats().count, 0, 'nothing was counted here');
+  throwsLike(() => alloc.free(o), InvalidPointerError, /SmallAlloc\.free: pointer .* not allocated/, 'double free');
+  throwsLike(() => alloc.info(o), InvalidPointerError, /SmallAlloc\.info: pointer/, 'info after the free');
+  throwsLike(() => alloc.free(big), InvalidPointerError, /SmallAlloc\.free: pointer/, 'large double free');
+  // Under a read view of the allocator that owns the memory, the free is held for that view.
+  const v = other.openReadView();
+  const q = other.alloc(48);
+  alloc.free(q);
+  assert.equal(other.stats().deferred, 1, 'the owner\'s view holds the freed object');
+  v.close();
+  other.check();
+  alloc.check();
+  pool.check();
+});
+
+test('SmallAlloc: a failed allocation leaves no empty class behind in stats()', () => {
+  const arena = new SlabArena({ quota: new Quota(256 * KB), slabSize: 64 * KB });
+  const cache = new SlabCache(arena);
+  const alloc = new SmallAlloc(cache);
+  const filler: number[] = [];
+  for (;;) {
+    const p = alloc.tryAlloc(1000);
+    if (p === 0) break;
+    filler.push(p);
+  }
+  const before = JSON.stringify(alloc.stats());
+  assert.equal(alloc.tryAlloc(24), 0, 'no memory for a new class');
+  assert.throws(() => alloc.alloc(24), (e: unknown) => e instanceof OutOfMemoryError);
+  assert.equal(JSON.stringify(alloc.stats()), before, 'no class of 24 bytes appears');
+  alloc.check();
+  for (const p of filler) alloc.free(p);
+  const p = alloc.alloc(24);
+  assert.ok(p !== 0, 'the class is made once there is room');
+  alloc.check();
+});
+
+test('SmallAlloc in debug mode checks itself as a whole, not only its pools, every checkEvery operations', () => {
+  const saved = getDebug();
+  setDebug({ enabled: true, checkEvery: 4 });
+  try {
+    const cache = cacheOf(16 * MB);
+    const alloc = new SmallAlloc(cache);
+    const big = alloc.alloc(alloc.objsizeMax + 1);
+    // Break the large allocation's header (its list index): only SmallAlloc.check sees it.
+    const u32 = new Uint32Array(cache.arena.memory.buffer);
+    u32[((big - 64) >>> 2) + 10] = 7;
+    assert.throws(() => {
+      for (let i = 0; i < 8; i++) alloc.free(alloc.alloc(32));
+    }, /SmallAlloc\.check: large allocation .* says list index 7/);
   } finally {
     setDebug(saved);
   }
