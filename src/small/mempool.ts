@@ -885,7 +885,7 @@ export class Mempool implements BlockOwner {
     let n = 0;
     const nfree0 = u32[h + H.NFREE]!;
     for (let w = 0; w < this.bw; w++) {
-      if (i32[ra + w] === 0) continue;
+      if (Atomics.load(i32, ra + w) === 0) continue; // atomic: ordered after the flag store above
       let bits = Atomics.exchange(i32, ra + w, 0);
       i32[h + H.WORDS + w]! &= ~bits;
       while (bits !== 0) {
@@ -1242,12 +1242,9 @@ export function freeOwnedBy(id: number, ptr: number, s: number, caller: string):
  */
 export function freeRemote(name: string, u32: Uint32Array, i32: Int32Array, ptr: number, s: number): void {
   const h = s >>> 2;
-  const fail = (why: string): never => {
-    throw new InvalidPointerError(ptr, `${name}.free: pointer ${ptr} ${why}`);
-  };
   if (u32[h + H.MAGIC] === M.LARGE) {
-    if (ptr !== s + M.LARGE_HEADER) fail('is inside a large allocation, not at its start');
-    if (Atomics.compareExchange(i32, h + H.L_STATE, L.LIVE, L.REMOTE) !== L.LIVE) fail('is not a live large allocation (a double free?)');
+    if (ptr !== s + M.LARGE_HEADER) remoteFail(name, ptr, 'is inside a large allocation, not at its start');
+    if (Atomics.compareExchange(i32, h + H.L_STATE, L.LIVE, L.REMOTE) !== L.LIVE) remoteFail(name, ptr, 'is not a live large allocation (a double free?)');
     return;
   }
   const stride = u32[h + H.STRIDE]!;
@@ -1255,12 +1252,19 @@ export function freeRemote(name: string, u32: Uint32Array, i32: Int32Array, ptr:
   const count = u32[h + H.COUNT]!;
   const off = ptr - s - first;
   const idx = off / stride;
-  if (!Number.isInteger(idx) || idx < 0 || idx >= count) fail('is not at an object boundary');
+  if (!Number.isInteger(idx) || idx < 0 || idx >= count) remoteFail(name, ptr, 'is not at an object boundary');
   const bw = Math.ceil(count / 32);
   const w = h + H.WORDS + (idx >>> 5);
   const bit = 1 << (idx & 31);
-  if ((Atomics.load(i32, w) & bit) === 0) fail('is not allocated (a double free?)');
+  if ((Atomics.load(i32, w) & bit) === 0) remoteFail(name, ptr, 'is not allocated (a double free?)');
   const old = Atomics.or(i32, w + bw, bit);
-  if ((old & bit) !== 0) fail('was already freed by another worker');
-  Atomics.store(i32, h + H.PENDING, 1);
+  if ((old & bit) !== 0) remoteFail(name, ptr, 'was already freed by another worker');
+  // A load is a plain read on x86, a store a locked exchange: raise the flag only if it is down.
+  // Safe: the owner lowers the flag before it takes the bitmap words, so a flag seen raised
+  // after our bit was set means the owner's take comes later and sees the bit.
+  if (Atomics.load(i32, h + H.PENDING) === 0) Atomics.store(i32, h + H.PENDING, 1);
+}
+
+function remoteFail(name: string, ptr: number, why: string): never {
+  throw new InvalidPointerError(ptr, `${name}.free: pointer ${ptr} ${why}`);
 }

@@ -307,6 +307,11 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     const cls = u32[h + H.CLASS]!;
     const pool = cls < this.pools.length ? this.pools[cls]! : null;
     if (pool === null || u32[h + H.OWNER] !== this.ownerId || pool.poolId !== u32[h + H.POOL]) {
+      // Another worker's mempool slab: straight to the remote free (which checks the slot).
+      if (u32[h + H.MAGIC] === M.MEMPOOL && u32[h + H.OWNER] !== this.ownerId) {
+        freeRemote('SmallAlloc', u32, this.i32, ptr, s);
+        return;
+      }
       this.freeSlow(ptr, size);
       return;
     }
