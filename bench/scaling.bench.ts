@@ -33,8 +33,12 @@ import type { ScalingParams } from './scaling-worker.js';
 /** Worker counts (env SCALING_WORKERS, e.g. "1,2"). */
 const COUNTS = (process.env['SCALING_WORKERS'] ?? '1,2,4,8,16').split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 1);
 const BATCH = 1000;
-/** Batches per worker per round (env SCALING_BATCHES). */
-const BATCHES = Math.max(1, Number(process.env['SCALING_BATCHES'] ?? 2000) | 0);
+/**
+ * Batches per worker per round (env SCALING_BATCHES). A round must last long enough (about
+ * 150 ms for one SmallAlloc worker) that the few milliseconds workers take to wake at the
+ * barrier are noise: with 2,000 batches (~30 ms) that skew alone cost 10-25% at 2 workers.
+ */
+const BATCHES = Math.max(1, Number(process.env['SCALING_BATCHES'] ?? 10000) | 0);
 /** Timed rounds per worker count in each pass (env SCALING_ROUNDS). */
 const ROUNDS = Math.max(1, Number(process.env['SCALING_ROUNDS'] ?? 3) | 0);
 /**
