@@ -141,31 +141,22 @@ export class Obuf {
 
   /** `size` contiguous bytes, counted in `size`; returns where they start. */
   alloc(size: number): Ptr {
-    let p = this.pos;
-    let l = this.len[p]!;
-    let ptr: number;
-    if (typeof size === 'number' && (size >>> 0) === size && l + size <= this.cap[p]! && this.cap[p] !== 0) {
-      ptr = this.base[p]! + l;
-    } else {
-      ptr = this.reserveSlow('Obuf.alloc', size, true);
-      p = this.pos;
-      l = this.len[p]!;
-    }
-    this.len[p] = l + size;
-    this.used += size;
-    if (this.debug) this.tick();
-    return ptr;
+    return this.allocIn('Obuf.alloc', size, true);
   }
 
   /** As {@link alloc}, but returns 0 when no buffer can be had. */
   tryAlloc(size: number): Ptr {
+    return this.allocIn('Obuf.tryAlloc', size, false);
+  }
+
+  private allocIn(where: string, size: number, throws: boolean): Ptr {
     let p = this.pos;
     let l = this.len[p]!;
     let ptr: number;
     if (typeof size === 'number' && (size >>> 0) === size && l + size <= this.cap[p]! && this.cap[p] !== 0) {
       ptr = this.base[p]! + l;
     } else {
-      ptr = this.reserveSlow('Obuf.tryAlloc', size, false);
+      ptr = this.reserveSlow(where, size, throws);
       if (ptr === 0) return 0;
       p = this.pos;
       l = this.len[p]!;
