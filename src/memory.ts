@@ -15,6 +15,9 @@
  * purpose: on Node 20 a length-tracking view over a growable `SharedArrayBuffer` is about 25x
  * slower per access than a fixed-length one. Allocators keep their own copies of the views and
  * call `sync()` when they get memory past their views' end.
+ *
+ * Invariants: `byteLength <= maxByteLength`; `byteLength` never decreases; after `sync()` (and
+ * on every read of a view getter) the views cover exactly `[0, byteLength)` of `buffer`.
  */
 import { OutOfMemoryError } from './errors.js';
 import { checkInt, describe, optionalBool, optionalInt, optionsBag, typeError } from './internal/checks.js';
@@ -41,7 +44,7 @@ function isWasmMemory(x: unknown): x is WasmMemoryLike {
 
 /** Options of {@link Memory.create}. */
 export interface MemoryOptions {
-  /** Bytes committed at creation. Default 0 (64 KiB-aligned for nothing; any integer). */
+  /** Bytes committed at creation: any integer up to `maximum`. Default 0. */
   initial?: number;
   /** Bytes reserved: the most `grow` can reach. Default and at most 4 GiB. */
   maximum?: number;
