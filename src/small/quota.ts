@@ -133,7 +133,7 @@ export class Quota {
 
   /** Charges `bytes` rounded up to `UNIT` and returns that; `QuotaExceededError` if over the limit. */
   use(bytes: number): number {
-    const r = this.tryUse(bytes);
+    const r = this.charge('Quota.use', bytes);
     if (r < 0) {
       const total = this.total;
       throw new QuotaExceededError(bytes, total,
@@ -144,8 +144,12 @@ export class Quota {
 
   /** Charges `bytes` rounded up to `UNIT` and returns that, or -1 (nothing charged) if over the limit. */
   tryUse(bytes: number): number {
+    return this.charge('Quota.tryUse', bytes);
+  }
+
+  private charge(where: string, bytes: number): number {
     if (typeof bytes !== 'number' || !Number.isInteger(bytes) || bytes < 0 || bytes > Quota.MAX_LIMIT) {
-      checkInt('Quota.use', 'bytes', bytes, 0, Quota.MAX_LIMIT);
+      checkInt(where, 'bytes', bytes, 0, Quota.MAX_LIMIT);
     }
     const units = Math.ceil(bytes / 1024);
     if (units === 0) return 0;

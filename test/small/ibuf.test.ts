@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FREED_BYTE, FRESH_BYTE, Ibuf, OutOfMemoryError, Quota, SlabArena, SlabCache, setDebug } from '../../src/index.js';
 import { seeded } from '../support/rng.js';
+import { bytesOf } from '../support/bytes.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -10,12 +11,6 @@ function setup(limit = 64 * MiB, slabSize = 64 * KiB): { quota: Quota; arena: Sl
   const quota = new Quota(limit);
   const arena = new SlabArena({ quota, slabSize, shared: false });
   return { quota, arena, cache: new SlabCache(arena) };
-}
-
-function bytesOf(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = (seed * 17 + i * 13) & 255;
-  return b;
 }
 
 /** Appends `bytes` the way a reader would: reserve, write at wpos, alloc. */

@@ -4,6 +4,7 @@ import {
   FREED_BYTE, FRESH_BYTE, LSRegion, OutOfMemoryError, Quota, SlabArena, setDebug,
 } from '../../src/index.js';
 import { seeded } from '../support/rng.js';
+import { bytesOf, holds } from '../support/bytes.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -12,17 +13,6 @@ const S = 64 * KiB;
 function setup(limit = 64 * MiB): { quota: Quota; arena: SlabArena } {
   const quota = new Quota(limit);
   return { quota, arena: new SlabArena({ quota, slabSize: S, shared: false }) };
-}
-
-function bytesOf(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = (seed * 37 + i * 5) & 255;
-  return b;
-}
-
-function holds(u8: Uint8Array, ptr: number, bytes: Uint8Array): boolean {
-  for (let j = 0; j < bytes.length; j++) if (u8[ptr + j] !== bytes[j]) return false;
-  return true;
 }
 
 test('LSRegion.alloc bumps within a slab and counts used', () => {

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { FREED_BYTE, FRESH_BYTE, Obuf, OutOfMemoryError, Quota, SlabArena, SlabCache, setDebug } from '../../src/index.js';
 import type { ObufSavepoint } from '../../src/index.js';
 import { seeded } from '../support/rng.js';
+import { bytesOf } from '../support/bytes.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -13,12 +14,6 @@ function setup(limit = 64 * MiB, slabSize = 64 * KiB, shared = false): { quota: 
   const quota = new Quota(limit);
   const arena = new SlabArena({ quota, slabSize, shared });
   return { quota, arena, cache: new SlabCache(arena) };
-}
-
-function bytesOf(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = (seed * 29 + i * 11) & 255;
-  return b;
 }
 
 function contents(obuf: Obuf): Uint8Array {

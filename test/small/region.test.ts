@@ -4,6 +4,7 @@ import {
   FREED_BYTE, FRESH_BYTE, OutOfMemoryError, Quota, Region, REGION_SLAB_CAP, SlabArena, SlabCache, setDebug,
 } from '../../src/index.js';
 import { seeded } from '../support/rng.js';
+import { bytesOf, holds } from '../support/bytes.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -16,18 +17,7 @@ function setup(limit = 64 * MiB, slabSize = 64 * KiB): { quota: Quota; arena: Sl
 
 /** Writes a pattern derived from `tag` into [ptr, ptr + size). */
 function stamp(u8: Uint8Array, ptr: number, size: number, tag: number): void {
-  for (let j = 0; j < size; j++) u8[ptr + j] = (tag * 131 + j * 7) & 255;
-}
-
-function stamped(tag: number, size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  for (let j = 0; j < size; j++) out[j] = (tag * 131 + j * 7) & 255;
-  return out;
-}
-
-function holds(u8: Uint8Array, ptr: number, bytes: Uint8Array): boolean {
-  for (let j = 0; j < bytes.length; j++) if (u8[ptr + j] !== bytes[j]) return false;
-  return true;
+  u8.set(bytesOf(size, tag), ptr);
 }
 
 test('Region.alloc hands out disjoint non-null memory and counts it in used', () => {
@@ -108,7 +98,7 @@ test('Region.join copies pieces that span slabs into one chunk, in order', () =>
   const before = r.used;
   const j = r.join(12_000);
   assert.equal(r.used, before + 12_000);
-  for (let i = 0; i < 12; i++) assert.ok(holds(u8(), j + 1000 * i, stamped(i, 1000)), `piece ${i}`);
+  for (let i = 0; i < 12; i++) assert.ok(holds(u8(), j + 1000 * i, bytesOf(1000, i)), `piece ${i}`);
   r.check();
 });
 
@@ -148,7 +138,7 @@ test('Region survives a random sequence checked against a model', () => {
       const size = rng.chance(0.03) ? rng.int(60 * KiB, 150 * KiB) : rng.int(0, 600);
       const ptr = r.alloc(size);
       assert.equal(r.used, before + size);
-      const bytes = stamped(++tag, size);
+      const bytes = bytesOf(size, ++tag);
       mem.u8.set(bytes, ptr);
       live.push({ ptr, bytes, after: r.used });
     } else if (op < 65) {
@@ -157,7 +147,7 @@ test('Region survives a random sequence checked against a model', () => {
       const ptr = r.alignedAlloc(size, align);
       assert.equal(ptr % align, 0);
       assert.ok(r.used - before >= size && r.used - before < size + align, 'padding within align');
-      const bytes = stamped(++tag, size);
+      const bytes = bytesOf(size, ++tag);
       mem.u8.set(bytes, ptr);
       live.push({ ptr, bytes, after: r.used });
     } else if (op < 70) {
@@ -166,7 +156,7 @@ test('Region survives a random sequence checked against a model', () => {
       assert.equal(r.used, before);
       const k = rng.int(0, size);
       assert.equal(r.alloc(k), p);
-      const bytes = stamped(++tag, k);
+      const bytes = bytesOf(k, ++tag);
       mem.u8.set(bytes, p);
       live.push({ ptr: p, bytes, after: r.used });
     } else if (op < 80) {
