@@ -3,7 +3,8 @@
  *
  * - pairs: `alloc()` then `free(ptr)`, 1000 per iteration: the fast path alone. The floor is a
  *   bare intrusive free list over an `Int32Array` (no checks, no slabs, no bitmap); the target
- *   is Mempool at most 2x that floor.
+ *   is Mempool at most 2x that floor. A checked free list (the same plus a bit per object, so
+ *   that double and foreign frees are refused) shows what the contract's checks cost alone.
  * - batch: 1000 allocations, then their frees in a shuffled order, so the free list is walked
  *   out of address order as a real program does.
  *
@@ -17,7 +18,7 @@ import { SlabCache } from '../src/small/slab-cache.js';
 import { seeded } from '../test/support/rng.js';
 import { compare, type Case } from './support/harness.js';
 import {
-  BareFreeList, GcPeer, ThingPeer, TlsfPeer, batchLoop, pairsLoop, specialize, verifyPeer, type ObjectAllocator,
+  BareFreeList, CheckedFreeList, GcPeer, ThingPeer, TlsfPeer, batchLoop, pairsLoop, specialize, verifyPeer, type ObjectAllocator,
 } from './support/peers.js';
 
 const OBJSIZE = 64;
@@ -33,6 +34,7 @@ interface Contender {
 function contenders(): Contender[] {
   return [
     { name: 'bare free list', make: () => new BareFreeList(OBJSIZE, 4 * BATCH) },
+    { name: 'checked free list', make: () => new CheckedFreeList(OBJSIZE, 4 * BATCH) },
     {
       name: 'Mempool',
       make: () => {

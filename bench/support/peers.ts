@@ -15,6 +15,8 @@
  *   least a program must keep to free by handle).
  * - `BareFreeList`: the lower bound of a fixed-size pool: an intrusive free list threaded
  *   through an `Int32Array`, bump allocation behind it, no checks at all.
+ * - `CheckedFreeList`: the same with one bit per object, so that a double or foreign free is
+ *   refused: the lower bound of a pool that checks its frees as the contract asks.
  *
  * Memory source: each peer owns its buffer (a wasm memory, an `ArrayBuffer`, the JS heap).
  * Thread-safety: none; one benchmark thread.
@@ -35,12 +37,19 @@ export interface ObjectAllocator {
   free(ptr: number): void;
 }
 
+/** Copies made so far: each copy's source names its number (see specialize). */
+let copies = 0;
+
 /**
  * A fresh copy of `fn` with its own type feedback. `fn` must be self-contained: it may use
  * only its parameters and globals, never a binding of the module that defines it.
+ *
+ * Each copy's source is made unique with a comment: V8 caches what `new Function` compiles by
+ * its source, and from the third compile of one source on it hands back the cached function,
+ * type feedback included, so every copy after the first would share one loop.
  */
 export function specialize<F extends (...args: never[]) => unknown>(fn: F): F {
-  return new Function(`"use strict"; return (${fn.toString()});`)() as F;
+  return new Function(`"use strict"; /* copy ${++copies} */ return (${fn.toString()});`)() as F;
 }
 
 // AssemblyScript's TLSF --------------------------------------------------------------------
@@ -256,6 +265,65 @@ export class BareFreeList {
   }
 
   free(ptr: number): void {
+    this.i32[ptr >>> 2] = this.head;
+    this.head = ptr;
+  }
+}
+
+/**
+ * The floor of a fixed-size pool that checks its frees as the contract asks: the bare free
+ * list plus one bit per object, set by `alloc` and tested and cleared by `free`, and a free of
+ * anything but a live object's start refused (a `RangeError`, nothing changed). No slabs, no
+ * other worker, one region: what a Mempool could cost if checking were all it did.
+ *
+ *     bit (ptr - 8) / objsize of `bits` is set  <=>  ptr is live
+ */
+export class CheckedFreeList {
+  readonly name = 'checked free list (Int32Array + bitmap)';
+  readonly objsize: number;
+  private readonly shift: number;
+  private readonly i32: Int32Array;
+  private readonly bits: Int32Array;
+  private head = 0;
+  private top = 8;
+  private readonly end: number;
+
+  /** Room for `capacity` objects of `objsize` bytes (a power of two, at least 4). */
+  constructor(objsize: number, capacity: number) {
+    if (objsize < 4 || (objsize & (objsize - 1)) !== 0) {
+      throw new RangeError(`CheckedFreeList: objsize must be a power of two >= 4, got ${objsize}`);
+    }
+    this.objsize = objsize;
+    this.shift = 31 - Math.clz32(objsize);
+    this.end = 8 + objsize * capacity;
+    this.i32 = new Int32Array(this.end >>> 2);
+    this.bits = new Int32Array((capacity + 31) >>> 5);
+  }
+
+  /** The size argument is ignored: every object is `objsize` bytes. */
+  alloc(_size?: number): number {
+    let ptr = this.head;
+    if (ptr !== 0) {
+      this.head = this.i32[ptr >>> 2]!;
+    } else {
+      ptr = this.top;
+      if (ptr + this.objsize > this.end) return 0;
+      this.top = ptr + this.objsize;
+    }
+    const idx = (ptr - 8) >>> this.shift;
+    this.bits[idx >>> 5]! |= 1 << (idx & 31);
+    return ptr;
+  }
+
+  free(ptr: number): void {
+    const idx = (ptr - 8) >>> this.shift;
+    const w = idx >>> 5;
+    const bit = 1 << (idx & 31);
+    const word = this.bits[w]!;
+    if ((ptr >>> 0) !== ptr || ptr < 8 || ptr >= this.top || ((ptr - 8) & (this.objsize - 1)) !== 0 || (word & bit) === 0) {
+      throw new RangeError(`CheckedFreeList.free: ${ptr} is not a live object`);
+    }
+    this.bits[w] = word ^ bit;
     this.i32[ptr >>> 2] = this.head;
     this.head = ptr;
   }
