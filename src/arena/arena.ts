@@ -45,7 +45,10 @@ export type Ptr = number;
 
 /** Options of the {@link Arena} constructor. */
 export interface ArenaOptions {
-  /** Where blocks are carved from. Default: a fresh, non-shared `Memory.create()`. */
+  /**
+   * Where blocks are carved from. Default: a fresh, non-shared `Memory.create()` (a resizable
+   * `ArrayBuffer`: slower to read and write on Node 20 than a shared one; see `Memory.create`).
+   */
   memory?: Memory;
   /** Size of an ordinary block. Default 4096 (LevelDB's kBlockSize). */
   blockSize?: number;

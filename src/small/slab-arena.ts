@@ -114,7 +114,11 @@ export interface SlabArenaOptions {
    * 4 GiB. Default: the quota's total rounded up to slabs, plus the control slabs.
    */
   maximum?: number;
-  /** Keep the buffer a `SharedArrayBuffer`, so workers can attach. Default true. */
+  /**
+   * Keep the buffer a `SharedArrayBuffer`, so workers can attach. Default true. With false it is
+   * a resizable `ArrayBuffer`, which V8 on Node 20 reads and writes about 2x slower (a Mempool
+   * alloc+free pair too; see `Memory.create`).
+   */
   shared?: boolean;
 }
 
