@@ -337,7 +337,7 @@ export class CheckedFreeList {
  *
  * Call it after the timing, on the instance that was timed. Called before, its own calls to
  * `alloc`/`free` changed the code V8 later compiled for the timed loops: the bare free list
- * then took 2.2-2.4 ns per pair instead of 1.0-1.3 ns, and Mempool about 0.6 ns more, which
+ * then took 2.2-2.5 ns per pair instead of 1.2-1.3 ns, and Mempool about 0.6 ns more, which
  * flattered every ratio to the free list.
  */
 export function verifyPeer(name: string, a: ObjectAllocator, size = 64, count = 64): void {
