@@ -62,8 +62,8 @@ let settled = false;
 /**
  * Runs mitata's timing loop over a few throwaway functions, once per process. mitata compiles
  * that loop with `new AsyncFunction` from the same source for every measurement, and V8 hands
- * back one cached copy, type feedback included; while its call of the measured function has
- * seen only one or two functions, V8 inlines them into it, and the first cases of a run were
+ * back one cached copy, type feedback included; while its call of the measured function had
+ * seen only one function, V8 inlined that function into it, and the first case of a run was
  * timed faster than the same code timed later (the bare free list: 1.2 ns a pair first, 1.4 ns
  * last). After this, every case is called the same way.
  */
