@@ -18,7 +18,8 @@ import { SlabCache } from '../src/small/slab-cache.js';
 import { seeded } from '../test/support/rng.js';
 import { compare, type Case } from './support/harness.js';
 import {
-  BareFreeList, CheckedFreeList, GcPeer, ThingPeer, TlsfPeer, batchLoop, pairsLoop, specialize, verifyPeer, type ObjectAllocator,
+  BareFreeList, CheckedFreeList, GcPeer, ThingPeer, TlsfPeer, batchLoop, pairsLoop, specialize, verifyChecksFrees, verifyPeer,
+  type ObjectAllocator,
 } from './support/peers.js';
 
 const OBJSIZE = 64;
@@ -29,18 +30,21 @@ const ROUNDS = 8;
 interface Contender {
   name: string;
   make: () => ObjectAllocator | Promise<ObjectAllocator>;
+  /** Refuses double and interior frees (checked after the timing). */
+  checksFrees?: boolean;
 }
 
 function contenders(): Contender[] {
   return [
     { name: 'bare free list', make: () => new BareFreeList(OBJSIZE, 4 * BATCH) },
-    { name: 'checked free list', make: () => new CheckedFreeList(OBJSIZE, 4 * BATCH) },
+    { name: 'checked free list', make: () => new CheckedFreeList(OBJSIZE, 4 * BATCH), checksFrees: true },
     {
       name: 'Mempool',
       make: () => {
         const arena = new SlabArena({ quota: new Quota(64 * 1024 * 1024) });
         return new Mempool(new SlabCache(arena), OBJSIZE);
       },
+      checksFrees: true,
     },
     { name: 'AssemblyScript TLSF', make: () => TlsfPeer.create() },
     { name: '@thi.ng/malloc', make: () => new ThingPeer(16 * 1024 * 1024) },
@@ -66,6 +70,7 @@ export async function run(): Promise<void> {
     const forPairs = await c.make();
     const forBatch = await c.make();
     verify.push(() => verifyPeer(c.name, forPairs, OBJSIZE));
+    if (c.checksFrees === true) verify.push(() => verifyChecksFrees(c.name, forPairs, OBJSIZE));
     const pairs = specialize(pairsLoop);
     const batch = specialize(batchLoop);
     const ptrs = new Uint32Array(BATCH);

@@ -367,6 +367,26 @@ export function verifyPeer(name: string, a: ObjectAllocator, size = 64, count = 
   for (const p of live) a.free(p);
 }
 
+/**
+ * Throws unless `a` refuses a double free and a pointer inside an object: for the peers whose
+ * timings include checking their frees, so that the check timed is a check that works.
+ */
+export function verifyChecksFrees(name: string, a: ObjectAllocator, size = 64): void {
+  const p = a.alloc(size);
+  const q = a.alloc(size);
+  a.free(p);
+  for (const [bad, what] of [[p, 'a double free'], [q + 4, 'a pointer inside an object']] as const) {
+    let refused = false;
+    try {
+      a.free(bad);
+    } catch {
+      refused = true;
+    }
+    if (!refused) throw new Error(`${name}: accepted ${what} (${bad})`);
+  }
+  a.free(q);
+}
+
 // Workloads --------------------------------------------------------------------------------
 //
 // Self-contained loops (no module bindings), so `specialize` can copy them per allocator.
