@@ -81,8 +81,9 @@ export class Memory {
    * growable `SharedArrayBuffer` with `shared: true`, else a resizable `ArrayBuffer`.
    *
    * Speed: on Node 20, V8 compiles access through views of a resizable `ArrayBuffer` about
-   * 2.7x slower (typed arrays) to 10x slower (`DataView`) than through a fixed buffer; views of
-   * a growable `SharedArrayBuffer` are as fast as a fixed buffer's (`npm run bench -- memory`).
+   * 3.4x slower (typed arrays) to 10-16x slower (`DataView`) than through a fixed buffer; the
+   * fixed-length views of a growable `SharedArrayBuffer` are as fast as a fixed buffer's, but a
+   * view made over it without a length is about 50x slower (`npm run bench -- memory`).
    */
   static create(opts?: MemoryOptions): Memory {
     const where = 'Memory.create';
@@ -125,13 +126,17 @@ export class Memory {
     return this.buffer.byteLength;
   }
 
-  /** A `Uint8Array` over all of the current buffer. */
+  /**
+   * A `Uint8Array` over all of the current buffer. Getting it checks the buffer's length (on
+   * Node 20 about 15 ns for a growable `SharedArrayBuffer` or a wasm memory): keep it in a local
+   * and get it again after the memory may have grown.
+   */
   get u8(): Uint8Array {
     this.sync();
     return this._u8;
   }
 
-  /** A `DataView` over all of the current buffer. */
+  /** A `DataView` over all of the current buffer; getting it costs what getting `u8` does. */
   get dv(): DataView {
     this.sync();
     return this._dv;

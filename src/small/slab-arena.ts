@@ -116,8 +116,8 @@ export interface SlabArenaOptions {
   maximum?: number;
   /**
    * Keep the buffer a `SharedArrayBuffer`, so workers can attach. Default true. With false it is
-   * a resizable `ArrayBuffer`, which V8 on Node 20 reads and writes about 2x slower (a Mempool
-   * alloc+free pair too; see `Memory.create`).
+   * a resizable `ArrayBuffer`, which V8 on Node 20 reads and writes several times slower (a
+   * Mempool alloc+free pair takes about twice as long; see `Memory.create`).
    */
   shared?: boolean;
 }
