@@ -59,6 +59,25 @@ test('Memory.wrap of a WebAssembly.Memory keeps views current after the buffer s
   assert.equal(m.byteLength, 4 * 65536);
 });
 
+test('Memory.wrap of a WebAssembly.Memory sees a grow by zero pages (a new buffer, same length)', () => {
+  const wasm = new WebAssembly.Memory({ initial: 1, maximum: 2 });
+  const m = Memory.wrap(wasm);
+  m.u8[7] = 9;
+  wasm.grow(0); // detaches the old buffer: the views must move to the new one
+  assert.equal(m.u8.buffer, wasm.buffer);
+  assert.equal(m.dv.buffer, wasm.buffer);
+  assert.equal(m.u8[7], 9);
+  assert.equal(m.sync(), false);
+});
+
+test('Memory.wrap of an empty WebAssembly.Memory notices its first growth', () => {
+  const wasm = new WebAssembly.Memory({ initial: 0, maximum: 2 });
+  const m = Memory.wrap(wasm);
+  assert.equal(m.u8.length, 0);
+  wasm.grow(1);
+  assert.equal(m.u8.length, 65536);
+});
+
 test('Memory rejects bad arguments with errors naming them', () => {
   assert.throws(() => Memory.create({ maximum: -1 }), /maximum/);
   assert.throws(() => Memory.create({ initial: 1.5 }), RangeError);
