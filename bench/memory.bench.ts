@@ -79,7 +79,11 @@ export async function run(): Promise<void> {
     words.push({ name: `${name}: memory.dv`, ops: OPS, fn: () => w(dv, OPS), ...vs(name, 'memory.dv') });
     getters.push({ name: `${name}: memory.u8 per write`, ops: OPS, fn: () => g(memory, OPS), ...vs(name, 'memory.u8 per write') });
   }
-  for (const [name, memory] of kinds.slice(1, 3)) {
+  const growableKinds: Array<[string, Memory]> = [
+    ['Memory.create() (resizable ArrayBuffer)', resizable],
+    ['Memory.create({ shared: true })', growable],
+  ];
+  for (const [name, memory] of growableKinds) {
     const b = specialize(bytesLoop);
     const tracking = new Uint8Array(memory.buffer);
     bytes.push({ name: `${name}: view without a length`, ops: OPS, fn: () => b(tracking, OPS), vs: `${base}: memory.u8` });
