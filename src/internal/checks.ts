@@ -59,6 +59,18 @@ export function checkInt(where: string, name: string, value: unknown, min: numbe
   return value;
 }
 
+/**
+ * The one rule for a pointer argument, in every allocator: not a number is a `TypeError`; a
+ * number that is not a non-negative integer (`NaN`, fractional, negative, infinite) is a
+ * `RangeError`. Returns it; whether it is a live allocation is the caller's question
+ * (`InvalidPointerError` when it is not). Call it on the slow path, after a cheap guard failed.
+ */
+export function checkPointer(where: string, name: string, value: unknown): number {
+  if (typeof value !== 'number') typeError(where, name, 'a number', value);
+  if (!Number.isSafeInteger(value) || value < 0) rangeError(where, name, 'a non-negative integer', value);
+  return value;
+}
+
 /** A power of two in `[min, max]`. Returns it. */
 export function checkPowerOfTwo(where: string, name: string, value: unknown, min: number, max: number): number {
   checkInt(where, name, value, min, max);
