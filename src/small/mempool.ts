@@ -58,31 +58,34 @@
  * - no slot is both ALLOCATED and free, untouched or deferred; the free list has no repeats;
  * - nfree > 0  =>  s is in the heap (a slab that filled up leaves the heap lazily, when an
  *   allocation finds it full at the top); the heap is ordered by address; current == its top;
- * - at most one slab is empty (nfree == count): the spare, kept against slab-cache ping-pong;
+ * - at most one slab is empty (nfree == count), and only as the cache's spare: the pools of one
+ *   SlabCache share one spare slot (`cache.spare`), so together they keep at most one empty
+ *   slab; any other slab that empties goes back to the cache at once;
  * - Σ popcount(ALLOCATED) == this.count (remote frees not yet taken in are still counted);
  *   this.count == liveRest + popcount(ALLOCATED of the current slab).
  */
 import { InvalidPointerError } from '../errors.js';
-import { checkInstance, checkInt, describe } from '../internal/checks.js';
+import { checkInstance, checkInt, checkPointer, describe } from '../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
-import { SlabCache, slabOf } from './slab-cache.js';
+import { freeLargeRemote, isPageRun, L, largeId, largeState, liveLargeWord, tagIndex } from './large.js';
+import type { SlabArena } from './slab-arena.js';
+import { SlabCache, slabOf, type SpareHolder, type SpareSlot } from './slab-cache.js';
 
 // ---- slab header layout ----
 // const enums: tsc writes their values in as literals, so the hot paths read no module binding.
 
 /**
- * Word indexes (32-bit words from the slab start) of a mempool slab's header; a large
- * allocation's header uses MAGIC, OWNER, POOL, OBJSIZE, SLABSIZE, CLASS and the L_* words.
- * @internal
+ * Word indexes (32-bit words from the slab start) of a mempool slab's header. (Large
+ * allocations keep no header: see large.ts.) @internal
  */
 export const enum H {
-  /** M.MEMPOOL for a formatted mempool slab, M.LARGE for a large allocation. */
+  /** M.MEMPOOL for a formatted mempool slab. */
   MAGIC = 0,
-  /** Object size asked for (a large allocation: bytes asked for). */
+  /** Object size asked for. */
   OBJSIZE = 1,
   /** ownerId of the SlabCache whose allocator owns the slab. */
   OWNER = 2,
-  /** Id of the owning pool (or SmallAlloc, for a large allocation); always below 2^30. */
+  /** Id of the owning pool; always below 2^30. */
   POOL = 3,
   /** Distance between slots (objsize rounded up to 4). */
   STRIDE = 4,
@@ -90,7 +93,7 @@ export const enum H {
   COUNT = 5,
   /** Offset of slot 0 from the slab start. */
   FIRST = 6,
-  /** Bytes of the slab (or run). */
+  /** Bytes of the slab. */
   SLABSIZE = 7,
   /** SmallAlloc class index, or M.NO_CLASS. */
   CLASS = 8,
@@ -107,34 +110,16 @@ export const enum H {
   WORDS = 16,
   /** Header bytes. */
   BYTES = 64,
-  /** Large header word: state (L.LIVE, L.REMOTE, L.DEFERRED), atomic. */
-  L_STATE = 9,
-  /** Large header word: index in the owner's list of large allocations. */
-  L_LISTIDX = 10,
 }
 
 /** Magic words and other header values. @internal */
 export const enum M {
   /** A mempool slab ('MPSL'). */
   MEMPOOL = 0x4c53504d,
-  /** A large allocation ('MPLG'). */
-  LARGE = 0x474c504d,
   /** H.CLASS of a slab outside any SmallAlloc class. */
   NO_CLASS = 0x7fffffff,
   /** H.HEAPIDX of a slab out of the heap. */
   NONE = 0xffffffff,
-  /** Bytes in front of a large allocation: its header. */
-  LARGE_HEADER = 64,
-}
-
-/** States of a large allocation (word H.L_STATE). @internal */
-export const enum L {
-  /** Handed out. */
-  LIVE = 1,
-  /** Freed by another worker, not yet taken in. */
-  REMOTE = 2,
-  /** Freed while a read view was open. */
-  DEFERRED = 3,
 }
 
 /** Largest share of a slab that header + tail may waste before a bigger order is tried. */
@@ -341,7 +326,7 @@ export interface MempoolAdoption {
 }
 
 /** A pool of fixed-size objects over a SlabCache. */
-export class Mempool implements BlockOwner {
+export class Mempool implements BlockOwner, SpareHolder {
   /** Bytes per object, as asked. */
   declare readonly objsize: number;
   /** The memory source. */
@@ -426,10 +411,11 @@ export class Mempool implements BlockOwner {
   /** Every slab held; each slab's index is in its H.LISTIDX. */
   private slabs: number[] = [];
   /**
-   * The empty slab kept (it stays in the heap), or a slab that was empty when last looked at
-   * (allocations do not clear it; whoever consults it checks that it is still empty), or 0.
+   * The cache's one spare slot, shared with every pool over the cache. Its block may have been
+   * allocated from since it was filed (allocations do not clear it): whoever consults it checks
+   * that it is still empty. Every path that takes a slab from a pool clears the slot if it holds it.
    */
-  private empty = 0;
+  private declare readonly spare: SpareSlot;
   /**
    * Live objects in every slab but the current one (remote frees not yet taken in included).
    * The fast paths keep no counter at all (a counter bumped by both alloc and free is a
@@ -493,6 +479,7 @@ export class Mempool implements BlockOwner {
     this.f64 = f64View(this.u8);
     this.viewEnd = this.u8.length;
     this.pageMap = cache.arena.pageMap;
+    this.spare = cache.spare;
   }
 
   /** Live objects. */
@@ -558,7 +545,7 @@ export class Mempool implements BlockOwner {
         const got = this.host !== null ? this.host.reclaimAll() : this.takeRemote() > 0;
         if (got) continue;
         if (!throwing) return 0;
-        s = this.cache.get(this.slabSize) >>> 0;
+        this.cache.noMemory(`${this.name}.alloc`, this.objsize);
       }
       this.format(s);
       this.sinceScan += this.objcount;
@@ -586,8 +573,6 @@ export class Mempool implements BlockOwner {
     u32[h + H.MAGIC] = M.MEMPOOL;
     this.slabs.push(s);
     this.heapPush(s);
-    // No slab had room, so none was empty: the fresh one is the spare until used.
-    this.empty = s;
   }
 
   /**
@@ -635,7 +620,7 @@ export class Mempool implements BlockOwner {
       this.u32[ptr >>> 2] = this.fl;
       this.fl = ptr;
       // The slab can have become empty only if this word did; the spare needs no new look.
-      if (a === bit && this.empty !== s) this.curMaybeEmpty(s);
+      if (a === bit && this.spare.block !== s) this.curMaybeEmpty(s);
       return;
     }
     this.pushFree(ptr, s);
@@ -684,7 +669,7 @@ export class Mempool implements BlockOwner {
     if (s === this.cur) {
       this.u32[ptr >>> 2] = this.fl;
       this.fl = ptr;
-      if (this.empty !== s) this.curMaybeEmpty(s);
+      if (this.spare.block !== s) this.curMaybeEmpty(s);
     } else {
       const u32 = this.u32;
       const h = s >>> 2;
@@ -743,21 +728,48 @@ export class Mempool implements BlockOwner {
     if (this.nfree(s) === this.objcount) this.becameEmpty(s);
   }
 
-  /** Slab `s` became empty: it is the spare, unless another is; then the higher one goes back. */
+  /**
+   * Slab `s` became empty: it takes the cache's spare slot when the slot is free (or its block
+   * has been used since), else it goes back to the cache at once.
+   */
   private becameEmpty(s: number): void {
-    const e = this.empty;
-    if (e === 0 || e === s || this.nfree(e) !== this.objcount) {
-      this.empty = s;
+    const slot = this.spare;
+    if (slot.block === s) return;
+    if (slot.block !== 0 && blockIsEmpty(this.u32, this.i32, slot.block)) {
+      this.giveBack(s);
       return;
     }
-    const keep = s < e ? s : e;
-    const victim = s < e ? e : s;
-    this.empty = keep;
-    this.heapRemove(this.u32[(victim >>> 2) + H.HEAPIDX]!);
-    this.unlist(victim);
-    this.u32[(victim >>> 2) + H.MAGIC] = 0;
-    this.u32[(victim >>> 2) + H.POOL] = 0;
-    this.cache.put(victim);
+    slot.holder = this;
+    slot.block = s;
+  }
+
+  /** {@link SpareHolder.dropSpare}: our spare goes back to the cache if it is still empty. @internal */
+  dropSpare(): boolean {
+    const slot = this.spare;
+    const s = slot.block;
+    slot.holder = null;
+    slot.block = 0;
+    if (s === 0 || this.nfree(s) !== this.objcount) return false;
+    this.giveBack(s);
+    return true;
+  }
+
+  /** Returns our empty slab `s` to the cache. */
+  private giveBack(s: number): void {
+    if (this.spare.block === s) {
+      this.spare.block = 0;
+      this.spare.holder = null;
+    }
+    this.heapRemove(this.u32[(s >>> 2) + H.HEAPIDX]!);
+    this.retire(s);
+    this.unlist(s);
+    this.cache.put(s);
+  }
+
+  /** Clears the header words that name this pool, before slab `s` goes back to the cache. */
+  private retire(s: number): void {
+    this.u32[(s >>> 2) + H.MAGIC] = 0;
+    this.u32[(s >>> 2) + H.POOL] = 0;
   }
 
   private unlist(s: number): void {
@@ -776,22 +788,9 @@ export class Mempool implements BlockOwner {
    */
   private freeSlow(ptr: number): void {
     const caller = this.name;
-    if (typeof ptr !== 'number') throw new TypeError(`${caller}.free: ptr must be a number, got ${describe(ptr)}`);
-    if ((ptr >>> 0) !== ptr || ptr === 0) this.invalid(ptr, 'is not a pointer into the arena', caller);
+    if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(`${caller}.free`, 'ptr', ptr);
     if (ptr >= this.viewEnd) this.refresh();
-    const s = slabOf(this.cache.arena, ptr) >>> 0;
-    if (s === 0 || s + H.BYTES > this.viewEnd) this.invalid(ptr, 'is not in a slab handed out by the arena', caller);
-    const u32 = this.u32;
-    const h = s >>> 2;
-    const magic = u32[h + H.MAGIC];
-    if (magic !== M.MEMPOOL && magic !== M.LARGE) {
-      this.invalid(ptr, 'is not in a mempool slab or a large allocation', caller);
-    }
-    if (u32[h + H.OWNER] === this.ownerId) {
-      freeOwnedBy(u32[h + H.POOL]!, ptr, s, caller);
-      return;
-    }
-    freeRemote(caller, u32, this.i32, ptr, s);
+    freeAnywhere(this.cache.arena, this.ownerId, this.u32, this.i32, ptr, caller);
   }
 
   /** {@link BlockOwner.freeOwned}: a free of our `ptr` made through another allocator. @internal */
@@ -989,13 +988,16 @@ export class Mempool implements BlockOwner {
     const starts = this.cache.adopt(threadId);
     this.refresh();
     const result: MempoolAdoption = { slabs: 0, objects: 0, others: [] };
+    const arena = this.cache.arena;
     for (const start of starts) {
       const s = start >>> 0;
-      const magic = this.u32[(s >>> 2) + H.MAGIC];
-      if (this.fits(s)) {
+      if (isPageRun(arena, s)) {
+        if (largeState(Atomics.load(arena.pageTags, tagIndex(s))) !== L.NONE) result.others.push(s);
+        else this.cache.put(s);
+      } else if (this.fits(s)) {
         result.slabs++;
         result.objects += this.adoptSlab(s);
-      } else if (magic === M.MEMPOOL || magic === M.LARGE) {
+      } else if (this.u32[(s >>> 2) + H.MAGIC] === M.MEMPOOL) {
         result.others.push(s);
       } else {
         this.cache.put(s);
@@ -1007,8 +1009,8 @@ export class Mempool implements BlockOwner {
   /** Statistics (remote frees are taken in first). */
   stats(): MempoolStats {
     this.takeRemote();
-    let empty = 0;
-    if (this.empty !== 0 && this.nfree(this.empty) === this.objcount) empty = 1;
+    const s = this.spare.block;
+    const empty = s !== 0 && this.spare.holder === this && this.nfree(s) === this.objcount ? 1 : 0;
     return {
       used: this.used,
       total: this.total,
@@ -1025,15 +1027,16 @@ export class Mempool implements BlockOwner {
   /** Every slab back to the cache; the pool is empty and usable again. */
   destroy(): void {
     this.setCur(0);
-    const u32 = this.u32;
+    if (this.spare.holder === this) {
+      this.spare.holder = null;
+      this.spare.block = 0;
+    }
     for (const s of this.slabs) {
-      u32[(s >>> 2) + H.MAGIC] = 0;
-      u32[(s >>> 2) + H.POOL] = 0;
+      this.retire(s);
       this.cache.put(s);
     }
     this.slabs = [];
     this.heap = [];
-    this.empty = 0;
     this.liveRest = 0;
     this.deferredCount = 0;
     this.sinceScan = 0;
@@ -1126,12 +1129,12 @@ export class Mempool implements BlockOwner {
       if (nfree > 0 && hi === M.NONE) fail(`${at} has room but is not in the heap`);
       if (nfree === this.objcount) {
         empties++;
-        if (this.empty !== s) fail(`${at} is empty but not the spare (${this.empty})`);
+        if (this.spare.block !== s || this.spare.holder !== this) fail(`${at} is empty but not the cache's spare (${this.spare.block})`);
       }
       live += alloc;
       deferred += def;
     }
-    if (empties > 1) fail(`${empties} empty slabs, at most 1 is kept`);
+    if (empties > 1) fail(`${empties} empty slabs, at most 1 (the spare) is kept`);
     if (live !== this.live()) fail(`the bitmaps hold ${live} objects, count says ${this.live()}`);
     if (deferred !== this.deferredCount) fail(`slabs hold ${deferred} deferred slots, pool says ${this.deferredCount}`);
     for (let i = 0; i < this.heap.length; i++) {
@@ -1223,6 +1226,18 @@ export class Mempool implements BlockOwner {
 }
 
 /**
+ * True when mempool slab `s` holds no object: nothing allocated, nothing deferred (read from
+ * its header and bitmap, which are current even for a pool's current slab). @internal
+ */
+export function blockIsEmpty(u32: Uint32Array, i32: Int32Array, s: number): boolean {
+  const h = s >>> 2;
+  if (u32[h + H.MAGIC] !== M.MEMPOOL || u32[h + H.DEFERRED] !== 0) return false;
+  const bw = (u32[h + H.COUNT]! + 31) >>> 5;
+  for (let w = 0; w < bw; w++) if (i32[h + H.WORDS + w] !== 0) return false;
+  return true;
+}
+
+/**
  * A free of `ptr` in block `s`, whose header names this worker's cache as owner, made through
  * any allocator of this worker: the allocator whose id the header holds takes it.
  * @internal
@@ -1236,17 +1251,35 @@ export function freeOwnedBy(id: number, ptr: number, s: number, caller: string):
 }
 
 /**
- * A free of `ptr` (in slab or run `s`) by a worker that does not own it: marks the slot in the
- * REMOTE bitmap and raises the pending flag, or flags a large allocation; never writes the
- * object's bytes. Throws InvalidPointerError (nothing changed) when it is not live. @internal
+ * The one route of a free off the fast paths: whose block is `ptr` in, and who takes the free.
+ * A large allocation or a mempool object of a cache of this worker (`ownerId`) goes to the
+ * allocator of this worker whose id the block names; another worker's is freed remotely.
+ * `u32`/`i32` must cover `ptr`'s block if the arena has it. `caller` names the allocator for
+ * the errors. InvalidPointerError, nothing changed, for anything that is not live. @internal
+ */
+export function freeAnywhere(arena: SlabArena, ownerId: number, u32: Uint32Array, i32: Int32Array, ptr: number, caller: string): void {
+  if (ptr === 0 || ptr >= arena.maximum) remoteFail(caller, ptr, 'is not a pointer into the arena');
+  if (isPageRun(arena, ptr)) {
+    const w = liveLargeWord(arena, ptr, `${caller}.free`);
+    if (arena.slabOwner[Math.floor(ptr / arena.slabSize)] === ownerId) freeOwnedBy(largeId(w), ptr, ptr, caller);
+    else freeLargeRemote(arena, ptr, `${caller}.free`);
+    return;
+  }
+  const s = slabOf(arena, ptr) >>> 0;
+  if (s === 0 || s + H.BYTES > u32.length * 4) remoteFail(caller, ptr, 'is not in a block handed out by the arena');
+  const h = s >>> 2;
+  if (u32[h + H.MAGIC] !== M.MEMPOOL) remoteFail(caller, ptr, 'is not in a mempool slab or a large allocation');
+  if (u32[h + H.OWNER] === ownerId) freeOwnedBy(u32[h + H.POOL]!, ptr, s, caller);
+  else freeRemote(caller, u32, i32, ptr, s);
+}
+
+/**
+ * A free of `ptr` (in mempool slab `s`) by a worker that does not own it: marks the slot in the
+ * REMOTE bitmap and raises the pending flag; never writes the object's bytes. Throws
+ * InvalidPointerError (nothing changed) when it is not live. @internal
  */
 export function freeRemote(name: string, u32: Uint32Array, i32: Int32Array, ptr: number, s: number): void {
   const h = s >>> 2;
-  if (u32[h + H.MAGIC] === M.LARGE) {
-    if (ptr !== s + M.LARGE_HEADER) remoteFail(name, ptr, 'is inside a large allocation, not at its start');
-    if (Atomics.compareExchange(i32, h + H.L_STATE, L.LIVE, L.REMOTE) !== L.LIVE) remoteFail(name, ptr, 'is not a live large allocation (a double free?)');
-    return;
-  }
   const stride = u32[h + H.STRIDE]!;
   const first = u32[h + H.FIRST]!;
   const count = u32[h + H.COUNT]!;

@@ -22,8 +22,12 @@
  *   0             a page of no handed-out block: free, not this cache's, or not mapped
  *   k + 1         (1..orderMax+1) EVERY page of a block of order k handed out by get()
  *   0x80 | (k+1)  the FIRST page of a free buddy block of order k (its other pages are 0)
- *   0xFF          EVERY page of a large run handed out by get()
+ *   0xFF          the FIRST page of a page run: a run of arena slabs handed out by get()
+ *                 (sizes above a slab), or `getPages`' exact run of pages inside a slab
+ *   0xFE          every OTHER page of a page run
  * ```
+ * A page run inside an arena slab is cut from a buddy block: the pages past its end go back to
+ * the free lists at once, so it holds its size rounded up to a page and no more.
  * A free block's first 8 bytes hold its free-list links (next, prev: page indexes, 0 = none),
  * as Tarantool keeps a slab's header inside the slab.
  *
@@ -31,26 +35,39 @@
  * `cache.ownerId`, the page map encoding above, `slabOf(arena, ptr)`, `slabSizeAt(arena, start)`,
  * `cache.adopt(threadId)`, `arena.slabOwner[ptr / slabSize]`, and `arena.memory`'s views
  * (call `memory.sync()` / re-read the views after a get, which may have grown the buffer).
- * Additions since it first landed (nothing changed or removed): `cache.destroy()`, and an
- * optional `owner` argument of `arena.tryMap`/`tryMapRun`, recorded before the slab is published.
+ * Additions since it first landed: `cache.destroy()`, `cache.getPages()`, page runs (0xFE), the
+ * one-spare slot (`cache.spare`), and the arena's owner-recording `mapFor`/`unmapFor`.
+ *
+ * Spare blocks: every Mempool over this cache shares one `spare` slot, so the pools of a cache
+ * keep at most one empty block between them. Before a get fails, the cache asks the slot's
+ * holder to give its spare back, gives its cached free arena slab back to the arena (so a run
+ * may form), and tries again.
+ *
+ * Adoption (crash-safe): the arena's registry moves the dead owner's entries to ADOPTING with
+ * this cache as adopter; each slab then changes owner by one compare-exchange of its owner word,
+ * so two adopters of one id get disjoint slabs, and a slab keeps a valid owner (the dead cache,
+ * or the adopter) at every instant: an adopter killed half-way leaves slabs that a later adopt
+ * of either thread id finds.
  *
  * Invariants (per order k, B(k) = order0Size << k):
  *   |free list k| == freeCount[k]; every free block of order k starts with 0x80|(k+1);
  *   no free block of order k < orderMax has its buddy (start XOR B(k)) free at order k;
- *   used == Σ usedCount[k] * B(k) + largeBytes;
- *   total == slabsHeld * slabSize + largeBytes;
- *   Σ_k (usedCount[k] + freeCount[k]) * B(k) == slabsHeld * slabSize;
+ *   used == Σ usedCount[k] * B(k) + pageBytes + runBytes;
+ *   total == slabsHeld * slabSize + runBytes;
+ *   Σ_k (usedCount[k] + freeCount[k]) * B(k) + pageBytes == slabsHeld * slabSize;
  *   at most one wholly free arena slab is cached (freeCount[orderMax] <= 1).
  */
 import { threadId as currentThreadId } from 'node:worker_threads';
 import { InvalidPointerError, OutOfMemoryError, QuotaExceededError } from '../errors.js';
-import { checkInstance, checkInt } from '../internal/checks.js';
+import { checkInstance, checkInt, checkPointer } from '../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
 import { MAX_BYTE_LENGTH } from '../memory.js';
 import { MapFailure, SlabArena } from './slab-arena.js';
 
-/** Page map byte of every page of a large run. */
+/** Page map byte of the first page of a page run (arena run or exact pages). */
 export const PAGE_LARGE = 0xff;
+/** Page map byte of every other page of a page run. */
+export const PAGE_LARGE_TAIL = 0xfe;
 /** Flag on the first page of a free buddy block (with order + 1 in the low bits). */
 export const PAGE_FREE = 0x80;
 
@@ -79,43 +96,79 @@ export interface SlabCacheStats {
   /** Arena slabs held (large runs not included). */
   slabs: number;
   orders: SlabCacheOrderStats[];
-  /** Runs of arena slabs handed out for sizes above a slab. */
+  /** Page runs handed out: runs of arena slabs (sizes above a slab) and exact runs of pages. */
   large: { count: number; used: number };
 }
 
 /**
- * The start of the handed-out block or large run containing `ptr`, or 0 if `ptr` is in none.
- * O(1), reads only the shared page map (and the arena's run info for large runs), so any worker
- * may call it. @internal
+ * Whoever holds a cache's spare block: gives it back to the cache when asked, if it still is
+ * empty. Returns true if it gave a block back. @internal
+ */
+export interface SpareHolder {
+  dropSpare(): boolean;
+}
+
+/** The one empty block the pools of a cache may keep between them. @internal */
+export interface SpareSlot {
+  /** The pool keeping it, or null. */
+  holder: SpareHolder | null;
+  /** Its start (0 when none); it may have been allocated from since: the holder checks. */
+  block: number;
+}
+
+/**
+ * The start of the handed-out block or page run containing `ptr`, or 0 if `ptr` is in none.
+ * Reads only the shared page map and the arena's run info, so any worker may call it: O(1) for
+ * buddy blocks and arena runs, O(pages of one slab) inside an exact page run. @internal
  */
 export function slabOf(arena: SlabArena, ptr: number): number {
   if (!(ptr >= 0 && ptr < arena.maximum)) return 0;
-  const v = arena.pageMap[ptr >>> ORDER0_SHIFT]!;
-  if (v === PAGE_LARGE) {
-    let idx = Math.floor(ptr / arena.slabSize);
-    const info = arena.slabInfo[idx]!;
-    if (info < 0) idx += info;
-    return idx * arena.slabSize;
-  }
+  const page = Math.floor(ptr / ORDER0);
+  const v = arena.pageMap[page]!;
+  if (v === PAGE_LARGE || v === PAGE_LARGE_TAIL) return pageRunStart(arena, page) * ORDER0;
   if (v === 0 || (v & PAGE_FREE) !== 0) return 0;
   const size = ORDER0 << (v - 1);
   return ptr - (ptr % size);
 }
 
 /**
- * Bytes of the handed-out block or large run starting at `start` (as `slabOf` returns it), or 0
+ * Bytes of the handed-out block or page run starting at `start` (as `slabOf` returns it), or 0
  * when none starts there. @internal
  */
 export function slabSizeAt(arena: SlabArena, start: number): number {
-  if (!(start >= 0 && start < arena.maximum)) return 0;
-  const v = arena.pageMap[start >>> ORDER0_SHIFT]!;
-  if (v === PAGE_LARGE) {
-    const info = arena.slabInfo[start / arena.slabSize];
-    return info !== undefined && info > 0 ? info * arena.slabSize : 0;
-  }
-  if (v === 0 || (v & PAGE_FREE) !== 0) return 0;
+  if (!(start >= 0 && start < arena.maximum) || start % ORDER0 !== 0) return 0;
+  const page = start / ORDER0;
+  const v = arena.pageMap[page]!;
+  if (v === PAGE_LARGE) return pageRunPages(arena, page) * ORDER0;
+  if (v === 0 || v === PAGE_LARGE_TAIL || (v & PAGE_FREE) !== 0) return 0;
   const size = ORDER0 << (v - 1);
   return start % size === 0 ? size : 0;
+}
+
+/** First page of the page run holding `page` (a PAGE_LARGE or PAGE_LARGE_TAIL page). */
+function pageRunStart(arena: SlabArena, page: number): number {
+  const per = arena.pagesPerSlab;
+  const idx = Math.floor(page / per);
+  const info = arena.slabInfo[idx]!;
+  // A run of arena slabs: its start is in the arena's run info.
+  if (info !== 1) return (info < 0 ? idx + info : idx) * per;
+  const pm = arena.pageMap;
+  let p = page;
+  while (p > idx * per && pm[p] === PAGE_LARGE_TAIL) p--;
+  return p;
+}
+
+/** Pages of the page run whose first page is `page`. */
+function pageRunPages(arena: SlabArena, page: number): number {
+  const per = arena.pagesPerSlab;
+  const idx = Math.floor(page / per);
+  const info = arena.slabInfo[idx]!;
+  if (info > 1 && page % per === 0) return info * per;
+  const pm = arena.pageMap;
+  const end = (idx + 1) * per;
+  let p = page + 1;
+  while (p < end && pm[p] === PAGE_LARGE_TAIL) p++;
+  return p - page;
 }
 
 /** A buddy allocator of aligned power-of-two blocks over arena slabs; one per worker. */
@@ -127,10 +180,12 @@ export class SlabCache {
   /** The largest order: blocks of `order0Size << orderMax` bytes are whole arena slabs. */
   readonly orderMax: number;
   /**
-   * This cache's entry in the arena's owner registry (>= 1); recorded as the owner of every
-   * arena slab it holds. @internal
+   * This cache's entry in the arena's owner registry (>= 1, generation-tagged); recorded as the
+   * owner of every arena slab it holds. @internal
    */
   readonly ownerId: number;
+  /** The one empty block the pools over this cache may keep between them. @internal */
+  readonly spare: SpareSlot = { holder: null, block: 0 };
 
   private readonly pageMap: Uint8Array;
   private readonly slabOwner: Int32Array;
@@ -145,8 +200,12 @@ export class SlabCache {
   private readonly usedCount: Int32Array;
   private usedBytes = 0;
   private slabsHeld = 0;
-  private largeCount = 0;
-  private largeBytes = 0;
+  /** Exact page runs inside held slabs (getPages). */
+  private pageRuns = 0;
+  private pageBytes = 0;
+  /** Runs of arena slabs (sizes above a slab). */
+  private runs = 0;
+  private runBytes = 0;
   private readonly debug: boolean;
   private readonly checkEvery: number;
   private ops = 0;
@@ -175,12 +234,12 @@ export class SlabCache {
 
   /** Bytes handed out and live. */
   get used(): number {
-    return this.usedBytes + this.largeBytes;
+    return this.usedBytes + this.pageBytes + this.runBytes;
   }
 
   /** Bytes held from the arena. */
   get total(): number {
-    return this.slabsHeld * this.slabSize + this.largeBytes;
+    return this.slabsHeld * this.slabSize + this.runBytes;
   }
 
   /**
@@ -189,14 +248,14 @@ export class SlabCache {
    */
   get(size: number): number {
     const p = this.tryGet(size);
-    if (p === 0) this.fail(size);
+    if (p === 0) this.noMemory('SlabCache.get', size);
     return p;
   }
 
   /** Same as `get`, or 0 when the arena has no memory for it. */
   tryGet(size: number): number {
     if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('SlabCache.get', 'size', size, 0, MAX_BYTE_LENGTH);
-    if (size > this.slabSize) return this.getLarge(size);
+    if (size > this.slabSize) return this.getRun(size);
     const order = size <= ORDER0 ? 0 : 32 - Math.clz32(size - 1) - ORDER0_SHIFT;
     const p = this.getOrder(order);
     if (this.debug && p !== 0) {
@@ -207,17 +266,45 @@ export class SlabCache {
   }
 
   /**
-   * Gives back a block or large run `get` handed out. `InvalidPointerError` for anything else:
-   * a pointer inside a block, a block already put, another cache's block.
+   * `size` bytes rounded up to whole pages (whole slabs above a slab), page-aligned, or 0 when
+   * there is no memory. Inside a slab the pages are cut from a buddy block and the rest of the
+   * block goes back at once. `put` returns them. @internal
+   */
+  getPages(size: number): number {
+    if (size > this.slabSize) return this.getRun(size);
+    const pages = size <= ORDER0 ? 1 : Math.ceil(size / ORDER0);
+    const order = 31 - Math.clz32(pages) + ((pages & (pages - 1)) === 0 ? 0 : 1);
+    const start = this.getOrder(order);
+    if (start === 0) return 0;
+    this.usedCount[order]--;
+    this.usedBytes -= ORDER0 << order;
+    const page = start / ORDER0;
+    this.markRun(page, pages);
+    // The tail past the run, as the largest aligned blocks that fit, back on the free lists.
+    for (let off = pages; off < 1 << order;) {
+      const k = 31 - Math.clz32(off & -off);
+      this.pushFree(k, start + off * ORDER0);
+      off += 1 << k;
+    }
+    this.pageRuns++;
+    this.pageBytes += pages * ORDER0;
+    if (this.debug) {
+      this.u8.fill(FRESH_BYTE, start, start + pages * ORDER0);
+      this.tick();
+    }
+    return start;
+  }
+
+  /**
+   * Gives back a block or page run `get`/`getPages` handed out. `InvalidPointerError` for
+   * anything else: a pointer inside a block, a block already put, another cache's block.
    */
   put(ptr: number): void {
-    if (typeof ptr !== 'number' || !Number.isInteger(ptr) || ptr < 0 || ptr >= MAX_BYTE_LENGTH) {
-      checkInt('SlabCache.put', 'ptr', ptr, 0, MAX_BYTE_LENGTH - 1);
-    }
-    const page = ptr >>> ORDER0_SHIFT;
+    if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer('SlabCache.put', 'ptr', ptr);
+    const page = Math.floor(ptr / ORDER0);
     const v = page < this.pageMap.length ? this.pageMap[page]! : 0;
-    if (v === PAGE_LARGE) {
-      this.putLarge(ptr);
+    if (v === PAGE_LARGE || v === PAGE_LARGE_TAIL) {
+      this.putRun(ptr, v);
     } else {
       if (v === 0 || v > this.orderMax + 1) {
         throw new InvalidPointerError(ptr, `SlabCache.put: ${ptr} is not a live block (${v === 0 ? 'never handed out or already put' : 'a free block'})`);
@@ -227,9 +314,7 @@ export class SlabCache {
       if (ptr % size !== 0) {
         throw new InvalidPointerError(ptr, `SlabCache.put: ${ptr} points inside a block of ${size} bytes starting at ${ptr - (ptr % size)}`);
       }
-      if (this.slabOwner[Math.floor(ptr / this.slabSize)] !== this.ownerId) {
-        throw new InvalidPointerError(ptr, `SlabCache.put: block ${ptr} belongs to another slab cache`);
-      }
+      this.checkMine(ptr, 'block');
       if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + size);
       if (k === 0) this.pageMap[page] = 0;
       else this.pageMap.fill(0, page, page + (1 << k));
@@ -247,7 +332,13 @@ export class SlabCache {
     return size <= ORDER0 ? ORDER0 : ORDER0 << (32 - Math.clz32(size - 1) - ORDER0_SHIFT);
   }
 
-  /** Counters by order, and the large runs. */
+  /** The bytes `getPages(size)` hands out: whole pages, or whole slabs above a slab. @internal */
+  pagesSize(size: number): number {
+    if (size > this.slabSize) return Math.ceil(size / this.slabSize) * this.slabSize;
+    return Math.max(1, Math.ceil(size / ORDER0)) * ORDER0;
+  }
+
+  /** Counters by order, and the page runs. */
   stats(): SlabCacheStats {
     const orders: SlabCacheOrderStats[] = [];
     for (let k = 0; k <= this.orderMax; k++) {
@@ -258,7 +349,7 @@ export class SlabCache {
       total: this.total,
       slabs: this.slabsHeld,
       orders,
-      large: { count: this.largeCount, used: this.largeBytes },
+      large: { count: this.pageRuns + this.runs, used: this.pageBytes + this.runBytes },
     };
   }
 
@@ -299,8 +390,10 @@ export class SlabCache {
     const used = new Int32Array(this.orderMax + 1);
     const free = new Int32Array(this.orderMax + 1);
     let slabs = 0;
-    let large = 0;
-    let largeBytes = 0;
+    let runs = 0;
+    let runBytes = 0;
+    let pageRuns = 0;
+    let pageBytes = 0;
     const info = this.arena.slabInfo;
     const end = this.arena.carvedEnd();
     for (let idx = this.arena.ctrlSlabs; idx < end; idx++) {
@@ -312,10 +405,11 @@ export class SlabCache {
           if (this.slabOwner[idx + j] !== this.ownerId) throw new Error(`SlabCache.check: slab ${idx + j} of the run at ${idx * this.slabSize} has another owner`);
         }
         for (let p = p0; p < p0 + n * this.pagesPerSlab; p++) {
-          if (pm[p] !== PAGE_LARGE) throw new Error(`SlabCache.check: page ${p} of the large run at ${idx * this.slabSize} has page byte ${pm[p]}`);
+          const want = p === p0 ? PAGE_LARGE : PAGE_LARGE_TAIL;
+          if (pm[p] !== want) throw new Error(`SlabCache.check: page ${p} of the run at ${idx * this.slabSize} has page byte ${pm[p]}, expected ${want}`);
         }
-        large++;
-        largeBytes += n * this.slabSize;
+        runs++;
+        runBytes += n * this.slabSize;
         idx += n - 1;
         continue;
       }
@@ -331,7 +425,13 @@ export class SlabCache {
           }
           used[v - 1]!++;
           p += np;
-        } else if ((v & PAGE_FREE) !== 0 && v !== PAGE_LARGE && (v & 0x7f) >= 1 && (v & 0x7f) <= this.orderMax + 1) {
+        } else if (v === PAGE_LARGE) {
+          let q = p + 1;
+          while (q < p0 + this.pagesPerSlab && pm[q] === PAGE_LARGE_TAIL) q++;
+          pageRuns++;
+          pageBytes += (q - p) * ORDER0;
+          p = q;
+        } else if ((v & PAGE_FREE) !== 0 && (v & 0x7f) >= 1 && (v & 0x7f) <= this.orderMax + 1) {
           const k = (v & 0x7f) - 1;
           const np = 1 << k;
           if (p % np !== 0) throw new Error(`SlabCache.check: page ${p} starts a free block of order ${k} but is misaligned`);
@@ -357,8 +457,11 @@ export class SlabCache {
     }
     if (usedBytes !== this.usedBytes) throw new Error(`SlabCache.check: blocks handed out add up to ${usedBytes} bytes, used says ${this.usedBytes}`);
     if (slabs !== this.slabsHeld) throw new Error(`SlabCache.check: ${slabs} arena slabs are owned, the count says ${this.slabsHeld}`);
-    if (large !== this.largeCount || largeBytes !== this.largeBytes) {
-      throw new Error(`SlabCache.check: ${large} large runs of ${largeBytes} bytes are owned, the counters say ${this.largeCount} of ${this.largeBytes}`);
+    if (runs !== this.runs || runBytes !== this.runBytes) {
+      throw new Error(`SlabCache.check: ${runs} runs of ${runBytes} bytes are owned, the counters say ${this.runs} of ${this.runBytes}`);
+    }
+    if (pageRuns !== this.pageRuns || pageBytes !== this.pageBytes) {
+      throw new Error(`SlabCache.check: ${pageRuns} page runs of ${pageBytes} bytes are in held slabs, the counters say ${this.pageRuns} of ${this.pageBytes}`);
     }
   }
 
@@ -366,51 +469,62 @@ export class SlabCache {
    * Takes over every arena slab of the caches registered by worker `threadId`, which the caller
    * asserts has exited: their owner becomes this cache, the free blocks in them join this cache's
    * free lists (wholly free slabs beyond the one kept go back to the arena), and their registry
-   * entries are released. Returns the starts of the blocks and large runs that were handed out
-   * in them (now this cache's), so allocators above can adopt the objects they hold. @internal
+   * entries are released. Returns the starts of the blocks and page runs that were handed out
+   * in them (now this cache's), so allocators above can adopt the objects they hold.
+   * `RangeError` for the calling thread's own id. @internal
    */
   adopt(threadId: number): number[] {
     checkInt('SlabCache.adopt', 'threadId', threadId, 0, 2 ** 31 - 1);
+    if (threadId === currentThreadId) {
+      throw new RangeError(`SlabCache.adopt: threadId must be the id of a worker that has exited, got ${threadId}, the calling thread's own`);
+    }
     const out: number[] = [];
-    const ids = this.arena.claimOwners(threadId, this.ownerId);
+    const me = this.ownerId;
+    const ids = this.arena.claimOwners(threadId, me);
     if (ids.length === 0) return out;
     this.refreshViews();
     const arena = this.arena;
     const info = arena.slabInfo;
+    const owner = this.slabOwner;
     const pm = this.pageMap;
     const end = arena.carvedEnd();
     for (let idx = arena.ctrlSlabs; idx < end; idx++) {
-      if (!ids.includes(Atomics.load(this.slabOwner, idx))) continue;
+      const from = Atomics.load(owner, idx);
+      if (from === 0 || from === me || !ids.includes(from)) continue;
       const n = Atomics.load(info, idx);
+      // Only a run's start changes hands (its other slabs follow it); the compare-exchange
+      // makes two adopters of one id take disjoint slabs.
+      if (n < 1 || Atomics.compareExchange(owner, idx, from, me) !== from) continue;
       const p0 = idx * this.pagesPerSlab;
       if (n > 1) {
+        for (let j = 1; j < n; j++) Atomics.store(owner, idx + j, me);
         if (pm[p0] === PAGE_LARGE) {
-          for (let j = 0; j < n; j++) Atomics.store(this.slabOwner, idx + j, this.ownerId);
-          pm.fill(PAGE_LARGE, p0, p0 + n * this.pagesPerSlab);
-          this.largeCount++;
-          this.largeBytes += n * this.slabSize;
+          this.markRun(p0, n * this.pagesPerSlab);
+          this.runs++;
+          this.runBytes += n * this.slabSize;
           out.push(idx * this.slabSize);
         } else {
           // Mapped but never handed out (the worker died in between): back to the arena.
-          arena.unmap(idx * this.slabSize);
+          arena.unmapFor(idx * this.slabSize, me);
         }
         idx += n - 1;
         continue;
       }
-      if (n !== 1) {
-        // An owner mark left on a slab that is no longer mapped: stale, drop it.
-        Atomics.store(this.slabOwner, idx, 0);
-        continue;
-      }
-      Atomics.store(this.slabOwner, idx, this.ownerId);
       this.slabsHeld++;
-      // Normalize: keep only well-formed handed-out blocks; everything else is free.
+      // Normalize: keep only well-formed handed-out blocks and page runs; the rest is free.
       for (let p = p0; p < p0 + this.pagesPerSlab;) {
         const v = pm[p]!;
         if (v >= 1 && v <= this.orderMax + 1 && p % (1 << (v - 1)) === 0) {
           const np = 1 << (v - 1);
           pm.fill(v, p, p + np);
           p += np;
+        } else if (v === PAGE_LARGE) {
+          let q = p + 1;
+          while (q < p0 + this.pagesPerSlab && pm[q] === PAGE_LARGE_TAIL) q++;
+          this.pageRuns++;
+          this.pageBytes += (q - p) * ORDER0;
+          out.push(p * ORDER0);
+          p = q;
         } else {
           pm[p] = 0;
           p++;
@@ -418,7 +532,7 @@ export class SlabCache {
       }
       this.rebuild(p0, this.orderMax, out);
     }
-    for (const id of ids) arena.releaseOwner(id);
+    for (const id of ids) arena.finishOwner(id, me);
     return out;
   }
 
@@ -436,7 +550,7 @@ export class SlabCache {
     for (let idx = arena.ctrlSlabs; idx < end; idx++) {
       const n = info[idx]!;
       if (this.slabOwner[idx] !== this.ownerId || n <= 0) continue;
-      arena.unmap(idx * this.slabSize);
+      arena.unmapFor(idx * this.slabSize, this.ownerId);
       idx += n - 1;
     }
     this.heads.fill(0);
@@ -444,9 +558,31 @@ export class SlabCache {
     this.usedCount.fill(0);
     this.usedBytes = 0;
     this.slabsHeld = 0;
-    this.largeCount = 0;
-    this.largeBytes = 0;
+    this.pageRuns = 0;
+    this.pageBytes = 0;
+    this.runs = 0;
+    this.runBytes = 0;
+    this.spare.holder = null;
+    this.spare.block = 0;
     arena.releaseOwner(this.ownerId);
+  }
+
+  /**
+   * Throws the error a failed allocation of `bytes` made through `where` (the method the user
+   * called) deserves: `QuotaExceededError` when the quota refused, else `OutOfMemoryError`
+   * saying the arena's reserved maximum has no room. Call it right after a failed try. @internal
+   */
+  noMemory(where: string, bytes: number): never {
+    if (this.destroyed) this.usedAfterDestroy();
+    const q = this.arena.quota;
+    const need = bytes > this.slabSize ? Math.ceil(bytes / this.slabSize) * this.slabSize : this.slabSize;
+    if (this.arena.failure === MapFailure.Quota) {
+      throw new QuotaExceededError(bytes, q.total,
+        `${where}: ${bytes} bytes exceed the quota (it needs ${need} more bytes of slabs; the quota's limit is ${q.total}, ${q.used} used)`);
+    }
+    const arena = this.arena;
+    throw new OutOfMemoryError(bytes,
+      `${where}: no room for ${bytes} bytes in the arena's reserved maximum of ${arena.maximum} bytes (${arena.used} bytes of slabs handed out, ${arena.carved} carved)`);
   }
 
   // ---- internals ----
@@ -459,19 +595,37 @@ export class SlabCache {
     if (this.checkEvery > 0 && ++this.ops % this.checkEvery === 0) this.check();
   }
 
-  private fail(size: number): never {
-    if (this.arena.failure === MapFailure.Quota) {
-      const q = this.arena.quota;
-      throw new QuotaExceededError(size, q.total, `SlabCache.get: ${size} bytes exceed the quota (used ${q.used} of ${q.total})`);
-    }
-    throw new OutOfMemoryError(size, `SlabCache.get: no memory for ${size} bytes (the arena's ${this.arena.maximum} bytes are taken)`);
-  }
-
   private refreshViews(): void {
     const m = this.arena.memory;
     m.sync();
     this.u32 = m.u32;
     this.u8 = m.u8;
+  }
+
+  /** InvalidPointerError unless this cache owns the arena slab of `ptr`. */
+  private checkMine(ptr: number, what: string): void {
+    if (this.slabOwner[Math.floor(ptr / this.slabSize)] !== this.ownerId) {
+      throw new InvalidPointerError(ptr, `SlabCache.put: ${what} ${ptr} belongs to another slab cache`);
+    }
+  }
+
+  /**
+   * Memory is short: the spare block goes back, and so does a cached wholly free arena slab (a
+   * run may then form in the arena). True if anything was given back.
+   */
+  private relieve(): boolean {
+    const holder = this.spare.holder;
+    let got = holder !== null && holder.dropSpare();
+    const max = this.orderMax;
+    while (this.freeCount[max]! > 0) {
+      const page = this.heads[max]!;
+      this.unlink(max, page);
+      this.pageMap[page] = 0;
+      this.slabsHeld--;
+      this.arena.unmapFor(page * ORDER0, this.ownerId);
+      got = true;
+    }
+    return got;
   }
 
   private getOrder(order: number): number {
@@ -481,8 +635,12 @@ export class SlabCache {
     let start: number;
     if (k > max) {
       if (this.destroyed) this.usedAfterDestroy();
-      start = this.arena.tryMap(this.ownerId);
-      if (start === 0) return 0;
+      start = this.arena.mapFor(this.ownerId, 1);
+      if (start === 0) {
+        // The spare may be enough; else nothing is (a cached free slab would have been found).
+        const holder = this.spare.holder;
+        return holder !== null && holder.dropSpare() ? this.getOrder(order) : 0;
+      }
       this.slabsHeld++;
       this.refreshViews();
       k = max;
@@ -526,7 +684,7 @@ export class SlabCache {
     if (k === this.orderMax && this.freeCount[k]! > 0) {
       // The arena clears the owner as it takes the slab back.
       this.slabsHeld--;
-      this.arena.unmap(start);
+      this.arena.unmapFor(start, this.ownerId);
       return;
     }
     this.pushFree(k, start);
@@ -554,19 +712,27 @@ export class SlabCache {
     this.freeCount[k]--;
   }
 
-  private getLarge(size: number): number {
+  /** Page map of a page run of `pages` pages from `page`: its first page, then its tail. */
+  private markRun(page: number, pages: number): void {
+    this.pageMap[page] = PAGE_LARGE;
+    if (pages > 1) this.pageMap.fill(PAGE_LARGE_TAIL, page + 1, page + pages);
+  }
+
+  /** A run of whole arena slabs for `size` bytes (above a slab), or 0. */
+  private getRun(size: number): number {
     const n = Math.ceil(size / this.slabSize);
     if (n > this.arena.slabCount - this.arena.ctrlSlabs) {
       this.arena.failure = MapFailure.Space;
       return 0;
     }
     if (this.destroyed) this.usedAfterDestroy();
-    const p = this.arena.tryMapRun(n, this.ownerId);
+    let p = this.arena.mapFor(this.ownerId, n);
+    while (p === 0 && this.relieve()) p = this.arena.mapFor(this.ownerId, n);
     if (p === 0) return 0;
     const idx = p / this.slabSize;
-    this.pageMap.fill(PAGE_LARGE, idx * this.pagesPerSlab, (idx + n) * this.pagesPerSlab);
-    this.largeCount++;
-    this.largeBytes += n * this.slabSize;
+    this.markRun(idx * this.pagesPerSlab, n * this.pagesPerSlab);
+    this.runs++;
+    this.runBytes += n * this.slabSize;
     this.refreshViews();
     if (this.debug) {
       this.u8.fill(FRESH_BYTE, p, p + n * this.slabSize);
@@ -575,20 +741,32 @@ export class SlabCache {
     return p;
   }
 
-  private putLarge(ptr: number): void {
-    const idx = ptr / this.slabSize;
-    const n = Number.isInteger(idx) ? this.arena.slabInfo[idx]! : 0;
-    if (n < 2) {
-      throw new InvalidPointerError(ptr, `SlabCache.put: ${ptr} points inside a large run, not at its start`);
+  /** put() of a pointer in a page run (`v` is its page byte). */
+  private putRun(ptr: number, v: number): void {
+    if (v !== PAGE_LARGE || ptr % ORDER0 !== 0) {
+      throw new InvalidPointerError(ptr, `SlabCache.put: ${ptr} points inside a run of pages, not at its start`);
     }
-    if (this.slabOwner[idx] !== this.ownerId) {
-      throw new InvalidPointerError(ptr, `SlabCache.put: large run ${ptr} belongs to another slab cache`);
+    this.checkMine(ptr, 'run');
+    const page = ptr / ORDER0;
+    const pages = pageRunPages(this.arena, page);
+    if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + pages * ORDER0);
+    this.pageMap.fill(0, page, page + pages);
+    const idx = Math.floor(ptr / this.slabSize);
+    if (this.arena.slabInfo[idx]! > 1 && ptr % this.slabSize === 0) {
+      this.runs--;
+      this.runBytes -= pages * ORDER0;
+      this.arena.unmapFor(ptr, this.ownerId);
+      return;
     }
-    if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + n * this.slabSize);
-    this.pageMap.fill(0, idx * this.pagesPerSlab, (idx + n) * this.pagesPerSlab);
-    this.largeCount--;
-    this.largeBytes -= n * this.slabSize;
-    this.arena.unmap(ptr);
+    this.pageRuns--;
+    this.pageBytes -= pages * ORDER0;
+    // Back as the largest aligned buddy blocks that fit, each merging with free buddies.
+    for (let off = 0; off < pages;) {
+      let k = off === 0 ? this.orderMax : 31 - Math.clz32(off & -off);
+      while (off + (1 << k) > pages) k--;
+      this.release(ptr + off * ORDER0, k);
+      off += 1 << k;
+    }
   }
 
   /** Adoption: classifies the buddy-tree node at page `p` of order `k` after normalization. */
@@ -608,11 +786,12 @@ export class SlabCache {
         break;
       }
     }
-    if (empty || k === 0) {
-      pm[p] = 0;
+    if (empty) {
       this.addFree(k, p * ORDER0);
       return;
     }
+    // A page of a page run (counted by adopt) or a node with something inside: look deeper.
+    if (k === 0) return;
     this.rebuild(p, k - 1, out);
     this.rebuild(p + (1 << (k - 1)), k - 1, out);
   }

@@ -4,8 +4,9 @@
  *
  * Memory source: a {@link SlabCache}. Requests up to `objsizeMax` go to the mempool of their
  * size class (pools created on first use; see size-class.ts for the classes). Larger requests
- * take a block or run of their own from the cache (the LARGE path), still in the arena's
- * buffer and charged to its quota, behind a 64-byte header.
+ * take a run of pages of their own from the cache (the LARGE path, see large.ts), still in the
+ * arena's buffer and charged to its quota, with their bookkeeping outside the block: a large
+ * allocation of n bytes holds n rounded up to a 4 KiB page (to whole slabs above a slab).
  *
  * Thread-safety: a SmallAlloc belongs to the worker that created it. Any worker may `free` (and
  * `info`) a pointer it handed out, through any SmallAlloc or Mempool over the same SlabArena:
@@ -20,43 +21,44 @@
  * cost one field test each (`fastMax`, `releasable`, the pools' `quick` flag). In debug mode
  * the periodic check is this allocator's whole check(), counted over all its pools.
  *
- * Failure: `alloc` throws `OutOfMemoryError`/`QuotaExceededError`, `tryAlloc` returns 0, and
- * nothing changes; before failing, every remote free and every releasable deferred free is
- * taken in. A free of anything that is not a live allocation throws `InvalidPointerError`; a
- * `size` given to `free` that does not match the allocation is a `RangeError`. Both change
- * nothing.
- *
- * Large allocation layout (the block or run's first 64 bytes; pointer = start + 64):
- * ```
- *  word 0 M.LARGE | 1 bytes asked | 2 owner | 3 allocator id | 7 bytes of the run
- *       9 state: LIVE, REMOTE (freed by another worker), DEFERRED (held for a view), atomic
- *      10 index in the owner's list of large allocations
- * ```
+ * Failure: `alloc` throws `OutOfMemoryError`/`QuotaExceededError` naming `SmallAlloc.alloc`,
+ * `tryAlloc` returns 0, and nothing changes; before failing, every remote free and every
+ * releasable deferred free is taken in, and the cache's spare block goes back (so no memory
+ * sits empty in a pool while an allocation fails). A pointer that is not a non-negative
+ * integer is a `RangeError`; a free of anything that is not a live allocation throws
+ * `InvalidPointerError`; a `size` given to `free` that does not match a live allocation is a
+ * `RangeError`. All change nothing.
  *
  * Read views: `openReadView()` returns a view with generation g = ++gen. While any view is
  * open, a free (local, or remote when taken in) clears the ALLOCATED bit (so a second free is
  * still caught) but neither reuses nor writes the memory: it joins a FIFO tagged with the
  * newest generation at that moment. An entry tagged t is released once every view with
- * generation <= t is closed, i.e. once the oldest open view is newer than t. Releases go in
- * bounded batches (BATCH per alloc/free/stats/check call), never all at once, except when
- * memory runs out.
+ * generation <= t is closed, i.e. once the oldest open view is newer than t. While views stay
+ * open, releases go in bounded batches (BATCH per alloc/free call); once the last view has
+ * closed, the next allocation, `stats()` or `check()` releases everything at once. A view
+ * dropped without `close()` is closed when the garbage collector reclaims it (counted in
+ * `stats().viewsCollected`; debug mode warns), so a forgotten view cannot pin memory forever.
  *
  * Invariants (checked by `check()`):
  * - every pool passes Mempool.check; each pool sits at its class index (or among the adopted);
  * - |deferred queue| == Σ pool.deferred + large allocations in state DEFERRED;
- * - large count == allocations in state LIVE or REMOTE; their headers name this allocator;
+ * - large count == allocations in state LIVE or REMOTE; their page tags name this allocator;
  * - open views == views not closed; generations in the queue never decrease.
  */
 import { InvalidPointerError } from '../errors.js';
-import { checkInstance, checkInt, describe, optionsBag, rangeError, typeError } from '../internal/checks.js';
+import { checkInstance, checkInt, checkPointer, describe, optionsBag, rangeError, typeError } from '../internal/checks.js';
 import { getDebug } from '../internal/debug.js';
 import { MAX_BYTE_LENGTH } from '../memory.js';
+import { threadId as currentThreadId } from 'node:worker_threads';
 import {
-  H, L, M, Mempool, ViewClock, freeOwnedBy, freeRemote, mempoolObjsizeMax, newPoolId, ownerOf, type BlockOwner,
+  L, isPageRun, largeFail, largeId, largeState, largeWord, liveLargeWord, tagIndex,
+} from './large.js';
+import {
+  H, M, Mempool, ViewClock, freeAnywhere, freeOwnedBy, freeRemote, mempoolObjsizeMax, newPoolId, ownerOf, type BlockOwner,
   type MempoolStats, type PoolHost,
 } from './mempool.js';
 import { SizeClasses } from './size-class.js';
-import { SlabCache, slabOf } from './slab-cache.js';
+import { SlabCache, slabOf, slabSizeAt } from './slab-cache.js';
 
 /** Deferred frees released per alloc/free/stats/check call. */
 const BATCH = 16;
@@ -101,6 +103,8 @@ export interface SmallStats {
   deferred: number;
   /** Read views open now. */
   views: number;
+  /** Read views dropped without close() and closed when the garbage collector reclaimed them. */
+  viewsCollected: number;
   /** Pools that exist, by object size. */
   classes: SmallClassStats[];
 }
@@ -115,18 +119,31 @@ export interface SmallAdoption {
   large: number;
 }
 
+/** What the allocator keeps of a view: never the view object, so a dropped view can be collected. */
+interface ViewRecord {
+  readonly gen: number;
+  closed: boolean;
+}
+
 class SmallReadView implements ReadView {
-  closed = false;
-  constructor(private readonly owner: SmallAlloc, readonly gen: number) {}
+  constructor(private readonly owner: SmallAlloc, private readonly rec: ViewRecord) {}
 
   close(): void {
-    if (!this.closed) this.owner.closeView(this);
+    if (!this.rec.closed) {
+      viewReaper.unregister(this.rec);
+      this.owner.closeView(this.rec);
+    }
   }
 
   [Symbol.dispose](): void {
     this.close();
   }
 }
+
+/** Closes a view the program dropped without close(), when the garbage collector reclaims it. */
+const viewReaper = new FinalizationRegistry<{ owner: SmallAlloc; rec: ViewRecord }>(({ owner, rec }) => {
+  if (!rec.closed) owner.closeView(rec, true);
+});
 
 /** Allocations of any size over size-class mempools; read views; frees from any worker. */
 export class SmallAlloc implements PoolHost, BlockOwner {
@@ -167,16 +184,20 @@ export class SmallAlloc implements PoolHost, BlockOwner {
   /** Pools adopted with an objsize outside the classes, by objsize. */
   private extra = new Map<number, Mempool>();
   private readonly clock = new ViewClock();
-  private views: SmallReadView[] = [];
+  /** Views in the order they were opened; closed ones leave from the front. */
+  private views: ViewRecord[] = [];
   private viewsHead = 0;
+  /** Views closed by the garbage collector (dropped without close()). */
+  private viewsCollected = 0;
 
   private declare u32: Uint32Array;
   private declare i32: Int32Array;
   private declare end: number;
   private declare readonly pageMap: Uint8Array;
 
-  /** Large allocations held (live, remote-freed, deferred), by start; index in H.L_LISTIDX. */
-  private larges: number[] = [];
+  /** Large allocations held (live, remote-freed, deferred), by start. */
+  private larges = new Set<number>();
+  private declare readonly tags: Int32Array;
   private largeLive = 0;
   private largeUsed = 0;
   private largeTotal = 0;
@@ -227,6 +248,7 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     this.i32 = memory.i32;
     this.end = this.u32.length * 4;
     this.pageMap = cache.arena.pageMap;
+    this.tags = cache.arena.pageTags;
   }
 
   /** `size` bytes (0 allowed). Throws `OutOfMemoryError` / `QuotaExceededError`. */
@@ -320,63 +342,50 @@ export class SmallAlloc implements PoolHost, BlockOwner {
 
   private freeSlow(ptr: number, size: number | undefined): void {
     const where = 'SmallAlloc.free';
-    if (typeof ptr !== 'number') typeError(where, 'ptr', 'a number', ptr);
+    if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
     if (size !== undefined && size !== null) checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH);
-    if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr || ptr === 0) this.invalid(where, ptr, 'is not a pointer into the arena');
     if (ptr >= this.end) this.refresh();
-    const s = slabOf(this.cache.arena, ptr) >>> 0;
-    if (s === 0 || s + M.LARGE_HEADER > this.end) this.invalid(where, ptr, 'is not in a block handed out by the arena');
-    const u32 = this.u32;
-    const h = s >>> 2;
-    const magic = u32[h + H.MAGIC];
-    if (magic !== M.MEMPOOL && magic !== M.LARGE) this.invalid(where, ptr, 'is not in a mempool slab or a large allocation');
+    const arena = this.cache.arena;
     const sized = size !== undefined && size !== null;
-    if (u32[h + H.OWNER] !== this.ownerId) {
-      if (sized) this.checkSize(ptr, s, size, false);
-      freeRemote('SmallAlloc', u32, this.i32, ptr, s);
+    if (ptr !== 0 && ptr < arena.maximum && isPageRun(arena, ptr)) {
+      const w = liveLargeWord(arena, ptr, where);
+      if (sized && size !== this.tags[tagIndex(ptr) + 1]! >>> 0) {
+        rangeError(where, 'size', `${this.tags[tagIndex(ptr) + 1]! >>> 0} (the size allocated at ${ptr})`, size);
+      }
+      if (largeId(w) === this.id && this.larges.has(ptr)) this.freeOwned(ptr, ptr, 'SmallAlloc');
+      else freeAnywhere(arena, this.ownerId, this.u32, this.i32, ptr, 'SmallAlloc');
       return;
     }
-    const pool = magic === M.MEMPOOL ? this.poolOf(s) : null;
-    const ours = magic === M.LARGE ? u32[h + H.POOL] === this.id : pool !== null;
-    if (sized) this.checkSize(ptr, s, size, ours);
-    if (!ours) {
-      // Another allocator of this worker handed it out: it takes the free.
-      freeOwnedBy(u32[h + H.POOL]!, ptr, s, 'SmallAlloc');
-      return;
+    if (sized && ptr !== 0 && ptr < arena.maximum) {
+      const s = slabOf(arena, ptr) >>> 0;
+      if (s !== 0 && s + H.BYTES <= this.end && this.u32[(s >>> 2) + H.MAGIC] === M.MEMPOOL) {
+        this.checkSize(ptr, s, size, this.poolOf(s) !== null && this.u32[(s >>> 2) + H.OWNER] === this.ownerId);
+      }
     }
-    if (pool !== null) pool.freeLocal(ptr, s, 'SmallAlloc');
-    else this.freeOwned(ptr, s, 'SmallAlloc');
+    freeAnywhere(arena, this.ownerId, this.u32, this.i32, ptr, 'SmallAlloc');
   }
 
   /**
-   * {@link BlockOwner.freeOwned}: a free of our large allocation `ptr` (block `s`), made here
-   * or through another allocator of this worker. @internal
+   * {@link BlockOwner.freeOwned}: a free of our large allocation `ptr` (`s` is the same
+   * address), made here or through another allocator of this worker. @internal
    */
   freeOwned(ptr: number, s: number, caller: string): void {
     const where = `${caller}.free`;
-    const h = s >>> 2;
-    if (this.u32[h + H.MAGIC] !== M.LARGE || this.larges[this.u32[h + H.L_LISTIDX]!] !== s) {
-      this.invalid(where, ptr, 'is not in a large allocation of the allocator its header names');
-    }
-    if (ptr !== s + M.LARGE_HEADER) this.invalid(where, ptr, 'is inside a large allocation, not at its start');
-    if (Atomics.load(this.i32, h + H.L_STATE) !== L.LIVE) this.invalid(where, ptr, 'is not a live large allocation (a double free?)');
+    const w = liveLargeWord(this.cache.arena, ptr, where);
+    if (largeId(w) !== this.id || !this.larges.has(s)) largeFail(where, ptr, 'is not a large allocation of the allocator it names');
     this.freeLarge(s);
     if (this.debug) this.debugOp();
   }
 
   /**
-   * RangeError unless `size` could have asked for the allocation at `ptr` in block `s`: the
-   * same class for our own objects, at most the object size for another worker's (its
-   * classes may differ), exactly the size asked for a large allocation.
+   * RangeError unless `size` could have asked for the object at `ptr` in mempool slab `s`: the
+   * same class for our own objects, at most the object size for another worker's (its classes
+   * may differ).
    */
   private checkSize(ptr: number, s: number, size: number, ours: boolean): void {
     const h = s >>> 2;
     const u32 = this.u32;
     const recorded = u32[h + H.OBJSIZE]!;
-    if (u32[h + H.MAGIC] === M.LARGE) {
-      if (size !== recorded) rangeError('SmallAlloc.free', 'size', `${recorded} (the size allocated at ${ptr})`, size);
-      return;
-    }
     const cls = u32[h + H.CLASS]!;
     const ok = ours && cls < this.classes.count
       ? size <= this.objsizeMax && this.classes.classOf(size) === cls
@@ -413,52 +422,43 @@ export class SmallAlloc implements PoolHost, BlockOwner {
   // ---- the large path ----
 
   private allocLarge(where: string, size: number, throwing: boolean): number {
-    checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH - M.LARGE_HEADER);
-    if (this.largeSinceScan >= this.larges.length && this.larges.length > 0) {
+    checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH);
+    if (this.largeSinceScan >= this.larges.size && this.larges.size > 0) {
       this.largeSinceScan = 0;
       this.takeRemoteLarge();
     }
-    const bytes = size + M.LARGE_HEADER;
-    let s = this.cache.tryGet(bytes) >>> 0;
+    let s = this.cache.getPages(size);
+    if (s === 0 && this.reclaimAll()) s = this.cache.getPages(size);
     if (s === 0) {
-      this.reclaimAll();
-      s = this.cache.tryGet(bytes) >>> 0;
-      if (s === 0) {
-        if (!throwing) return 0;
-        s = this.cache.get(bytes) >>> 0;
-      }
+      if (!throwing) return 0;
+      this.cache.noMemory(where, size);
     }
     this.largeSinceScan++;
-    if (s + M.LARGE_HEADER > this.end) this.refresh();
-    const u32 = this.u32;
-    const h = s >>> 2;
-    const real = this.cache.realSize(bytes);
-    u32.fill(0, h, h + M.LARGE_HEADER / 4);
-    u32[h + H.OWNER] = this.ownerId;
-    u32[h + H.POOL] = this.id;
-    u32[h + H.OBJSIZE] = size;
-    u32[h + H.SLABSIZE] = real >= 2 ** 32 ? 0xffffffff : real;
-    u32[h + H.CLASS] = M.NO_CLASS;
-    u32[h + H.L_STATE] = L.LIVE;
-    u32[h + H.L_LISTIDX] = this.larges.length;
-    u32[h + H.MAGIC] = M.LARGE;
-    this.larges.push(s);
+    if (s >= this.end) this.refresh();
+    const t = tagIndex(s);
+    this.tags[t + 1] = size | 0;
+    Atomics.store(this.tags, t, largeWord(L.LIVE, this.id));
+    this.larges.add(s);
     this.largeLive++;
     this.largeUsed += size;
-    this.largeTotal += real;
+    this.largeTotal += this.cache.pagesSize(size);
     if (this.debug) this.debugOp();
-    return s + M.LARGE_HEADER;
+    return s;
+  }
+
+  /** Bytes asked for by large allocation `s`. */
+  private largeSize(s: number): number {
+    return this.tags[tagIndex(s) + 1]! >>> 0;
   }
 
   /** Our large allocation at `s` (state LIVE or REMOTE) is freed now. */
   private freeLarge(s: number): void {
-    const h = s >>> 2;
     this.largeLive--;
-    this.largeUsed -= this.u32[h + H.OBJSIZE]!;
+    this.largeUsed -= this.largeSize(s);
     if (this.clock.open !== 0) {
-      Atomics.store(this.i32, h + H.L_STATE, L.DEFERRED);
+      Atomics.store(this.tags, tagIndex(s), largeWord(L.DEFERRED, this.id));
       this.largeDeferred++;
-      this.clock.push(s + M.LARGE_HEADER);
+      this.clock.push(s);
       return;
     }
     this.dropLarge(s);
@@ -466,28 +466,19 @@ export class SmallAlloc implements PoolHost, BlockOwner {
 
   /** Returns large allocation `s` to the cache. */
   private dropLarge(s: number): void {
-    const u32 = this.u32;
-    const h = s >>> 2;
-    const i = u32[h + H.L_LISTIDX]!;
-    const last = this.larges.pop()!;
-    if (last !== s) {
-      this.larges[i] = last;
-      u32[(last >>> 2) + H.L_LISTIDX] = i;
-    }
-    this.largeTotal -= this.cache.realSize(u32[h + H.OBJSIZE]! + M.LARGE_HEADER);
-    u32[h + H.MAGIC] = 0;
-    Atomics.store(this.i32, h + H.L_STATE, 0);
+    this.larges.delete(s);
+    this.largeTotal -= this.cache.pagesSize(this.largeSize(s));
+    const t = tagIndex(s);
+    Atomics.store(this.tags, t, 0);
+    this.tags[t + 1] = 0;
     this.cache.put(s);
   }
 
   /** Takes in large allocations freed by other workers. Returns how many. */
   private takeRemoteLarge(): number {
     let n = 0;
-    const i32 = this.i32;
-    for (let i = this.larges.length - 1; i >= 0; i--) {
-      const s = this.larges[i]!;
-      const h = s >>> 2;
-      if (Atomics.load(i32, h + H.L_STATE) === L.REMOTE) {
+    for (const s of this.larges) {
+      if (largeState(Atomics.load(this.tags, tagIndex(s))) === L.REMOTE) {
         n++;
         this.freeLarge(s);
       }
@@ -504,13 +495,22 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     c.gen++;
     c.open++;
     if (c.open === 1) this.viewsChanged();
-    const v = new SmallReadView(this, c.gen);
-    this.views.push(v);
-    return v;
+    const rec: ViewRecord = { gen: c.gen, closed: false };
+    this.views.push(rec);
+    const view = new SmallReadView(this, rec);
+    viewReaper.register(view, { owner: this, rec }, rec);
+    return view;
   }
 
-  /** @internal */
-  closeView(v: SmallReadView): void {
+  /** Ends view `v`; `collected` when the garbage collector found it dropped unclosed. @internal */
+  closeView(v: ViewRecord, collected = false): void {
+    if (v.closed) return;
+    if (collected) {
+      this.viewsCollected++;
+      if (this.debug) {
+        process.emitWarning(`SmallAlloc: a read view (generation ${v.gen}) was garbage-collected without close(); close views when done, or use \`using\``, 'BinallocWarning');
+      }
+    }
     v.closed = true;
     this.clock.open--;
     if (this.clock.open === 0) this.viewsChanged();
@@ -554,6 +554,8 @@ export class SmallAlloc implements PoolHost, BlockOwner {
   private collect(max: number): number {
     const c = this.clock;
     const limit = this.oldestOpen();
+    // With no view open, nothing can see any of them: all go at once.
+    if (c.open === 0) max = Infinity;
     let n = 0;
     while (n < max && c.head < c.tail) {
       const i = c.head % c.ptrs.length;
@@ -573,20 +575,19 @@ export class SmallAlloc implements PoolHost, BlockOwner {
 
   private releaseOne(ptr: number): void {
     if (ptr >= this.end) this.refresh();
-    const s = slabOf(this.cache.arena, ptr) >>> 0;
-    const h = s >>> 2;
-    if (this.u32[h + H.MAGIC] === M.LARGE) {
+    if (isPageRun(this.cache.arena, ptr)) {
       this.largeDeferred--;
-      this.dropLarge(s);
+      this.dropLarge(ptr);
       return;
     }
+    const s = slabOf(this.cache.arena, ptr) >>> 0;
     this.poolOf(s)!.releaseDeferred(ptr, s);
   }
 
   /** Takes in every remote free and releases every releasable deferred free. @internal */
   reclaimAll(): boolean {
     let n = this.takeRemoteAll();
-    while (this.releasable) n += this.collect(1 << 20);
+    while (this.releasable) n += this.collect(Infinity);
     return n > 0;
   }
 
@@ -605,26 +606,25 @@ export class SmallAlloc implements PoolHost, BlockOwner {
    */
   info(ptr: number): { isLarge: boolean; realSize: number } {
     const where = 'SmallAlloc.info';
-    if (typeof ptr !== 'number') typeError(where, 'ptr', 'a number', ptr);
-    if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr || ptr === 0) this.invalid(where, ptr, 'is not a pointer into the arena');
+    if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
+    const arena = this.cache.arena;
+    if (ptr === 0 || ptr >= arena.maximum) this.invalid(where, ptr, 'is not a pointer into the arena');
     if (ptr >= this.end) this.refresh();
-    const s = slabOf(this.cache.arena, ptr) >>> 0;
-    if (s === 0) this.invalid(where, ptr, 'is not in a block handed out by the arena');
+    // Any allocator's pointer is answered, as free() accepts it; one of this worker's must
+    // still belong to a live allocator.
+    const mine = arena.slabOwner[Math.floor(ptr / arena.slabSize)] === this.ownerId;
+    if (isPageRun(arena, ptr)) {
+      const w = liveLargeWord(arena, ptr, where);
+      if (mine && ownerOf(largeId(w)) === undefined) this.invalid(where, ptr, 'is in a block of no live allocator');
+      return { isLarge: true, realSize: this.cache.pagesSize(this.tags[tagIndex(ptr) + 1]! >>> 0) };
+    }
+    const s = slabOf(arena, ptr) >>> 0;
+    if (s === 0 || s + H.BYTES > this.end) this.invalid(where, ptr, 'is not in a block handed out by the arena');
     const u32 = this.u32;
     const i32 = this.i32;
     const h = s >>> 2;
-    const magic = u32[h + H.MAGIC];
-    if (magic !== M.LARGE && magic !== M.MEMPOOL) this.invalid(where, ptr, 'is not in a mempool slab or a large allocation');
-    // Any allocator's pointer is answered, as free() accepts it; one of this worker's must
-    // still belong to a live allocator.
-    if (u32[h + H.OWNER] === this.ownerId && ownerOf(u32[h + H.POOL]!) === undefined) {
-      this.invalid(where, ptr, 'is in a block of no live allocator');
-    }
-    if (magic === M.LARGE) {
-      if (ptr !== s + M.LARGE_HEADER || Atomics.load(i32, h + H.L_STATE) !== L.LIVE) this.invalid(where, ptr, 'is not a live allocation');
-      const real = slabSizeOfLarge(this.cache, u32[h + H.OBJSIZE]!);
-      return { isLarge: true, realSize: real - M.LARGE_HEADER };
-    }
+    if (u32[h + H.MAGIC] !== M.MEMPOOL) this.invalid(where, ptr, 'is not in a mempool slab or a large allocation');
+    if (mine && ownerOf(u32[h + H.POOL]!) === undefined) this.invalid(where, ptr, 'is in a block of no live allocator');
     const stride = u32[h + H.STRIDE]!;
     const off = ptr - s - u32[h + H.FIRST]!;
     const idx = off / stride;
@@ -663,6 +663,7 @@ export class SmallAlloc implements PoolHost, BlockOwner {
       large: { count: this.largeLive, used: this.largeUsed, total: this.largeTotal },
       deferred,
       views: this.clock.open,
+      viewsCollected: this.viewsCollected,
       classes,
     };
   }
@@ -695,23 +696,22 @@ export class SmallAlloc implements PoolHost, BlockOwner {
       p.check();
       deferred += p.deferred;
     }
-    const u32 = this.u32;
-    const i32 = this.i32;
+    const arena = this.cache.arena;
     let live = 0;
     let liveBytes = 0;
     let held = 0;
     let largeDeferred = 0;
-    for (let i = 0; i < this.larges.length; i++) {
-      const s = this.larges[i]!;
-      const h = s >>> 2;
-      if (u32[h + H.MAGIC] !== M.LARGE || u32[h + H.OWNER] !== this.ownerId || u32[h + H.POOL] !== this.id) {
-        fail(`large allocation at ${s} has a header that does not name this allocator`);
+    for (const s of this.larges) {
+      const w = Atomics.load(this.tags, tagIndex(s));
+      if (largeId(w) !== this.id || arena.slabOwner[Math.floor(s / arena.slabSize)] !== this.ownerId) {
+        fail(`large allocation at ${s} has page tags or an owner that do not name this allocator`);
       }
-      if (u32[h + H.L_LISTIDX] !== i) fail(`large allocation at ${s} says list index ${u32[h + H.L_LISTIDX]}, is at ${i}`);
-      if (slabOf(this.cache.arena, s) !== s) fail(`large allocation at ${s} is not a block the cache handed out`);
-      const state = Atomics.load(i32, h + H.L_STATE);
-      const size = u32[h + H.OBJSIZE]!;
-      held += this.cache.realSize(size + M.LARGE_HEADER);
+      const size = this.largeSize(s);
+      if (slabOf(arena, s) !== s || slabSizeAt(arena, s) !== this.cache.pagesSize(size)) {
+        fail(`large allocation at ${s} is not a run of ${this.cache.pagesSize(size)} bytes the cache handed out`);
+      }
+      const state = largeState(w);
+      held += this.cache.pagesSize(size);
       if (state === L.LIVE || state === L.REMOTE) {
         live++;
         liveBytes += size;
@@ -750,6 +750,9 @@ export class SmallAlloc implements PoolHost, BlockOwner {
    */
   adopt(threadId: number): SmallAdoption {
     checkInt('SmallAlloc.adopt', 'threadId', threadId, 0, 2 ** 31 - 1);
+    if (threadId === currentThreadId) {
+      throw new RangeError(`SmallAlloc.adopt: threadId must be the id of a worker that has exited, got ${threadId}, the calling thread's own`);
+    }
     return this.adoptSlabs(this.cache.adopt(threadId));
   }
 
@@ -760,39 +763,51 @@ export class SmallAlloc implements PoolHost, BlockOwner {
   adoptSlabs(starts: readonly number[]): SmallAdoption {
     this.refresh();
     const result: SmallAdoption = { slabs: 0, objects: 0, large: 0 };
+    const arena = this.cache.arena;
     for (const start of starts) {
       const s = start >>> 0;
-      if (s + M.LARGE_HEADER > this.end) this.refresh();
-      const u32 = this.u32;
-      const h = s >>> 2;
-      const magic = u32[h + H.MAGIC];
-      if (magic === M.MEMPOOL) {
+      if (s + H.BYTES > this.end) this.refresh();
+      if (isPageRun(arena, s)) {
+        if (this.adoptLarge(s)) {
+          result.large++;
+          continue;
+        }
+      } else if (this.u32[(s >>> 2) + H.MAGIC] === M.MEMPOOL) {
         const pool = this.poolForAdoption(s);
         if (pool !== null) {
           result.slabs++;
           result.objects += pool.adoptSlab(s);
           continue;
         }
-      } else if (magic === M.LARGE) {
-        const state = Atomics.load(this.i32, h + H.L_STATE);
-        if (state === L.LIVE) {
-          u32[h + H.OWNER] = this.ownerId;
-          u32[h + H.POOL] = this.id;
-          u32[h + H.L_LISTIDX] = this.larges.length;
-          this.larges.push(s);
-          const size = u32[h + H.OBJSIZE]!;
-          this.largeLive++;
-          this.largeUsed += size;
-          this.largeTotal += this.cache.realSize(size + M.LARGE_HEADER);
-          result.large++;
-          // A remote free may have raced the re-tagging: the owner scan will take it in.
-          continue;
-        }
+        this.u32[(s >>> 2) + H.MAGIC] = 0;
       }
-      u32[h + H.MAGIC] = 0;
       this.cache.put(s);
     }
     return result;
+  }
+
+  /**
+   * Takes over page run `s` if it is a live large allocation (LIVE, or REMOTE: freed by another
+   * worker and not yet taken in, which the next scan takes in). A deferred one is free now.
+   */
+  private adoptLarge(s: number): boolean {
+    const t = tagIndex(s);
+    for (;;) {
+      const w = Atomics.load(this.tags, t);
+      const state = largeState(w);
+      if (state !== L.LIVE && state !== L.REMOTE) {
+        Atomics.store(this.tags, t, 0);
+        return false;
+      }
+      // The exchange loses only to a remote free turning LIVE into REMOTE: then look again.
+      if (Atomics.compareExchange(this.tags, t, w, largeWord(state, this.id)) !== w) continue;
+      const size = this.largeSize(s);
+      this.larges.add(s);
+      this.largeLive++;
+      this.largeUsed += size;
+      this.largeTotal += this.cache.pagesSize(size);
+      return true;
+    }
   }
 
   /** The pool that can take mempool slab `s`, created if needed; null if none can. */
@@ -821,12 +836,11 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     this.pools.fill(null);
     this.bySize.fill(null);
     this.extra.clear();
-    const u32 = this.u32;
     for (const s of this.larges) {
-      u32[(s >>> 2) + H.MAGIC] = 0;
+      Atomics.store(this.tags, tagIndex(s), 0);
       this.cache.put(s);
     }
-    this.larges = [];
+    this.larges.clear();
     this.largeLive = 0;
     this.largeUsed = 0;
     this.largeTotal = 0;
@@ -841,8 +855,4 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     this.releasable = false;
     this.fastMax = this.tableMax;
   }
-}
-
-function slabSizeOfLarge(cache: SlabCache, size: number): number {
-  return cache.realSize(size + M.LARGE_HEADER);
 }
