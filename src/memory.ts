@@ -10,6 +10,14 @@
  *
  * Failure: `grow` past `maxByteLength` throws `OutOfMemoryError` and changes nothing.
  *
+ * One owner: a `Memory` given to an allocator (`new Arena({ memory })`, or the one a
+ * `SlabArena` or `BumpArena` makes for itself) is claimed by it, and giving it to a second
+ * allocator throws a `TypeError` naming `opts.memory` and the first owner: two allocators
+ * carving one address space would hand out the same bytes twice. The claim is per `Memory`
+ * object and lasts as long as it does; the allocators over a `SlabCache` share their arena's
+ * memory through the arena and claim nothing. Wrapping a shared buffer in another `Memory`
+ * (as every worker does to reach it) is not a claim and is not checked.
+ *
  * Views: `u8`, `dv`, `i32` and `u32` are fixed-length views over the whole current buffer,
  * rebuilt when the buffer grows or (for wasm) is swapped. Fixed-length views are used on
  * purpose: on Node 20 a length-tracking view over a growable `SharedArrayBuffer` is about 25x
@@ -64,6 +72,8 @@ export class Memory {
   private _dv: DataView;
   private _i32: Int32Array;
   private _u32: Uint32Array;
+  /** The allocator that claimed this memory (see the module comment); null while none has. */
+  private owner: string | null = null;
 
   private constructor(source: ArrayBuffer | SharedArrayBuffer, wasm: WasmMemoryLike | null, maxByteLength: number) {
     this.wasm = wasm;
@@ -114,6 +124,18 @@ export class Memory {
       return new Memory(source, null, growable ? source.maxByteLength : source.byteLength);
     }
     return typeError(where, 'source', 'an ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory', source);
+  }
+
+  /**
+   * Records that the allocator `by` (its class name, which error messages show) carves this
+   * memory. A second claim throws `TypeError("<by>: opts.memory is already used by <owner>")`
+   * and changes nothing; `name` replaces `opts.memory` where the memory came in under another
+   * name. An allocator calls it once, in its constructor, before it touches the memory.
+   * @internal
+   */
+  claim(by: string, name = 'opts.memory'): void {
+    if (this.owner !== null) throw new TypeError(`${by}: ${name} is already used by ${this.owner}`);
+    this.owner = by;
   }
 
   /** The current buffer; a grown wasm memory swaps it for a new one. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Memory, OutOfMemoryError } from '../src/index.js';
+import { Arena, BumpArena, Memory, OutOfMemoryError, Quota, SlabArena } from '../src/index.js';
 
 test('Memory.create reserves up to maximum and grows on demand', () => {
   const m = Memory.create({ initial: 1024, maximum: 1 << 20 });
@@ -87,4 +87,43 @@ test('Memory rejects bad arguments with errors naming them', () => {
   assert.throws(() => m.grow('1' as unknown as number), /byteLength/);
   assert.throws(() => m.grow(NaN), RangeError);
   assert.equal(m.byteLength, 0);
+});
+
+// ---- One allocator per Memory ----
+
+test('a Memory given to an Arena is claimed: a second Arena over it is a TypeError naming opts.memory', () => {
+  const memory = Memory.create({ maximum: 1 << 20 });
+  const first = new Arena({ memory });
+  const p = first.allocate(16);
+  const before = memory.byteLength;
+  assert.throws(() => new Arena({ memory }),
+    (e: unknown) => e instanceof TypeError && /^Arena: opts\.memory is already used by Arena$/.test((e as Error).message));
+  assert.equal(memory.byteLength, before, 'the refused arena carved nothing');
+  assert.equal(first.memoryUsage(), 4096 + 8, 'the first arena is as it was');
+  assert.ok(first.allocate(16) > p, 'and goes on bumping where it was');
+});
+
+test('an Arena refused for a bad argument does not claim its memory', () => {
+  const memory = Memory.create({ maximum: 1 << 20 });
+  assert.throws(() => new Arena({ memory, blockSize: 0 }), RangeError);
+  assert.ok(new Arena({ memory }).allocate(8) > 0, 'the memory is still free to use');
+});
+
+test('a BumpArena\'s memory cannot be given to an Arena', () => {
+  const bump = new BumpArena(4096);
+  bump.alloc(64);
+  const remaining = bump.remaining();
+  assert.throws(() => new Arena({ memory: bump.memory }),
+    (e: unknown) => e instanceof TypeError && /opts\.memory is already used by BumpArena/.test((e as Error).message));
+  assert.equal(bump.remaining(), remaining);
+});
+
+test('a SlabArena\'s memory cannot be given to an Arena', () => {
+  const arena = new SlabArena({ quota: new Quota(1 << 20), slabSize: 1 << 16 });
+  const slab = arena.map();
+  arena.memory.u8.fill(7, slab, slab + 64);
+  assert.throws(() => new Arena({ memory: arena.memory }),
+    (e: unknown) => e instanceof TypeError && /opts\.memory is already used by SlabArena/.test((e as Error).message));
+  assert.ok(arena.memory.u8.subarray(slab, slab + 64).every((b) => b === 7), 'the slab is untouched');
+  arena.check();
 });

@@ -4,13 +4,19 @@
  * Memory source: one `Memory` (by default a fresh, non-shared `Memory.create()`), carved into
  * blocks by bumping a block cursor; the memory grows as blocks are needed. The arena owns the
  * whole memory from offset 8 on; offset 0..7 is never handed out, so pointer 0 stays null.
+ * It claims the memory (`Memory.claim`): a memory already claimed by another allocator is a
+ * `TypeError` naming `opts.memory`, since both would carve the same bytes.
  *
  * Thread-safety: none. An arena belongs to the worker that created it; the bytes it hands out
  * may be read by any worker that sees the buffer (nothing in an arena moves or is freed while
  * it lives, which is what lets LevelDB's memtable readers run without locks).
  *
  * Failure: when the memory cannot grow for a new block, `allocate` throws `OutOfMemoryError`
- * and nothing has changed.
+ * and nothing has changed. Bad arguments throw `TypeError`/`RangeError` naming them.
+ *
+ * Debug mode (`setDebug`): a new block is filled with `FRESH_BYTE` when it is carved, before
+ * any of it is handed out, and `reset()` fills everything carved with `FREED_BYTE`; bytes
+ * handed out are never written by the arena while they are live.
  *
  * Rules (LevelDB's, exactly, so that its own test replays with its numbers):
  * - a request that fits the current block's tail is bumped from it;
@@ -48,6 +54,7 @@ export interface ArenaOptions {
   /**
    * Where blocks are carved from. Default: a fresh, non-shared `Memory.create()` (a resizable
    * `ArrayBuffer`: slower to read and write on Node 20 than a shared one; see `Memory.create`).
+   * The arena claims it: a memory another allocator uses already is a `TypeError`.
    */
   memory?: Memory;
   /** Size of an ordinary block. Default 4096 (LevelDB's kBlockSize). */
@@ -99,8 +106,12 @@ export class Arena {
     if (o.memory !== undefined && o.memory !== null && !(o.memory instanceof Memory)) {
       typeError(where, 'opts.memory', 'a Memory', o.memory);
     }
-    this.memory = o.memory ?? Memory.create();
-    this.blockSize = optionalInt(where, 'opts.blockSize', o.blockSize, 4096, 1, MAX_BYTE_LENGTH - FIRST_BLOCK);
+    const blockSize = optionalInt(where, 'opts.blockSize', o.blockSize, 4096, 1, MAX_BYTE_LENGTH - FIRST_BLOCK);
+    const memory = o.memory ?? Memory.create();
+    // Last of the checks: a refused constructor leaves the memory unclaimed.
+    memory.claim(where);
+    this.memory = memory;
+    this.blockSize = blockSize;
     this.ptr = 0;
     this.limit = 0;
     this.committed = this.memory.byteLength;

@@ -2,7 +2,8 @@
  * BumpArena: bitena's fixed-capacity, lock-free bump arena.
  *
  * Memory source: one fixed-length buffer allocated by the constructor (a `SharedArrayBuffer`
- * with `shared: true`, else an `ArrayBuffer`) of `DATA + capacity` bytes. It never grows.
+ * with `shared: true`, else an `ArrayBuffer`) of `DATA + capacity` bytes. It never grows. Its
+ * `memory` is claimed (`Memory.claim`): no other allocator may be given it.
  *
  * Thread-safety: with `shared: true` any number of workers may allocate at once, each through
  * its own `BumpArena.attach(handle)`: the only state, the end pointer, lives in the buffer and
@@ -10,8 +11,14 @@
  * the same pointer moves by plain arithmetic. `reset()` needs every allocation abandoned, on
  * every worker (as bitena's does).
  *
- * Failure: `tryAlloc` returns 0 and `alloc` throws `OutOfMemoryError`; either way the end
- * pointer has not moved.
+ * Failure: `tryAlloc`/`tryAllocSlice` return 0/null and `alloc`, `allocSlice` and
+ * `allocString` throw `OutOfMemoryError` (a slice larger than the whole capacity too); either
+ * way the end pointer has not moved. `readString` of a pointer argument that is not a number
+ * is a `TypeError`, of one that is not a non-negative integer a `RangeError`, and of an
+ * integer where no string of this arena lies an `InvalidPointerError`.
+ *
+ * Debug mode (`setDebug`): the data region is filled with `FRESH_BYTE` when the arena is
+ * created and again by `reset()` (which abandons every allocation); nothing else is written.
  *
  * Layout:
  * ```
@@ -28,7 +35,7 @@
  *   every live allocation lies in [end, DATA + capacity); no two overlap
  */
 import { InvalidPointerError, OutOfMemoryError } from '../errors.js';
-import { checkInt, checkPowerOfTwo, describe, optionalBool, optionsBag, typeError } from '../internal/checks.js';
+import { checkInt, checkPointer, checkPowerOfTwo, describe, optionalBool, optionsBag, typeError } from '../internal/checks.js';
 import { FRESH_BYTE, getDebug } from '../internal/debug.js';
 import { HEADER_BYTES, Kind, verifyHeader, writeHeader } from '../internal/header.js';
 import { Memory } from '../memory.js';
@@ -162,7 +169,9 @@ export class BumpArena {
       if (getDebug().enabled) new Uint8Array(buffer, DATA, capacity).fill(FRESH_BYTE);
     }
     const byteLength = DATA + capacity;
-    this.memory = Memory.wrap(buffer);
+    const memory = Memory.wrap(buffer);
+    memory.claim('BumpArena');
+    this.memory = memory;
     this.capacity = capacity;
     this.shared = shared;
     this.top = byteLength;
@@ -255,14 +264,16 @@ export class BumpArena {
    * A typed-array view of `length` elements over the arena, aligned to its element size,
    * filled with `fill` when given (a bigint for the 64-bit integer arrays); otherwise its
    * contents are whatever the arena held there (zeros in a fresh arena).
-   * Throws `RangeError` when the byte size overflows or exceeds the capacity, and
-   * `OutOfMemoryError` when it does not fit in what remains.
+   * Throws `OutOfMemoryError` (a `RangeError`) when it does not fit in what remains, its
+   * byte size past the whole capacity (or past 2^53) included.
    */
   allocSlice<T extends TypedArray>(type: TypedArrayConstructor<T>, length: number, fill?: number | bigint): T {
     const where = 'BumpArena.allocSlice';
     const bytes = this.sliceBytes(where, type, length, fill);
     if (bytes < 0) {
-      throw new RangeError(`${where}: length ${describe(length)} of ${type.name} needs ${length * type.BYTES_PER_ELEMENT} bytes, more than the capacity ${this.capacity}`);
+      const need = length * type.BYTES_PER_ELEMENT;
+      throw new OutOfMemoryError(need,
+        `${where}: length ${describe(length)} of ${type.name} needs ${need} bytes, more than the capacity ${this.capacity}`);
     }
     const p = this.tryAlloc(bytes, type.BYTES_PER_ELEMENT);
     if (p === 0) {
@@ -308,7 +319,7 @@ export class BumpArena {
   /** The string stored at `ptr` by {@link BumpArena.allocString}. */
   readString(ptr: Ptr): string {
     const where = 'BumpArena.readString';
-    checkInt(where, 'ptr', ptr, 0, MAX_CAPACITY + DATA);
+    if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
     if (ptr < DATA || ptr + STRING_PREFIX > this.top || ptr % STRING_PREFIX !== 0) {
       throw new InvalidPointerError(ptr, `${where}: ${ptr} is not a string of this arena (data lies in [${DATA}, ${this.top}))`);
     }

@@ -14,8 +14,15 @@
  *
  * Thread-safety: none; an ibuf belongs to the worker that created it.
  *
- * Failure: `reserve`/`alloc` throw `OutOfMemoryError` (`tryReserve`/`tryAlloc` return 0) when
- * the cache has no bigger slab; the buffer, its bytes and positions are then unchanged.
+ * Failure: `reserve`/`alloc` throw `OutOfMemoryError` or `QuotaExceededError`, naming the
+ * method called (`tryReserve`/`tryAlloc` return 0), when the cache has no bigger slab; the
+ * buffer, its bytes and positions are then unchanged. Bad arguments throw
+ * `TypeError`/`RangeError` naming them and change nothing.
+ *
+ * Debug mode (`setDebug`): a new slab is filled with `FRESH_BYTE` before the unread bytes are
+ * copied in; bytes consumed, discarded or reset, and the slab left behind by a growth or by
+ * `destroy`, are filled with `FREED_BYTE`. The room after `wpos` is not filled while the slab
+ * is held: bytes written into reserved room are what `alloc` then counts, as without debug.
  *
  * Layout:
  * ```
@@ -33,6 +40,7 @@
 import { OutOfMemoryError } from '../errors.js';
 import { checkInstance, checkInt, optionalInt } from '../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
+import { failedAs } from '../internal/failure.js';
 import type { Memory } from '../memory.js';
 import { SlabCache } from './slab-cache.js';
 
@@ -290,7 +298,12 @@ export class Ibuf {
         throw new OutOfMemoryError(size, `${where}: ${used + size} bytes can never fit the address space`);
       }
     }
-    const got = throwing ? this.cache.get(want) : this.cache.tryGet(want);
+    let got = 0;
+    try {
+      got = throwing ? this.cache.get(want) : this.cache.tryGet(want);
+    } catch (e) {
+      failedAs(where, size, e);
+    }
     if (got === 0) return 0;
     const p = asPtr(got);
     const real = this.cache.realSize(want);

@@ -14,8 +14,12 @@
  * is shared, and the memory it hands out may be read and written from any worker.
  *
  * Failure: `alloc`/`alignedAlloc` throw `OutOfMemoryError` (`QuotaExceededError` when the
- * quota refuses) and `tryAlloc`/`tryAlignedAlloc` return 0; nothing has changed then, not even
- * the last id. A decreasing id is a `RangeError` naming `id`.
+ * quota refuses) naming the method called, and `tryAlloc`/`tryAlignedAlloc` return 0; nothing
+ * has changed then, not even the last id. A decreasing id is a `RangeError` naming `id`.
+ *
+ * Debug mode (`setDebug`): each allocation is filled with `FRESH_BYTE` as it is handed out
+ * (an lsregion has no `reserve`, so nothing handed out before is written), and bytes collected
+ * by `gc` or `destroy` with `FREED_BYTE`.
  *
  * Layout: a log of slabs, oldest first; the current slab is bumped; a run taken for a large
  * allocation joins the log where its id puts it.
@@ -37,6 +41,7 @@
 import { OutOfMemoryError } from '../errors.js';
 import { checkInstance, checkInt, checkPowerOfTwo } from '../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
+import { failedAs } from '../internal/failure.js';
 import type { Memory } from '../memory.js';
 import { SlabArena } from './slab-arena.js';
 
@@ -313,7 +318,11 @@ export class LSRegion {
       // A new current slab: the cached one, else one from the arena.
       let slab = this.cached;
       if (slab === 0) {
-        slab = throwing ? this.arena.map() : this.arena.tryMap();
+        try {
+          slab = throwing ? this.arena.map() : this.arena.tryMap();
+        } catch (e) {
+          failedAs(where, size, e);
+        }
         if (slab === 0) return 0;
       } else {
         this.cached = 0;
@@ -341,7 +350,12 @@ export class LSRegion {
       throw new OutOfMemoryError(size, `${where}: ${size} bytes can never fit the address space`);
     }
     const slabs = Math.ceil(need / S);
-    const run = throwing ? this.arena.mapRun(slabs) : this.arena.tryMapRun(slabs);
+    let run = 0;
+    try {
+      run = throwing ? this.arena.mapRun(slabs) : this.arena.tryMapRun(slabs);
+    } catch (e) {
+      failedAs(where, size, e);
+    }
     if (run === 0) return 0;
     const ptr = asPtr(Math.ceil(run / align) * align);
     const used = ptr - run + size;

@@ -15,6 +15,21 @@
  * Failure: `reserve`, `alloc` and `dup` throw `OutOfMemoryError` (`tryReserve`/`tryAlloc`
  * return 0) when the cache has no buffer to give or the chain is full; `size`, the positions
  * and every byte written are then as before (a `dup` that fails part-way is rolled back).
+ * `rollbackTo` a savepoint that is stale (see below) or not this obuf's throws `RangeError`
+ * and changes nothing.
+ *
+ * Savepoints: one is valid while every byte written before it is still there, unchanged. A
+ * `reset()` or `destroy()` makes every savepoint taken before it stale; a `rollbackTo` makes
+ * stale every savepoint past the point rolled back to (its bytes were dropped, and may have
+ * been written again since). To tell, a savepoint carries the obuf's generation (new at each
+ * reset, unique across obufs) and its epoch: the rollback after which the bytes before it
+ * were last rewritten. The obuf keeps that as a step function of the size (`rbEpoch`,
+ * `rbTarget`): a rollback to size `x` is step `(epoch, x)`, and the epoch of the bytes before
+ * size `u` is that of the last step with `x < u`.
+ *
+ * Debug mode (`setDebug`): a new buffer is filled with `FRESH_BYTE` before anything is written
+ * into it, and bytes dropped by `rollbackTo`, `reset` or `destroy` with `FREED_BYTE`. Reserved
+ * room is never filled: what was written there is what `alloc` then counts.
  *
  * Layout:
  * ```
@@ -27,6 +42,7 @@
  * Invariants:
  *   size = Σ_{i <= pos} len[i];   len[i] = 0 for i > pos;   len[i] > 0 for i < pos
  *   0 <= len[i] <= cap[i];  cap[i] > 0 <=> i < nIov;  pos <= nIov <= OBUF_IOV_MAX
+ *   rbEpoch and rbTarget strictly increase;  every rbTarget <= size;  top rbEpoch <= epoch
  */
 import { OutOfMemoryError } from '../errors.js';
 import { checkInstance, checkInt, describe, optionalInt, typeError } from '../internal/checks.js';
@@ -50,7 +66,14 @@ export interface ObufSavepoint {
   readonly iovLen: number;
   /** `size` of the obuf. */
   readonly used: number;
+  /** The obuf's generation when it was taken (a reset starts a new one). Opaque. */
+  readonly gen: number;
+  /** The rollback after which the bytes before it were last rewritten. Opaque. */
+  readonly epoch: number;
 }
+
+/** Generations of every obuf in this worker: a savepoint of one obuf is foreign to the rest. */
+let generations = 0;
 
 /** What {@link Obuf.stats} returns. */
 export interface ObufStats {
@@ -80,6 +103,13 @@ export class Obuf {
   private readonly base = new Float64Array(OBUF_IOV_MAX + 1);
   private readonly len = new Float64Array(OBUF_IOV_MAX + 1);
   private readonly cap = new Float64Array(OBUF_IOV_MAX + 1);
+  /** Current generation: a new one at construction, `reset` and `destroy`. */
+  private gen = ++generations;
+  /** Rollbacks in this generation. */
+  private epoch = 0;
+  /** Steps of the rollbacks in force, oldest first: epoch, and the size rolled back to. */
+  private readonly rbEpoch: number[] = [];
+  private readonly rbTarget: number[] = [];
   /** Size asked of the cache by the last successful `take`. */
   private lastWant = 0;
   /** A view over the memory for `dup`; refreshed when a buffer lies past its end. */
@@ -233,24 +263,47 @@ export class Obuf {
 
   /** The current position, to roll back to with {@link rollbackTo}. */
   createSavepoint(): ObufSavepoint {
-    return { pos: this.pos, iovLen: this.len[this.pos]!, used: this.used };
+    const used = this.used;
+    return { pos: this.pos, iovLen: this.len[this.pos]!, used, gen: this.gen, epoch: this.epochBefore(used) };
   }
 
   /**
-   * Forgets everything written after `svp` (taken from this obuf since its last `reset`):
-   * the position and `size` are exactly as they were when it was taken. The buffers are kept.
+   * Forgets everything written after `svp`: the position and `size` are exactly as they were
+   * when it was taken. The buffers are kept. `RangeError` if `svp` is stale (taken before a
+   * `reset`, or past a point rolled back to since) or another obuf's; nothing changes then.
    */
   rollbackTo(svp: ObufSavepoint): void {
     const where = 'Obuf.rollbackTo';
     if (typeof svp !== 'object' || svp === null) typeError(where, 'svp', 'an ObufSavepoint', svp);
-    const { pos, iovLen, used } = svp;
+    const { pos, iovLen, used, gen, epoch } = svp;
     checkInt(where, 'svp.pos', pos, 0, this.pos);
     checkInt(where, 'svp.iovLen', iovLen, 0, pos === this.pos ? this.len[pos]! : this.cap[pos]!);
     checkInt(where, 'svp.used', used, 0, this.used);
+    if (gen !== this.gen) {
+      if (typeof gen !== 'number') typeError(where, 'svp.gen', 'a number', gen);
+      throw new RangeError(`${where}: svp is stale: taken before a reset() or destroy(), or from another obuf (svp.gen ${describe(gen)}, now ${this.gen})`);
+    }
+    if (typeof epoch !== 'number') typeError(where, 'svp.epoch', 'a number', epoch);
+    const now = this.epochBefore(used);
+    if (epoch !== now) {
+      throw new RangeError(`${where}: svp is stale: the bytes before it were rolled back and written again since it was taken (svp.epoch ${describe(epoch)}, now ${now})`);
+    }
     let sum = iovLen;
     for (let i = 0; i < pos; i++) sum += this.len[i]!;
     if (sum !== used) {
       throw new RangeError(`${where}: svp ${describe(JSON.stringify(svp))} does not belong to this obuf's contents`);
+    }
+    if (used < this.used) {
+      // A new step: bytes past `used` are rewritten from now on. Steps at or above it are
+      // superseded (what they told about sizes > used, this one tells with a later epoch).
+      const epochs = this.rbEpoch;
+      const targets = this.rbTarget;
+      while (targets.length !== 0 && targets[targets.length - 1]! >= used) {
+        targets.pop();
+        epochs.pop();
+      }
+      epochs.push(++this.epoch);
+      targets.push(used);
     }
     this.rollback(pos, iovLen, used);
     if (this.debug) this.tick();
@@ -277,6 +330,7 @@ export class Obuf {
     for (let i = 0; i <= this.pos; i++) this.len[i] = 0;
     this.pos = 0;
     this.used = 0;
+    this.newGeneration();
   }
 
   /** Returns every buffer to the cache; the obuf is empty and may be used again. */
@@ -288,6 +342,7 @@ export class Obuf {
     }
     this.len[this.nIov] = 0;
     this.pos = this.nIov = this.used = 0;
+    this.newGeneration();
   }
 
   /** A plain snapshot of the counters. */
@@ -318,6 +373,14 @@ export class Obuf {
       sum += l;
     }
     if (sum !== this.used) fail(`size ${this.used} but buffers hold ${sum}`);
+    const steps = this.rbTarget.length;
+    if (this.rbEpoch.length !== steps) fail('rollback steps differ in length');
+    for (let i = 0; i < steps; i++) {
+      const e = this.rbEpoch[i]!;
+      const t = this.rbTarget[i]!;
+      if (t > this.used || e > this.epoch || e < 1) fail(`rollback step ${i} (epoch ${e}, size ${t}) past size ${this.used} or epoch ${this.epoch}`);
+      if (i > 0 && (e <= this.rbEpoch[i - 1]! || t <= this.rbTarget[i - 1]!)) fail(`rollback step ${i} does not follow step ${i - 1}`);
+    }
     for (let i = 0; i < this.nIov; i++) {
       for (let j = i + 1; j < this.nIov; j++) {
         const a = this.base[i]!;
@@ -390,6 +453,22 @@ export class Obuf {
     }
     if (ptr !== 0 && this.debug) this.memory.u8.fill(FRESH_BYTE, ptr, ptr + this.cache.realSize(this.lastWant));
     return ptr;
+  }
+
+  /** Makes every savepoint taken so far stale. */
+  private newGeneration(): void {
+    this.gen = ++generations;
+    this.epoch = 0;
+    this.rbEpoch.length = 0;
+    this.rbTarget.length = 0;
+  }
+
+  /** The epoch of the bytes before size `used`: that of the last rollback to a smaller size. */
+  private epochBefore(used: number): number {
+    const targets = this.rbTarget;
+    let i = targets.length - 1;
+    while (i >= 0 && targets[i]! >= used) i--;
+    return i < 0 ? 0 : this.rbEpoch[i]!;
   }
 
   private rollback(pos: number, iovLen: number, used: number): void {

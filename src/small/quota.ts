@@ -12,24 +12,30 @@
  * Failure: `use` throws `QuotaExceededError`, `tryUse` returns -1; neither changes anything.
  * `set` below `used` and `release` of more than `used` are `RangeError`s and change nothing.
  *
- * Layout (one buffer of 24 bytes):
+ * Layout (one buffer of 32 bytes):
  * ```
- *  byte 0                16                          24
- *  +---------------------+---------------------------+
- *  | header (Kind.Quota) | limit units | used units  |
- *  |                     |  (high 32)  |  (low 32)   |
- *  +---------------------+---------------------------+
- *                         \-- one BigUint64, CAS'd --/
+ *  byte 0                16                          24             28             32
+ *  +---------------------+---------------------------+--------------+--------------+
+ *  | header (Kind.Quota) | limit units | used units  | identity low | identity high|
+ *  |                     |  (high 32)  |  (low 32)   | 32 bits      | 21 bits, > 0 |
+ *  +---------------------+---------------------------+--------------+--------------+
+ *                         \-- one BigUint64, CAS'd --/ \-- random, written once --/
  * ```
+ * The identity tells one quota's buffer from another's: a `SlabArena` records its quota's at
+ * construction and `SlabArena.attach` refuses a handle whose quota is not that one.
+ *
  * Invariants: `0 <= used <= limit <= MAX_UNITS` (units of `UNIT` bytes);
- * `total == limit * UNIT`; `used` in bytes is always a multiple of `UNIT`.
+ * `total == limit * UNIT`; `used` in bytes is always a multiple of `UNIT`;
+ * `1 <= identity high < 2^21`. `Quota.attach` refuses a buffer that breaks one of them.
  */
 import { QuotaExceededError } from '../errors.js';
 import { checkInt, optionalBool, optionsBag, rangeError, typeError } from '../internal/checks.js';
 import { HEADER_BYTES, Kind, verifyHeader, writeHeader } from '../internal/header.js';
 
-const VERSION = 1;
-const BYTES = HEADER_BYTES + 8;
+const VERSION = 2;
+const BYTES = HEADER_BYTES + 16;
+const ID_BYTE = HEADER_BYTES + 8;
+const ID_HIGH_LIMIT = 2 ** 21;
 const MAX_UNITS = 0xffffffff;
 const LOW = 0xffffffffn;
 
@@ -60,6 +66,11 @@ export class Quota {
   private readonly buffer: ArrayBuffer | SharedArrayBuffer;
   // word[0]: limit units << 32 | used units.
   private readonly word: BigUint64Array;
+  /**
+   * A random number in [2^32, 2^53) written at construction, the same in every worker: tells
+   * this quota from any other (`SlabArena.attach` compares it). @internal
+   */
+  readonly identity: number;
 
   /**
    * A quota of `limit` bytes (rounded up to `UNIT`), nothing used.
@@ -71,6 +82,7 @@ export class Quota {
       this.shared = true;
       this.buffer = attaching;
       this.word = new BigUint64Array(attaching, HEADER_BYTES, 1);
+      this.identity = readIdentity(attaching);
       attaching = null;
       return;
     }
@@ -81,15 +93,30 @@ export class Quota {
     writeHeader(new Int32Array(this.buffer, 0, 4), Kind.Quota, VERSION, BYTES);
     this.word = new BigUint64Array(this.buffer, HEADER_BYTES, 1);
     this.word[0] = BigInt(Math.ceil(limit / 1024)) << 32n;
+    const id = new Int32Array(this.buffer, ID_BYTE, 2);
+    id[0] = Math.floor(Math.random() * 2 ** 32) | 0;
+    id[1] = 1 + Math.floor(Math.random() * (ID_HIGH_LIMIT - 1));
+    this.identity = readIdentity(this.buffer);
   }
 
-  /** The quota whose `handle()` another worker sent. TypeError on anything else. */
+  /**
+   * The quota whose `handle()` another worker sent. TypeError, naming `Quota.attach` and what is
+   * wrong, on anything else: not a quota's buffer, or one whose words break the invariants.
+   */
   static attach(handle: QuotaHandle): Quota {
     const where = 'Quota.attach';
     if (typeof handle !== 'object' || handle === null) typeError(where, 'handle', 'a QuotaHandle', handle);
     const buffer = handle.buffer;
-    verifyHeader(where, buffer, Kind.Quota, VERSION, BYTES);
-    attaching = buffer as SharedArrayBuffer;
+    const declared = verifyHeader(where, buffer, Kind.Quota, VERSION, BYTES);
+    const sab = buffer as SharedArrayBuffer;
+    if (declared !== BYTES) throw new TypeError(`${where}: corrupt state (the header declares ${declared} bytes, a quota has ${BYTES})`);
+    const v = Atomics.load(new BigUint64Array(sab, HEADER_BYTES, 1), 0);
+    const limit = Number(v >> 32n);
+    const used = Number(v & LOW);
+    if (used > limit) throw new TypeError(`${where}: corrupt state (${used} units used above the limit of ${limit} units)`);
+    const high = new Int32Array(sab, ID_BYTE, 2)[1]!;
+    if (high < 1 || high >= ID_HIGH_LIMIT) throw new TypeError(`${where}: corrupt state (identity word ${high} is not in [1, ${ID_HIGH_LIMIT}))`);
+    attaching = sab;
     return new Quota(0);
   }
 
@@ -180,4 +207,9 @@ export class Quota {
       if (Atomics.compareExchange(this.word, 0, old, old - sub) === old) return units * 1024;
     }
   }
+}
+
+function readIdentity(buffer: ArrayBuffer | SharedArrayBuffer): number {
+  const id = new Int32Array(buffer, ID_BYTE, 2);
+  return (id[0]! >>> 0) + id[1]! * 2 ** 32;
 }

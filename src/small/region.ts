@@ -12,8 +12,13 @@
  * does); the memory it hands out may be read and written from any worker.
  *
  * Failure: `alloc`, `alignedAlloc`, `reserve` and `join` throw `OutOfMemoryError` (or
- * `QuotaExceededError`) and `tryAlloc` returns 0 when the cache cannot give a slab; nothing
- * has changed then. Bad arguments throw `TypeError`/`RangeError` and change nothing.
+ * `QuotaExceededError`) naming the method called, and `tryAlloc` returns 0, when the cache
+ * cannot give a slab; nothing has changed then. Bad arguments throw `TypeError`/`RangeError`
+ * and change nothing.
+ *
+ * Debug mode (`setDebug`): bytes handed out are filled with `FRESH_BYTE` and bytes truncated
+ * or freed with `FREED_BYTE`, except room the caller was given by `reserve`: what was written
+ * there is what the next `alloc` of it returns, as without debug mode.
  *
  * Unlike Tarantool's region, `reset()` bounds what is held: it keeps the bottom slab (unless
  * it is larger than `REGION_SLAB_CAP`) and one spare (the largest slab popped that is not),
@@ -34,12 +39,14 @@
  *   total = Σ_i slabSize[i] + spareSize
  *   slabPtr[top] <= pos <= end = slabPtr[top] + slabSize[top]
  *   fastEnd = debug ? 0 : end            (debug mode sends every call down the slow path)
+ *   reservedEnd = 0, or (debug only) the end of the last reserve's room in the top slab
  *   spareSize <= REGION_SLAB_CAP;  after reset: total <= 2 * REGION_SLAB_CAP
  *   n = 0  =>  pos = end = fastEnd = 0
  */
 import { OutOfMemoryError } from '../errors.js';
 import { checkInstance, checkInt, checkPowerOfTwo } from '../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
+import { failedAs } from '../internal/failure.js';
 import type { Memory } from '../memory.js';
 import { SlabCache } from './slab-cache.js';
 
@@ -90,6 +97,12 @@ export class Region {
   private readonly slabSize: number[] = [];
   /** Bytes used in each slab; valid below the top (the top's is `pos - slabStart`). */
   private readonly slabUsed: number[] = [];
+
+  /**
+   * Debug mode only: end of the room the last `reserve` gave in the top slab (0 for none). The
+   * caller may have written it, so an `alloc` of it must not fill it with FRESH_BYTE.
+   */
+  private reservedEnd = 0;
 
   /** An empty slab kept after a truncate, taken before asking the cache. */
   private spare = 0;
@@ -186,8 +199,9 @@ export class Region {
    */
   reserve(size: number): Ptr {
     if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('Region.reserve', 'size', size, 0, MAX_SIZE);
-    if (this.fits(this.pos, size)) return this.pos;
-    return this.grow('Region.reserve', size, true);
+    const p = this.fits(this.pos, size) ? this.pos : this.grow('Region.reserve', size, true);
+    if (this.debug && p + size > this.reservedEnd) this.reservedEnd = p + size;
+    return p;
   }
 
   /**
@@ -208,7 +222,7 @@ export class Region {
   join(size: number): Ptr {
     const used = this.used;
     if (typeof size !== 'number' || (size >>> 0) !== size || size > used) checkInt('Region.join', 'size', size, 0, used);
-    if (size === 0) return this.alloc(0);
+    if (size === 0) return this.allocSlow('Region.join', 0, 1, true);
     const topUsed = this.pos - this.slabStart;
     if (topUsed >= size) return this.pos - size;
     const dst = this.fits(this.pos, size) ? this.pos : this.grow('Region.join', size, true);
@@ -236,6 +250,7 @@ export class Region {
     if (this.debug) this.poisonAbove(0);
     for (let i = this.slabPtr.length - 1; i >= 0; i--) this.cache.put(this.slabPtr[i]!);
     if (this.spare !== 0) this.cache.put(this.spare);
+    this.reservedEnd = 0;
     this.slabPtr.length = 0;
     this.slabSize.length = 0;
     this.slabUsed.length = 0;
@@ -265,6 +280,9 @@ export class Region {
       if (this.end !== this.slabStart + this.slabSize[top]!) fail(`end ${this.end} is not the top slab's end`);
       if (this.pos < this.slabStart || this.pos > this.end) fail(`pos ${this.pos} outside the top slab [${this.slabStart}, ${this.end}]`);
       if (this.fastEnd !== (this.debug ? 0 : this.end)) fail(`fastEnd ${this.fastEnd} is stale`);
+    }
+    if (this.reservedEnd !== 0 && (!this.debug || n === 0 || this.reservedEnd < this.slabStart || this.reservedEnd > this.end)) {
+      fail(`reservedEnd ${this.reservedEnd} outside the top slab [${this.slabStart}, ${this.end}]`);
     }
     let below = 0;
     let held = 0;
@@ -335,7 +353,11 @@ export class Region {
       ptr = want > need ? this.cache.tryGet(want) : 0;
       if (ptr !== 0) size = this.cache.realSize(want);
       else {
-        ptr = throwing ? this.cache.get(need) : this.cache.tryGet(need);
+        try {
+          ptr = throwing ? this.cache.get(need) : this.cache.tryGet(need);
+        } catch (e) {
+          failedAs(where, need, e);
+        }
         if (ptr === 0) return 0;
         size = this.cache.realSize(need);
       }
@@ -353,12 +375,16 @@ export class Region {
     this.slabStart = this.pos = ptr;
     this.end = ptr + size;
     this.fastEnd = this.debug ? 0 : this.end;
+    this.reservedEnd = 0;
     return ptr;
   }
 
   /** Frees the newest `cut` bytes: trims the top slab or pops whole slabs. */
   private cut(cut: number): void {
-    if (this.debug && cut > 0) this.poisonAbove(this.used - cut);
+    if (this.debug && cut > 0) {
+      this.poisonAbove(this.used - cut);
+      this.reservedEnd = 0;
+    }
     while (this.slabPtr.length !== 0) {
       const top = this.slabPtr.length - 1;
       const topUsed = this.pos - this.slabStart;
@@ -374,6 +400,7 @@ export class Region {
 
   private popTop(): void {
     const top = this.slabPtr.length - 1;
+    this.reservedEnd = 0;
     const ptr = this.slabPtr.pop()!;
     const size = this.slabSize.pop()!;
     this.slabUsed.pop();
@@ -412,8 +439,11 @@ export class Region {
     }
   }
 
+  /** Debug mode: fills the bytes handed out with FRESH_BYTE, but not reserved room. */
   private afterAlloc(ptr: number, size: number): void {
-    if (size > 0) this.memory.u8.fill(FRESH_BYTE, ptr, ptr + size);
+    // reservedEnd lies in the top slab (it is cleared when the top changes) and ptr does too.
+    const from = ptr > this.reservedEnd ? ptr : this.reservedEnd;
+    if (ptr + size > from) this.memory.u8.fill(FRESH_BYTE, from, ptr + size);
     this.tick();
   }
 

@@ -102,7 +102,11 @@ for (const shared of MODES) {
     arena.alloc(8);
     const before = arena.remaining();
     for (const length of [9, 2 ** 29, 2 ** 50, Number.MAX_SAFE_INTEGER]) {
-      assert.throws(() => arena.allocSlice(Float64Array, length), RangeError, `length ${length}`);
+      // Past the capacity is out of memory too, as every other allocation without `try`.
+      assert.throws(() => arena.allocSlice(Float64Array, length), (e: unknown) => e instanceof OutOfMemoryError &&
+        e.requested === length * 8 &&
+        new RegExp(`^BumpArena\\.allocSlice: length ${length} of Float64Array needs ${length * 8} bytes, more than the capacity 64$`).test(e.message),
+        `length ${length}`);
       assert.equal(arena.tryAllocSlice(Float64Array, length), null, `length ${length}`);
     }
     // Within the capacity but not what remains: OutOfMemoryError / null.
@@ -149,6 +153,26 @@ for (const shared of MODES) {
     assert.throws(() => arena.readString('8' as never), TypeError);
     assert.throws(() => arena.readString(-4), RangeError);
     assert.throws(() => arena.readString(4.5), RangeError);
+  });
+
+  test(`${label(shared)} BumpArena.readString follows the one pointer rule`, () => {
+    const arena = new BumpArena(64, { shared });
+    const p = arena.allocString('abc');
+    const before = arena.remaining();
+    const rule: [unknown, abstract new (...a: never[]) => Error][] = [
+      ['8', TypeError], [8n, TypeError], [null, TypeError], [undefined, TypeError], [{}, TypeError],
+      [NaN, RangeError], [-1, RangeError], [-4, RangeError], [1.5, RangeError], [Infinity, RangeError], [-Infinity, RangeError], [2 ** 53, RangeError],
+      [0, InvalidPointerError], [4, InvalidPointerError], [2 ** 32, InvalidPointerError], [2 ** 40, InvalidPointerError], [2 ** 53 - 1, InvalidPointerError],
+    ];
+    for (const [bad, type] of rule) {
+      assert.throws(() => arena.readString(bad as number), (e: unknown) => e instanceof type &&
+        (type === InvalidPointerError || !(e instanceof InvalidPointerError)) &&
+        /^BumpArena\.readString: /.test((e as Error).message) &&
+        (type === InvalidPointerError ? (e as InvalidPointerError).ptr === bad : /\bptr\b/.test((e as Error).message)),
+      `readString(${typeof bad === 'bigint' ? `${bad}n` : String(bad)}) throws ${type.name}`);
+      assert.equal(arena.remaining(), before);
+    }
+    assert.equal(arena.readString(p), 'abc');
   });
 
   test(`${label(shared)} BumpArena rejects bad arguments and stays unchanged`, () => {

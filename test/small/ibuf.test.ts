@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FREED_BYTE, FRESH_BYTE, Ibuf, OutOfMemoryError, Quota, SlabArena, SlabCache, setDebug } from '../../src/index.js';
+import { FREED_BYTE, FRESH_BYTE, Ibuf, OutOfMemoryError, Quota, QuotaExceededError, SlabArena, SlabCache, setDebug } from '../../src/index.js';
 import { seeded } from '../support/rng.js';
 import { bytesOf } from '../support/bytes.js';
 
@@ -199,6 +199,35 @@ test('Ibuf out of memory throws or returns 0 and keeps its bytes where they were
   assert.equal(JSON.stringify([ibuf.stats(), ibuf.rpos, ibuf.wpos]), before);
   assert.deepEqual(ibuf.view(), data);
   ibuf.check();
+});
+
+test('Ibuf refilled after destroy() reaches its first capacity again', () => {
+  // 8 slabs of 64 KiB: growing to 256 KiB by doubling takes all eight (the small orders' slab,
+  // 64 KiB, 128 KiB and 256 KiB runs, each held while the next is taken). destroy() returns
+  // them all, so the same growth must fit again.
+  const { cache, quota } = setup(8 * 64 * KiB, 64 * KiB);
+  const ibuf = new Ibuf(cache);
+  const grow = (): void => {
+    while (ibuf.used < 256 * KiB) ibuf.alloc(16 * KiB);
+  };
+  grow();
+  assert.equal(ibuf.capacity, 256 * KiB);
+  ibuf.destroy();
+  assert.equal(cache.used, 0);
+  assert.doesNotThrow(grow, `refilling to 256 KiB after destroy() (quota used ${quota.used} of ${quota.total})`);
+  assert.equal(ibuf.capacity, 256 * KiB);
+  ibuf.check();
+});
+
+test('Ibuf out of memory names the method called and keeps the quota\'s error class', () => {
+  const { cache } = setup(4 * 64 * KiB, 64 * KiB);
+  const ibuf = new Ibuf(cache, 4096);
+  ibuf.alloc(10); // one slab of the four the quota allows: 200 000 bytes need four more
+  for (const [name, call] of [['Ibuf.alloc', () => ibuf.alloc(200_000)], ['Ibuf.reserve', () => ibuf.reserve(200_000)]] as const) {
+    assert.throws(call, (e: unknown) => e instanceof QuotaExceededError && e.requested === 200_000 &&
+      e.message.startsWith(`${name}: `), name);
+  }
+  assert.equal(ibuf.used, 10);
 });
 
 test('Ibuf in debug mode poisons fresh and consumed memory', () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  FREED_BYTE, FRESH_BYTE, LSRegion, OutOfMemoryError, Quota, SlabArena, setDebug,
+  FREED_BYTE, FRESH_BYTE, LSRegion, OutOfMemoryError, Quota, QuotaExceededError, SlabArena, setDebug,
 } from '../../src/index.js';
 import { seeded } from '../support/rng.js';
 import { bytesOf, holds } from '../support/bytes.js';
@@ -215,6 +215,24 @@ test('LSRegion out of memory throws or returns 0 and changes nothing, not even t
   r.check();
   r.gc(1);
   assert.ok(r.alloc(10, 3) > 0, 'id 3 is still allowed: the failed calls did not advance it');
+});
+
+test('LSRegion out of memory names the method called and keeps the quota\'s error class', () => {
+  const { arena } = setup(2 * S);
+  const r = new LSRegion(arena);
+  r.alloc(10, 1);
+  r.alloc(S, 1); // the second and last slab the quota allows
+  const calls = [
+    ['LSRegion.alloc', S, () => r.alloc(S, 2)],
+    ['LSRegion.alloc', 2 * S, () => r.alloc(2 * S, 2)],
+    ['LSRegion.alignedAlloc', S, () => r.alignedAlloc(S, 8, 2)],
+  ] as const;
+  for (const [name, size, call] of calls) {
+    assert.throws(call, (e: unknown) => e instanceof QuotaExceededError && e.requested === size &&
+      e.message.startsWith(`${name}: `), name);
+  }
+  assert.equal(r.used, 10 + S);
+  r.check();
 });
 
 test('LSRegion in debug mode poisons fresh and collected memory', () => {

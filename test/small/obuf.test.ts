@@ -85,6 +85,78 @@ test('Obuf.rollbackTo restores the position and size exactly', () => {
   assert.equal(obuf.size, 3010);
 });
 
+test('Obuf.rollbackTo refuses a savepoint from before a reset() and changes nothing', () => {
+  const { cache } = setup();
+  const obuf = new Obuf(cache, 4096);
+  obuf.dup(bytesOf(3000, 20));
+  const svp = obuf.createSavepoint();
+  obuf.reset();
+  obuf.alloc(100);
+  obuf.alloc(4090);
+  const before = JSON.stringify([obuf.stats(), obuf.createSavepoint()]);
+  const data = contents(obuf);
+  assert.throws(() => obuf.rollbackTo(svp),
+    (e: unknown) => e instanceof RangeError && /^Obuf\.rollbackTo: svp is stale/.test((e as Error).message));
+  assert.equal(obuf.size, 4190);
+  assert.equal(JSON.stringify([obuf.stats(), obuf.createSavepoint()]), before);
+  assert.deepEqual(contents(obuf), data);
+  obuf.check();
+});
+
+test('Obuf.rollbackTo refuses a savepoint from before a destroy(), or from another obuf', () => {
+  const { cache } = setup();
+  const obuf = new Obuf(cache, 4096);
+  obuf.dup(bytesOf(100, 21));
+  const svp = obuf.createSavepoint();
+  obuf.destroy();
+  obuf.dup(bytesOf(200, 22));
+  assert.throws(() => obuf.rollbackTo(svp), RangeError);
+  assert.equal(obuf.size, 200);
+  // Another obuf with the same layout: its savepoint fits these buffers, but is not of them.
+  const other = new Obuf(cache, 4096);
+  other.dup(bytesOf(50, 23));
+  const foreign = other.createSavepoint();
+  assert.throws(() => obuf.rollbackTo(foreign), RangeError);
+  assert.equal(obuf.size, 200);
+  obuf.check();
+});
+
+test('Obuf.rollbackTo refuses a savepoint past the point rolled back to, and keeps the ones before it', () => {
+  const { cache } = setup();
+  const obuf = new Obuf(cache, 4096);
+  obuf.dup(bytesOf(100, 24));
+  const first = obuf.createSavepoint();
+  obuf.dup(bytesOf(100, 25));
+  const mid = obuf.createSavepoint();
+  obuf.dup(bytesOf(100, 26));
+  const late = obuf.createSavepoint();
+  obuf.dup(bytesOf(100, 27));
+  obuf.rollbackTo(mid); // size 200: `late` marked bytes that are gone
+  obuf.dup(bytesOf(300, 28)); // and are written again, differently: size 500
+  const before = JSON.stringify([obuf.stats(), obuf.createSavepoint()]);
+  const data = contents(obuf);
+  assert.throws(() => obuf.rollbackTo(late),
+    (e: unknown) => e instanceof RangeError && /^Obuf\.rollbackTo: svp is stale/.test((e as Error).message));
+  assert.equal(JSON.stringify([obuf.stats(), obuf.createSavepoint()]), before, 'nothing changed');
+  assert.deepEqual(contents(obuf), data);
+  // The point rolled back to, and those before it, stay valid, as often as needed.
+  obuf.rollbackTo(mid);
+  assert.equal(obuf.size, 200);
+  assert.deepEqual(obuf.createSavepoint(), mid, 'the position is exactly the savepoint again');
+  obuf.dup(bytesOf(10, 29));
+  obuf.rollbackTo(mid);
+  assert.equal(obuf.size, 200);
+  const again = obuf.createSavepoint();
+  obuf.dup(bytesOf(10, 30));
+  obuf.rollbackTo(first);
+  assert.equal(obuf.size, 100);
+  assert.throws(() => obuf.rollbackTo(mid), RangeError, 'mid is past the point rolled back to now');
+  assert.throws(() => obuf.rollbackTo(again), RangeError);
+  assert.equal(obuf.size, 100);
+  assert.deepEqual(contents(obuf), bytesOf(100, 24));
+  obuf.check();
+});
+
 test('Obuf survives a random sequence checked against a model', () => {
   const rng = seeded('obuf random ops');
   const { cache } = setup(256 * MiB, 64 * KiB);

@@ -118,8 +118,16 @@ test('Quota.attach refuses foreign, other-kind, truncated and corrupt buffers', 
   writeHeader(new Int32Array(otherKind, 0, 4), Kind.SlabArena, 1, good.byteLength);
   const otherVersion = copy();
   writeHeader(new Int32Array(otherVersion, 0, 4), Kind.Quota, 99, good.byteLength);
+  const version = new Int32Array(good, 0, 4)[1]! & 0xffff;
   const longer = copy();
-  writeHeader(new Int32Array(longer, 0, 4), Kind.Quota, 1, good.byteLength + 8);
+  writeHeader(new Int32Array(longer, 0, 4), Kind.Quota, version, good.byteLength + 8);
+  const declaresMore = new SharedArrayBuffer(good.byteLength + 8);
+  new Uint8Array(declaresMore).set(new Uint8Array(good));
+  writeHeader(new Int32Array(declaresMore, 0, 4), Kind.Quota, version, good.byteLength + 8);
+  const overUsed = copy();
+  new BigUint64Array(overUsed, HEADER_BYTES, 1)[0] = (10n << 32n) | 11n;
+  const noIdentity = copy();
+  new Int32Array(noIdentity)[7] = 0;
   const corrupt = copy();
   new Int32Array(corrupt)[3] ^= 1;
   const cases: [string, unknown, RegExp][] = [
@@ -132,8 +140,21 @@ test('Quota.attach refuses foreign, other-kind, truncated and corrupt buffers', 
     ['other kind', { buffer: otherKind }, /another kind/],
     ['other version', { buffer: otherVersion }, /layout version 99/],
     ['shorter than its header says', { buffer: longer }, /truncated/],
+    ['declaring more than a quota holds', { buffer: declaresMore }, /Quota\.attach: corrupt state/],
+    ['used above the limit', { buffer: overUsed }, /Quota\.attach: corrupt state \(11 units used above the limit of 10 units\)/],
+    ['no identity', { buffer: noIdentity }, /Quota\.attach: corrupt state \(identity/],
   ];
   for (const [name, handle, message] of cases) {
     assert.throws(() => Quota.attach(handle as never), (e: unknown) => e instanceof TypeError && message.test((e as Error).message), name);
   }
+  assert.equal(Quota.attach({ buffer: good }).total, 1 << 20, 'the good buffer still attaches');
+});
+
+test('every quota has its own identity, the same in every attached copy', () => {
+  const a = new Quota(1 << 20);
+  const b = new Quota(1 << 20);
+  const c = new Quota(1 << 20, { shared: false });
+  assert.ok(Number.isSafeInteger(a.identity) && a.identity >= 2 ** 32);
+  assert.equal(new Set([a.identity, b.identity, c.identity]).size, 3);
+  assert.equal(Quota.attach(structuredClone(a.handle())).identity, a.identity);
 });

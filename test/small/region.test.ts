@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  FREED_BYTE, FRESH_BYTE, OutOfMemoryError, Quota, Region, REGION_SLAB_CAP, SlabArena, SlabCache, setDebug,
+  FREED_BYTE, FRESH_BYTE, OutOfMemoryError, Quota, QuotaExceededError, Region, REGION_SLAB_CAP, SlabArena, SlabCache, setDebug,
 } from '../../src/index.js';
 import { seeded } from '../support/rng.js';
 import { bytesOf, holds } from '../support/bytes.js';
@@ -256,6 +256,22 @@ test('Region out of memory throws or returns 0 and changes nothing', () => {
   ptrs.forEach((p, i) => assert.equal(mem.u8[p + 999], i & 255));
   r.truncate(0);
   assert.ok(r.alloc(1000) > 0);
+});
+
+test('Region out of memory names the method called and keeps the quota\'s error class', () => {
+  const { cache } = setup(4 * 64 * KiB, 64 * KiB);
+  const r = new Region(cache);
+  r.alloc(10); // one slab of the four the quota allows: 200 000 bytes need four more
+  const calls = [
+    ['Region.alloc', () => r.alloc(200_000)],
+    ['Region.reserve', () => r.reserve(200_000)],
+    ['Region.alignedAlloc', () => r.alignedAlloc(200_000, 8)],
+  ] as const;
+  for (const [name, call] of calls) {
+    assert.throws(call, (e: unknown) => e instanceof QuotaExceededError && e.message.startsWith(`${name}: `), name);
+  }
+  assert.equal(r.used, 10);
+  r.check();
 });
 
 test('Region in debug mode poisons fresh and truncated memory', () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { InvalidPointerError, OutOfMemoryError, Quota, QuotaExceededError, SlabArena } from '../../src/index.js';
 import { Kind, writeHeader } from '../../src/internal/header.js';
+import { MapFailure, OWNERS, ownerIndex } from '../../src/small/slab-arena.js';
 import { seeded } from '../support/rng.js';
 
 const KB64 = 64 * 1024;
@@ -32,12 +33,48 @@ test('SlabArena.map hands out distinct slabs aligned to slabSize, never 0, charg
   assert.equal(a.carved, 16 * KB64);
 });
 
-test('SlabArena has a 4 MiB default slab and reserves the quota rounded up to slabs', () => {
+test('SlabArena has a 4 MiB default slab and reserves all 4 GiB by default, committing only its control state', () => {
   const a = new SlabArena({ quota: new Quota(10 * MB) });
   assert.equal(a.slabSize, 4 * MB);
-  assert.equal(a.maximum, 4 * 4 * MB, 'one control slab and three slabs');
+  assert.equal(a.maximum, 2 ** 32, 'the whole address space a growable buffer can reserve');
   assert.equal(a.memory.maxByteLength, a.maximum);
   assert.equal(a.memory.shared, true);
+  assert.ok(a.memory.byteLength < 10 * MB, `committed ${a.memory.byteLength} bytes`);
+  const b = new SlabArena({ quota: new Quota(10 * MB), slabSize: 2 ** 30 });
+  assert.equal(b.maximum, 2 ** 32);
+  assert.equal(b.ctrlSlabs, 1);
+});
+
+test('a default arena gives more slabs when the quota is raised later', () => {
+  const quota = new Quota(MB);
+  const a = new SlabArena({ quota, slabSize: KB64 });
+  const held: number[] = [];
+  for (let i = 0; i < 16; i++) held.push(a.map());
+  assert.throws(() => a.map(), QuotaExceededError);
+  assert.equal(a.tryMapRun(2), 0);
+  assert.equal(quota.set(8 * MB), 8 * MB);
+  for (let i = 16; i < 120; i++) held.push(a.map());
+  held.push(a.mapRun(8));
+  assert.equal(a.used, 128 * KB64);
+  assert.equal(quota.used, 8 * MB);
+  a.check();
+  for (const p of held) a.unmap(p);
+  a.check();
+});
+
+test('hundreds of default arenas live at once in one process, each committing little', () => {
+  const arenas: SlabArena[] = [];
+  for (let i = 0; i < 300; i++) {
+    const a = new SlabArena({ quota: new Quota(4 * MB) });
+    const p = a.map();
+    a.memory.u8[p] = i & 0xff;
+    arenas.push(a);
+  }
+  for (let i = 0; i < arenas.length; i++) {
+    const a = arenas[i]!;
+    assert.equal(a.memory.u8[a.ctrlSlabs * a.slabSize], i & 0xff);
+    assert.ok(a.memory.byteLength <= (a.ctrlSlabs + 1) * a.slabSize);
+  }
 });
 
 test('SlabArena never reserves more than 4 GiB', () => {
@@ -243,19 +280,76 @@ test('SlabArena.attach refuses foreign, other-kind, other-version, truncated and
   }
 });
 
-test('the owner registry hands out ids from 1 and gives each dead owner to one claimant', () => {
+test('owner ids are generation-tagged: a stale id never matches its entry registered again', () => {
   const a = arena64(8 * KB64);
   const x = a.registerOwner(101);
-  const y = a.registerOwner(102);
-  const z = a.registerOwner(101);
-  assert.ok(x >= 1 && y >= 1 && z >= 1 && new Set([x, y, z]).size === 3);
-  assert.equal(a.ownerThread(y), 102);
-  assert.deepEqual(a.claimOwners(101, z).sort(), [x]);
-  assert.deepEqual(a.claimOwners(101, 0), [z]);
-  assert.deepEqual(a.claimOwners(101, 0), [], 'a claimed owner is not claimed twice');
-  assert.equal(a.ownerThread(x), -1);
+  assert.ok(x > OWNERS && x < 2 ** 30, `id ${x}`);
+  const e = ownerIndex(x);
+  assert.ok(e >= 1 && e <= OWNERS);
+  assert.equal(a.ownerThread(x), 101);
   a.releaseOwner(x);
-  assert.equal(a.registerOwner(5), x, 'a released entry is reused');
+  assert.equal(a.ownerThread(x), -1);
+  const y = a.registerOwner(102);
+  assert.equal(ownerIndex(y), e, 'a released entry is reused');
+  assert.notEqual(y, x, 'under a new id');
+  assert.equal(a.ownerThread(x), -1, 'the stale id matches nothing');
+  a.releaseOwner(x);
+  assert.equal(a.ownerThread(y), 102, 'releasing a stale id frees nothing');
+  a.finishOwner(x, y);
+  assert.equal(a.ownerThread(y), 102);
+  for (const bad of [0, 1, OWNERS, -5, 2 ** 30, 1.5]) assert.equal(ownerIndex(bad), 0, `ownerIndex(${bad})`);
+  a.check();
+});
+
+test('owner ids stay below 2^30 however often an entry is registered', () => {
+  const a = arena64(8 * KB64);
+  let prev = a.registerOwner(1);
+  a.releaseOwner(prev);
+  let wrapped = 0;
+  for (let i = 0; i < 2 ** 30 / OWNERS + 2; i++) {
+    const id = a.registerOwner(1);
+    if (!(id > OWNERS && id < 2 ** 30 && ownerIndex(id) === ownerIndex(prev) && id !== prev)) {
+      assert.fail(`registration ${i}: id ${id} after ${prev}`);
+    }
+    if (id < prev) wrapped++;
+    a.releaseOwner(id);
+    prev = id;
+  }
+  assert.equal(wrapped, 1, 'the generation wraps once, back to 1');
+});
+
+test('claimOwners hands a dead worker\'s owners to one adopter, and a killed adopter\'s adoptions to the next', () => {
+  const a = arena64(8 * KB64);
+  const sort = (xs: number[]): number[] => [...xs].sort((p, q) => p - q);
+  const d1 = a.registerOwner(101);
+  const d2 = a.registerOwner(101);
+  const x = a.registerOwner(200); // adopts 101, then is killed while adopting
+  const y = a.registerOwner(300); // adopts 200
+  const z = a.registerOwner(400);
+  const other = a.registerOwner(500);
+  // (a) LIVE owners of the thread, the adopter itself excluded.
+  assert.deepEqual(sort(a.claimOwners(101, x)), sort([d1, d2]));
+  assert.deepEqual(sort(a.claimOwners(101, d1)), [d2], 'an adopter never takes its own entry');
+  assert.deepEqual(sort(a.claimOwners(101, x)), sort([d1, d2]), 'taken back by x: (b) ADOPTING entries of the thread');
+  assert.equal(a.ownerThread(d1), 101, 'an entry being adopted still names its thread');
+  // (a) + (c): adopting x's thread takes x and what x was adopting.
+  assert.deepEqual(sort(a.claimOwners(200, y)), sort([x, d1, d2]));
+  a.finishOwner(d1, x);
+  assert.equal(a.ownerThread(d1), 101, 'the old adopter can no longer finish it');
+  a.finishOwner(d1, y);
+  assert.equal(a.ownerThread(d1), -1, 'the adopter finishes it');
+  // (b): a concurrent adopter of thread 101 takes d2 over.
+  assert.deepEqual(a.claimOwners(101, z), [d2]);
+  a.finishOwner(d2, y);
+  assert.equal(a.ownerThread(d2), 101, 'y lost d2 to z');
+  a.finishOwner(d2, z);
+  a.finishOwner(x, y);
+  assert.deepEqual(a.claimOwners(101, z), [], 'nothing of 101 is left');
+  assert.deepEqual(a.claimOwners(200, z), []);
+  assert.equal(a.ownerThread(other), 500, 'other threads are untouched');
+  assert.equal(a.ownerThread(y), 300);
+  assert.throws(() => a.claimOwners(101, 0), RangeError, 'the adopter is an owner id');
+  a.check();
 });
 
 test('random map, mapRun and unmap keep slabs apart and intact', () => {
@@ -325,4 +419,179 @@ test('workers mapping, unmapping and using the quota never take it past its limi
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
+});
+
+test('free slabs coalesce: after every slab is unmapped one by one, a run of any length maps again', () => {
+  const rng = seeded('slab arena coalescing');
+  const quota = new Quota(512 * 1024);
+  const a = new SlabArena({ quota, slabSize: KB64 });
+  const slabs: number[] = [];
+  for (let i = 0; i < 8; i++) slabs.push(a.map());
+  assert.equal(a.tryMap(), 0, 'the quota is spent');
+  for (const p of rng.shuffle([...slabs])) a.unmap(p);
+  assert.equal(a.used, 0);
+  a.check();
+  const two = a.tryMapRun(2);
+  assert.notEqual(two, 0, 'two adjacent free slabs form a run');
+  a.unmap(two);
+  const all = a.mapRun(8);
+  assert.equal(all, Math.min(...slabs), 'all eight, from the first');
+  assert.equal(quota.used, 512 * 1024, 'nothing new was carved');
+  a.unmap(all);
+  // And runs split again, anywhere.
+  const r3 = a.mapRun(3);
+  const s1 = a.map();
+  const r4 = a.mapRun(4);
+  assert.deepEqual([r3, s1, r4], [all, all + 3 * KB64, all + 4 * KB64]);
+  a.unmap(s1);
+  assert.equal(a.tryMapRun(2), 0, 'a hole of one slab holds no run of two');
+  assert.equal(a.map(), s1, 'but a slab');
+  a.check();
+});
+
+test('runs map into holes left between mapped slabs, lowest first', () => {
+  const a = arena64(16 * KB64);
+  const s = Array.from({ length: 10 }, () => a.map());
+  for (const i of [1, 2, 4, 5, 6, 8]) a.unmap(s[i]!);
+  assert.equal(a.mapRun(3), s[4], 'the first hole of three');
+  assert.equal(a.mapRun(2), s[1]);
+  assert.equal(a.map(), s[8]);
+  assert.equal(a.carved, 10 * KB64);
+  a.check();
+});
+
+test('tryMap, map, tryMapRun and mapRun take no owner: extra arguments are ignored', () => {
+  const a = arena64(8 * KB64);
+  const loose = a as unknown as Record<'map' | 'tryMap' | 'mapRun' | 'tryMapRun', (...args: unknown[]) => number>;
+  for (const extra of [8n, 'x', {}, 5, -1, NaN, OWNERS + 1, undefined]) {
+    for (const [name, call] of [
+      ['tryMap', () => loose.tryMap(extra)], ['map', () => loose.map(extra)],
+      ['tryMapRun', () => loose.tryMapRun(2, extra)], ['mapRun', () => loose.mapRun(2, extra)],
+    ] as const) {
+      const p = call();
+      assert.ok(p > 0, `${name}(…, ${String(extra)})`);
+      a.unmap(p); // a slab with an owner would be refused
+    }
+  }
+  assert.equal(a.used, 0);
+  a.check();
+});
+
+test('mapFor records the owner; unmap refuses what a SlabCache holds and unmapFor all but its owner', () => {
+  const a = arena64(8 * KB64, { maximum: 16 * KB64 });
+  const me = a.registerOwner(1);
+  const other = a.registerOwner(2);
+  const p = a.mapFor(me, 1);
+  const r = a.mapFor(me, 3);
+  const q = a.map();
+  assert.ok(p > 0 && r > 0);
+  for (let j = 0; j < 3; j++) assert.equal(a.slabOwner[r / KB64 + j], me);
+  assert.equal(a.slabOwner[p / KB64], me);
+  const cases: [string, () => void][] = [
+    ['unmap of a held slab', () => a.unmap(p)],
+    ['unmap of a held run', () => a.unmap(r)],
+    ['unmapFor by another owner', () => a.unmapFor(p, other)],
+    ['unmapFor of a slab no cache holds', () => a.unmapFor(q, me)],
+    ['unmapFor inside a run', () => a.unmapFor(r + KB64, me)],
+    ['unmapFor of a stale id', () => a.unmapFor(p, me + OWNERS)],
+  ];
+  for (const [name, fn] of cases) {
+    assert.throws(fn, InvalidPointerError, name);
+    assert.equal(a.used, 5 * KB64, name);
+    assert.equal(a.slabOwner[p / KB64], me, name);
+    a.check();
+  }
+  a.unmapFor(p, me);
+  a.unmapFor(r, me);
+  assert.throws(() => a.unmapFor(p, me), InvalidPointerError, 'twice');
+  for (let j = 0; j < 3; j++) assert.equal(a.slabOwner[r / KB64 + j], 0);
+  a.unmap(q);
+  assert.equal(a.used, 0);
+  // Failures: 0, and `failure` says why.
+  assert.equal(a.mapFor(me, 1000), 0);
+  assert.equal(a.failure, MapFailure.Space);
+  const held = Array.from({ length: 8 }, () => a.mapFor(me, 1));
+  assert.equal(a.mapFor(me, 1), 0);
+  assert.equal(a.failure, MapFailure.Quota);
+  for (const h of held) a.unmapFor(h, me);
+  assert.throws(() => a.mapFor(0, 1), RangeError);
+  assert.throws(() => a.mapFor(me, 0), RangeError);
+  a.check();
+});
+
+test('unmap and unmapFor follow the one pointer rule', () => {
+  const a = arena64(8 * KB64);
+  const me = a.registerOwner(1);
+  const p = a.map();
+  const cases: [unknown, ErrorConstructor | typeof InvalidPointerError][] = [
+    ['65536', TypeError], [BigInt(p), TypeError], [{}, TypeError], [undefined, TypeError], [null, TypeError],
+    [NaN, RangeError], [-1, RangeError], [-KB64, RangeError], [1.5, RangeError], [2 ** 53, RangeError], [Infinity, RangeError],
+    [1, InvalidPointerError], [p + 8, InvalidPointerError], [0, InvalidPointerError], [2 ** 32, InvalidPointerError],
+    [2 ** 40, InvalidPointerError], [2 ** 53 - 1, InvalidPointerError],
+  ];
+  for (const [v, type] of cases) {
+    for (const [name, fn] of [['unmap', () => a.unmap(v as number)], ['unmapFor', () => a.unmapFor(v as number, me)]] as const) {
+      assert.throws(fn, (e: unknown) => e instanceof type && (type === InvalidPointerError || /\bslab\b/.test((e as Error).message)),
+        `${name}(${typeof v === 'bigint' ? `${v}n` : String(v)})`);
+      assert.equal(a.used, KB64);
+    }
+  }
+  a.unmap(p);
+  a.check();
+});
+
+test('unmap zeroes the page map and both page-tag words of every page of the slab or run', () => {
+  const a = arena64(8 * KB64);
+  assert.equal(a.pageTags.length, 2 * (a.maximum / 4096), 'two Int32 words per 4 KiB page');
+  assert.ok(a.pageTags.every((w) => w === 0));
+  const r = a.mapRun(3);
+  const s = a.map();
+  const p0 = r / 4096;
+  const pages = 3 * KB64 / 4096;
+  for (let p = p0; p < p0 + pages; p++) {
+    a.pageTags[2 * p] = p;
+    a.pageTags[2 * p + 1] = -p;
+    a.pageMap[p] = 0xff;
+  }
+  a.pageTags[2 * (s / 4096)] = 77;
+  a.unmap(r);
+  for (let p = p0; p < p0 + pages; p++) {
+    assert.equal(a.pageTags[2 * p], 0);
+    assert.equal(a.pageTags[2 * p + 1], 0);
+    assert.equal(a.pageMap[p], 0);
+  }
+  assert.equal(a.pageTags[2 * (s / 4096)], 77, 'a slab still mapped keeps its tags');
+  a.check();
+  a.pageTags[2 * (s / 4096)] = 0;
+  a.unmap(s);
+  a.check();
+});
+
+test('map and mapRun failures name the method called and say quota or maximum, with the numbers', () => {
+  const a = arena64(2 * KB64, { maximum: 16 * KB64 });
+  const p = a.map();
+  a.map();
+  const quotaMsg = (where: string, slabs: number): RegExp =>
+    new RegExp(`^SlabArena\\.${where}: ${slabs} slabs? of 65536 bytes \\(${slabs * KB64} bytes\\) exceed the quota: it has 0 of ${2 * KB64} bytes left \\(${2 * KB64} used\\)`);
+  assert.throws(() => a.map(), (e: unknown) => e instanceof QuotaExceededError && e.requested === KB64 && e.limit === 2 * KB64 &&
+    quotaMsg('map', 1).test(e.message));
+  assert.throws(() => a.mapRun(3), (e: unknown) => e instanceof QuotaExceededError && e.requested === 3 * KB64 &&
+    quotaMsg('mapRun', 3).test(e.message) && /no slab is free/.test(e.message));
+  a.unmap(p);
+  assert.throws(() => a.mapRun(2), (e: unknown) => e instanceof QuotaExceededError && /the 1 free slab of the arena holds no 2 adjacent/.test(e.message));
+
+  const b = arena64(1 << 30, { maximum: 8 * KB64 });
+  const data = b.maximum / KB64 - b.ctrlSlabs;
+  const held = Array.from({ length: data }, () => b.map());
+  b.unmap(held[0]!);
+  b.unmap(held[2]!);
+  const spaceMsg = (where: string, slabs: number): RegExp =>
+    new RegExp(`^SlabArena\\.${where}: ${slabs} slabs? of 65536 bytes \\(${slabs * KB64} bytes\\) do not fit the arena's reserved maximum of ${8 * KB64} bytes: ${data} of its ${data} slabs are carved`);
+  assert.throws(() => b.mapRun(2), (e: unknown) => e instanceof OutOfMemoryError && !(e instanceof QuotaExceededError) &&
+    e.requested === 2 * KB64 && spaceMsg('mapRun', 2).test(e.message) && /the 2 free slabs of the arena hold no 2 adjacent/.test(e.message));
+  b.map();
+  b.map();
+  assert.throws(() => b.map(), (e: unknown) => e instanceof OutOfMemoryError && !(e instanceof QuotaExceededError) && spaceMsg('map', 1).test(e.message));
+  a.check();
+  b.check();
 });

@@ -11,6 +11,7 @@
  */
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
+import { getDebug, setDebug } from '../../src/internal/debug.js';
 import { seeded } from './rng.js';
 
 /** What a command runs against: the allocator(s) under test, with their invariant walker. */
@@ -88,13 +89,30 @@ export interface SpecResult {
 
 /**
  * Runs a spec: `numRuns` sequences, or as many as fit in `timeLimitMs` when that is given.
+ * With `debug`, every allocator is created in debug mode (poisoning, interior-pointer checks,
+ * periodic check()), which must change nothing the model sees; its seed is drawn apart.
  * Throws fast-check's report (seed, counterexample, shrunk path) on failure.
  */
 export function runSpec<M extends object, R extends Real, P>(
   spec: ModelSpec<M, R, P>,
-  opts: { numRuns?: number; timeLimitMs?: number; label?: string } = {},
+  opts: { numRuns?: number; timeLimitMs?: number; debug?: boolean } = {},
 ): SpecResult {
-  const seed = seeded(`model ${spec.label ?? spec.name}`).seed;
+  const suffix = opts.debug === true ? ' (debug)' : '';
+  const before = getDebug();
+  if (opts.debug === true) setDebug({ enabled: true, checkEvery: 64 });
+  try {
+    return runSpecNow(spec, opts, suffix);
+  } finally {
+    setDebug(before);
+  }
+}
+
+function runSpecNow<M extends object, R extends Real, P>(
+  spec: ModelSpec<M, R, P>,
+  opts: { numRuns?: number; timeLimitMs?: number },
+  suffix: string,
+): SpecResult {
+  const seed = seeded(`model ${spec.label ?? spec.name}${suffix}`).seed;
   const before = { ...tally };
   const params = spec.params ?? (fc.constant(undefined) as fc.Arbitrary<P>);
   const cmdsArb = fc.commands(spec.commands, { maxCommands: spec.maxCommands, size: 'max' });
@@ -115,7 +133,7 @@ export function runSpec<M extends object, R extends Real, P>(
     ...(opts.timeLimitMs !== undefined ? { interruptAfterTimeLimit: opts.timeLimitMs, markInterruptAsFailure: false } : {}),
     ...(path !== undefined && path !== '' ? { path, endOnFailure: true } : {}),
   });
-  return { name: spec.name, seed, runs: tally.runs - before.runs, commands: tally.commands - before.commands };
+  return { name: spec.name + suffix, seed, runs: tally.runs - before.runs, commands: tally.commands - before.commands };
 }
 
 // ---- stamped memory ------------------------------------------------------------------------

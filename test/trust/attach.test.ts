@@ -6,8 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
 import { HEADER_BYTES, writeHeader } from '../../src/internal/header.js';
+import { Quota as InternalQuota } from '../../src/small/quota.js';
+import { SlabArena as InternalArena } from '../../src/small/slab-arena.js';
 import { BumpArena, need, Quota, SlabArena, unless } from '../support/lib.js';
+import { seeded } from '../support/rng.js';
 
 interface Shareable {
   handle(): unknown;
@@ -165,4 +169,157 @@ for (const s of subjects) {
 
 test('attach cases are counted', () => {
   console.log(`attach: ${cases} refused handles tried`);
+});
+
+// ---- SlabArena.attach validates the whole control state; Quota.attach its words ----
+
+/** An arena at a quiet moment with every kind of slab: a run, singles, a free hole, a cache's slab. */
+function busyArena(): { arena: InternalArena; run: number; single: number; hole: number; cached: number; owner: number } {
+  const arena = new InternalArena({ quota: new InternalQuota(16 * SLAB), slabSize: SLAB, maximum: 32 * SLAB });
+  const run = arena.mapRun(3);
+  const hole = arena.map();
+  const single = arena.map();
+  const owner = arena.registerOwner(7);
+  const cached = arena.mapFor(owner, 1);
+  arena.pageMap[cached / 4096] = 1;
+  arena.pageTags[2 * (run / 4096)] = 5;
+  arena.unmap(hole);
+  arena.check();
+  return { arena, run, single, hole, cached, owner };
+}
+
+/** A copy of `arena`'s handle with its buffer edited through views laid over the copy like the arena's own. */
+function corrupted(arena: InternalArena, edit: (v: { i32: Int32Array; info: Int32Array; owner: Int32Array; pageMap: Uint8Array; pageTags: Int32Array }) => void): unknown {
+  const h = arena.handle();
+  const buf = copyOf(h.buffer);
+  const at = <T extends Int32Array | Uint8Array>(src: T, C: new (b: SharedArrayBuffer, o: number, l: number) => T): T => new C(buf, src.byteOffset, src.length);
+  edit({
+    i32: new Int32Array(buf, 0, 16 + 4 * 4096),
+    info: at(arena.slabInfo, Int32Array), owner: at(arena.slabOwner, Int32Array),
+    pageMap: at(arena.pageMap, Uint8Array), pageTags: at(arena.pageTags, Int32Array),
+  });
+  return withBuffer(h, buf);
+}
+
+const slabArena = subjects.find((s) => s.name === 'SlabArena')!;
+// Int32 words of the control state (see the layout in slab-arena.ts).
+const W_CARVED = 7;
+const W_USED = 8;
+const W_HINT = 12;
+const REGISTRY_WORD = 16;
+
+test('SlabArena.attach refuses a control state that breaks an invariant, naming what is wrong', { skip: slabArena.skip }, () => {
+  const { arena, run, single, hole, cached, owner } = busyArena();
+  const S = SLAB;
+  const idx = (p: number): number => p / S;
+  const carved = arena.carvedEnd();
+  const table: [string, Parameters<typeof corrupted>[1], RegExp][] = [
+    ['a run whose start says free', (v) => { v.info[idx(run)] = 0; }, /inside a run|free slab/],
+    ['a run whose inner slab points at another start', (v) => { v.info[idx(run) + 2] = -1; }, /inside the run/],
+    ['a run passing the carved end', (v) => { v.info[idx(single)] = 40; }, /no state|carved end/],
+    ['a free slab with an owner', (v) => { v.owner[idx(hole)] = owner; }, /free slab .* owner/],
+    ['a free slab with a page-map byte', (v) => { v.pageMap[hole / 4096 + 3] = 2; }, /free slab .* page/],
+    ['a free slab with a page tag', (v) => { v.pageTags[2 * (hole / 4096) + 1] = 9; }, /free slab .* page/],
+    ['used that disagrees with the mapped slabs', (v) => { v.i32[W_USED] = v.i32[W_USED]! + 1; }, /used counts/],
+    ['a free hint above a free slab', (v) => { v.i32[W_HINT] = idx(hole) + 1; }, /hint/],
+    ['a slab in use past the carved end', (v) => { v.info[carved + 1] = 1; }, /past the carved end/],
+    ['an owner past the carved end', (v) => { v.owner[carved] = owner; }, /past the carved end/],
+    ['page tags of a never-carved slab', (v) => { v.pageTags[2 * (carved * S / 4096) + 7] = 1; }, /past the carved end/],
+    ['a page-map byte of a control slab', (v) => { v.pageMap[0] = 1; }, /control slab/],
+    ['a carved end past the last slab', (v) => { v.i32[W_CARVED] = 40; }, /carved end/],
+    ['info that is no state', (v) => { v.info[idx(single)] = 123_456; }, /no state/],
+    ['an owner word that is no owner id', (v) => { v.owner[idx(cached)] = 3; }, /no owner id/],
+    ['a registry entry holding another entry\'s id', (v) => { v.i32[REGISTRY_WORD + 2] = 4096 + 2; }, /owner entry 1/],
+    ['a registry entry being adopted by no one', (v) => { v.i32[REGISTRY_WORD] = 3; }, /owner entry 1/],
+    ['a registry entry with a reserved word set', (v) => { v.i32[REGISTRY_WORD + 4 * 9 + 3] = 1; }, /owner entry 10/],
+  ];
+  for (const [what, edit, why] of table) {
+    assertRefused(slabArena, corrupted(arena, edit), why, what);
+    assertRefused(slabArena, corrupted(arena, edit), /corrupt control state/, what);
+    cases++;
+  }
+  arena.check();
+  const b = InternalArena.attach(arena.handle());
+  assert.equal(b.used, arena.used, 'the untouched state still attaches');
+});
+
+test('SlabArena.attach refuses random control tables (seeded)', { skip: slabArena.skip }, () => {
+  const rng = seeded('attach random control tables');
+  const { arena } = busyArena();
+  const tables = ['words', 'registry', 'info', 'owner', 'page map', 'page tags'] as const;
+  for (let trial = 0; trial < 60; trial++) {
+    const which = tables[trial % tables.length]!;
+    const handle = corrupted(arena, (v) => {
+      // Pages of slabs in use hold whatever the layers above write: only never-carved ones are checked.
+      const firstFreePage = arena.carvedEnd() * (SLAB / 4096);
+      const target: Int32Array | Uint8Array = which === 'words' ? v.i32.subarray(4, 16)
+        : which === 'registry' ? v.i32.subarray(REGISTRY_WORD, REGISTRY_WORD + 4 * 4096)
+          : which === 'info' ? v.info : which === 'owner' ? v.owner
+            : which === 'page map' ? v.pageMap.subarray(firstFreePage) : v.pageTags.subarray(2 * firstFreePage);
+      // A random stretch of the table, at least 8 entries (16 owner words: a random word may
+      // read as an owner id), random bits in every one.
+      const len = rng.int(which === 'owner' ? 16 : 8, Math.min(256, target.length));
+      const from = rng.int(0, target.length - len);
+      for (let i = from; i < from + len; i++) {
+        target[i] = target instanceof Uint8Array ? 1 + rng.int(0, 254) : (rng.int(0, 0xffff) << 16 | rng.int(0, 0xffff)) | 1;
+      }
+    });
+    assertRefused(slabArena, handle, /corrupt|truncated/, `random ${which} (trial ${trial})`);
+    cases++;
+  }
+});
+
+test('Quota.attach refuses used above the limit and a broken identity word; SlabArena.attach refuses it too', { skip: unless('Quota', 'SlabArena') }, () => {
+  const q = new InternalQuota(8 * SLAB);
+  q.use(3 * SLAB);
+  const h = q.handle();
+  const over = copyOf(h.buffer);
+  const word = new BigUint64Array(over, HEADER_BYTES, 1);
+  word[0] = (4n << 32n) | 5n; // limit 4 units, used 5
+  const noId = copyOf(h.buffer, h.buffer.byteLength, (i32) => { i32[7] = 0; });
+  const wideId = copyOf(h.buffer, h.buffer.byteLength, (i32) => { i32[7] = 2 ** 21; });
+  const quota = subjects.find((s) => s.name === 'Quota')!;
+  assertRefused(quota, { buffer: over }, /Quota\.attach: corrupt state \(5 units used above the limit of 4 units\)/, 'used > limit');
+  assertRefused(quota, { buffer: noId }, /identity/, 'identity 0');
+  assertRefused(quota, { buffer: wideId }, /identity/, 'identity too wide');
+  const arena = new InternalArena({ quota: q, slabSize: SLAB, maximum: 16 * SLAB });
+  const ah = arena.handle();
+  assertRefused(slabArena, { buffer: ah.buffer, quota: { buffer: over } }, /Quota\.attach/, 'an arena with a quota used above its limit');
+  assert.equal(InternalQuota.attach(h).used, 3 * SLAB, 'the good quota still attaches');
+  cases += 4;
+});
+
+test('SlabArena.attach refuses another arena\'s quota handle', { skip: slabArena.skip }, () => {
+  const a = new InternalArena({ quota: new InternalQuota(8 * SLAB), slabSize: SLAB, maximum: 16 * SLAB });
+  const b = new InternalArena({ quota: new InternalQuota(8 * SLAB), slabSize: SLAB, maximum: 16 * SLAB });
+  const shared = new InternalQuota(8 * SLAB);
+  const c = new InternalArena({ quota: shared, slabSize: SLAB, maximum: 16 * SLAB });
+  assertRefused(slabArena, { buffer: a.handle().buffer, quota: b.handle().quota }, /not this arena's quota/, 'a valid arena with another arena\'s quota');
+  assertRefused(slabArena, { buffer: a.handle().buffer, quota: shared.handle() }, /not this arena's quota/, 'a valid arena with an unrelated quota');
+  const again = InternalArena.attach({ buffer: c.handle().buffer, quota: shared.handle() });
+  assert.equal(again.quota.total, shared.total, 'its own quota, from its own handle, attaches');
+  cases += 2;
+});
+
+test('a valid SlabArena handle attaches in a worker, which is refused a corrupt one', { skip: slabArena.skip }, async () => {
+  const { arena, run } = busyArena();
+  const bad = corrupted(arena, (v) => { v.info[run / SLAB] = 0; });
+  const stamp = 0x5eed1234;
+  const w = new Worker(new URL('../small/slab-arena-attach-worker.js', import.meta.url), {
+    workerData: { good: arena.handle(), bad, stamp },
+  });
+  try {
+    const r = await new Promise<{ ptr: number; refused: string; used: number }>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+    assert.match(r.refused, /^TypeError: SlabArena\.attach: corrupt control state/);
+    assert.equal(r.used, arena.used);
+    const u32 = arena.memory.u32;
+    for (let i = r.ptr >>> 2; i < (r.ptr + SLAB) >>> 2; i++) if (u32[i] !== stamp) assert.fail(`word ${i * 4} of the worker's slab`);
+    arena.unmap(r.ptr);
+    arena.check();
+  } finally {
+    await w.terminate();
+  }
 });

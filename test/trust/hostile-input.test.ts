@@ -15,7 +15,12 @@ import {
 } from '../support/lib.js';
 
 type World = Record<string, unknown>;
-type Expect = 'type' | 'range' | 'ok' | 'ptr';
+/** 'ptr': RangeError or InvalidPointerError; 'invalid': InvalidPointerError; 'oom': OutOfMemoryError. */
+type Expect = 'type' | 'range' | 'ok' | 'ptr' | 'invalid' | 'oom';
+const EXPECTED: Record<Expect, string> = {
+  type: 'TypeError', range: 'RangeError', ok: 'no error', ptr: 'RangeError or InvalidPointerError',
+  invalid: 'InvalidPointerError', oom: 'OutOfMemoryError',
+};
 type Kind = 'int' | 'ptr' | 'bool' | 'object' | 'opts' | 'string' | 'bytes' | 'ctor' | 'custom';
 
 interface Row {
@@ -99,6 +104,17 @@ const rows: Row[] = [
     call: (_w, v) => new (need(Arena, 'Arena'))({ blockSize: v as number }), extra: [[0, 'range']] },
   { target: 'Arena', arg: 'memory', kind: 'object', optional: true, needs: ['Arena'], make: () => ({}),
     call: (_w, v) => new (need(Arena, 'Arena'))({ memory: v as never }), extra: [[new ArrayBuffer(8), 'type']] },
+  // A memory another allocator claimed (API.md: one owner per Memory): 'arena' and 'bump' stand
+  // for the memory of the Arena and the BumpArena in the world.
+  { target: 'Arena', arg: 'memory', kind: 'custom', needs: ['Arena', 'BumpArena', 'Memory'],
+    make: () => {
+      const mem = need(Memory, 'Memory').create({ maximum: 1 << 20 });
+      const arena = new (need(Arena, 'Arena'))({ memory: mem });
+      arena.allocate(10);
+      return { mem, arena, bump: bump()['arena'] };
+    },
+    call: (w, v) => new (need(Arena, 'Arena'))({ memory: (v === 'arena' ? w['mem'] : (w['bump'] as { memory: unknown }).memory) as never }),
+    values: [['arena', 'type'], ['bump', 'type']] },
   { target: 'Arena', arg: 'opts', kind: 'opts', optional: true, needs: ['Arena'], make: () => ({}),
     call: (_w, v) => new (need(Arena, 'Arena'))(v as never) },
   ...(['allocate', 'allocateAligned'] as const).map((m): Row => ({
@@ -125,7 +141,8 @@ const rows: Row[] = [
       call: (w, v) => (w['arena'] as Record<string, (a: unknown, b: unknown, c?: unknown) => unknown>)[m]!(v, 4) },
     { target: `BumpArena.${m}`, arg: 'length', kind: 'int', needs: ['BumpArena'], make: bump,
       call: (w, v) => (w['arena'] as Record<string, (a: unknown, b: unknown, c?: unknown) => unknown>)[m]!(Float64Array, v),
-      extra: m === 'allocSlice' ? [[4097, 'range'], [2 ** 50, 'range'], [Number.MAX_SAFE_INTEGER, 'range']] : [] },
+      // Past the capacity: out of memory, as every allocation without `try`.
+      extra: m === 'allocSlice' ? [[513, 'oom'], [4097, 'oom'], [2 ** 50, 'oom'], [Number.MAX_SAFE_INTEGER, 'oom']] : [] },
     { target: `BumpArena.${m}`, arg: 'fill', kind: 'custom', needs: ['BumpArena'], make: bump,
       call: (w, v) => (w['arena'] as Record<string, (a: unknown, b: unknown, c?: unknown) => unknown>)[m]!(Float64Array, 4, v),
       values: [[undefined, 'ok'], [null, 'ok'], ['1', 'type'], [2n, 'type'], [{}, 'type'], [[1], 'type'], [true, 'type']] },
@@ -135,8 +152,13 @@ const rows: Row[] = [
   ]),
   { target: 'BumpArena.allocString', arg: 's', kind: 'string', needs: ['BumpArena'], make: bump,
     call: (w, v) => (w['arena'] as { allocString(s: unknown): number }).allocString(v), extra: [[['a'], 'type']] },
-  { target: 'BumpArena.readString', arg: 'ptr', kind: 'ptr', needs: ['BumpArena'], make: bump,
-    call: (w, v) => (w['arena'] as { readString(p: unknown): string }).readString(v), extra: [[0, 'ptr'], [2 ** 32, 'ptr']] },
+  // The one pointer rule, exactly: not a number, TypeError; not a non-negative integer,
+  // RangeError; an integer where no string of the arena lies, InvalidPointerError.
+  { target: 'BumpArena.readString', arg: 'ptr', kind: 'custom', needs: ['BumpArena'], make: bump,
+    call: (w, v) => (w['arena'] as { readString(p: unknown): string }).readString(v),
+    values: [[undefined, 'type'], [null, 'type'], ['8', 'type'], [8n, 'type'], [{}, 'type'], [[8], 'type'], [true, 'type'],
+      [NaN, 'range'], [-1, 'range'], [1.5, 'range'], [2 ** 53, 'range'], [Infinity, 'range'], [-Infinity, 'range'],
+      [0, 'invalid'], [4, 'invalid'], [33, 'invalid'], [2 ** 32, 'invalid'], [2 ** 53 - 1, 'invalid']] },
   // ---- Quota ----
   { target: 'Quota', arg: 'limit', kind: 'int', needs: ['Quota'], make: () => ({}),
     call: (_w, v) => new (need(Quota, 'Quota'))(v as number), extra: [[2 ** 45, 'range']] },
@@ -169,7 +191,16 @@ const rows: Row[] = [
   })),
   { target: 'SlabArena.unmap', arg: 'slab', kind: 'ptr', needs: ['SlabArena', 'Quota'], make: arenaWorld,
     call: (w, v) => (w['arena'] as { unmap(p: unknown): void }).unmap(v),
-    extra: [[0, 'ptr'], [SLAB + 8, 'ptr'], [2 ** 32, 'ptr'], [1, 'ptr']] },
+    extra: [[0, 'ptr'], [SLAB + 8, 'ptr'], [2 ** 32, 'ptr'], [1, 'ptr'], [2 ** 40, 'ptr']] },
+  // The map methods take no owner: an extra argument is ignored, whatever it is.
+  ...(['map', 'tryMap', 'mapRun', 'tryMapRun'] as const).map((m): Row => ({
+    target: `SlabArena.${m}`, arg: 'extra', kind: 'custom', needs: ['SlabArena', 'Quota'], make: arenaWorld,
+    call: (w, v) => {
+      const a = w['arena'] as Record<string, (...args: unknown[]) => number> & { unmap(p: number): void };
+      a.unmap(m.endsWith('Run') ? a[m]!(2, v) : a[m]!(v));
+    },
+    values: [[8n, 'ok'], ['8', 'ok'], [{}, 'ok'], [-1, 'ok'], [NaN, 'ok'], [4097, 'ok'], [2 ** 31, 'ok']],
+  })),
   // ---- SlabCache ----
   { target: 'SlabCache', arg: 'arena', kind: 'object', needs: ['SlabCache', 'SlabArena', 'Quota'], make: () => ({}),
     call: (_w, v) => new (need(SlabCache, 'SlabCache'))(v as never), extra: [[quota(), 'type']] },
@@ -245,6 +276,33 @@ const rows: Row[] = [
   { target: 'Obuf.rollbackTo', arg: 'svp', kind: 'object', needs: ['Obuf', 'SlabCache', 'SlabArena', 'Quota'], make: () => bufWorld('Obuf'),
     call: (w, v) => (w['buf'] as { rollbackTo(s: unknown): void }).rollbackTo(v),
     extra: [[{ pos: -1, iovLen: 0, used: 0 }, 'range'], [{ pos: 0, iovLen: 0, used: 1e9 }, 'range'], [{ pos: 'a', iovLen: 0, used: 0 }, 'type']] },
+  // Stale savepoints: 'reset' stands for one taken before a reset(), 'rolled' for one past a
+  // point rolled back to since, 'foreign' for another obuf's of the same shape.
+  { target: 'Obuf.rollbackTo', arg: 'svp', kind: 'custom', needs: ['Obuf', 'SlabCache', 'SlabArena', 'Quota'],
+    make: () => {
+      const w = cacheWorld();
+      type O = { alloc(n: number): number; createSavepoint(): unknown; rollbackTo(s: unknown): void; reset(): void };
+      const Ctor = need(exported<new (c: unknown, s?: number) => O>('Obuf'), 'Obuf');
+      const buf = new Ctor(w['cache'], 4096);
+      buf.alloc(3000);
+      w['svpReset'] = buf.createSavepoint();
+      buf.reset();
+      buf.alloc(100);
+      const mid = buf.createSavepoint();
+      buf.alloc(4090);
+      w['svpRolled'] = buf.createSavepoint();
+      buf.alloc(10);
+      buf.rollbackTo(mid);
+      buf.alloc(5000);
+      const other = new Ctor(w['cache'], 4096);
+      other.alloc(100);
+      w['svpForeign'] = other.createSavepoint();
+      w['buf'] = buf;
+      return w;
+    },
+    call: (w, v) => (w['buf'] as { rollbackTo(s: unknown): void }).rollbackTo(
+      w[`svp${String(v)[0]!.toUpperCase()}${String(v).slice(1)}`]),
+    values: [['reset', 'range'], ['rolled', 'range'], ['foreign', 'range']] },
   // ---- LSRegion ----
   { target: 'LSRegion', arg: 'arena', kind: 'object', needs: ['LSRegion', 'SlabArena', 'Quota'], make: () => ({}),
     call: (_w, v) => new (need(LSRegion, 'LSRegion'))(v as never) },
@@ -386,14 +444,16 @@ for (const row of rows) {
         continue;
       }
       if (err === null) {
-        errs.push(`${what}: accepted, expected a ${want === 'type' ? 'TypeError' : 'RangeError'}`);
+        errs.push(`${what}: accepted, expected a ${EXPECTED[want]}`);
         continue;
       }
       const e = err as Error;
       const okClass = want === 'type' ? e instanceof TypeError
         : want === 'range' ? e instanceof RangeError && !(e instanceof OutOfMemoryError && !new RegExp(`\\b${row.arg}\\b`).test(e.message))
+          : want === 'oom' ? e instanceof OutOfMemoryError
+            : want === 'invalid' ? e instanceof InvalidPointerError
           : e instanceof RangeError || e instanceof InvalidPointerError;
-      if (!okClass) errs.push(`${what}: expected ${want === 'type' ? 'TypeError' : want === 'range' ? 'RangeError' : 'RangeError or InvalidPointerError'}, got ${e.name}: ${e.message}`);
+      if (!okClass) errs.push(`${what}: expected ${EXPECTED[want]}, got ${e.name}: ${e.message}`);
       else if (!(e instanceof InvalidPointerError) && !new RegExp(`\\b${row.arg}\\b`).test(e.message)) {
         errs.push(`${what}: the message does not name ${row.arg}: ${e.message}`);
       }

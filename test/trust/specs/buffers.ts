@@ -1,7 +1,7 @@
 /**
  * Models of the stack and buffer allocators: Region (a byte stream with savepoints), Ibuf (a
- * byte queue), Obuf (an append-only byte string with savepoints) and LSRegion (allocations
- * tagged with non-decreasing ids, collected by id). Each model holds the exact bytes the
+ * byte queue), Obuf (an append-only byte string with savepoints, stale ones refused) and
+ * LSRegion (allocations tagged with non-decreasing ids, collected by id). Each model holds the exact bytes the
  * structure must hold and compares them after every command. Region and LSRegion free
  * nothing one by one, so (as in a bump arena) two zero-size allocations may share a pointer.
  */
@@ -259,6 +259,8 @@ const ibufSpec: ModelSpec<IM, IR, number | undefined> = {
 interface OM {
   data: number[];
   readonly svps: { svp: unknown; size: number }[];
+  /** Savepoints made stale by a reset or by a rollback to a smaller size: refused for good. */
+  readonly stale: unknown[];
   tag: number;
 }
 interface OR extends Real {
@@ -274,7 +276,7 @@ const obufSpec: ModelSpec<OM, OR, number | undefined> = {
   setup(start) {
     const cache = makeCache(64);
     const buf = new (need(Obuf, 'Obuf'))(cache, start);
-    const model: OM = { data: [], svps: [], tag: 0 };
+    const model: OM = { data: [], svps: [], stale: [], tag: 0 };
     const real: OR = {
       buf,
       memory: cache.arena.memory,
@@ -320,12 +322,19 @@ const obufSpec: ModelSpec<OM, OR, number | undefined> = {
       const s = m.svps[k]!;
       r.buf.rollbackTo(s.svp);
       m.data.length = s.size;
-      m.svps.length = k + 1;
+      // Those past it marked bytes now gone (one of the same size marks the same bytes, but
+      // maybe in another buffer of the chain: the model uses it no more).
+      for (const later of m.svps.splice(k + 1)) if (later.size > s.size) m.stale.push(later.svp);
     }, (m) => m.svps.length > 0),
+    command('rollbackToStale', fc.nat(), (m: OM, r: OR, i) => {
+      const svp = m.stale[i % m.stale.length];
+      expectThrow(() => r.buf.rollbackTo(svp), RangeError, 'rollbackTo a stale savepoint');
+      // check() then verifies that nothing changed.
+    }, (m) => m.stale.length > 0),
     command('reset', fc.constant(null), (m: OM, r: OR) => {
       r.buf.reset();
       m.data.length = 0;
-      m.svps.length = 0;
+      for (const s of m.svps.splice(0)) m.stale.push(s.svp);
     }),
   ],
 };

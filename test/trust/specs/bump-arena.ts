@@ -83,7 +83,7 @@ function allocSlice(m: M, r: R, t: number, length: number, fill: number | null, 
   const f = fill === null ? undefined : bpe === 8 && type.name.startsWith('Big') ? BigInt(fill) : fill;
   let view: TypedArray | null = null;
   if (useTry) view = r.arena.tryAllocSlice(type, length, f);
-  else if (bytes > m.capacity) expectThrow(() => r.arena.allocSlice(type, length, f), RangeError, what);
+  else if (bytes > m.capacity) expectThrow(() => r.arena.allocSlice(type, length, f), OutOfMemoryError, what);
   else {
     try {
       view = r.arena.allocSlice(type, length, f);
