@@ -735,6 +735,8 @@ export class Mempool implements BlockOwner, SpareHolder {
   private becameEmpty(s: number): void {
     const slot = this.spare;
     if (slot.block === s) return;
+    // The spare may be another pool's, in memory carved after our views were taken.
+    if (slot.block >= this.viewEnd) this.refresh();
     if (slot.block !== 0 && blockIsEmpty(this.u32, this.i32, slot.block)) {
       this.giveBack(s);
       return;

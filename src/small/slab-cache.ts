@@ -212,7 +212,10 @@ export class SlabCache {
   private destroyed = false;
 
   /** A cache over `arena`, registered in its owner registry for this worker. */
-  constructor(arena: SlabArena) {
+  constructor(arena: SlabArena);
+  /** @internal `threadId`: the worker the cache is registered for (tests stand in for a worker). */
+  constructor(arena: SlabArena, threadId: number);
+  constructor(arena: SlabArena, threadId: number = currentThreadId) {
     checkInstance('SlabCache', 'arena', arena, SlabArena);
     this.arena = arena;
     this.order0Size = ORDER0;
@@ -229,7 +232,7 @@ export class SlabCache {
     const d = getDebug();
     this.debug = d.enabled;
     this.checkEvery = d.checkEvery;
-    this.ownerId = arena.registerOwner(currentThreadId);
+    this.ownerId = arena.registerOwner(threadId);
   }
 
   /** Bytes handed out and live. */
@@ -279,6 +282,7 @@ export class SlabCache {
     this.usedCount[order]--;
     this.usedBytes -= ORDER0 << order;
     const page = start / ORDER0;
+    this.pageMap.fill(0, page + pages, page + (1 << order));
     this.markRun(page, pages);
     // The tail past the run, as the largest aligned blocks that fit, back on the free lists.
     for (let off = pages; off < 1 << order;) {
@@ -609,13 +613,8 @@ export class SlabCache {
     }
   }
 
-  /**
-   * Memory is short: the spare block goes back, and so does a cached wholly free arena slab (a
-   * run may then form in the arena). True if anything was given back.
-   */
-  private relieve(): boolean {
-    const holder = this.spare.holder;
-    let got = holder !== null && holder.dropSpare();
+  /** Gives the cached wholly free arena slab (if any) back to the arena. */
+  private releaseFreeSlabs(): void {
     const max = this.orderMax;
     while (this.freeCount[max]! > 0) {
       const page = this.heads[max]!;
@@ -623,9 +622,16 @@ export class SlabCache {
       this.pageMap[page] = 0;
       this.slabsHeld--;
       this.arena.unmapFor(page * ORDER0, this.ownerId);
-      got = true;
     }
-    return got;
+  }
+
+  /** Maps one slab back as the cached free slab (after releaseFreeSlabs did not help). */
+  private retakeFreeSlab(): void {
+    const s = this.arena.mapFor(this.ownerId, 1);
+    if (s === 0) return;
+    this.slabsHeld++;
+    this.refreshViews();
+    this.pushFree(this.orderMax, s);
   }
 
   private getOrder(order: number): number {
@@ -727,8 +733,18 @@ export class SlabCache {
     }
     if (this.destroyed) this.usedAfterDestroy();
     let p = this.arena.mapFor(this.ownerId, n);
-    while (p === 0 && this.relieve()) p = this.arena.mapFor(this.ownerId, n);
-    if (p === 0) return 0;
+    if (p === 0) {
+      // The cached free slab back to the arena may complete a run; if not, it is taken again,
+      // so the failed get changes nothing here.
+      const cached = this.freeCount[this.orderMax]!;
+      this.releaseFreeSlabs();
+      p = this.arena.mapFor(this.ownerId, n);
+      if (p === 0) {
+        for (let i = 0; i < cached; i++) this.retakeFreeSlab();
+        if (this.spare.holder !== null && this.spare.holder.dropSpare()) return this.getRun(size);
+        return 0;
+      }
+    }
     const idx = p / this.slabSize;
     this.markRun(idx * this.pagesPerSlab, n * this.pagesPerSlab);
     this.runs++;

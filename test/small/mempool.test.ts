@@ -162,15 +162,17 @@ test('Mempool rejects double frees, foreign and interior pointers and changes no
     ['a block of the cache no allocator formatted', region + 64],
     ['null', 0],
     ['never handed out by the arena', 8 * MB + 16],
-    ['negative', -8],
-    ['fractional', a + 0.5],
-    ['NaN', NaN],
     ['past 4 GiB', 2 ** 33],
   ];
   for (const [what, ptr] of cases) {
     throwsLike(() => pool.free(ptr as number), InvalidPointerError, /Mempool\(objsize 48\)\.free: pointer/, what);
     assert.equal(JSON.stringify(pool.stats()), before, `${what}: nothing changed`);
     pool.check();
+  }
+  // Not a non-negative integer: a RangeError, as for every pointer argument.
+  for (const [what, ptr] of [['negative', -8], ['fractional', a + 0.5], ['NaN', NaN]] as [string, number][]) {
+    throwsLike(() => pool.free(ptr), RangeError, /Mempool\(objsize 48\)\.free: ptr must be a non-negative integer/, what);
+    assert.equal(JSON.stringify(pool.stats()), before, `${what}: nothing changed`);
   }
   for (const [what, ptr] of [['a string', '16'], ['undefined', undefined], ['an object', {}]] as [string, unknown][]) {
     throwsLike(() => pool.free(ptr as number), TypeError, /ptr must be a number/, what);
@@ -321,11 +323,12 @@ test('Mempool takes frees from another cache\'s pool in on its slow path, stats(
 });
 
 test('Mempool.adopt takes over the slabs of a dead cache: live objects stay, others are handed back', () => {
-  // Two caches of this thread stand for a worker and its successor: adopt(threadId) claims
-  // every other cache registered by that thread.
+  // A cache registered for a made-up worker id stands for a worker that has exited (adopt
+  // refuses the calling thread's own id).
   const rng = seeded('mempool adopt');
   const arena = new SlabArena({ quota: new Quota(64 * MB) });
-  const deadCache = new SlabCache(arena);
+  const DEAD = 424242;
+  const deadCache = new SlabCache(arena, DEAD);
   const dead = new Mempool(deadCache, 80);
   const deadOther = new Mempool(deadCache, 200);
   const live = new Map<number, number>();
@@ -340,7 +343,7 @@ test('Mempool.adopt takes over the slabs of a dead cache: live objects stay, oth
   }
   const other = deadOther.alloc();
   const heir = new Mempool(new SlabCache(arena), 80);
-  const res = heir.adopt(0);
+  const res = heir.adopt(DEAD);
   assert.equal(res.objects, live.size);
   assert.ok(res.slabs >= 1);
   assert.equal(res.others.length, 1, 'the 200-byte pool\'s slab is handed back to the caller');

@@ -65,7 +65,7 @@ test('SmallAlloc: worker B frees what worker A allocated, and A reuses the memor
     const readyB = next(b);
     await readyA;
     await readyB;
-    let previous = new Set<number>();
+    let firstCarved = 0;
     let firstTotal = 0;
     for (let round = 0; round < 4; round++) {
       const got = await ask(a, { cmd: 'alloc', n: 3000 });
@@ -73,11 +73,10 @@ test('SmallAlloc: worker B frees what worker A allocated, and A reuses the memor
       assert.equal(got.stats!.count, items.length, 'A counts what it handed out');
       // The main thread can read what A wrote: one buffer for all.
       for (const [p, n, t] of items.slice(0, 100)) verifyStamp(arena.memory.u8, p, n, t);
-      if (round > 0) {
-        const reused = items.filter(([p]) => previous.has(p)).length;
-        assert.ok(reused > items.length / 2, `round ${round}: ${reused} of ${items.length} pointers reused`);
-      }
-      previous = new Set(items.map(([p]) => p));
+      // Reuse: emptied slabs went back to A's cache, which hands them out again, so the arena
+      // carves (and the quota charges) hardly anything after the first round.
+      if (round === 0) firstCarved = arena.carved;
+      else assert.ok(arena.carved <= firstCarved * 1.25, `round ${round}: the arena carved ${arena.carved} bytes, ${firstCarved} after round 0`);
       const freed = await ask(b, { cmd: 'free', items });
       assert.equal(freed.doubles, 20, 'a second free from B is caught');
       assert.equal(freed.stats!.count, 0, 'B owns none of it');

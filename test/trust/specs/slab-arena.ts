@@ -49,8 +49,8 @@ function mapSome(m: M, r: R, slabs: number, i: number, useTry: boolean, run: boo
   const kept = m.carved - m.live.reduce((n, x) => n + x.slabs, 0);
   const quotaRoom = r.quota.total - usedBefore >= bytes;
   let ptr = 0;
-  if (run && bytes > a.maximum - m.slab) {
-    // More slabs than the address space holds (it keeps at least one slab of control state).
+  if (run && bytes > a.maximum - (a as unknown as { ctrlSlabs: number }).ctrlSlabs * m.slab) {
+    // More slabs than the address space holds past its control state.
     expectThrow(() => (useTry ? a.tryMapRun(slabs) : a.mapRun(slabs)), RangeError, what);
     assert.equal(r.quota.used, usedBefore, `${what}: a refused map charges nothing`);
     return;
@@ -96,7 +96,9 @@ const spec: ModelSpec<M, R, P> = {
   setup({ slabShift, quotaSlabs, extra, preSlabs, maxSlabs, shared }) {
     const slab = 2 ** slabShift;
     const quota = new (need(Quota, 'Quota'))(quotaSlabs * slab + extra);
-    const pre = Math.min(preSlabs, quotaSlabs, maxSlabs === null ? quotaSlabs : maxSlabs - 1);
+    // The control state takes one slab, two of 64 KiB (its owner registry alone is 64 KiB).
+    const ctrl = slabShift === 16 ? 2 : 1;
+    const pre = Math.min(preSlabs, quotaSlabs, maxSlabs === null ? quotaSlabs : maxSlabs - ctrl);
     const A = need(SlabArena, 'SlabArena');
     const arena = new A({
       quota, slabSize: slab, shared,
