@@ -40,7 +40,6 @@
 import { OutOfMemoryError } from '../errors.js';
 import { checkInstance, checkInt, optionalInt } from '../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
-import { failedAs } from '../internal/failure.js';
 import type { Memory } from '../memory.js';
 import { SlabCache } from './slab-cache.js';
 
@@ -298,13 +297,11 @@ export class Ibuf {
         throw new OutOfMemoryError(size, `${where}: ${used + size} bytes can never fit the address space`);
       }
     }
-    let got = 0;
-    try {
-      got = throwing ? this.cache.get(want) : this.cache.tryGet(want);
-    } catch (e) {
-      failedAs(where, size, e);
+    const got = this.cache.tryGet(want);
+    if (got === 0) {
+      if (!throwing) return 0;
+      this.cache.noMemory(where, size, want);
     }
-    if (got === 0) return 0;
     const p = asPtr(got);
     const real = this.cache.realSize(want);
     const u8 = this.memory.u8;

@@ -41,7 +41,6 @@
 import { OutOfMemoryError } from '../errors.js';
 import { checkInstance, checkInt, checkPowerOfTwo } from '../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
-import { failedAs } from '../internal/failure.js';
 import type { Memory } from '../memory.js';
 import { SlabArena } from './slab-arena.js';
 
@@ -318,12 +317,11 @@ export class LSRegion {
       // A new current slab: the cached one, else one from the arena.
       let slab = this.cached;
       if (slab === 0) {
-        try {
-          slab = throwing ? this.arena.map() : this.arena.tryMap();
-        } catch (e) {
-          failedAs(where, size, e);
+        slab = this.arena.tryMap();
+        if (slab === 0) {
+          if (!throwing) return 0;
+          this.arena.noMemory(where, size, 1);
         }
-        if (slab === 0) return 0;
       } else {
         this.cached = 0;
       }
@@ -350,13 +348,11 @@ export class LSRegion {
       throw new OutOfMemoryError(size, `${where}: ${size} bytes can never fit the address space`);
     }
     const slabs = Math.ceil(need / S);
-    let run = 0;
-    try {
-      run = throwing ? this.arena.mapRun(slabs) : this.arena.tryMapRun(slabs);
-    } catch (e) {
-      failedAs(where, size, e);
+    const run = this.arena.tryMapRun(slabs);
+    if (run === 0) {
+      if (!throwing) return 0;
+      this.arena.noMemory(where, size, slabs);
     }
-    if (run === 0) return 0;
     const ptr = asPtr(Math.ceil(run / align) * align);
     const used = ptr - run + size;
     // Its id is >= every max logged so far, so appending keeps the log sorted.

@@ -236,7 +236,7 @@ export class Obuf {
         // An unallocated buffer: it takes all that is left.
         if (!this.allocAt(p, n - off)) {
           this.rollback(svpPos, svpLen, svpUsed);
-          throw new OutOfMemoryError(n - off, `Obuf.dup: no buffer of ${n - off} bytes could be had`);
+          this.noBuffer('Obuf.dup', n - off);
         }
         u8 = this.memory.u8;
         continue;
@@ -409,7 +409,7 @@ export class Obuf {
       const ok = c === 0 ? this.allocAt(p, size) : this.reallocAt(p, size);
       if (!ok) {
         if (!throwing) return 0;
-        throw new OutOfMemoryError(size, `${where}: no buffer of ${size} bytes could be had`);
+        this.noBuffer(where, size);
       }
     }
     this.pos = p;
@@ -453,6 +453,12 @@ export class Obuf {
     }
     if (ptr !== 0 && this.debug) this.memory.u8.fill(FRESH_BYTE, ptr, ptr + this.cache.realSize(this.lastWant));
     return ptr;
+  }
+
+  /** Throws for a buffer of `size` bytes that could not be had: the cache's error, named for `where`. */
+  private noBuffer(where: string, size: number): never {
+    if (size > this.memory.maxByteLength) throw new OutOfMemoryError(size, `${where}: ${size} bytes can never fit the address space`);
+    this.cache.noMemory(where, size);
   }
 
   /** Makes every savepoint taken so far stale. */

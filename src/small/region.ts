@@ -46,7 +46,6 @@
 import { OutOfMemoryError } from '../errors.js';
 import { checkInstance, checkInt, checkPowerOfTwo } from '../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
-import { failedAs } from '../internal/failure.js';
 import type { Memory } from '../memory.js';
 import { SlabCache } from './slab-cache.js';
 
@@ -353,12 +352,11 @@ export class Region {
       ptr = want > need ? this.cache.tryGet(want) : 0;
       if (ptr !== 0) size = this.cache.realSize(want);
       else {
-        try {
-          ptr = throwing ? this.cache.get(need) : this.cache.tryGet(need);
-        } catch (e) {
-          failedAs(where, need, e);
+        ptr = this.cache.tryGet(need);
+        if (ptr === 0) {
+          if (!throwing) return 0;
+          this.cache.noMemory(where, need);
         }
-        if (ptr === 0) return 0;
         size = this.cache.realSize(need);
       }
     }

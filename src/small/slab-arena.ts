@@ -367,7 +367,7 @@ export class SlabArena {
   /** A slab: `ptr % slabSize === 0`, never 0. Throws `QuotaExceededError` or `OutOfMemoryError`. */
   map(): number {
     const p = this.take(1, 0);
-    if (p === 0) this.fail('SlabArena.map', 1);
+    if (p === 0) this.noMemory('SlabArena.map', this.slabSize, 1);
     return p;
   }
 
@@ -383,7 +383,7 @@ export class SlabArena {
   mapRun(slabs: number): number {
     if (typeof slabs !== 'number' || (slabs >>> 0) !== slabs || slabs < 1 || slabs > this.slabCount - this.ctrlSlabs) this.badRun('SlabArena.mapRun', slabs);
     const p = this.take(slabs, 0);
-    if (p === 0) this.fail('SlabArena.mapRun', slabs);
+    if (p === 0) this.noMemory('SlabArena.mapRun', slabs * this.slabSize, slabs);
     return p;
   }
 
@@ -567,9 +567,16 @@ export class SlabArena {
     return checkInt(where, 'slabs', slabs, 1, this.slabCount - this.ctrlSlabs) as never;
   }
 
-  private fail(where: string, slabs: number): never {
+  /**
+   * Throws the error a failed map of `slabs` slabs deserves, for a request of `requested` bytes
+   * made through `where` (the method the user called): `QuotaExceededError` when the quota
+   * refused, else `OutOfMemoryError` naming the reserved maximum (or the failed commit). Call
+   * it right after the failed try, whose reason it reads from `failure`. @internal
+   */
+  noMemory(where: string, requested: number, slabs: number): never {
     const bytes = slabs * this.slabSize;
-    const what = `${slabs} slab${slabs === 1 ? '' : 's'} of ${this.slabSize} bytes (${bytes} bytes)`;
+    const run = `${slabs} slab${slabs === 1 ? '' : 's'} of ${this.slabSize} bytes (${bytes} bytes)`;
+    const what = requested === bytes ? run : `${requested} bytes (${run})`;
     const end = Atomics.load(this.ctl, W_CARVED);
     let free = 0;
     for (let i = this.ctrlSlabs; i < end; i++) if (this.slabInfo[i] === FREE) free++;
@@ -577,14 +584,14 @@ export class SlabArena {
       : `the ${free} free slab${free === 1 ? '' : 's'} of the arena hold${free === 1 ? 's' : ''} no ${slabs} adjacent`;
     if (this.failure === MapFailure.Quota) {
       const q = this.quota;
-      throw new QuotaExceededError(bytes, q.total,
+      throw new QuotaExceededError(requested, q.total,
         `${where}: ${what} exceed the quota: it has ${q.total - q.used} of ${q.total} bytes left (${q.used} used), and ${kept}`);
     }
     if (this.commitError !== null) {
-      throw new OutOfMemoryError(bytes, `${where}: ${what} are reserved but could not be committed (${this.commitError})`);
+      throw new OutOfMemoryError(requested, `${where}: ${what} are reserved but could not be committed (${this.commitError})`);
     }
     const data = this.slabCount - this.ctrlSlabs;
-    throw new OutOfMemoryError(bytes,
+    throw new OutOfMemoryError(requested,
       `${where}: ${what} do not fit the arena's reserved maximum of ${this.maximum} bytes: ` +
       `${end - this.ctrlSlabs} of its ${data} slabs are carved, ${data - (end - this.ctrlSlabs)} never carved, and ${kept}`);
   }

@@ -58,7 +58,7 @@
  *   at most one wholly free arena slab is cached (freeCount[orderMax] <= 1).
  */
 import { threadId as currentThreadId } from 'node:worker_threads';
-import { InvalidPointerError, OutOfMemoryError, QuotaExceededError } from '../errors.js';
+import { InvalidPointerError } from '../errors.js';
 import { checkInstance, checkInt, checkPointer } from '../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
 import { MAX_BYTE_LENGTH } from '../memory.js';
@@ -572,21 +572,14 @@ export class SlabCache {
   }
 
   /**
-   * Throws the error a failed allocation of `bytes` made through `where` (the method the user
-   * called) deserves: `QuotaExceededError` when the quota refused, else `OutOfMemoryError`
-   * saying the arena's reserved maximum has no room. Call it right after a failed try. @internal
+   * Throws the error a failed allocation of `requested` bytes made through `where` (the method
+   * the user called) deserves: the arena's, for the slabs that a get of `bytes` (by default the
+   * same) could not have. Call it right after a failed try. @internal
    */
-  noMemory(where: string, bytes: number): never {
+  noMemory(where: string, requested: number, bytes: number = requested): never {
     if (this.destroyed) this.usedAfterDestroy();
-    const q = this.arena.quota;
-    const need = bytes > this.slabSize ? Math.ceil(bytes / this.slabSize) * this.slabSize : this.slabSize;
-    if (this.arena.failure === MapFailure.Quota) {
-      throw new QuotaExceededError(bytes, q.total,
-        `${where}: ${bytes} bytes exceed the quota (it needs ${need} more bytes of slabs; the quota's limit is ${q.total}, ${q.used} used)`);
-    }
-    const arena = this.arena;
-    throw new OutOfMemoryError(bytes,
-      `${where}: no room for ${bytes} bytes in the arena's reserved maximum of ${arena.maximum} bytes (${arena.used} bytes of slabs handed out, ${arena.carved} carved)`);
+    const slabs = bytes > this.slabSize ? Math.ceil(bytes / this.slabSize) : 1;
+    this.arena.noMemory(where, requested, slabs);
   }
 
   // ---- internals ----
