@@ -32,6 +32,8 @@ export { Mempool } from './small/mempool.js';
 export type { MempoolStats, MempoolAdoption } from './small/mempool.js';
 export { SmallAlloc } from './small/small-alloc.js';
 export type { ReadView, SmallAllocOptions, SmallAdoption, SmallClassStats, SmallStats } from './small/small-alloc.js';
+export { createAllocator } from './small/create-allocator.js';
+export type { CreateAllocatorOptions } from './small/create-allocator.js';
 
 // The small family: Region, Ibuf, Obuf, LSRegion
 export { Region, REGION_SLAB_CAP } from './small/region.js';

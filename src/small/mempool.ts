@@ -598,6 +598,29 @@ export class Mempool implements BlockOwner, SpareHolder {
   }
 
   /**
+   * True when `ptr` is a live object (allocated, not freed by another worker) of our slab `s`,
+   * exactly at a slot's start. @internal
+   */
+  holds(ptr: number, s: number): boolean {
+    const off = ptr - s - this.first;
+    const idx = Math.imul(off >>> this.shift, this.dinv) >>> 0;
+    if (idx >= this.objcount || Math.imul(idx, this.stride) !== off) return false;
+    const w = (s >>> 2) + H.WORDS + (idx >>> 5);
+    const bit = 1 << (idx & 31);
+    return (this.i32[w]! & bit) !== 0 && (this.i32[w + this.bw]! & bit) === 0;
+  }
+
+  /**
+   * The start of the slot of our slab `s` that holds address `addr`, or 0 if `addr` is in no
+   * slot. @internal
+   */
+  slotOf(addr: number, s: number): number {
+    const off = addr - s - this.first;
+    if (off < 0 || off >= this.objcount * this.stride) return 0;
+    return s + this.first + off - (off % this.stride);
+  }
+
+  /**
    * Frees `ptr` of our slab `s` (its header names this pool). The fast path handles a valid
    * free with no read view open and debug mode off; anything else goes to freeLocal, which
    * finds the precise error or takes the slow road. @internal

@@ -733,7 +733,9 @@ export class SlabCache {
       this.releaseFreeSlabs();
       p = this.arena.mapFor(this.ownerId, n);
       if (p === 0) {
+        const why = this.arena.failure;
         for (let i = 0; i < cached; i++) this.retakeFreeSlab();
+        this.arena.failure = why;
         if (this.spare.holder !== null && this.spare.holder.dropSpare()) return this.getRun(size);
         return 0;
       }

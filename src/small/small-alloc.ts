@@ -48,7 +48,8 @@
 import { InvalidPointerError } from '../errors.js';
 import { checkInstance, checkInt, checkPointer, describe, optionsBag, rangeError, typeError } from '../internal/checks.js';
 import { getDebug } from '../internal/debug.js';
-import { MAX_BYTE_LENGTH } from '../memory.js';
+import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
+import { MAX_BYTE_LENGTH, type Memory } from '../memory.js';
 import { threadId as currentThreadId } from 'node:worker_threads';
 import {
   L, isPageRun, largeFail, largeId, largeState, largeWord, liveLargeWord, tagIndex,
@@ -155,8 +156,10 @@ export class SmallAlloc implements PoolHost, BlockOwner {
   declare readonly objsizeMax: number;
   /** The size classes. @internal */
   declare readonly classes: SizeClasses;
-  /** Written into large headers (H.POOL). @internal */
+  /** This allocator's id: H.POOL of its pools' slabs' allocator registry, and in its large allocations' tags. @internal */
   declare readonly id: number;
+  /** The memory its pointers are offsets into (the arena's). */
+  declare readonly memory: Memory;
 
   private declare readonly ownerId: number;
   /** The pool of each class, created on first use. */
@@ -243,6 +246,7 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     this.id = newPoolId(this);
     this.ownerId = cache.ownerId;
     const memory = cache.arena.memory;
+    this.memory = memory;
     memory.sync();
     this.u32 = memory.u32;
     this.i32 = memory.i32;
@@ -305,10 +309,78 @@ export class SmallAlloc implements PoolHost, BlockOwner {
   }
 
   /**
-   * Frees `ptr`, handed out by this allocator or by any worker's allocator over the same
-   * arena. `size`, when given, must be what was asked for (any size of the same class does).
+   * `size` bytes, all zero. Throws `OutOfMemoryError` / `QuotaExceededError`.
    */
-  free(ptr: number, size?: number): void {
+  calloc(size: number): number {
+    const where = 'SmallAlloc.calloc';
+    if (typeof size !== 'number' || (size >>> 0) !== size) checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH);
+    const p = this.tryAlloc(size);
+    if (p === 0) this.cache.noMemory(where, size);
+    this.memory.u8.fill(0, p, p + size);
+    return p;
+  }
+
+  /**
+   * Resizes the allocation at `ptr` (one of this allocator's) to `size` bytes: in place while
+   * `size` falls in the same size class (for a large allocation: needs the same pages), else
+   * moved: a new allocation, the bytes that fit copied, the old one freed. Returns the
+   * pointer to use from now on. `realloc(0, size)` is `alloc(size)`. On failure it throws
+   * `OutOfMemoryError` / `QuotaExceededError` and the old allocation stays live and intact;
+   * a pointer that is not a live allocation of this allocator is an `InvalidPointerError`.
+   */
+  realloc(ptr: number, size: number): number {
+    const where = 'SmallAlloc.realloc';
+    if (typeof size !== 'number' || (size >>> 0) !== size) checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH);
+    if (ptr === 0) {
+      const p = this.tryAlloc(size);
+      if (p === 0) this.cache.noMemory(where, size);
+      return p;
+    }
+    const real = this.ownSize(ptr, where);
+    if (real > 0) {
+      // A class object: its class size; the same class holds sizes above the previous one.
+      if (size <= real && size <= this.objsizeMax && this.classes.classOf(size) === this.classes.classOf(real)) return ptr;
+    } else if (size > this.objsizeMax && this.cache.pagesSize(size) === -real) {
+      const t = tagIndex(ptr) + 1;
+      this.largeUsed += size - (this.tags[t]! >>> 0);
+      this.tags[t] = size | 0;
+      return ptr;
+    }
+    const q = this.tryAlloc(size);
+    if (q === 0) this.cache.noMemory(where, size);
+    const keep = Math.abs(real);
+    this.memory.u8.copyWithin(q, ptr, ptr + (keep < size ? keep : size));
+    this.free(ptr);
+    return q;
+  }
+
+  /**
+   * `length` elements of `type` in a fresh allocation, as a typed array over the memory,
+   * aligned to the element size. `free(view)` frees it. Throws `OutOfMemoryError` /
+   * `QuotaExceededError`.
+   */
+  allocAs<T extends TypedArray>(type: TypedArrayConstructor<T>, length: number): T {
+    const where = 'SmallAlloc.allocAs';
+    const bytes = typedBytes(where, type, length);
+    if (bytes > MAX_BYTE_LENGTH) this.cache.noMemory(where, bytes);
+    const align = type.BYTES_PER_ELEMENT;
+    let p = this.tryAlloc(bytes);
+    // Class objects are 8-aligned with the default granularity; a finer one may need room to align.
+    if (p !== 0 && p % align !== 0) {
+      this.free(p);
+      p = this.tryAlloc(bytes + align);
+      if (p !== 0) p += align - (p % align);
+    }
+    if (p === 0) this.cache.noMemory(where, bytes);
+    return new type(this.memory.buffer, p, length);
+  }
+
+  /**
+   * Frees `ptr` (or the allocation a typed array from {@link SmallAlloc.allocAs} views), handed
+   * out by this allocator or by any worker's allocator over the same arena. `size`, when
+   * given, must be what was asked for (any size of the same class does).
+   */
+  free(ptr: number | TypedArray, size?: number): void {
     if (this.releasable === true) this.collect(BATCH);
     if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr || size !== undefined) {
       this.freeSlow(ptr, size);
@@ -340,8 +412,9 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     pool.freeIn(ptr, s);
   }
 
-  private freeSlow(ptr: number, size: number | undefined): void {
+  private freeSlow(arg: number | TypedArray, size: number | undefined): void {
     const where = 'SmallAlloc.free';
+    const ptr = ArrayBuffer.isView(arg) ? this.viewStart(arg, where) : arg;
     if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
     if (size !== undefined && size !== null) checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH);
     if (ptr >= this.end) this.refresh();
@@ -391,6 +464,43 @@ export class SmallAlloc implements PoolHost, BlockOwner {
       ? size <= this.objsizeMax && this.classes.classOf(size) === cls
       : size <= recorded;
     if (!ok) rangeError('SmallAlloc.free', 'size', `a size of the class of ${ptr} (at most ${recorded} bytes)`, size);
+  }
+
+  /**
+   * The usable bytes of the live allocation at `ptr`, which must be this allocator's own: its
+   * class size, or (negated) the bytes of a large allocation's pages. InvalidPointerError
+   * naming `where` for anything else.
+   */
+  private ownSize(ptr: number, where: string): number {
+    if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
+    if (ptr >= this.end) this.refresh();
+    // As free's fast path: the page map's order, the slab's header, then the slot.
+    const o = ptr < this.end ? this.pageMap[ptr >>> 12]! - 1 : -1;
+    if ((o >>> 0) <= 0x7e) {
+      const s = ptr - (ptr & ((4096 << o) - 1));
+      const pool = this.poolOf(s);
+      if (pool !== null && this.u32[(s >>> 2) + H.OWNER] === this.ownerId && pool.holds(ptr, s)) return pool.objsize;
+    }
+    const arena = this.cache.arena;
+    if (ptr !== 0 && ptr < arena.maximum && isPageRun(arena, ptr)) {
+      const w = liveLargeWord(arena, ptr, where);
+      if (largeId(w) === this.id && this.larges.has(ptr)) return -this.cache.pagesSize(this.largeSize(ptr));
+    }
+    this.invalid(where, ptr, 'is not a live allocation of this allocator');
+  }
+
+  /** The allocation a typed array from allocAs views: the start of the block it lies in. */
+  private viewStart(view: ArrayBufferView, where: string): number {
+    const addr = view.byteOffset;
+    if (view.buffer !== this.memory.buffer) {
+      throw new InvalidPointerError(addr, `${where}: the typed array does not view this allocator's memory`);
+    }
+    const arena = this.cache.arena;
+    if (isPageRun(arena, addr)) return slabOf(arena, addr);
+    const s = slabOf(arena, addr) >>> 0;
+    const pool = s === 0 ? null : this.poolOf(s);
+    // Not in one of our slots: the free that follows finds out what it is.
+    return pool === null ? addr : pool.slotOf(addr, s) || addr;
   }
 
   /** Our pool that owns our mempool slab `s`, or null if another allocator of ours owns it. */

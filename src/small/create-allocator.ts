@@ -1,0 +1,56 @@
+/**
+ * createAllocator: the whole small family in one call, for a program that just wants memory.
+ *
+ * It builds a {@link Quota} of `limit` bytes, a {@link SlabArena} over it, this worker's
+ * {@link SlabCache} and a {@link SmallAlloc}, and returns the SmallAlloc. Its parts stay
+ * reachable: `alloc.cache`, `alloc.cache.arena`, `alloc.cache.arena.quota`, so a worker can be
+ * handed `alloc.cache.arena.handle()` and another `Region` or `LSRegion` can share the arena.
+ *
+ * Failure: bad options are a `TypeError`/`RangeError` naming the option (as each part's own
+ * constructor names it); nothing is left behind.
+ */
+import { optionsBag, checkInt } from '../internal/checks.js';
+import { MAX_BYTE_LENGTH } from '../memory.js';
+import { Quota } from './quota.js';
+import { SlabArena } from './slab-arena.js';
+import { SlabCache } from './slab-cache.js';
+import { SmallAlloc, type SmallAllocOptions } from './small-alloc.js';
+
+/** Options of {@link createAllocator}. */
+export interface CreateAllocatorOptions extends SmallAllocOptions {
+  /** Bytes the allocator may take in all (the quota's limit). */
+  limit: number;
+  /** Bytes per arena slab: a power of two in [64 KiB, 1 GiB]. Default 4 MiB. */
+  slabSize?: number;
+  /** Share the memory with workers (a `SharedArrayBuffer`). Default true. */
+  shared?: boolean;
+}
+
+/**
+ * A ready {@link SmallAlloc} over a fresh quota of `limit` bytes, arena and cache.
+ *
+ *     const alloc = createAllocator({ limit: 64 << 20 });
+ *     const p = alloc.alloc(100);
+ */
+export function createAllocator(opts: CreateAllocatorOptions): SmallAlloc {
+  const where = 'createAllocator';
+  const o = optionsBag<CreateAllocatorOptions>(where, opts);
+  checkInt(where, 'limit', o.limit, 1, MAX_BYTE_LENGTH);
+  const quota = new Quota(o.limit as number);
+  const arena = new SlabArena({
+    quota,
+    ...(o.slabSize !== undefined ? { slabSize: o.slabSize } : {}),
+    ...(o.shared !== undefined ? { shared: o.shared } : {}),
+  });
+  const cache = new SlabCache(arena);
+  try {
+    return new SmallAlloc(cache, {
+      ...(o.objsizeMin !== undefined ? { objsizeMin: o.objsizeMin } : {}),
+      ...(o.granularity !== undefined ? { granularity: o.granularity } : {}),
+      ...(o.allocFactor !== undefined ? { allocFactor: o.allocFactor } : {}),
+    });
+  } catch (e) {
+    cache.destroy();
+    throw e;
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * SmallAlloc as a user keeping records would call it: createAllocator, calloc, realloc, allocAs
+ * and free(view). Each failure path ends with nothing changed and nothing lost.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  InvalidPointerError, QuotaExceededError, SlabCache, SmallAlloc, createAllocator,
+} from '../../src/index.js';
+import { seeded } from '../support/rng.js';
+import { stamp, verifyStamp } from '../support/model.js';
+import { KB, MB, throwsLike } from './mempool-support.js';
+
+test('createAllocator builds a quota, an arena, a cache and a SmallAlloc, reachable from it', () => {
+  const alloc = createAllocator({ limit: 8 * MB, slabSize: 64 * KB, granularity: 16 });
+  assert.ok(alloc instanceof SmallAlloc);
+  assert.ok(alloc.cache instanceof SlabCache);
+  assert.equal(alloc.cache.arena.slabSize, 64 * KB);
+  assert.equal(alloc.cache.arena.quota.total, 8 * MB);
+  assert.equal(alloc.info(alloc.alloc(1)).realSize, 16, 'options pass through to the SmallAlloc');
+  assert.equal(alloc.memory, alloc.cache.arena.memory);
+  throwsLike(() => createAllocator(undefined as never), TypeError, /createAllocator: limit must be a number/, 'no limit');
+  throwsLike(() => createAllocator({ limit: -1 }), RangeError, /createAllocator: limit/, 'negative limit');
+  throwsLike(() => createAllocator({ limit: MB, slabSize: 1000 }), RangeError, /slabSize/, 'bad slab size');
+  throwsLike(() => createAllocator({ limit: MB, allocFactor: 3 }), RangeError, /allocFactor/, 'bad factor');
+});
+
+test('calloc hands out zeroed bytes, even where freed data lay', () => {
+  const alloc = createAllocator({ limit: 8 * MB });
+  for (const size of [0, 1, 24, 1000, alloc.objsizeMax + 5000]) {
+    const p = alloc.alloc(size);
+    alloc.memory.u8.fill(0xee, p, p + size);
+    alloc.free(p);
+    const q = alloc.calloc(size);
+    assert.ok(alloc.memory.u8.subarray(q, q + size).every((b) => b === 0), `calloc(${size}) is zeroed`);
+    alloc.free(q);
+  }
+  throwsLike(() => alloc.calloc(-1), RangeError, /SmallAlloc\.calloc: size/, 'negative size');
+  throwsLike(() => alloc.calloc(9 * MB), QuotaExceededError, /SmallAlloc\.calloc/, 'over the quota');
+  alloc.check();
+});
+
+test('realloc stays in place within the size class and moves, keeping the bytes, across classes', () => {
+  const alloc = createAllocator({ limit: 64 * MB });
+  const u8 = () => alloc.memory.u8;
+  const p = alloc.alloc(100);
+  stamp(u8(), p, 100, 1);
+  const real = alloc.info(p).realSize;
+  assert.equal(alloc.realloc(p, real), p, 'up to the class size: in place');
+  assert.equal(alloc.realloc(p, 100), p);
+  verifyStamp(u8(), p, 100, 1);
+  const q = alloc.realloc(p, 5000);
+  assert.notEqual(q, p, 'a bigger class: moved');
+  verifyStamp(u8(), q, 100, 1, 'moved bytes');
+  assert.throws(() => alloc.info(p), InvalidPointerError, 'the old allocation is freed');
+  const r = alloc.realloc(q, 10);
+  assert.notEqual(r, q, 'a smaller class: moved, so that free(ptr, size) keeps matching');
+  verifyStamp(u8(), r, 10, 1, 'shrunk bytes');
+  alloc.free(r, 10);
+  // Large: in place while the pages hold it, moved beyond.
+  const big = alloc.alloc(alloc.objsizeMax + 1);
+  stamp(u8(), big, alloc.objsizeMax + 1, 2);
+  const pages = alloc.info(big).realSize;
+  assert.equal(alloc.realloc(big, pages), big, 'the same pages: in place');
+  assert.equal(alloc.stats().large.used, pages, 'the size asked is updated');
+  const moved = alloc.realloc(big, pages + 1);
+  assert.notEqual(moved, big);
+  verifyStamp(u8(), moved, alloc.objsizeMax + 1, 2, 'moved large bytes');
+  alloc.free(moved, pages + 1);
+  assert.equal(alloc.realloc(0, 64) !== 0, true, 'realloc(0, n) allocates');
+  alloc.check();
+});
+
+test('a failed or refused realloc leaves the old allocation live and intact', () => {
+  const alloc = createAllocator({ limit: 4 * MB, slabSize: 64 * KB });
+  const other = new SmallAlloc(alloc.cache);
+  const p = alloc.alloc(200);
+  stamp(alloc.memory.u8, p, 200, 3);
+  const before = JSON.stringify(alloc.stats());
+  throwsLike(() => alloc.realloc(p, 8 * MB), QuotaExceededError, /SmallAlloc\.realloc/, 'past the quota');
+  assert.equal(JSON.stringify(alloc.stats()), before, 'nothing changed');
+  verifyStamp(alloc.memory.u8, p, 200, 3, 'the old bytes');
+  const o = other.alloc(200);
+  const freed = alloc.alloc(64);
+  alloc.free(freed);
+  const after = JSON.stringify(alloc.stats());
+  const cases: [string, number, RegExp][] = [
+    ['another allocator\'s pointer', o, /not a live allocation of this allocator/],
+    ['a freed pointer', freed, /not a live allocation of this allocator/],
+    ['an interior pointer', p + 8, /not a live allocation of this allocator/],
+    ['past the arena', 2 ** 33, /not a live allocation of this allocator/],
+  ];
+  for (const [what, ptr, msg] of cases) {
+    throwsLike(() => alloc.realloc(ptr, 300), InvalidPointerError, msg, what);
+    assert.equal(JSON.stringify(alloc.stats()), after, `${what}: nothing changed`);
+  }
+  throwsLike(() => alloc.realloc(-8, 300), RangeError, /SmallAlloc\.realloc: ptr must be a non-negative integer/, 'negative');
+  throwsLike(() => alloc.realloc(p, -1), RangeError, /SmallAlloc\.realloc: size/, 'negative size');
+  assert.equal(alloc.realloc(p, 200), p);
+  verifyStamp(alloc.memory.u8, p, 200, 3);
+  alloc.free(p);
+  other.free(o);
+  alloc.check();
+  other.check();
+});
+
+/** Every byte of `[p, p + n)` set to a pattern of `tag`, so that any prefix can be verified. */
+function fillTag(u8: Uint8Array, p: number, n: number, tag: number): void {
+  for (let i = 0; i < n; i++) u8[p + i] = (tag * 131 + i * 7 + 1) & 0xff;
+}
+
+function checkTag(u8: Uint8Array, p: number, n: number, tag: number, what: string): void {
+  for (let i = 0; i < n; i++) {
+    if (u8[p + i] !== ((tag * 131 + i * 7 + 1) & 0xff)) assert.fail(`${what}: byte ${i} of ${p} (tag ${tag}) is overwritten`);
+  }
+}
+
+test('random reallocs keep every allocation intact, with check() after every step', () => {
+  const rng = seeded('smallalloc realloc');
+  const alloc = createAllocator({ limit: 64 * MB, slabSize: 256 * KB });
+  const live = new Map<number, { size: number; tag: number }>();
+  let tag = 1;
+  for (let step = 0; step < 3000; step++) {
+    const size = rng.chance(0.05) ? rng.int(alloc.objsizeMax, alloc.objsizeMax * 3) : rng.int(0, 2000);
+    const keys = [...live.keys()];
+    if (keys.length > 0 && rng.chance(0.6)) {
+      const p = rng.pick(keys);
+      const b = live.get(p)!;
+      const q = alloc.realloc(p, size);
+      live.delete(p);
+      checkTag(alloc.memory.u8, q, Math.min(b.size, size), b.tag, 'kept bytes');
+      fillTag(alloc.memory.u8, q, size, tag);
+      live.set(q, { size, tag: tag++ });
+    } else if (keys.length > 0 && rng.chance(0.3)) {
+      const p = rng.pick(keys);
+      alloc.free(p);
+      live.delete(p);
+    } else {
+      const p = alloc.alloc(size);
+      fillTag(alloc.memory.u8, p, size, tag);
+      live.set(p, { size, tag: tag++ });
+    }
+    alloc.check();
+  }
+  for (const [p, b] of live) checkTag(alloc.memory.u8, p, b.size, b.tag, 'at the end');
+  for (const p of live.keys()) alloc.free(p);
+  assert.equal(alloc.stats().count, 0);
+  alloc.check();
+});
+
+test('allocAs returns an aligned typed array over the memory, and free(view) frees it', () => {
+  for (const granularity of [8, 4, 1]) {
+    const alloc = createAllocator({ limit: 16 * MB, granularity });
+    const views = [];
+    for (const [Type, n] of [[Float64Array, 10], [Float64Array, 3], [Int32Array, 7], [Uint8Array, 0], [BigInt64Array, 5],
+      [Float64Array, alloc.objsizeMax / 4]] as const) {
+      const v = alloc.allocAs(Type as never, n) as Float64Array | Int32Array | Uint8Array | BigInt64Array;
+      assert.equal(v.buffer, alloc.memory.buffer);
+      assert.equal(v.length, n);
+      assert.equal(v.byteOffset % Type.BYTES_PER_ELEMENT, 0, `${Type.name} is aligned (granularity ${granularity})`);
+      views.push(v);
+    }
+    (views[0] as Float64Array)[9] = 1.5;
+    assert.equal(alloc.memory.dv.getFloat64(views[0]!.byteOffset + 72, true), 1.5, 'writes land in the memory');
+    assert.equal(alloc.stats().count, views.length);
+    for (const v of views) alloc.free(v);
+    assert.equal(alloc.stats().count, 0, 'every view freed its allocation');
+    throwsLike(() => alloc.free(views[0]!), InvalidPointerError, /SmallAlloc\.free/, 'a view freed twice');
+    throwsLike(() => alloc.free(new Float64Array(4)), InvalidPointerError, /does not view this allocator's memory/, 'a foreign view');
+    throwsLike(() => alloc.allocAs(Array as never, 4), TypeError, /SmallAlloc\.allocAs: type must be a typed array constructor/, 'not a typed array');
+    throwsLike(() => alloc.allocAs(Float64Array, -1), RangeError, /SmallAlloc\.allocAs: length/, 'negative length');
+    throwsLike(() => alloc.allocAs(Float64Array, 4 * MB), QuotaExceededError, /SmallAlloc\.allocAs/, 'over the quota');
+    assert.equal(alloc.stats().count, 0);
+    alloc.check();
+  }
+});
