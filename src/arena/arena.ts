@@ -44,6 +44,7 @@
 import { OutOfMemoryError } from '../errors.js';
 import { checkInt, optionalInt, optionsBag, typeError } from '../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
+import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
 import { MAX_BYTE_LENGTH, Memory } from '../memory.js';
 
 /** A pointer: a byte offset into the allocator's memory; 0 is null. */
@@ -147,6 +148,25 @@ export class Arena {
     // Every block starts 8-aligned, so the fallback's result is aligned too.
     return this.allocateFallback('Arena.allocateAligned', bytes);
   }
+  /** `bytes` (>= 1) bytes, all zero (memory of a `reset` arena is reused). Throws `OutOfMemoryError`. */
+  calloc(bytes: number): Ptr {
+    if (typeof bytes !== 'number' || (bytes >>> 0) !== bytes || bytes === 0) checkInt('Arena.calloc', 'bytes', bytes, 1, MAX_BYTE_LENGTH);
+    const p = this.allocateAligned(bytes);
+    this.memory.u8.fill(0, p, p + bytes);
+    return p;
+  }
+
+  /**
+   * `length` elements of `type` as a typed array over the memory, 8-aligned (enough for every
+   * type); freed with the arena (`reset`). Throws `OutOfMemoryError`.
+   */
+  allocAs<T extends TypedArray>(type: TypedArrayConstructor<T>, length: number): T {
+    const bytes = typedBytes('Arena.allocAs', type, length, MAX_BYTE_LENGTH);
+    // LevelDB's arena hands out no empty block: an empty array takes one byte.
+    const p = this.allocateAligned(bytes === 0 ? 1 : bytes);
+    return new type(this.memory.buffer, p, length);
+  }
+
 
   /** Σ sizes of the blocks carved + 8 bytes of bookkeeping per block (LevelDB's measure). */
   memoryUsage(): number {

@@ -2,6 +2,7 @@
  * Typed arrays over an allocator's memory: the types, and the checks every `allocAs` /
  * `allocSlice` makes of its arguments.
  */
+import { OutOfMemoryError } from '../errors.js';
 import { checkInt, typeError } from './checks.js';
 
 /** Any of the built-in typed arrays. */
@@ -23,10 +24,16 @@ const TYPES: ReadonlySet<unknown> = new Set<unknown>([
 /**
  * Bytes of `length` elements of `type` after checking both: `TypeError` unless `type` is a
  * built-in typed array constructor, `RangeError` unless `length` is an integer in
- * [0, 2^53 - 1]. The result may exceed any allocator's capacity: the caller compares.
+ * [0, 2^53 - 1], `OutOfMemoryError` when the bytes exceed `max`, the largest allocation the
+ * caller can make.
  */
-export function typedBytes(where: string, type: unknown, length: unknown): number {
+export function typedBytes(where: string, type: unknown, length: unknown, max: number): number {
   if (!TYPES.has(type)) typeError(where, 'type', 'a typed array constructor', type);
   checkInt(where, 'length', length, 0, Number.MAX_SAFE_INTEGER);
-  return (length as number) * (type as TypedArrayConstructor<TypedArray>).BYTES_PER_ELEMENT;
+  const t = type as TypedArrayConstructor<TypedArray> & { name: string };
+  const bytes = (length as number) * t.BYTES_PER_ELEMENT;
+  if (bytes > max) {
+    throw new OutOfMemoryError(bytes, `${where}: ${length} elements of ${t.name} (${bytes} bytes) exceed the largest allocation, ${max} bytes`);
+  }
+  return bytes;
 }

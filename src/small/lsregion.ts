@@ -41,6 +41,7 @@
 import { OutOfMemoryError } from '../errors.js';
 import { checkInstance, checkInt, checkPowerOfTwo } from '../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
+import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
 import type { Memory } from '../memory.js';
 import { SlabArena } from './slab-arena.js';
 
@@ -163,6 +164,23 @@ export class LSRegion {
       }
     }
     return this.allocSlow('LSRegion.tryAlloc', size, 1, id, false);
+  }
+
+  /** `size` bytes, all zero, tagged with `id`. Throws `OutOfMemoryError`. */
+  calloc(size: number, id: number): Ptr {
+    const p = this.allocSlow('LSRegion.calloc', size, 1, id, true);
+    this.memory.u8.fill(0, p, p + size);
+    return p;
+  }
+
+  /**
+   * `length` elements of `type`, tagged with `id`, as a typed array over the memory, aligned to
+   * the element size; freed by `gc`. Throws `OutOfMemoryError`.
+   */
+  allocAs<T extends TypedArray>(type: TypedArrayConstructor<T>, length: number, id: number): T {
+    const bytes = typedBytes('LSRegion.allocAs', type, length, MAX_SIZE);
+    const p = this.allocSlow('LSRegion.allocAs', bytes, type.BYTES_PER_ELEMENT, id, true);
+    return new type(this.memory.buffer, p, length);
   }
 
   /** `size` bytes at a multiple of `align` (a power of two), tagged with `id`. */

@@ -526,6 +526,14 @@ export class Mempool implements BlockOwner, SpareHolder {
     return this.alloc();
   }
 
+  /** An object of `objsize` bytes, all zero. Throws `OutOfMemoryError` when the cache has no slab. */
+  calloc(): number {
+    const p = this.tryAlloc();
+    if (p === 0) this.cache.noMemory('Mempool.calloc', this.objsize);
+    this.u8.fill(0, p, p + this.objsize);
+    return p;
+  }
+
   /**
    * The current slab is full or there is none: drop full slabs off the heap's top; failing
    * that take remote frees in (when enough was allocated since the last scan to pay for

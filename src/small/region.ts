@@ -46,6 +46,7 @@
 import { OutOfMemoryError } from '../errors.js';
 import { checkInstance, checkInt, checkPowerOfTwo } from '../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
+import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
 import type { Memory } from '../memory.js';
 import { SlabCache } from './slab-cache.js';
 
@@ -190,6 +191,23 @@ export class Region {
       checkPowerOfTwo('Region.tryAlignedAlloc', 'align', align, 1, MAX_ALIGN);
     }
     return this.allocSlow('Region.tryAlignedAlloc', size, align, false);
+  }
+
+  /** `size` bytes, all zero; throws `OutOfMemoryError` when no slab can be had. */
+  calloc(size: number): Ptr {
+    const p = this.allocSlow('Region.calloc', size, 1, true);
+    this.memory.u8.fill(0, p, p + size);
+    return p;
+  }
+
+  /**
+   * `length` elements of `type` as a typed array over the memory, aligned to the element size;
+   * freed with the region (`truncate`, `reset`, `free`). Throws `OutOfMemoryError`.
+   */
+  allocAs<T extends TypedArray>(type: TypedArrayConstructor<T>, length: number): T {
+    const bytes = typedBytes('Region.allocAs', type, length, MAX_SIZE);
+    const p = this.allocSlow('Region.allocAs', bytes, type.BYTES_PER_ELEMENT, true);
+    return new type(this.memory.buffer, p, length);
   }
 
   /**

@@ -361,8 +361,7 @@ export class SmallAlloc implements PoolHost, BlockOwner {
    */
   allocAs<T extends TypedArray>(type: TypedArrayConstructor<T>, length: number): T {
     const where = 'SmallAlloc.allocAs';
-    const bytes = typedBytes(where, type, length);
-    if (bytes > MAX_BYTE_LENGTH) this.cache.noMemory(where, bytes);
+    const bytes = typedBytes(where, type, length, MAX_BYTE_LENGTH);
     const align = type.BYTES_PER_ELEMENT;
     let p = this.tryAlloc(bytes);
     // Class objects are 8-aligned with the default granularity; a finer one may need room to align.

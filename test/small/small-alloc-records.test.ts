@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  InvalidPointerError, QuotaExceededError, SlabCache, SmallAlloc, createAllocator,
+  Arena, InvalidPointerError, LSRegion, Mempool, OutOfMemoryError, Quota, QuotaExceededError, Region, SlabArena, SlabCache,
+  SmallAlloc, createAllocator,
 } from '../../src/index.js';
 import { seeded } from '../support/rng.js';
 import { stamp, verifyStamp } from '../support/model.js';
@@ -151,7 +152,7 @@ test('random reallocs keep every allocation intact, with check() after every ste
 test('allocAs returns an aligned typed array over the memory, and free(view) frees it', () => {
   for (const granularity of [8, 4, 1]) {
     const alloc = createAllocator({ limit: 16 * MB, granularity });
-    const views = [];
+    const views: (Float64Array | Int32Array | Uint8Array | BigInt64Array)[] = [];
     for (const [Type, n] of [[Float64Array, 10], [Float64Array, 3], [Int32Array, 7], [Uint8Array, 0], [BigInt64Array, 5],
       [Float64Array, alloc.objsizeMax / 4]] as const) {
       const v = alloc.allocAs(Type as never, n) as Float64Array | Int32Array | Uint8Array | BigInt64Array;
@@ -173,4 +174,41 @@ test('allocAs returns an aligned typed array over the memory, and free(view) fre
     assert.equal(alloc.stats().count, 0);
     alloc.check();
   }
+});
+
+test('calloc and allocAs on Mempool, Region, Arena and LSRegion: zeroed, aligned, over the memory', () => {
+  const dirty = (u8: Uint8Array, p: number, n: number): void => void u8.fill(0xee, p, p + n);
+  const zero = (u8: Uint8Array, p: number, n: number, what: string): void =>
+    assert.ok(u8.subarray(p, p + n).every((b) => b === 0), `${what} is zeroed`);
+  const cache = new SlabCache(new SlabArena({ quota: new Quota(16 * MB), slabSize: 64 * KB }));
+  const pool = new Mempool(cache, 40);
+  const a = pool.alloc();
+  dirty(cache.arena.memory.u8, a, 40);
+  pool.free(a);
+  zero(cache.arena.memory.u8, pool.calloc(), 40, 'Mempool.calloc');
+  const region = new Region(cache);
+  region.alloc(3);
+  const r = region.calloc(100);
+  zero(region.memory.u8, r, 100, 'Region.calloc');
+  const rv = region.allocAs(Float64Array, 5);
+  assert.equal(rv.byteOffset % 8, 0);
+  assert.equal(rv.buffer, region.memory.buffer);
+  const arena = new Arena();
+  arena.allocate(3);
+  const av = arena.allocAs(Int32Array, 4);
+  assert.equal(av.byteOffset % 8, 0);
+  assert.equal(arena.allocAs(Float64Array, 0).length, 0, 'an empty array');
+  const c = arena.calloc(50);
+  zero(arena.memory.u8, c, 50, 'Arena.calloc');
+  const ls = new LSRegion(cache.arena);
+  ls.alloc(1, 1);
+  const lv = ls.allocAs(BigUint64Array, 3, 2);
+  assert.equal(lv.byteOffset % 8, 0);
+  lv[2] = 7n;
+  assert.equal(ls.memory.dv.getBigUint64(lv.byteOffset + 16, true), 7n);
+  zero(ls.memory.u8, ls.calloc(77, 3), 77, 'LSRegion.calloc');
+  throwsLike(() => region.allocAs(Float64Array, 2 ** 30), OutOfMemoryError, /Region\.allocAs: .* exceed the largest allocation/, 'too many elements');
+  throwsLike(() => arena.allocAs('x' as never, 1), TypeError, /Arena\.allocAs: type/, 'not a type');
+  throwsLike(() => ls.allocAs(Float64Array, 1.5, 4), RangeError, /LSRegion\.allocAs: length/, 'fractional length');
+  pool.check();
 });
