@@ -41,9 +41,10 @@
  *   usage === Σ block sizes + 8 * blocks   (LevelDB charges sizeof(char*) per block)
  *   reset() => cursor === 8, usage === 0   (the same memory is carved again)
  */
-import { OutOfMemoryError } from '../errors.js';
-import { checkInt, optionalInt, optionsBag, typeError } from '../internal/checks.js';
+import { InvalidPointerError, OutOfMemoryError } from '../errors.js';
+import { checkInt, checkPointer, optionalInt, optionsBag, typeError } from '../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
+import { STRING_PREFIX, readStringAt, stringBytes, writeString } from '../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
 import { MAX_BYTE_LENGTH, Memory } from '../memory.js';
 
@@ -154,6 +155,30 @@ export class Arena {
     const p = this.allocateAligned(bytes);
     this.memory.u8.fill(0, p, p + bytes);
     return p;
+  }
+
+  /**
+   * Stores `s` as UTF-8 after its byte length (a u32), 8-aligned; returns its pointer.
+   * Throws `OutOfMemoryError`.
+   */
+  allocString(s: string): Ptr {
+    if (typeof s !== 'string') typeError('Arena.allocString', 's', 'a string', s);
+    const n = stringBytes(s);
+    const p = this.allocateAligned(STRING_PREFIX + n);
+    writeString(this.memory.u8, this.memory.dv, p, s, n);
+    return p;
+  }
+
+  /**
+   * The string `allocString` stored at `ptr`. A pointer outside the blocks carved so far, or
+   * whose length runs past them, is an `InvalidPointerError`.
+   */
+  readString(ptr: Ptr): string {
+    const where = 'Arena.readString';
+    if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
+    if (ptr < 8) throw new InvalidPointerError(ptr, `${where}: ${ptr} is not in a block of this arena`);
+    const m = this.memory;
+    return readStringAt(m.u8, m.dv, ptr, this.cursor, where);
   }
 
   /**

@@ -39,8 +39,9 @@
  *   id check inexact
  */
 import { OutOfMemoryError } from '../errors.js';
-import { checkInstance, checkInt, checkPowerOfTwo } from '../internal/checks.js';
+import { checkInstance, checkInt, checkPointer, checkPowerOfTwo, typeError } from '../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
+import { STRING_ALIGN, STRING_PREFIX, readStringAt, stringBytes, writeString } from '../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
 import type { Memory } from '../memory.js';
 import { SlabArena } from './slab-arena.js';
@@ -181,6 +182,30 @@ export class LSRegion {
     const bytes = typedBytes('LSRegion.allocAs', type, length, MAX_SIZE);
     const p = this.allocSlow('LSRegion.allocAs', bytes, type.BYTES_PER_ELEMENT, id, true);
     return new type(this.memory.buffer, p, length);
+  }
+
+  /**
+   * Stores `s` as UTF-8 after its byte length (a u32), 4-aligned, tagged with `id`; returns its
+   * pointer, freed by `gc`. Throws `OutOfMemoryError`.
+   */
+  allocString(s: string, id: number): Ptr {
+    const where = 'LSRegion.allocString';
+    if (typeof s !== 'string') typeError(where, 's', 'a string', s);
+    const n = stringBytes(s);
+    const p = this.allocSlow(where, STRING_PREFIX + n, STRING_ALIGN, id, true);
+    writeString(this.memory.u8, this.memory.dv, p, s, n);
+    return p;
+  }
+
+  /**
+   * The string `allocString` stored at `ptr`. A pointer whose length runs past the memory is
+   * an `InvalidPointerError`; the lsregion keeps no record of what it handed out.
+   */
+  readString(ptr: Ptr): string {
+    const where = 'LSRegion.readString';
+    if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
+    const m = this.memory;
+    return readStringAt(m.u8, m.dv, ptr, m.byteLength, where);
   }
 
   /** `size` bytes at a multiple of `align` (a power of two), tagged with `id`. */

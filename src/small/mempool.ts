@@ -65,7 +65,8 @@
  *   this.count == liveRest + popcount(ALLOCATED of the current slab).
  */
 import { InvalidPointerError } from '../errors.js';
-import { checkInstance, checkInt, checkPointer, describe } from '../internal/checks.js';
+import { checkInstance, checkInt, checkPointer, describe, rangeError, typeError } from '../internal/checks.js';
+import { STRING_PREFIX, readStringAt, stringBytes, writeString } from '../internal/strings.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
 import { freeLargeRemote, isPageRun, L, largeId, largeState, liveLargeWord, tagIndex } from './large.js';
 import type { SlabArena } from './slab-arena.js';
@@ -524,6 +525,39 @@ export class Mempool implements BlockOwner, SpareHolder {
   tryAlloc(): number {
     if (this.fl === 0 && this.bump === this.bumpEnd) return this.allocSlow(false);
     return this.alloc();
+  }
+
+  /**
+   * Stores `s` as UTF-8 after its byte length (a u32) in one object; returns its pointer (free
+   * it as any other). `RangeError` if it needs more than `objsize` bytes.
+   */
+  allocString(s: string): number {
+    const where = 'Mempool.allocString';
+    if (typeof s !== 'string') typeError(where, 's', 'a string', s);
+    const n = stringBytes(s);
+    if (STRING_PREFIX + n > this.objsize) {
+      rangeError(where, 's', `a string of at most ${this.objsize - STRING_PREFIX} bytes of UTF-8 (objsize ${this.objsize})`, s);
+    }
+    const p = this.tryAlloc();
+    if (p === 0) this.cache.noMemory(where, this.objsize);
+    const dv = this.cache.arena.memory.dv;
+    writeString(this.u8, dv, p, s, n);
+    return p;
+  }
+
+  /**
+   * The string `allocString` stored at `ptr`, a live object of this pool. `InvalidPointerError`
+   * if it is not one, or if its length runs past the object.
+   */
+  readString(ptr: number): string {
+    const where = 'Mempool.readString';
+    if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
+    const s = ptr - (ptr & this.slabMask);
+    if (ptr >= this.viewEnd) this.refresh();
+    if (ptr >= this.viewEnd || this.f64[(s >>> 3) + 1] !== this.tag || !this.holds(ptr, s)) {
+      throw new InvalidPointerError(ptr, `${where}: pointer ${describe(ptr)} is not a live object of this pool`);
+    }
+    return readStringAt(this.u8, this.cache.arena.memory.dv, ptr, ptr + this.objsize, where);
   }
 
   /** An object of `objsize` bytes, all zero. Throws `OutOfMemoryError` when the cache has no slab. */

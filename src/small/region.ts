@@ -44,8 +44,9 @@
  *   n = 0  =>  pos = end = fastEnd = 0
  */
 import { OutOfMemoryError } from '../errors.js';
-import { checkInstance, checkInt, checkPowerOfTwo } from '../internal/checks.js';
+import { checkInstance, checkInt, checkPointer, checkPowerOfTwo, typeError } from '../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
+import { STRING_ALIGN, STRING_PREFIX, readStringAt, stringBytes, writeString } from '../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
 import type { Memory } from '../memory.js';
 import { SlabCache } from './slab-cache.js';
@@ -208,6 +209,31 @@ export class Region {
     const bytes = typedBytes('Region.allocAs', type, length, MAX_SIZE);
     const p = this.allocSlow('Region.allocAs', bytes, type.BYTES_PER_ELEMENT, true);
     return new type(this.memory.buffer, p, length);
+  }
+
+  /**
+   * Stores `s` as UTF-8 after its byte length (a u32), 4-aligned; returns its pointer, freed
+   * with the region. Throws `OutOfMemoryError`.
+   */
+  allocString(s: string): Ptr {
+    const where = 'Region.allocString';
+    if (typeof s !== 'string') typeError(where, 's', 'a string', s);
+    const n = stringBytes(s);
+    const p = this.allocSlow(where, STRING_PREFIX + n, STRING_ALIGN, true);
+    writeString(this.memory.u8, this.memory.dv, p, s, n);
+    return p;
+  }
+
+  /**
+   * The string `allocString` stored at `ptr`. The region keeps no record of what it handed
+   * out: a pointer whose length runs past the memory is an `InvalidPointerError`, any other
+   * pointer reads whatever bytes lie there.
+   */
+  readString(ptr: Ptr): string {
+    const where = 'Region.readString';
+    if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
+    const m = this.memory;
+    return readStringAt(m.u8, m.dv, ptr, m.byteLength, where);
   }
 
   /**

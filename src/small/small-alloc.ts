@@ -48,6 +48,7 @@
 import { InvalidPointerError } from '../errors.js';
 import { checkInstance, checkInt, checkPointer, describe, optionsBag, rangeError, typeError } from '../internal/checks.js';
 import { getDebug } from '../internal/debug.js';
+import { STRING_PREFIX, readStringAt, stringBytes, writeString } from '../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
 import { MAX_BYTE_LENGTH, type Memory } from '../memory.js';
 import { threadId as currentThreadId } from 'node:worker_threads';
@@ -714,7 +715,42 @@ export class SmallAlloc implements PoolHost, BlockOwner {
    * (`realSize` = the usable bytes of its block). `InvalidPointerError` if it is not live.
    */
   info(ptr: number): { isLarge: boolean; realSize: number } {
-    const where = 'SmallAlloc.info';
+    const real = this.liveSize(ptr, 'SmallAlloc.info');
+    return real < 0 ? { isLarge: true, realSize: -real } : { isLarge: false, realSize: real };
+  }
+
+  /**
+   * Stores `s` as UTF-8 after its byte length (a u32) in a fresh allocation; returns its
+   * pointer (free it as any other). Throws `OutOfMemoryError` / `QuotaExceededError`.
+   */
+  allocString(s: string): number {
+    const where = 'SmallAlloc.allocString';
+    if (typeof s !== 'string') typeError(where, 's', 'a string', s);
+    const n = stringBytes(s);
+    const p = this.tryAlloc(STRING_PREFIX + n);
+    if (p === 0) this.cache.noMemory(where, STRING_PREFIX + n);
+    const m = this.memory;
+    writeString(m.u8, m.dv, p, s, n);
+    return p;
+  }
+
+  /**
+   * The string `allocString` stored at `ptr` (a live allocation of any allocator over the
+   * arena). `InvalidPointerError` if `ptr` is not live or its length runs past the allocation.
+   */
+  readString(ptr: number): string {
+    const where = 'SmallAlloc.readString';
+    const real = this.liveSize(ptr, where);
+    const m = this.memory;
+    return readStringAt(m.u8, m.dv, ptr, ptr + (real < 0 ? -real : real), where);
+  }
+
+  /**
+   * The usable bytes of the live allocation at `ptr`, any allocator's over the arena (as
+   * free() accepts it): its class size, or (negated) a large allocation's pages.
+   * InvalidPointerError naming `where` if it is not live.
+   */
+  private liveSize(ptr: number, where: string): number {
     if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
     const arena = this.cache.arena;
     if (ptr === 0 || ptr >= arena.maximum) this.invalid(where, ptr, 'is not a pointer into the arena');
@@ -725,7 +761,7 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     if (isPageRun(arena, ptr)) {
       const w = liveLargeWord(arena, ptr, where);
       if (mine && ownerOf(largeId(w)) === undefined) this.invalid(where, ptr, 'is in a block of no live allocator');
-      return { isLarge: true, realSize: this.cache.pagesSize(this.tags[tagIndex(ptr) + 1]! >>> 0) };
+      return -this.cache.pagesSize(this.largeSize(ptr));
     }
     const s = slabOf(arena, ptr) >>> 0;
     if (s === 0 || s + H.BYTES > this.end) this.invalid(where, ptr, 'is not in a block handed out by the arena');
@@ -742,7 +778,7 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     const w = h + H.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
     if ((Atomics.load(i32, w) & bit) === 0 || (Atomics.load(i32, w + bw) & bit) !== 0) this.invalid(where, ptr, 'is not a live allocation');
-    return { isLarge: false, realSize: u32[h + H.OBJSIZE]! };
+    return u32[h + H.OBJSIZE]!;
   }
 
   /** Statistics; remote frees are taken in and a batch of deferred frees released first. */

@@ -212,3 +212,41 @@ test('calloc and allocAs on Mempool, Region, Arena and LSRegion: zeroed, aligned
   throwsLike(() => ls.allocAs(Float64Array, 1.5, 4), RangeError, /LSRegion\.allocAs: length/, 'fractional length');
   pool.check();
 });
+
+test('allocString and readString round-trip on every allocator, and refuse what is not a string of theirs', () => {
+  const samples = ['', 'abc', 'a sixteen chars!', 'héllo wörld', '日本語のテキスト', '🎉 emoji 🎉', 'x'.repeat(5000)];
+  const alloc = createAllocator({ limit: 32 * MB, slabSize: 256 * KB });
+  const pool = new Mempool(alloc.cache, 64);
+  const region = new Region(alloc.cache);
+  const arena = new Arena();
+  const ls = new LSRegion(alloc.cache.arena);
+  const other = new SmallAlloc(new SlabCache(alloc.cache.arena));
+  let id = 1;
+  for (const s of samples) {
+    const p = alloc.allocString(s);
+    assert.equal(alloc.readString(p), s, `SmallAlloc: ${JSON.stringify(s.slice(0, 20))}`);
+    assert.equal(other.readString(p), s, 'another allocator over the arena reads it too');
+    alloc.free(p);
+    throwsLike(() => alloc.readString(p), InvalidPointerError, /SmallAlloc\.readString/, 'a freed string');
+    assert.equal(region.readString(region.allocString(s)), s, 'Region');
+    assert.equal(arena.readString(arena.allocString(s)), s, 'Arena');
+    assert.equal(ls.readString(ls.allocString(s, id++)), s, 'LSRegion');
+    if (new TextEncoder().encode(s).length <= 60) {
+      const q = pool.allocString(s);
+      assert.equal(pool.readString(q), s, 'Mempool');
+      pool.free(q);
+    }
+  }
+  throwsLike(() => pool.allocString('x'.repeat(61)), RangeError, /Mempool\.allocString: s must be a string of at most 60 bytes/, 'too long for the pool');
+  throwsLike(() => alloc.allocString(5 as never), TypeError, /SmallAlloc\.allocString: s must be a string/, 'not a string');
+  throwsLike(() => region.readString(-4), RangeError, /Region\.readString: ptr/, 'negative');
+  throwsLike(() => arena.readString(2 ** 40), InvalidPointerError, /Arena\.readString/, 'past the blocks');
+  const q = alloc.alloc(8);
+  alloc.memory.dv.setUint32(q, 1000, true);
+  throwsLike(() => alloc.readString(q), InvalidPointerError, /SmallAlloc\.readString/, 'a length past the allocation');
+  alloc.free(q);
+  throwsLike(() => pool.readString(alloc.alloc(64)), InvalidPointerError, /Mempool\.readString/, 'another allocator\'s object');
+  alloc.check();
+  pool.check();
+  other.check();
+});

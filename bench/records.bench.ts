@@ -1,0 +1,75 @@
+/**
+ * SmallAlloc's record calls against what they stand for, in one process:
+ * - `realloc` within the size class (64 <-> 60 bytes, in place) against an alloc+free pair of
+ *   64 bytes (target: at most 1.5x);
+ * - `realloc` that moves (64 -> 200 bytes and back) against the same work by hand: alloc, copy
+ *   the bytes, free (target: at most 1x).
+ * Each contender runs its own copy of its loop (`specialize`).
+ */
+import { createAllocator } from '../src/small/create-allocator.js';
+import type { SmallAlloc } from '../src/small/small-alloc.js';
+import { compare } from './support/harness.js';
+import { specialize } from './support/peers.js';
+
+const N = 1000;
+
+function pairs(a: SmallAlloc, n: number): number {
+  let sink = 0;
+  for (let i = 0; i < n; i++) {
+    const p = a.alloc(64);
+    sink ^= p;
+    a.free(p);
+  }
+  return sink;
+}
+
+function reallocInPlace(a: SmallAlloc, p: number, n: number): number {
+  let sink = 0;
+  for (let i = 0; i < n; i++) sink ^= a.realloc(p, (i & 1) === 0 ? 60 : 64);
+  return sink;
+}
+
+function reallocMoving(a: SmallAlloc, start: number, n: number): number {
+  let p = start;
+  for (let i = 0; i < n; i++) p = a.realloc(p, (i & 1) === 0 ? 200 : 64);
+  return p;
+}
+
+function byHand(a: SmallAlloc, start: number, n: number): number {
+  let p = start;
+  const u8 = a.memory.u8;
+  for (let i = 0; i < n; i++) {
+    const size = (i & 1) === 0 ? 200 : 64;
+    const q = a.alloc(size);
+    u8.copyWithin(q, p, p + 64);
+    a.free(p);
+    p = q;
+  }
+  return p;
+}
+
+/** Runs the records group. */
+export async function run(): Promise<void> {
+  const mk = (): SmallAlloc => createAllocator({ limit: 256 * 2 ** 20 });
+  const fPairs = specialize(pairs);
+  const fInPlace = specialize(reallocInPlace);
+  const fMoving = specialize(reallocMoving);
+  const fHand = specialize(byHand);
+  const a = mk();
+  const b = mk();
+  const c = mk();
+  const d = mk();
+  // 1000 live objects in each, as a store would hold: the pair does not run on an empty pool.
+  for (const x of [a, b, c, d]) for (let i = 0; i < 1000; i++) x.alloc(64);
+  const pb = b.alloc(64);
+  // The moving loops keep one pointer alive across calls; an even count returns it to 64 bytes.
+  let pc = c.alloc(64);
+  let pd = d.alloc(64);
+  await compare('SmallAlloc.realloc (ns per call)', [
+    { name: 'alloc(64) + free', ops: N, fn: () => fPairs(a, N) },
+    { name: 'realloc within the class (60 <-> 64)', ops: N, fn: () => fInPlace(b, pb, N), vs: 'alloc(64) + free', target: 1.5 },
+    { name: 'alloc + copy 64 B + free, by hand', ops: N, fn: () => (pd = fHand(d, pd, N)) },
+    { name: 'realloc moving (64 <-> 200)', ops: N, fn: () => (pc = fMoving(c, pc, N)), vs: 'alloc + copy 64 B + free, by hand', target: 1 },
+  ]);
+  for (const x of [a, b, c, d]) x.check();
+}
