@@ -38,6 +38,7 @@ import { InvalidPointerError, OutOfMemoryError } from '../errors.js';
 import { checkInt, checkPointer, checkPowerOfTwo, describe, optionalBool, optionsBag, typeError } from '../internal/checks.js';
 import { FRESH_BYTE, getDebug } from '../internal/debug.js';
 import { HEADER_BYTES, Kind, verifyHeader, writeHeader } from '../internal/header.js';
+import { readStringAt, stringBytes, STRING_ALIGN, STRING_PREFIX, writeString } from '../internal/strings.js';
 import { Memory } from '../memory.js';
 import type { Ptr } from './arena.js';
 
@@ -55,10 +56,6 @@ const MAX_CAPACITY = 2 ** 32 - 8 - DATA;
 const MAX_SIZE = 2 ** 32 - 1;
 /** Alignment limit: the padding must stay a u32 and the mask an int32. */
 const MAX_ALIGN = 2 ** 31;
-/** Bytes of the length stored in front of a string. */
-const STRING_PREFIX = 4;
-/** ASCII strings up to this length are copied byte by byte (measured faster than encodeInto). */
-const SHORT_ASCII = 64;
 
 /** What {@link BumpArena.attach} takes: structured-cloneable, sent with `postMessage`. */
 export interface BumpArenaHandle {
@@ -90,30 +87,6 @@ const SLICE_TYPES: ReadonlySet<unknown> = new Set<unknown>([
 
 /** Set by attach() for the one constructor call that wraps an existing buffer. */
 let attaching: SharedArrayBuffer | null = null;
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/** Bytes of `s` in UTF-8 as TextEncoder writes it (a lone surrogate becomes U+FFFD: 3 bytes). */
-function utf8Length(s: string): number {
-  let n = 0;
-  const len = s.length;
-  for (let i = 0; i < len; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < len) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n += 4;
-        i++;
-      } else {
-        n += 3;
-      }
-    } else n += 3;
-  }
-  return n;
-}
 
 /**
  * A fixed-capacity bump arena whose end pointer moves downward; lock-free across workers when
@@ -298,21 +271,13 @@ export class BumpArena {
    */
   allocString(s: string): Ptr {
     if (typeof s !== 'string') typeError('BumpArena.allocString', 's', 'a string', s);
-    const n = utf8Length(s);
-    const p = this.tryAlloc(STRING_PREFIX + n, STRING_PREFIX);
+    const n = stringBytes(s);
+    const p = this.tryAlloc(STRING_PREFIX + n, STRING_ALIGN);
     if (p === 0) {
       throw new OutOfMemoryError(STRING_PREFIX + n,
         `BumpArena.allocString: ${n} bytes of UTF-8 (+4 for the length) do not fit in the ${this.remaining()} bytes remaining`);
     }
-    this.dv.setUint32(p, n, true);
-    const start = p + STRING_PREFIX;
-    if (n === s.length && n <= SHORT_ASCII) {
-      // Short ASCII: a byte loop beats making a subarray and crossing into the encoder.
-      const u8 = this.u8;
-      for (let i = 0; i < n; i++) u8[start + i] = s.charCodeAt(i);
-    } else if (n > 0) {
-      encoder.encodeInto(s, this.u8.subarray(start, start + n));
-    }
+    writeString(this.u8, this.dv, p, s, n);
     return p;
   }
 
@@ -320,22 +285,14 @@ export class BumpArena {
   readString(ptr: Ptr): string {
     const where = 'BumpArena.readString';
     if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
-    if (ptr < DATA || ptr + STRING_PREFIX > this.top || ptr % STRING_PREFIX !== 0) {
+    if (ptr < DATA || ptr + STRING_PREFIX > this.top || ptr % STRING_ALIGN !== 0) {
       throw new InvalidPointerError(ptr, `${where}: ${ptr} is not a string of this arena (data lies in [${DATA}, ${this.top}))`);
     }
     const end = this.shared ? Atomics.load(this.u32, END) : this.u32[END]!;
     if (ptr < end) {
       throw new InvalidPointerError(ptr, `${where}: ${ptr} is not a string of this arena (below the allocated region at ${end})`);
     }
-    const n = this.dv.getUint32(ptr, true);
-    const start = ptr + STRING_PREFIX;
-    if (n > this.top - start) {
-      throw new InvalidPointerError(ptr, `${where}: ${ptr} is not a string of this arena (length ${n} runs past its end)`);
-    }
-    if (n === 0) return '';
-    // TextDecoder refuses views of a SharedArrayBuffer: decode a private copy instead.
-    const bytes = this.shared ? this.u8.slice(start, start + n) : this.u8.subarray(start, start + n);
-    return decoder.decode(bytes);
+    return readStringAt(this.u8, this.dv, ptr, this.top, where);
   }
 
   /** Every allocation abandoned: `remaining() === capacity`. No worker may use old pointers. */
