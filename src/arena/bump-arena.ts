@@ -39,6 +39,7 @@ import { checkInt, checkPointer, checkPowerOfTwo, describe, optionalBool, option
 import { FRESH_BYTE, getDebug } from '../internal/debug.js';
 import { HEADER_BYTES, Kind, verifyHeader, writeHeader } from '../internal/header.js';
 import { readStringAt, stringBytes, STRING_ALIGN, STRING_PREFIX, writeString } from '../internal/strings.js';
+import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
 import { Memory } from '../memory.js';
 import type { Ptr } from './arena.js';
 
@@ -69,21 +70,7 @@ export interface BumpArenaOptions {
   shared?: boolean;
 }
 
-/** Any of the built-in typed arrays. */
-export type TypedArray =
-  | Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array
-  | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
-
-/** The constructor of a typed array `T`, as `allocSlice` takes it (`Float64Array`, …). */
-export interface TypedArrayConstructor<T extends TypedArray> {
-  new (buffer: ArrayBufferLike, byteOffset: number, length: number): T;
-  readonly BYTES_PER_ELEMENT: number;
-}
-
-const SLICE_TYPES: ReadonlySet<unknown> = new Set<unknown>([
-  Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
-  Float32Array, Float64Array, BigInt64Array, BigUint64Array,
-]);
+export type { TypedArray, TypedArrayConstructor } from '../internal/typed.js';
 
 /** Set by attach() for the one constructor call that wraps an existing buffer. */
 let attaching: SharedArrayBuffer | null = null;
@@ -343,16 +330,14 @@ export class BumpArena {
 
   /** Byte size of a slice after checking the arguments; -1 when it exceeds the capacity. */
   private sliceBytes(where: string, type: unknown, length: number, fill: unknown): number {
-    if (!SLICE_TYPES.has(type)) typeError(where, 'type', 'a typed array constructor', type);
+    const bytes = typedBytes(where, type, length, Infinity);
     const t = type as TypedArrayConstructor<TypedArray>;
-    checkInt(where, 'length', length, 0, Number.MAX_SAFE_INTEGER);
     if (fill !== undefined && fill !== null) {
       const big = t === (BigInt64Array as unknown) || t === (BigUint64Array as unknown);
       if (big ? typeof fill !== 'bigint' : typeof fill !== 'number') {
         typeError(where, 'fill', big ? `a bigint for ${t.name}` : `a number for ${t.name}`, fill);
       }
     }
-    const bytes = length * t.BYTES_PER_ELEMENT;
     return bytes > this.capacity ? -1 : bytes;
   }
 
