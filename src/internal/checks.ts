@@ -67,7 +67,7 @@ export function checkInt(where: string, name: string, value: unknown, min: numbe
  */
 export function checkPointer(where: string, name: string, value: unknown): number {
   if (typeof value !== 'number') typeError(where, name, 'a number', value);
-  if (!Number.isSafeInteger(value) || value < 0) rangeError(where, name, 'a non-negative integer', value);
+  if (!Number.isInteger(value) || value < 0) rangeError(where, name, 'a non-negative integer', value);
   return value;
 }
 

@@ -33,7 +33,7 @@ export function typedBytes(where: string, type: unknown, length: unknown, max: n
   const t = type as TypedArrayConstructor<TypedArray> & { name: string };
   const bytes = (length as number) * t.BYTES_PER_ELEMENT;
   if (bytes > max) {
-    throw new OutOfMemoryError(bytes, `${where}: ${length} elements of ${t.name} (${bytes} bytes) exceed the largest allocation, ${max} bytes`);
+    throw new OutOfMemoryError(bytes, `${where}: length ${length} of ${t.name} is ${bytes} bytes, more than the largest allocation (${max} bytes)`);
   }
   return bytes;
 }

@@ -63,9 +63,11 @@ function standard(kind: Kind, optional: boolean): [unknown, Expect][] {
   switch (kind) {
     case 'int':
     case 'ptr': {
-      const bad: Expect = kind === 'ptr' ? 'ptr' : 'range';
-      return [[undefined, absent], [null, absent], [NaN, bad], [-1, bad], [1.5, bad], [2 ** 53, bad], [Infinity, bad],
-        [-Infinity, bad], ['8', 'type'], [8n, 'type'], [{}, 'type'], [[8], 'type'], [true, 'type']];
+      // The one pointer rule: not a non-negative integer is a RangeError; an integer that is
+      // not a live allocation (2^53 here) an InvalidPointerError.
+      const big: Expect = kind === 'ptr' ? 'invalid' : 'range';
+      return [[undefined, absent], [null, absent], [NaN, 'range'], [-1, 'range'], [1.5, 'range'], [2 ** 53, big], [Infinity, 'range'],
+        [-Infinity, 'range'], ['8', 'type'], [8n, 'type'], [{}, 'type'], [[8], 'type'], [true, 'type']];
     }
     case 'bool':
       return [[undefined, absent], [null, absent], [NaN, 'type'], [-1, 'type'], [1, 'type'], ['true', 'type'], [1n, 'type'], [{}, 'type']];
@@ -157,8 +159,8 @@ const rows: Row[] = [
   { target: 'BumpArena.readString', arg: 'ptr', kind: 'custom', needs: ['BumpArena'], make: bump,
     call: (w, v) => (w['arena'] as { readString(p: unknown): string }).readString(v),
     values: [[undefined, 'type'], [null, 'type'], ['8', 'type'], [8n, 'type'], [{}, 'type'], [[8], 'type'], [true, 'type'],
-      [NaN, 'range'], [-1, 'range'], [1.5, 'range'], [2 ** 53, 'range'], [Infinity, 'range'], [-Infinity, 'range'],
-      [0, 'invalid'], [4, 'invalid'], [33, 'invalid'], [2 ** 32, 'invalid'], [2 ** 53 - 1, 'invalid']] },
+      [NaN, 'range'], [-1, 'range'], [1.5, 'range'], [Infinity, 'range'], [-Infinity, 'range'],
+      [0, 'invalid'], [4, 'invalid'], [33, 'invalid'], [2 ** 32, 'invalid'], [2 ** 53 - 1, 'invalid'], [2 ** 53, 'invalid']] },
   // ---- Quota ----
   { target: 'Quota', arg: 'limit', kind: 'int', needs: ['Quota'], make: () => ({}),
     call: (_w, v) => new (need(Quota, 'Quota'))(v as number), extra: [[2 ** 45, 'range']] },
@@ -238,6 +240,26 @@ const rows: Row[] = [
     target: `SmallAlloc.${m}`, arg: 'ptr', kind: 'ptr', needs: ['SmallAlloc', 'SlabCache', 'SlabArena', 'Quota'], make: smallWorld,
     call: (w, v) => (w['small'] as Record<string, (n: unknown) => unknown>)[m]!(v), extra: [[0, 'ptr'], [2 ** 32, 'ptr']],
   })),
+  ...(['realloc', 'readString'] as const).map((m): Row => ({
+    target: `SmallAlloc.${m}`, arg: 'ptr', kind: 'ptr', needs: ['SmallAlloc', 'SlabCache', 'SlabArena', 'Quota'], make: smallWorld,
+    call: (w, v) => (w['small'] as Record<string, (p: unknown, n?: number) => unknown>)[m]!(v, 8),
+    extra: [[2 ** 32, 'invalid'], [8, 'invalid']],
+  })),
+  ...(['realloc', 'calloc'] as const).map((m): Row => ({
+    target: `SmallAlloc.${m}`, arg: 'size', kind: 'int', needs: ['SmallAlloc', 'SlabCache', 'SlabArena', 'Quota'], make: smallWorld,
+    call: (w, v) => {
+      const a = w['small'] as Record<string, (...x: unknown[]) => number>;
+      return m === 'realloc' ? a['realloc']!(w['live'], v) : a['calloc']!(v);
+    },
+    extra: [[2 ** 32 + 1, 'range']],
+  })),
+  { target: 'SmallAlloc.allocAs', arg: 'type', kind: 'ctor', needs: ['SmallAlloc', 'SlabCache', 'SlabArena', 'Quota'], make: smallWorld,
+    call: (w, v) => (w['small'] as { allocAs(t: unknown, n: number): unknown }).allocAs(v, 4) },
+  { target: 'SmallAlloc.allocAs', arg: 'length', kind: 'int', needs: ['SmallAlloc', 'SlabCache', 'SlabArena', 'Quota'], make: smallWorld,
+    call: (w, v) => (w['small'] as { allocAs(t: unknown, n: unknown): unknown }).allocAs(Float64Array, v),
+    extra: [[2 ** 32, 'oom'], [2 ** 50, 'oom']] },
+  { target: 'SmallAlloc.allocString', arg: 's', kind: 'string', needs: ['SmallAlloc', 'SlabCache', 'SlabArena', 'Quota'], make: smallWorld,
+    call: (w, v) => (w['small'] as { allocString(s: unknown): number }).allocString(v) },
   { target: 'SmallAlloc.free', arg: 'size', kind: 'int', optional: true, needs: ['SmallAlloc', 'SlabCache', 'SlabArena', 'Quota'], make: smallWorld,
     // A wrong size for a live pointer must be refused too; an accepted default frees it.
     call: (w, v) => (w['small'] as { free(p: number, s?: unknown): void }).free(w['live'] as number, v) },
