@@ -170,6 +170,8 @@ export interface SmallAllocLike extends Checked {
   tryAlloc(size: number): Ptr;
   free(ptr: Ptr, size?: number): void;
   info(ptr: Ptr): { isLarge: boolean; realSize: number };
+  realloc(ptr: Ptr, size: number): Ptr;
+  calloc(size: number): Ptr;
   openReadView(): ReadViewLike;
   stats(): Stats;
   destroy(): void;

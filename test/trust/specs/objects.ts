@@ -15,7 +15,7 @@ import {
   Mempool, need, Quota, SlabArena, SlabCache, SmallAlloc, unless, type MempoolLike, type ReadViewLike, type SlabCacheLike,
   type SmallAllocLike,
 } from '../../support/lib.js';
-import { assertDisjoint, command, expectThrow, sizeArb, stamp, verifyAll, type Block, type ModelSpec, type Real } from '../../support/model.js';
+import { assertDisjoint, command, expectThrow, sizeArb, stamp, verifyAll, verifyStamp, type Block, type ModelSpec, type Real } from '../../support/model.js';
 
 const SLAB = 1 << 16;
 
@@ -252,6 +252,43 @@ const smallSpec: ModelSpec<SM, SR, { quotaSlabs: number; factor: number }> = {
       expectThrow(() => r.small.free(b!.ptr), InvalidPointerError, 'a double free');
       expectThrow(() => r.small.info(b!.ptr), InvalidPointerError, 'info of a freed pointer');
     }, (m) => m.live.length > 0),
+    command('realloc', fc.tuple(fc.nat(), fc.oneof(sizeArb(20000), fc.integer({ min: 20000, max: 200000 }))), (m: SM, r: SR, [i, size]) => {
+      const s = r.small;
+      const k = i % m.live.length;
+      const b = m.live[k]!;
+      const u8 = (): Uint8Array => r.cache.arena.memory.u8;
+      const keep = Math.min(b.size, size);
+      const bytes = u8().slice(b.ptr, b.ptr + keep);
+      const q = attempt(() => s.realloc(b.ptr, size), () => JSON.stringify(s.stats().used), `realloc(${b.ptr}, ${size})`);
+      if (q === 0) {
+        verifyStamp(u8(), b.ptr, b.size, b.tag, 'the allocation a failed realloc kept');
+        return;
+      }
+      assert.deepEqual(u8().slice(q, q + keep), bytes, `realloc(${b.ptr}, ${size}) keeps the first ${keep} bytes`);
+      m.live.splice(k, 1);
+      if (q !== b.ptr) {
+        if (m.views.size > 0) m.held.push({ ptr: b.ptr, size: b.size, tag: b.tag, views: new Set(m.views.keys()) });
+        expectThrow(() => s.info(b.ptr), InvalidPointerError, 'a moved allocation\'s old pointer');
+      }
+      const info = s.info(q);
+      assert.ok(info.realSize >= size, `info(${q}).realSize ${info.realSize} >= ${size}`);
+      assertDisjoint(m.live, q, size);
+      const tag = ++m.tag;
+      stamp(u8(), q, size, tag);
+      m.live.push({ ptr: q, size, real: info.realSize, large: info.isLarge, tag });
+    }, (m) => m.live.length > 0),
+    command('calloc', sizeArb(5000), (m: SM, r: SR, size) => {
+      const s = r.small;
+      const p = attempt(() => s.calloc(size), () => JSON.stringify(s.stats().used), `calloc(${size})`);
+      if (p === 0) return;
+      const u8 = r.cache.arena.memory.u8;
+      assert.ok(u8.subarray(p, p + size).every((x) => x === 0), `calloc(${size}) is zeroed`);
+      assertDisjoint(m.live, p, size);
+      const info = s.info(p);
+      const tag = ++m.tag;
+      stamp(u8, p, size, tag);
+      m.live.push({ ptr: p, size, real: info.realSize, large: info.isLarge, tag });
+    }),
     command('openReadView', fc.constant(null), (m: SM, r: SR) => {
       m.views.set(m.nextView++, r.small.openReadView());
     }, (m) => m.views.size < 4),
