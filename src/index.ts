@@ -44,3 +44,7 @@ export { Obuf, OBUF_IOV_MAX } from './small/obuf.js';
 export type { ObufSavepoint, ObufStats } from './small/obuf.js';
 export { LSRegion } from './small/lsregion.js';
 export type { LSRegionStats } from './small/lsregion.js';
+
+// Records
+export { defineLayout } from './layout.js';
+export type { FieldKind, FieldRecord, FieldValue, Layout, LayoutCursor, ScalarKind } from './layout.js';

@@ -61,13 +61,13 @@ export function checkInt(where: string, name: string, value: unknown, min: numbe
 
 /**
  * The one rule for a pointer argument, in every allocator: not a number is a `TypeError`; a
- * number that is not a non-negative integer (`NaN`, fractional, negative, infinite) is a
- * `RangeError`. Returns it; whether it is a live allocation is the caller's question
+ * number that is not a non-negative safe integer (`NaN`, fractional, negative, infinite, 2^53
+ * and above: every number of this library is a safe integer) is a `RangeError`. Returns it; whether it is a live allocation is the caller's question
  * (`InvalidPointerError` when it is not). Call it on the slow path, after a cheap guard failed.
  */
 export function checkPointer(where: string, name: string, value: unknown): number {
   if (typeof value !== 'number') typeError(where, name, 'a number', value);
-  if (!Number.isInteger(value) || value < 0) rangeError(where, name, 'a non-negative integer', value);
+  if (!Number.isSafeInteger(value) || value < 0) rangeError(where, name, 'a non-negative integer', value);
   return value;
 }
 

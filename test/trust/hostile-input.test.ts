@@ -63,10 +63,9 @@ function standard(kind: Kind, optional: boolean): [unknown, Expect][] {
   switch (kind) {
     case 'int':
     case 'ptr': {
-      // The one pointer rule: not a non-negative integer is a RangeError; an integer that is
-      // not a live allocation (2^53 here) an InvalidPointerError.
-      const big: Expect = kind === 'ptr' ? 'invalid' : 'range';
-      return [[undefined, absent], [null, absent], [NaN, 'range'], [-1, 'range'], [1.5, 'range'], [2 ** 53, big], [Infinity, 'range'],
+      // The one pointer rule: not a non-negative safe integer is a RangeError (2^53 too); a
+      // safe integer that is not a live allocation an InvalidPointerError (the rows' extras).
+      return [[undefined, absent], [null, absent], [NaN, 'range'], [-1, 'range'], [1.5, 'range'], [2 ** 53, 'range'], [Infinity, 'range'],
         [-Infinity, 'range'], ['8', 'type'], [8n, 'type'], [{}, 'type'], [[8], 'type'], [true, 'type']];
     }
     case 'bool':
@@ -160,7 +159,7 @@ const rows: Row[] = [
     call: (w, v) => (w['arena'] as { readString(p: unknown): string }).readString(v),
     values: [[undefined, 'type'], [null, 'type'], ['8', 'type'], [8n, 'type'], [{}, 'type'], [[8], 'type'], [true, 'type'],
       [NaN, 'range'], [-1, 'range'], [1.5, 'range'], [Infinity, 'range'], [-Infinity, 'range'],
-      [0, 'invalid'], [4, 'invalid'], [33, 'invalid'], [2 ** 32, 'invalid'], [2 ** 53 - 1, 'invalid'], [2 ** 53, 'invalid']] },
+      [0, 'invalid'], [4, 'invalid'], [33, 'invalid'], [2 ** 32, 'invalid'], [2 ** 53 - 1, 'invalid'], [2 ** 53, 'range']] },
   // ---- Quota ----
   { target: 'Quota', arg: 'limit', kind: 'int', needs: ['Quota'], make: () => ({}),
     call: (_w, v) => new (need(Quota, 'Quota'))(v as number), extra: [[2 ** 45, 'range']] },
@@ -193,7 +192,7 @@ const rows: Row[] = [
   })),
   { target: 'SlabArena.unmap', arg: 'slab', kind: 'ptr', needs: ['SlabArena', 'Quota'], make: arenaWorld,
     call: (w, v) => (w['arena'] as { unmap(p: unknown): void }).unmap(v),
-    extra: [[0, 'ptr'], [SLAB + 8, 'ptr'], [2 ** 32, 'ptr'], [1, 'ptr'], [2 ** 40, 'ptr']] },
+    extra: [[0, 'invalid'], [SLAB + 8, 'invalid'], [2 ** 32, 'invalid'], [1, 'invalid'], [2 ** 40, 'invalid']] },
   // The map methods take no owner: an extra argument is ignored, whatever it is.
   ...(['map', 'tryMap', 'mapRun', 'tryMapRun'] as const).map((m): Row => ({
     target: `SlabArena.${m}`, arg: 'extra', kind: 'custom', needs: ['SlabArena', 'Quota'], make: arenaWorld,
@@ -211,7 +210,7 @@ const rows: Row[] = [
     call: (w, v) => (w['cache'] as Record<string, (n: unknown) => number>)[m]!(v), extra: [[2 ** 32 + 1, 'range']],
   })),
   { target: 'SlabCache.put', arg: 'ptr', kind: 'ptr', needs: ['SlabCache', 'SlabArena', 'Quota'], make: liveCache,
-    call: (w, v) => (w['cache'] as { put(p: unknown): void }).put(v), extra: [[0, 'ptr'], [4, 'ptr'], [2 ** 32, 'ptr']] },
+    call: (w, v) => (w['cache'] as { put(p: unknown): void }).put(v), extra: [[0, 'invalid'], [4, 'invalid'], [2 ** 32, 'invalid']] },
   // ---- Mempool ----
   { target: 'Mempool', arg: 'cache', kind: 'object', needs: ['Mempool', 'SlabCache', 'SlabArena', 'Quota'], make: () => ({}),
     call: (_w, v) => new (need(Mempool, 'Mempool'))(v as never, 16), extra: [[slabArenaOrNull(), 'type']] },
@@ -219,7 +218,7 @@ const rows: Row[] = [
     call: (w, v) => new (need(Mempool, 'Mempool'))(w['cache'] as never, v as number), extra: [[0, 'range'], [2 ** 32 + 1, 'range']] },
   { target: 'Mempool.free', arg: 'ptr', kind: 'ptr', needs: ['Mempool', 'SlabCache', 'SlabArena', 'Quota'],
     make: withLive(() => { const w = cacheWorld(); w['pool'] = new (need(Mempool, 'Mempool'))(w['cache'] as never, 24); return w; }, 'pool', (p: { alloc(): number }) => p.alloc()),
-    call: (w, v) => (w['pool'] as { free(p: unknown): void }).free(v), extra: [[0, 'ptr'], [2 ** 32, 'ptr']] },
+    call: (w, v) => (w['pool'] as { free(p: unknown): void }).free(v), extra: [[0, 'invalid'], [2 ** 32, 'invalid']] },
   // ---- SmallAlloc ----
   { target: 'SmallAlloc', arg: 'cache', kind: 'object', needs: ['SmallAlloc', 'SlabCache', 'SlabArena', 'Quota'], make: () => ({}),
     call: (_w, v) => new (need(SmallAlloc, 'SmallAlloc'))(v as never) },
@@ -238,7 +237,7 @@ const rows: Row[] = [
   })),
   ...(['free', 'info'] as const).map((m): Row => ({
     target: `SmallAlloc.${m}`, arg: 'ptr', kind: 'ptr', needs: ['SmallAlloc', 'SlabCache', 'SlabArena', 'Quota'], make: smallWorld,
-    call: (w, v) => (w['small'] as Record<string, (n: unknown) => unknown>)[m]!(v), extra: [[0, 'ptr'], [2 ** 32, 'ptr']],
+    call: (w, v) => (w['small'] as Record<string, (n: unknown) => unknown>)[m]!(v), extra: [[0, 'invalid'], [2 ** 32, 'invalid']],
   })),
   ...(['realloc', 'readString'] as const).map((m): Row => ({
     target: `SmallAlloc.${m}`, arg: 'ptr', kind: 'ptr', needs: ['SmallAlloc', 'SlabCache', 'SlabArena', 'Quota'], make: smallWorld,
