@@ -194,6 +194,8 @@ export class SmallAlloc implements PoolHost, BlockOwner {
   /** Views closed by the garbage collector (dropped without close()). */
   private viewsCollected = 0;
 
+  private declare u8: Uint8Array;
+  private declare dv: DataView;
   private declare u32: Uint32Array;
   private declare i32: Int32Array;
   private declare end: number;
@@ -249,6 +251,8 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     const memory = cache.arena.memory;
     this.memory = memory;
     memory.sync();
+    this.u8 = memory.u8;
+    this.dv = memory.dv;
     this.u32 = memory.u32;
     this.i32 = memory.i32;
     this.end = this.u32.length * 4;
@@ -317,7 +321,8 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     if (typeof size !== 'number' || (size >>> 0) !== size) checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH);
     const p = this.tryAlloc(size);
     if (p === 0) this.cache.noMemory(where, size);
-    this.memory.u8.fill(0, p, p + size);
+    if (p + size > this.end) this.refresh();
+    this.u8.fill(0, p, p + size);
     return p;
   }
 
@@ -330,28 +335,64 @@ export class SmallAlloc implements PoolHost, BlockOwner {
    * a pointer that is not a live allocation of this allocator is an `InvalidPointerError`.
    */
   realloc(ptr: number, size: number): number {
+    if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('SmallAlloc.realloc', 'size', size, 0, MAX_BYTE_LENGTH);
+    // A class object of ours, found as free's fast path finds it.
+    if (typeof ptr === 'number' && (ptr >>> 0) === ptr && ptr < this.end) {
+      const o = this.pageMap[ptr >>> 12]! - 1;
+      if ((o >>> 0) <= 0x7e) {
+        const s = ptr - (ptr & ((4096 << o) - 1));
+        const pool = this.poolOf(s);
+        if (pool !== null && this.u32[(s >>> 2) + H.OWNER] === this.ownerId && pool.holds(ptr, s)) {
+          const real = pool.objsize;
+          // The same class holds the sizes above the previous class, up to its own.
+          if (size <= real && real <= this.objsizeMax && this.classOf(size) === this.classOf(real)) return ptr;
+          const q = this.moveTo(ptr, real, size);
+          pool.freeIn(ptr, s);
+          return q;
+        }
+      }
+    }
+    return this.reallocSlow(ptr, size);
+  }
+
+  /** realloc of 0, of a large allocation, past our views, or of what is not ours. */
+  private reallocSlow(ptr: number, size: number): number {
     const where = 'SmallAlloc.realloc';
-    if (typeof size !== 'number' || (size >>> 0) !== size) checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH);
     if (ptr === 0) {
       const p = this.tryAlloc(size);
       if (p === 0) this.cache.noMemory(where, size);
       return p;
     }
-    const real = this.ownSize(ptr, where);
-    if (real > 0) {
-      // A class object: its class size; the same class holds sizes above the previous one.
-      if (size <= real && size <= this.objsizeMax && this.classes.classOf(size) === this.classes.classOf(real)) return ptr;
-    } else if (size > this.objsizeMax && this.cache.pagesSize(size) === -real) {
-      const t = tagIndex(ptr) + 1;
-      this.largeUsed += size - (this.tags[t]! >>> 0);
-      this.tags[t] = size | 0;
-      return ptr;
+    if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
+    if (ptr >= this.end) {
+      this.refresh();
+      if (ptr < this.end) return this.realloc(ptr, size);
     }
+    const arena = this.cache.arena;
+    if (ptr < arena.maximum && isPageRun(arena, ptr)) {
+      const w = liveLargeWord(arena, ptr, where);
+      if (largeId(w) === this.id && this.larges.has(ptr)) {
+        const pages = this.cache.pagesSize(this.largeSize(ptr));
+        if (size > this.objsizeMax && this.cache.pagesSize(size) === pages) {
+          const t = tagIndex(ptr) + 1;
+          this.largeUsed += size - (this.tags[t]! >>> 0);
+          this.tags[t] = size | 0;
+          return ptr;
+        }
+        const q = this.moveTo(ptr, pages, size);
+        this.freeLarge(ptr);
+        return q;
+      }
+    }
+    this.invalid(where, ptr, 'is not a live allocation of this allocator');
+  }
+
+  /** A new allocation of `size` bytes holding the first bytes of the `real` at `ptr`. */
+  private moveTo(ptr: number, real: number, size: number): number {
     const q = this.tryAlloc(size);
-    if (q === 0) this.cache.noMemory(where, size);
-    const keep = Math.abs(real);
-    this.memory.u8.copyWithin(q, ptr, ptr + (keep < size ? keep : size));
-    this.free(ptr);
+    if (q === 0) this.cache.noMemory('SmallAlloc.realloc', size);
+    if (q + size > this.end) this.refresh();
+    this.u8.copyWithin(q, ptr, ptr + (real < size ? real : size));
     return q;
   }
 
@@ -466,29 +507,6 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     if (!ok) rangeError('SmallAlloc.free', 'size', `a size of the class of ${ptr} (at most ${recorded} bytes)`, size);
   }
 
-  /**
-   * The usable bytes of the live allocation at `ptr`, which must be this allocator's own: its
-   * class size, or (negated) the bytes of a large allocation's pages. InvalidPointerError
-   * naming `where` for anything else.
-   */
-  private ownSize(ptr: number, where: string): number {
-    if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
-    if (ptr >= this.end) this.refresh();
-    // As free's fast path: the page map's order, the slab's header, then the slot.
-    const o = ptr < this.end ? this.pageMap[ptr >>> 12]! - 1 : -1;
-    if ((o >>> 0) <= 0x7e) {
-      const s = ptr - (ptr & ((4096 << o) - 1));
-      const pool = this.poolOf(s);
-      if (pool !== null && this.u32[(s >>> 2) + H.OWNER] === this.ownerId && pool.holds(ptr, s)) return pool.objsize;
-    }
-    const arena = this.cache.arena;
-    if (ptr !== 0 && ptr < arena.maximum && isPageRun(arena, ptr)) {
-      const w = liveLargeWord(arena, ptr, where);
-      if (largeId(w) === this.id && this.larges.has(ptr)) return -this.cache.pagesSize(this.largeSize(ptr));
-    }
-    this.invalid(where, ptr, 'is not a live allocation of this allocator');
-  }
-
   /** The allocation a typed array from allocAs views: the start of the block it lies in. */
   private viewStart(view: ArrayBufferView, where: string): number {
     const addr = view.byteOffset;
@@ -501,6 +519,11 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     const pool = s === 0 ? null : this.poolOf(s);
     // Not in one of our slots: the free that follows finds out what it is.
     return pool === null ? addr : pool.slotOf(addr, s) || addr;
+  }
+
+  /** The class of `size` (at most objsizeMax): one table load for the sizes the table covers. */
+  private classOf(size: number): number {
+    return size <= this.tableMax ? this.table[(size + this.granMask) >>> this.granShift]! : this.classes.classOf(size);
   }
 
   /** Our pool that owns our mempool slab `s`, or null if another allocator of ours owns it. */
@@ -524,6 +547,8 @@ export class SmallAlloc implements PoolHost, BlockOwner {
   private refresh(): void {
     const memory = this.cache.arena.memory;
     memory.sync();
+    this.u8 = memory.u8;
+    this.dv = memory.dv;
     this.u32 = memory.u32;
     this.i32 = memory.i32;
     this.end = this.u32.length * 4;
@@ -729,8 +754,8 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     const n = stringBytes(s);
     const p = this.tryAlloc(STRING_PREFIX + n);
     if (p === 0) this.cache.noMemory(where, STRING_PREFIX + n);
-    const m = this.memory;
-    writeString(m.u8, m.dv, p, s, n);
+    if (p + STRING_PREFIX + n > this.end) this.refresh();
+    writeString(this.u8, this.dv, p, s, n);
     return p;
   }
 
@@ -741,8 +766,7 @@ export class SmallAlloc implements PoolHost, BlockOwner {
   readString(ptr: number): string {
     const where = 'SmallAlloc.readString';
     const real = this.liveSize(ptr, where);
-    const m = this.memory;
-    return readStringAt(m.u8, m.dv, ptr, ptr + (real < 0 ? -real : real), where);
+    return readStringAt(this.u8, this.dv, ptr, ptr + (real < 0 ? -real : real), where);
   }
 
   /**
