@@ -57,7 +57,7 @@
  *   Σ_k (usedCount[k] + freeCount[k]) * B(k) + pageBytes == slabsHeld * slabSize;
  *   at most one wholly free arena slab is cached (freeCount[orderMax] <= 1).
  */
-import { threadId as currentThreadId } from 'node:worker_threads';
+import { currentThreadId } from '../internal/thread.js';
 import { InvalidPointerError } from '../errors.js';
 import { checkInstance, checkInt, checkPointer } from '../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';

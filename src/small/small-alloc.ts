@@ -51,7 +51,7 @@ import { getDebug } from '../internal/debug.js';
 import { STRING_PREFIX, readStringAt, stringBytes, writeString } from '../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
 import { MAX_BYTE_LENGTH, type Memory } from '../memory.js';
-import { threadId as currentThreadId } from 'node:worker_threads';
+import { currentThreadId } from '../internal/thread.js';
 import {
   L, isPageRun, largeFail, largeId, largeState, largeWord, liveLargeWord, tagIndex,
 } from './large.js';
@@ -643,7 +643,7 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     if (collected) {
       this.viewsCollected++;
       if (this.debug) {
-        process.emitWarning(`SmallAlloc: a read view (generation ${v.gen}) was garbage-collected without close(); close views when done, or use \`using\``, 'BinallocWarning');
+        console.warn(`SmallAlloc: a read view (generation ${v.gen}) was garbage-collected without close(); close views when done, or use \`using\``);
       }
     }
     v.closed = true;
