@@ -74,7 +74,7 @@ function chart(title: string, unit: string, map: number, off: number): string {
   const bar = (y: number, label: string, v: number, color: string): string =>
     `<text x="0" y="${y + 14}" font-size="12">${label}</text>` +
     `<rect x="120" y="${y}" width="${Math.max(1, (300 * v) / max).toFixed(1)}" height="18" fill="${color}"/>` +
-    `<text x="${(126 + (300 * v) / max).toFixed(1)}" y="${y + 14}" font-size="12">${escape(unit === 'B' ? human(v) : `${v.toFixed(unit === '/s' ? 0 : 1)} ${unit}`)}</text>`;
+    `<text x="${(126 + (300 * v) / max).toFixed(1)}" y="${y + 14}" font-size="12">${escape(unit === 'B' ? human(v) : unit === '/s' ? rate(v) : `${v.toFixed(1)} ${unit}`)}</text>`;
   return `<figure><figcaption>${escape(title)}</figcaption><svg width="520" height="52" xmlns="http://www.w3.org/2000/svg" font-family="sans-serif">` +
     bar(4, LABEL.map, map, '#d08770') + bar(28, LABEL.offheap, off, '#5e81ac') + '</svg></figure>';
 }
