@@ -48,3 +48,8 @@ export type { LSRegionStats } from './small/lsregion.js';
 // Records
 export { defineLayout } from './layout.js';
 export type { FieldKind, FieldRecord, FieldValue, Layout, LayoutCursor, ScalarKind } from './layout.js';
+
+// Stats for people
+export { formatStats } from './format.js';
+export { heapMap } from './heap-map.js';
+export type { HeapMapOptions } from './heap-map.js';
