@@ -14,7 +14,7 @@
  * record word changes (copy-on-write updates, 0 for a deleted record) by `Atomics.store`, and
  * readers load it with `Atomics.load`.
  */
-import type { Arena } from '../src/index.js';
+import type { Arena } from 'binalloc';
 
 /** A player record. */
 export const fieldsOfPlayer = { id: 'u32', score: 'f64', name: { string: 16 } } as const;

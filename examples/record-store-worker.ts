@@ -5,7 +5,7 @@
  * must carry the id it looked up. The Map store's reader works on the copy it was sent.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { defineLayout, Memory, SlabArena, type FieldRecord, type SlabArenaHandle } from '../src/index.js';
+import { defineLayout, Memory, SlabArena, type FieldRecord, type SlabArenaHandle } from 'binalloc';
 import { search } from './record-store-lib.js';
 
 interface OffHeapData {

@@ -24,7 +24,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
-import { Arena, createAllocator, defineLayout, Memory, type LayoutCursor, type SmallAlloc } from '../src/index.js';
+import { Arena, createAllocator, defineLayout, formatStats, heapMap, Memory, type LayoutCursor, type SmallAlloc } from 'binalloc';
 import { fieldsOfPlayer, nameOf, SkipList, type StoreResult, type PhaseResult } from './record-store-lib.js';
 import { renderReport, renderTable } from './record-store-report.js';
 
@@ -141,6 +141,8 @@ interface Store {
   /** Ends the snapshot phase (closes the read view). */
   endSnapshot(): void;
   stats(): Record<string, unknown>;
+  /** The allocator's own table (formatStats), or '' for the Map. */
+  statsText(): string;
   heapMap(): string;
 }
 
@@ -188,6 +190,10 @@ class MapStore implements Store {
 
   stats(): Record<string, unknown> {
     return { records: this.map.size };
+  }
+
+  statsText(): string {
+    return '';
   }
 
   heapMap(): string {
@@ -287,18 +293,15 @@ class OffHeapStore implements Store {
 
   stats(): Record<string, unknown> {
     const st = this.alloc.stats();
-    return {
-      records: st.count,
-      'bytes used': st.used,
-      'bytes held': st.total,
-      'index bytes': this.indexMemory.byteLength,
-      'size classes': st.classes.length,
-      'quota used': this.alloc.cache.arena.quota.used,
-    };
+    return { records: st.count, 'bytes used': st.used, 'bytes held': st.total, 'index bytes': this.indexMemory.byteLength };
+  }
+
+  statsText(): string {
+    return formatStats(this.alloc);
   }
 
   heapMap(): string {
-    return '';
+    return heapMap(this.alloc.cache.arena, { title: 'the records\' arena', columns: 8 });
   }
 }
 
@@ -401,6 +404,7 @@ async function child(o: Options): Promise<void> {
     snapshotConsistent: before === after,
     readers: readers === null ? null : { workers: o.workers, ...readers },
     stats: store.stats(),
+    statsText: store.statsText(),
     heapMap: store.heapMap(),
     sink,
   };
