@@ -1,6 +1,6 @@
 /** The worker side of demo.ts: allocates records in the shared arena and reports their pointers. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { SlabArena, SlabCache, SmallAlloc } from '../src/index.js';
+import { SlabArena, SlabCache, SmallAlloc } from 'binalloc';
 
 const arena = SlabArena.attach(workerData.arena);
 const cache = new SlabCache(arena);

@@ -8,7 +8,7 @@
 import { Worker } from 'node:worker_threads';
 import {
   Arena, BumpArena, LSRegion, Mempool, Obuf, Quota, Region, SlabArena, SlabCache, SmallAlloc,
-} from '../src/index.js';
+} from 'binalloc';
 
 const MiB = 1024 * 1024;
 

@@ -15,6 +15,7 @@ export class OutOfMemoryError extends RangeError {
   /** Bytes asked for by the call that failed. */
   readonly requested: number;
 
+  /** @param requested bytes asked for; `message` defaults to one that names them. */
   constructor(requested: number, message?: string) {
     super(message ?? `out of memory: ${requested} bytes requested`);
     this.name = 'OutOfMemoryError';
@@ -27,6 +28,7 @@ export class QuotaExceededError extends OutOfMemoryError {
   /** The quota's total (its limit rounded up to `Quota.UNIT`) when the call failed. */
   readonly limit: number;
 
+  /** @param limit the quota's total when the call failed; `message` defaults to one naming both. */
   constructor(requested: number, limit: number, message?: string) {
     super(requested, message ?? `quota exceeded: ${requested} bytes requested, limit ${limit}`);
     this.name = 'QuotaExceededError';
@@ -39,6 +41,7 @@ export class InvalidPointerError extends Error {
   /** The offending pointer, as passed. */
   readonly ptr: number;
 
+  /** @param ptr the pointer as passed; `message` defaults to one that names it. */
   constructor(ptr: number, message?: string) {
     super(message ?? `invalid pointer ${ptr}`);
     this.name = 'InvalidPointerError';

@@ -39,7 +39,9 @@ const WASM_PAGE = 65536;
  * not depend on the DOM lib; a real `WebAssembly.Memory` satisfies it).
  */
 export interface WasmMemoryLike {
+  /** The memory's current buffer; growing it may swap this for a new one. */
   readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  /** Adds `deltaPages` 64 KiB pages; returns the previous size in pages. */
   grow(deltaPages: number): number;
 }
 
@@ -94,6 +96,10 @@ export class Memory {
    * 3.4x slower (typed arrays) to 10-16x slower (`DataView`) than through a fixed buffer; the
    * fixed-length views of a growable `SharedArrayBuffer` are as fast as a fixed buffer's, but a
    * view made over it without a length is about 50x slower (`npm run bench -- memory`).
+   *
+   * @throws TypeError if `opts` is not an object, or an option has the wrong type.
+   * @throws RangeError if `maximum` is not an integer in [0, 4 GiB], or `initial` is not one in
+   *   [0, maximum].
    */
   static create(opts?: MemoryOptions): Memory {
     const where = 'Memory.create';
@@ -111,6 +117,9 @@ export class Memory {
    * An address space over an existing buffer or wasm memory. A fixed-length buffer cannot
    * grow; a growable one grows to its `maxByteLength`; a wasm memory grows page by page up
    * to `maximum` (default 4 GiB, as the memory itself may refuse earlier).
+   *
+   * @throws TypeError if `source` is none of the three, or `opts` is not an object.
+   * @throws RangeError if `opts.maximum` (for a wasm memory) is not an integer in [0, 4 GiB].
    */
   static wrap(source: ArrayBuffer | SharedArrayBuffer | WasmMemoryLike, opts?: { maximum?: number }): Memory {
     const where = 'Memory.wrap';
@@ -202,6 +211,11 @@ export class Memory {
    * Commits memory up to `byteLength` bytes (a wasm memory rounds up to 64 KiB pages).
    * Growing to a length already reached is a no-op. Throws `OutOfMemoryError` past
    * `maxByteLength`, and then nothing has changed.
+   *
+   * @throws TypeError if `byteLength` is not a number.
+   * @throws RangeError if `byteLength` is negative, `NaN` or not an integer.
+   * @throws {@link OutOfMemoryError} if `byteLength` is past `maxByteLength`, or the buffer
+   *   (or wasm memory) refuses to grow.
    */
   grow(byteLength: number): void {
     if (typeof byteLength !== 'number') typeError('Memory.grow', 'byteLength', 'a number', byteLength);

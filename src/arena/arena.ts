@@ -101,7 +101,13 @@ export class Arena {
   private blocks: number;
   private readonly debug: boolean;
 
-  /** A new, empty arena: `memoryUsage() === 0`, no block carved yet. */
+  /**
+   * A new, empty arena: `memoryUsage() === 0`, no block carved yet.
+   *
+   * @throws TypeError if `opts` is not an object, `opts.memory` is not a `Memory` or is already
+   *   used by another allocator, or `opts.blockSize` is not a number.
+   * @throws RangeError if `opts.blockSize` is not an integer in [1, 4 GiB - 8].
+   */
   constructor(opts?: ArenaOptions) {
     const where = 'Arena';
     const o = optionsBag<ArenaOptions>(where, opts);
@@ -123,7 +129,13 @@ export class Arena {
     this.debug = getDebug().enabled;
   }
 
-  /** `bytes` (>= 1) contiguous bytes; no alignment promised. Throws `OutOfMemoryError`. */
+  /**
+   * `bytes` (>= 1) contiguous bytes; no alignment promised.
+   *
+   * @throws TypeError if `bytes` is not a number.
+   * @throws RangeError if `bytes` is not an integer in [1, 4 GiB].
+   * @throws {@link OutOfMemoryError} if the memory cannot grow for the block it needs.
+   */
   allocate(bytes: number): Ptr {
     if (typeof bytes !== 'number' || (bytes >>> 0) !== bytes || bytes === 0) checkInt('Arena.allocate', 'bytes', bytes, 1, MAX_BYTE_LENGTH);
     const result = this.ptr;
@@ -135,7 +147,13 @@ export class Arena {
     return this.allocateFallback('Arena.allocate', bytes);
   }
 
-  /** `bytes` (>= 1) contiguous bytes at a multiple of 8. Throws `OutOfMemoryError`. */
+  /**
+   * `bytes` (>= 1) contiguous bytes at a multiple of 8.
+   *
+   * @throws TypeError if `bytes` is not a number.
+   * @throws RangeError if `bytes` is not an integer in [1, 4 GiB].
+   * @throws {@link OutOfMemoryError} if the memory cannot grow for the block it needs.
+   */
   allocateAligned(bytes: number): Ptr {
     if (typeof bytes !== 'number' || (bytes >>> 0) !== bytes || bytes === 0) checkInt('Arena.allocateAligned', 'bytes', bytes, 1, MAX_BYTE_LENGTH);
     const ptr = this.ptr;
@@ -149,7 +167,13 @@ export class Arena {
     // Every block starts 8-aligned, so the fallback's result is aligned too.
     return this.allocateFallback('Arena.allocateAligned', bytes);
   }
-  /** `bytes` (>= 1) bytes, all zero (memory of a `reset` arena is reused). Throws `OutOfMemoryError`. */
+  /**
+   * `bytes` (>= 1) bytes, all zero (memory of a `reset` arena is reused).
+   *
+   * @throws TypeError if `bytes` is not a number.
+   * @throws RangeError if `bytes` is not an integer in [1, 4 GiB].
+   * @throws {@link OutOfMemoryError} if the memory cannot grow for the block it needs.
+   */
   calloc(bytes: number): Ptr {
     if (typeof bytes !== 'number' || (bytes >>> 0) !== bytes || bytes === 0) checkInt('Arena.calloc', 'bytes', bytes, 1, MAX_BYTE_LENGTH);
     const p = this.allocateAligned(bytes);
@@ -159,7 +183,9 @@ export class Arena {
 
   /**
    * Stores `s` as UTF-8 after its byte length (a u32), 8-aligned; returns its pointer.
-   * Throws `OutOfMemoryError`.
+   *
+   * @throws TypeError if `s` is not a string.
+   * @throws {@link OutOfMemoryError} if the memory cannot grow for the block it needs.
    */
   allocString(s: string): Ptr {
     if (typeof s !== 'string') typeError('Arena.allocString', 's', 'a string', s);
@@ -172,6 +198,11 @@ export class Arena {
   /**
    * The string `allocString` stored at `ptr`. A pointer outside the blocks carved so far, or
    * whose length runs past them, is an `InvalidPointerError`.
+   *
+   * @throws TypeError if `ptr` is not a number.
+   * @throws RangeError if `ptr` is not a non-negative safe integer.
+   * @throws {@link InvalidPointerError} if `ptr`, or the string's length there, runs outside the
+   *   blocks carved so far.
    */
   readString(ptr: Ptr): string {
     const where = 'Arena.readString';
@@ -183,7 +214,13 @@ export class Arena {
 
   /**
    * `length` elements of `type` as a typed array over the memory, 8-aligned (enough for every
-   * type); freed with the arena (`reset`). Throws `OutOfMemoryError`.
+   * type); freed with the arena (`reset`).
+   *
+   * @throws TypeError if `type` is not a built-in typed array constructor, or `length` is not a
+   *   number.
+   * @throws RangeError if `length` is not a non-negative safe integer.
+   * @throws {@link OutOfMemoryError} if the array is larger than 4 GiB, or the memory cannot grow for
+   *   it.
    */
   allocAs<T extends TypedArray>(type: TypedArrayConstructor<T>, length: number): T {
     const bytes = typedBytes('Arena.allocAs', type, length, MAX_BYTE_LENGTH);
@@ -213,6 +250,8 @@ export class Arena {
 
   /**
    * Checks the invariants in the header; throws an `Error` naming the broken one.
+   *
+   * @throws Error naming the broken invariant.
    */
   check(): void {
     const fail = (what: string): never => {
@@ -233,7 +272,16 @@ export class Arena {
   }
 
   /** Plain numbers for logs and dashboards: `used` (bytes carved into blocks) and `total`. */
-  stats(): { used: number; total: number; blocks: number; memoryUsage: number } {
+  stats(): {
+    /** Bytes of the blocks carved (`memoryUsage()` less the bookkeeping). */
+    used: number;
+    /** Bytes carved from the memory, alignment padding between blocks included. */
+    total: number;
+    /** Blocks carved since construction or the last `reset`. */
+    blocks: number;
+    /** What {@link Arena.memoryUsage} returns. */
+    memoryUsage: number;
+  } {
     return {
       used: this.usage - this.blocks * BLOCK_OVERHEAD,
       total: this.cursor - FIRST_BLOCK,

@@ -102,7 +102,14 @@ export class BumpArena {
   /** Debug mode, read once: poison the data region on reset. */
   declare private readonly debug: boolean;
 
-  /** A new arena of `capacity` usable bytes (>= 1). */
+  /**
+   * A new arena of `capacity` usable bytes (>= 1).
+   *
+   * @throws TypeError if `capacity` is not a number, `opts` is not an object, or `opts.shared` is
+   *   not a boolean.
+   * @throws RangeError if `capacity` is not an integer in [1, 2^32 - 40].
+   * @throws {@link OutOfMemoryError} if the engine cannot allocate the buffer.
+   */
   constructor(capacity: number, opts?: BumpArenaOptions) {
     const where = 'BumpArena';
     let buffer: ArrayBuffer | SharedArrayBuffer;
@@ -145,6 +152,9 @@ export class BumpArena {
    * The arena of `handle` (from {@link BumpArena.handle}, maybe in another worker).
    * Throws a `TypeError` if the buffer is not a BumpArena's of this layout version, or is
    * truncated or corrupt.
+   *
+   * @throws TypeError if `handle` is not a handle of a shared BumpArena of this layout version, or
+   *   its buffer is truncated or its state corrupt.
    */
   static attach(handle: BumpArenaHandle): BumpArena {
     const where = 'BumpArena.attach';
@@ -173,7 +183,11 @@ export class BumpArena {
     }
   }
 
-  /** A structured-cloneable handle for {@link BumpArena.attach}. `TypeError` if not shared. */
+  /**
+   * A structured-cloneable handle for {@link BumpArena.attach}. `TypeError` if not shared.
+   *
+   * @throws TypeError if the arena is not shared.
+   */
   handle(): BumpArenaHandle {
     if (!this.shared) throw new TypeError('BumpArena.handle: this arena is not shared (create it with { shared: true })');
     return { buffer: this.memory.buffer as SharedArrayBuffer };
@@ -187,6 +201,11 @@ export class BumpArena {
   /**
    * `size` bytes at a multiple of `align` (a power of two, default 8).
    * Throws `OutOfMemoryError` when they do not fit; nothing changes then.
+   *
+   * @throws TypeError if `size` or `align` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1], or `align` is not a power of
+   *   two in [1, 2^31].
+   * @throws {@link OutOfMemoryError} if the bytes do not fit in what remains.
    */
   alloc(size: number, align?: number): Ptr {
     // The default, by hand: undefined means 8 (and null too, below).
@@ -206,7 +225,13 @@ export class BumpArena {
     return p;
   }
 
-  /** `size` bytes at a multiple of `align` (a power of two, default 8), or 0 when they do not fit. */
+  /**
+   * `size` bytes at a multiple of `align` (a power of two, default 8), or 0 when they do not fit.
+   *
+   * @throws TypeError if `size` or `align` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1], or `align` is not a power of
+   *   two in [1, 2^31].
+   */
   tryAlloc(size: number, align?: number): Ptr {
     // The default, by hand: undefined means 8 (and null too, below).
     if (align === undefined) align = 8;
@@ -226,6 +251,11 @@ export class BumpArena {
    * contents are whatever the arena held there (zeros in a fresh arena).
    * Throws `OutOfMemoryError` (a `RangeError`) when it does not fit in what remains, its
    * byte size past the whole capacity (or past 2^53) included.
+   *
+   * @throws TypeError if `type` is not a built-in typed array constructor, `length` is not a number,
+   *   or `fill` is not a bigint for a 64-bit array or a number for another.
+   * @throws RangeError if `length` is not a non-negative safe integer.
+   * @throws {@link OutOfMemoryError} if the slice does not fit in what remains.
    */
   allocSlice<T extends TypedArray>(type: TypedArrayConstructor<T>, length: number, fill?: number | bigint): T {
     const where = 'BumpArena.allocSlice';
@@ -243,7 +273,13 @@ export class BumpArena {
     return this.slice(type, p, length, fill);
   }
 
-  /** As {@link BumpArena.allocSlice}, but `null` where that one would refuse the size. */
+  /**
+   * As {@link BumpArena.allocSlice}, but `null` where that one would refuse the size.
+   *
+   * @throws TypeError if `type` is not a built-in typed array constructor, `length` is not a number,
+   *   or `fill` is not a bigint for a 64-bit array or a number for another.
+   * @throws RangeError if `length` is not a non-negative safe integer.
+   */
   tryAllocSlice<T extends TypedArray>(type: TypedArrayConstructor<T>, length: number, fill?: number | bigint): T | null {
     const bytes = this.sliceBytes('BumpArena.tryAllocSlice', type, length, fill);
     if (bytes < 0) return null;
@@ -255,6 +291,9 @@ export class BumpArena {
    * Stores `s` as UTF-8 after its byte length (a u32, little-endian); returns the pointer to
    * the length, 4-aligned. Read it back with {@link BumpArena.readString}.
    * Throws `OutOfMemoryError` when it does not fit.
+   *
+   * @throws TypeError if `s` is not a string.
+   * @throws {@link OutOfMemoryError} if the string does not fit in what remains.
    */
   allocString(s: string): Ptr {
     if (typeof s !== 'string') typeError('BumpArena.allocString', 's', 'a string', s);
@@ -268,7 +307,13 @@ export class BumpArena {
     return p;
   }
 
-  /** The string stored at `ptr` by {@link BumpArena.allocString}. */
+  /**
+   * The string stored at `ptr` by {@link BumpArena.allocString}.
+   *
+   * @throws TypeError if `ptr` is not a number.
+   * @throws RangeError if `ptr` is not a non-negative safe integer.
+   * @throws {@link InvalidPointerError} if no string of this arena lies at `ptr`.
+   */
   readString(ptr: Ptr): string {
     const where = 'BumpArena.readString';
     if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
@@ -289,7 +334,11 @@ export class BumpArena {
     else this.u32[END] = this.top;
   }
 
-  /** Checks the invariants in the header; throws an `Error` naming the broken one. */
+  /**
+   * Checks the invariants in the header; throws an `Error` naming the broken one.
+   *
+   * @throws Error naming the broken invariant.
+   */
   check(): void {
     const end = this.shared ? Atomics.load(this.u32, END) : this.u32[END]!;
     if (end < DATA || end > this.top) throw new Error(`BumpArena.check: end pointer ${end} outside [${DATA}, ${this.top}]`);
@@ -297,7 +346,14 @@ export class BumpArena {
   }
 
   /** `used`: bytes taken (padding included); `total`: the capacity. */
-  stats(): { used: number; total: number; remaining: number } {
+  stats(): {
+    /** Bytes taken, alignment padding included: `capacity - remaining()`. */
+    used: number;
+    /** The capacity. */
+    total: number;
+    /** What {@link BumpArena.remaining} returns. */
+    remaining: number;
+  } {
     const remaining = this.remaining();
     return { used: this.capacity - remaining, total: this.capacity, remaining };
   }

@@ -78,6 +78,9 @@ export class Ibuf {
   /**
    * An input buffer over `cache`; the first slab (of at least `startCapacity` bytes, default
    * the cache's smallest slab) is taken on the first `reserve`.
+   *
+   * @throws TypeError if `cache` is not a {@link SlabCache}, or `startCapacity` is not a number.
+   * @throws RangeError if `startCapacity` is not an integer in [1, 4 GiB].
    */
   constructor(cache: SlabCache, startCapacity?: number) {
     checkInstance('new Ibuf', 'cache', cache, SlabCache);
@@ -127,6 +130,11 @@ export class Ibuf {
   /**
    * `size` contiguous bytes of room at `wpos`, not yet counted; returns `wpos`. May move the
    * unread bytes (see the module comment): keep offsets from `rpos`, not pointers.
+   *
+   * @throws TypeError if `size` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1].
+   * @throws {@link OutOfMemoryError} (or its subclass {@link QuotaExceededError}) if the cache cannot
+   *   give a slab big enough.
    */
   reserve(size: number): Ptr {
     const w = this._wpos;
@@ -134,14 +142,26 @@ export class Ibuf {
     return this.reserveSlow('Ibuf.reserve', size, true);
   }
 
-  /** As {@link reserve}, but returns 0 when no slab big enough can be had. */
+  /**
+   * As {@link reserve}, but returns 0 when no slab big enough can be had.
+   *
+   * @throws TypeError if `size` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1].
+   */
   tryReserve(size: number): Ptr {
     const w = this._wpos;
     if (typeof size === 'number' && (size >>> 0) === size && w + size <= this.end && this.buf !== 0) return w;
     return this.reserveSlow('Ibuf.tryReserve', size, false);
   }
 
-  /** Reserves `size` bytes and moves `wpos` past them; returns where they start. */
+  /**
+   * Reserves `size` bytes and moves `wpos` past them; returns where they start.
+   *
+   * @throws TypeError if `size` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1].
+   * @throws {@link OutOfMemoryError} (or its subclass {@link QuotaExceededError}) if the cache cannot
+   *   give a slab big enough.
+   */
   alloc(size: number): Ptr {
     const w = this._wpos;
     if (typeof size === 'number' && (size >>> 0) === size && w + size <= this.end && this.buf !== 0 && !this.debug) {
@@ -154,7 +174,12 @@ export class Ibuf {
     return p;
   }
 
-  /** As {@link alloc}, but returns 0 when no slab big enough can be had. */
+  /**
+   * As {@link alloc}, but returns 0 when no slab big enough can be had.
+   *
+   * @throws TypeError if `size` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1].
+   */
   tryAlloc(size: number): Ptr {
     const w = this._wpos;
     if (typeof size === 'number' && (size >>> 0) === size && w + size <= this.end && this.buf !== 0 && !this.debug) {
@@ -173,6 +198,9 @@ export class Ibuf {
    * positions go back to the start of the buffer; when `rpos` passes half the capacity the
    * unread tail is moved to the front (it is then shorter than half, so the copy is paid for
    * by the bytes consumed since the last move).
+   *
+   * @throws TypeError if `size` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, used].
    */
   consume(size: number): void {
     const r = this._rpos;
@@ -192,7 +220,12 @@ export class Ibuf {
     if (this.debug) this.tick();
   }
 
-  /** Drops the last `size` unread bytes: `wpos -= size`. Nothing moves. */
+  /**
+   * Drops the last `size` unread bytes: `wpos -= size`. Nothing moves.
+   *
+   * @throws TypeError if `size` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, used].
+   */
   discard(size: number): void {
     const r = this._rpos;
     const w = this._wpos;
@@ -254,7 +287,11 @@ export class Ibuf {
     return { used: this.used, total: this.total, consumed: this._rpos - this.buf };
   }
 
-  /** Throws an `Error` naming the first broken invariant. */
+  /**
+   * Throws an `Error` naming the first broken invariant.
+   *
+   * @throws Error naming the broken invariant.
+   */
   check(): void {
     const fail = (what: string): never => {
       throw new Error(`Ibuf.check: ${what} (buf=${this.buf} rpos=${this._rpos} wpos=${this._wpos} end=${this.end})`);

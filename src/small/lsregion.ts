@@ -111,7 +111,11 @@ export class LSRegion {
   private readonly checkEvery: number;
   private ops = 0;
 
-  /** A log-structured region drawing slabs from `arena`; it takes nothing until used. */
+  /**
+   * A log-structured region drawing slabs from `arena`; it takes nothing until used.
+   *
+   * @throws TypeError if `arena` is not a {@link SlabArena}.
+   */
   constructor(arena: SlabArena) {
     checkInstance('new LSRegion', 'arena', arena, SlabArena);
     this.arena = arena;
@@ -133,8 +137,13 @@ export class LSRegion {
   }
 
   /**
-   * `size` bytes tagged with `id` (an integer >= every id used before). Throws
-   * `OutOfMemoryError` when the arena has no slab.
+   * `size` bytes tagged with `id` (an integer >= every id used before).
+   *
+   * @throws TypeError if `size` or `id` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1], or `id` is not an integer in
+   *   [the largest id used so far, 2^53 - 1].
+   * @throws {@link OutOfMemoryError} (or its subclass {@link QuotaExceededError}) if the arena cannot
+   *   give a slab or run.
    */
   alloc(size: number, id: number): Ptr {
     // typeof first: a BigInt must reach the checks, not throw from the arithmetic.
@@ -151,7 +160,13 @@ export class LSRegion {
     return this.allocSlow('LSRegion.alloc', size, 1, id, true);
   }
 
-  /** As {@link alloc}, but returns 0 when the arena has no slab. */
+  /**
+   * As {@link alloc}, but returns 0 when the arena has no slab.
+   *
+   * @throws TypeError if `size` or `id` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1], or `id` is not an integer in
+   *   [the largest id used so far, 2^53 - 1].
+   */
   tryAlloc(size: number, id: number): Ptr {
     // typeof first: a BigInt must reach the checks, not throw from the arithmetic.
     if (typeof size === 'number' && typeof id === 'number') {
@@ -167,7 +182,15 @@ export class LSRegion {
     return this.allocSlow('LSRegion.tryAlloc', size, 1, id, false);
   }
 
-  /** `size` bytes, all zero, tagged with `id`. Throws `OutOfMemoryError`. */
+  /**
+   * `size` bytes, all zero, tagged with `id`.
+   *
+   * @throws TypeError if `size` or `id` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1], or `id` is not an integer in
+   *   [the largest id used so far, 2^53 - 1].
+   * @throws {@link OutOfMemoryError} (or its subclass {@link QuotaExceededError}) if the arena cannot
+   *   give a slab or run.
+   */
   calloc(size: number, id: number): Ptr {
     const p = this.allocSlow('LSRegion.calloc', size, 1, id, true);
     this.memory.u8.fill(0, p, p + size);
@@ -176,7 +199,14 @@ export class LSRegion {
 
   /**
    * `length` elements of `type`, tagged with `id`, as a typed array over the memory, aligned to
-   * the element size; freed by `gc`. Throws `OutOfMemoryError`.
+   * the element size; freed by `gc`.
+   *
+   * @throws TypeError if `type` is not a built-in typed array constructor, or `length` or `id` is
+   *   not a number.
+   * @throws RangeError if `length` is not a non-negative safe integer, or `id` is not an integer in
+   *   [the largest id used so far, 2^53 - 1].
+   * @throws {@link OutOfMemoryError} (or its subclass {@link QuotaExceededError}) if the array is
+   *   larger than 4 GiB, or the arena cannot give a slab or run.
    */
   allocAs<T extends TypedArray>(type: TypedArrayConstructor<T>, length: number, id: number): T {
     const bytes = typedBytes('LSRegion.allocAs', type, length, MAX_SIZE);
@@ -186,7 +216,12 @@ export class LSRegion {
 
   /**
    * Stores `s` as UTF-8 after its byte length (a u32), 4-aligned, tagged with `id`; returns its
-   * pointer, freed by `gc`. Throws `OutOfMemoryError`.
+   * pointer, freed by `gc`.
+   *
+   * @throws TypeError if `s` is not a string, or `id` is not a number.
+   * @throws RangeError if `id` is not an integer in [the largest id used so far, 2^53 - 1].
+   * @throws {@link OutOfMemoryError} (or its subclass {@link QuotaExceededError}) if the arena cannot
+   *   give a slab or run.
    */
   allocString(s: string, id: number): Ptr {
     const where = 'LSRegion.allocString';
@@ -200,6 +235,10 @@ export class LSRegion {
   /**
    * The string `allocString` stored at `ptr`. A pointer whose length runs past the memory is
    * an `InvalidPointerError`; the lsregion keeps no record of what it handed out.
+   *
+   * @throws TypeError if `ptr` is not a number.
+   * @throws RangeError if `ptr` is not a non-negative safe integer.
+   * @throws {@link InvalidPointerError} if the string's length at `ptr` runs past the memory.
    */
   readString(ptr: Ptr): string {
     const where = 'LSRegion.readString';
@@ -208,7 +247,15 @@ export class LSRegion {
     return readStringAt(m.u8, m.dv, ptr, m.byteLength, where);
   }
 
-  /** `size` bytes at a multiple of `align` (a power of two), tagged with `id`. */
+  /**
+   * `size` bytes at a multiple of `align` (a power of two), tagged with `id`.
+   *
+   * @throws TypeError if `size`, `align` or `id` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1], `align` is not a power of two in
+   *   [1, 2^31], or `id` is not an integer in [the largest id used so far, 2^53 - 1].
+   * @throws {@link OutOfMemoryError} (or its subclass {@link QuotaExceededError}) if the arena cannot
+   *   give a slab or run.
+   */
   alignedAlloc(size: number, align: number, id: number): Ptr {
     // Fast path in 31-bit integer arithmetic: align a power of two, pos + align - 1 < 2^31.
     if (typeof size === 'number' && typeof align === 'number' && typeof id === 'number') {
@@ -230,7 +277,13 @@ export class LSRegion {
     return this.allocSlow('LSRegion.alignedAlloc', size, align, id, true);
   }
 
-  /** As {@link alignedAlloc}, but returns 0 when the arena has no slab. */
+  /**
+   * As {@link alignedAlloc}, but returns 0 when the arena has no slab.
+   *
+   * @throws TypeError if `size`, `align` or `id` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1], `align` is not a power of two in
+   *   [1, 2^31], or `id` is not an integer in [the largest id used so far, 2^53 - 1].
+   */
   tryAlignedAlloc(size: number, align: number, id: number): Ptr {
     if (typeof align !== 'number' || (align >>> 0) !== align || align === 0 || (align & (align - 1)) !== 0) {
       checkPowerOfTwo('LSRegion.tryAlignedAlloc', 'align', align, 1, MAX_ALIGN);
@@ -241,6 +294,9 @@ export class LSRegion {
   /**
    * Frees every slab and run whose allocations all have ids `<= minId`. A slab holding any
    * larger id stays whole. One freed slab is kept for reuse; the rest go back to the arena.
+   *
+   * @throws TypeError if `minId` is not a number.
+   * @throws RangeError if `minId` is not a non-negative safe integer.
    */
   gc(minId: number): void {
     if (!Number.isSafeInteger(minId) || minId < 0) checkInt('LSRegion.gc', 'minId', minId, 0, MAX_ID);
@@ -291,7 +347,11 @@ export class LSRegion {
     };
   }
 
-  /** Throws an `Error` naming the first broken invariant. */
+  /**
+   * Throws an `Error` naming the first broken invariant.
+   *
+   * @throws Error naming the broken invariant.
+   */
   check(): void {
     const fail = (what: string): never => {
       throw new Error(`LSRegion.check: ${what}`);

@@ -121,6 +121,9 @@ export class Obuf {
   /**
    * An output buffer over `cache` whose first buffer holds at least `startCapacity` bytes
    * (default: the cache's smallest slab). Nothing is taken before the first write.
+   *
+   * @throws TypeError if `cache` is not a {@link SlabCache}, or `startCapacity` is not a number.
+   * @throws RangeError if `startCapacity` is not an integer in [1, 4 GiB].
    */
   constructor(cache: SlabCache, startCapacity?: number) {
     checkInstance('new Obuf', 'cache', cache, SlabCache);
@@ -153,6 +156,11 @@ export class Obuf {
   /**
    * `size` contiguous bytes of room, not yet counted: the next `alloc(k)`, `k <= size`,
    * returns the same pointer. Moves to the next buffer when the current one is short.
+   *
+   * @throws TypeError if `size` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1].
+   * @throws {@link OutOfMemoryError} (or its subclass {@link QuotaExceededError}) if the cache cannot
+   *   give a buffer, or the chain of {@link OBUF_IOV_MAX} buffers is full.
    */
   reserve(size: number): Ptr {
     const p = this.pos;
@@ -161,7 +169,12 @@ export class Obuf {
     return this.reserveSlow('Obuf.reserve', size, true);
   }
 
-  /** As {@link reserve}, but returns 0 when no buffer can be had. */
+  /**
+   * As {@link reserve}, but returns 0 when no buffer can be had.
+   *
+   * @throws TypeError if `size` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1].
+   */
   tryReserve(size: number): Ptr {
     const p = this.pos;
     const l = this.len[p]!;
@@ -169,12 +182,24 @@ export class Obuf {
     return this.reserveSlow('Obuf.tryReserve', size, false);
   }
 
-  /** `size` contiguous bytes, counted in `size`; returns where they start. */
+  /**
+   * `size` contiguous bytes, counted in `size`; returns where they start.
+   *
+   * @throws TypeError if `size` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1].
+   * @throws {@link OutOfMemoryError} (or its subclass {@link QuotaExceededError}) if the cache cannot
+   *   give a buffer, or the chain of {@link OBUF_IOV_MAX} buffers is full.
+   */
   alloc(size: number): Ptr {
     return this.allocIn('Obuf.alloc', size, true);
   }
 
-  /** As {@link alloc}, but returns 0 when no buffer can be had. */
+  /**
+   * As {@link alloc}, but returns 0 when no buffer can be had.
+   *
+   * @throws TypeError if `size` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1].
+   */
   tryAlloc(size: number): Ptr {
     return this.allocIn('Obuf.tryAlloc', size, false);
   }
@@ -200,6 +225,10 @@ export class Obuf {
   /**
    * Appends a copy of `bytes`, filling the room left in the current buffers before taking a
    * new one, so the copy may be split across buffers. Returns `bytes.length`.
+   *
+   * @throws TypeError if `bytes` is not a `Uint8Array`.
+   * @throws {@link OutOfMemoryError} (or its subclass {@link QuotaExceededError}) if the cache cannot
+   *   give a buffer, or the chain of {@link OBUF_IOV_MAX} buffers is full.
    */
   dup(bytes: Uint8Array): number {
     if (!(bytes instanceof Uint8Array)) typeError('Obuf.dup', 'bytes', 'a Uint8Array', bytes);
@@ -271,6 +300,10 @@ export class Obuf {
    * Forgets everything written after `svp`: the position and `size` are exactly as they were
    * when it was taken. The buffers are kept. `RangeError` if `svp` is stale (taken before a
    * `reset`, or past a point rolled back to since) or another obuf's; nothing changes then.
+   *
+   * @throws TypeError if `svp` is not an object, or one of its fields is not a number.
+   * @throws RangeError if `svp` is stale (taken before a `reset` or `destroy`, or before bytes rolled
+   *   back since), another obuf's, or does not fit this obuf's contents.
    */
   rollbackTo(svp: ObufSavepoint): void {
     const where = 'Obuf.rollbackTo';
@@ -350,7 +383,11 @@ export class Obuf {
     return { used: this.used, total: this.total, buffers: this.nIov };
   }
 
-  /** Throws an `Error` naming the first broken invariant. */
+  /**
+   * Throws an `Error` naming the first broken invariant.
+   *
+   * @throws Error naming the broken invariant.
+   */
   check(): void {
     const fail = (what: string): never => {
       throw new Error(`Obuf.check: ${what}`);

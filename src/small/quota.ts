@@ -45,6 +45,7 @@ let attaching: SharedArrayBuffer | null = null;
 
 /** What `Quota.attach` needs: structured-cloneable, send it with `postMessage`. */
 export interface QuotaHandle {
+  /** The quota's state: header, limit and used words, identity. */
   readonly buffer: SharedArrayBuffer;
 }
 
@@ -75,6 +76,10 @@ export class Quota {
   /**
    * A quota of `limit` bytes (rounded up to `UNIT`), nothing used.
    * @param limit bytes, an integer in [0, Quota.MAX_LIMIT].
+   *
+   * @throws TypeError if `limit` is not a number, `opts` is not an object, or `opts.shared` is not
+   *   a boolean.
+   * @throws RangeError if `limit` is not an integer in [0, Quota.MAX_LIMIT].
    */
   constructor(limit: number, opts?: QuotaOptions) {
     const where = 'Quota';
@@ -102,6 +107,9 @@ export class Quota {
   /**
    * The quota whose `handle()` another worker sent. TypeError, naming `Quota.attach` and what is
    * wrong, on anything else: not a quota's buffer, or one whose words break the invariants.
+   *
+   * @throws TypeError if `handle` is not the handle of a shared quota of this layout version, or its
+   *   state breaks the invariants.
    */
   static attach(handle: QuotaHandle): Quota {
     const where = 'Quota.attach';
@@ -120,7 +128,11 @@ export class Quota {
     return new Quota(0);
   }
 
-  /** A structured-cloneable handle for `Quota.attach` in another worker. */
+  /**
+   * A structured-cloneable handle for `Quota.attach` in another worker.
+   *
+   * @throws TypeError if the quota is not shared.
+   */
   handle(): QuotaHandle {
     if (!(this.buffer instanceof SharedArrayBuffer)) {
       throw new TypeError('Quota.handle: this quota is not shared (created with shared: false)');
@@ -141,6 +153,10 @@ export class Quota {
   /**
    * Sets the limit to `limit` bytes (rounded up to `UNIT`) and returns the new total.
    * RangeError if that is below what is used now; then nothing changes.
+   *
+   * @throws TypeError if `limit` is not a number.
+   * @throws RangeError if `limit` is not an integer in [0, Quota.MAX_LIMIT], or is below the
+   *   bytes used now.
    */
   set(limit: number): number {
     if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0 || limit > Quota.MAX_LIMIT) {
@@ -158,7 +174,13 @@ export class Quota {
     }
   }
 
-  /** Charges `bytes` rounded up to `UNIT` and returns that; `QuotaExceededError` if over the limit. */
+  /**
+   * Charges `bytes` rounded up to `UNIT` and returns that; `QuotaExceededError` if over the limit.
+   *
+   * @throws TypeError if `bytes` is not a number.
+   * @throws RangeError if `bytes` is not an integer in [0, Quota.MAX_LIMIT].
+   * @throws {@link QuotaExceededError} if the charge would take `used` past `total`.
+   */
   use(bytes: number): number {
     const r = this.charge('Quota.use', bytes);
     if (r < 0) {
@@ -169,7 +191,12 @@ export class Quota {
     return r;
   }
 
-  /** Charges `bytes` rounded up to `UNIT` and returns that, or -1 (nothing charged) if over the limit. */
+  /**
+   * Charges `bytes` rounded up to `UNIT` and returns that, or -1 (nothing charged) if over the limit.
+   *
+   * @throws TypeError if `bytes` is not a number.
+   * @throws RangeError if `bytes` is not an integer in [0, Quota.MAX_LIMIT].
+   */
   tryUse(bytes: number): number {
     return this.charge('Quota.tryUse', bytes);
   }
@@ -190,7 +217,13 @@ export class Quota {
     }
   }
 
-  /** Gives back `bytes` rounded up to `UNIT` and returns that; RangeError if more than is used. */
+  /**
+   * Gives back `bytes` rounded up to `UNIT` and returns that; RangeError if more than is used.
+   *
+   * @throws TypeError if `bytes` is not a number.
+   * @throws RangeError if `bytes` is not an integer in [0, Quota.MAX_LIMIT], or is more than the
+   *   bytes used now.
+   */
   release(bytes: number): number {
     if (typeof bytes !== 'number' || !Number.isInteger(bytes) || bytes < 0 || bytes > Quota.MAX_LIMIT) {
       checkInt('Quota.release', 'bytes', bytes, 0, Quota.MAX_LIMIT);

@@ -114,7 +114,11 @@ export class Region {
   private readonly checkEvery: number;
   private ops = 0;
 
-  /** A region drawing slabs from `cache`. It takes nothing until the first allocation. */
+  /**
+   * A region drawing slabs from `cache`. It takes nothing until the first allocation.
+   *
+   * @throws TypeError if `cache` is not a {@link SlabCache}.
+   */
   constructor(cache: SlabCache) {
     checkInstance('new Region', 'cache', cache, SlabCache);
     this.cache = cache;
@@ -135,7 +139,14 @@ export class Region {
     return this.held + this.spareSize;
   }
 
-  /** `size` bytes (any size >= 0); throws `OutOfMemoryError` when no slab can be had. */
+  /**
+   * `size` bytes (any size >= 0).
+   *
+   * @throws TypeError if `size` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1].
+   * @throws {@link OutOfMemoryError} (or its subclass {@link QuotaExceededError}) if the cache cannot
+   *   give a slab.
+   */
   alloc(size: number): Ptr {
     // typeof first: a BigInt must reach the checks, not throw from the arithmetic.
     if (typeof size === 'number') {
@@ -149,7 +160,12 @@ export class Region {
     return this.allocSlow('Region.alloc', size, 1, true);
   }
 
-  /** As {@link alloc}, but returns 0 when no slab can be had. */
+  /**
+   * As {@link alloc}, but returns 0 when no slab can be had.
+   *
+   * @throws TypeError if `size` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1].
+   */
   tryAlloc(size: number): Ptr {
     // typeof first: a BigInt must reach the checks, not throw from the arithmetic.
     if (typeof size === 'number') {
@@ -166,6 +182,12 @@ export class Region {
   /**
    * `size` bytes at a multiple of `align` (a power of two). The padding in front is counted
    * in `used`, so a savepoint taken before still truncates it.
+   *
+   * @throws TypeError if `size` or `align` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1], or `align` is not a power of
+   *   two in [1, 2^31].
+   * @throws {@link OutOfMemoryError} (or its subclass {@link QuotaExceededError}) if the cache cannot
+   *   give a slab.
    */
   alignedAlloc(size: number, align: number): Ptr {
     // Fast path in 31-bit integer arithmetic: align a power of two, pos + align - 1 < 2^31.
@@ -186,7 +208,13 @@ export class Region {
     return this.allocSlow('Region.alignedAlloc', size, align, true);
   }
 
-  /** As {@link alignedAlloc}, but returns 0 when no slab can be had. */
+  /**
+   * As {@link alignedAlloc}, but returns 0 when no slab can be had.
+   *
+   * @throws TypeError if `size` or `align` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1], or `align` is not a power of
+   *   two in [1, 2^31].
+   */
   tryAlignedAlloc(size: number, align: number): Ptr {
     if (typeof align !== 'number' || (align >>> 0) !== align || (align & (align - 1)) !== 0 || align === 0) {
       checkPowerOfTwo('Region.tryAlignedAlloc', 'align', align, 1, MAX_ALIGN);
@@ -194,7 +222,14 @@ export class Region {
     return this.allocSlow('Region.tryAlignedAlloc', size, align, false);
   }
 
-  /** `size` bytes, all zero; throws `OutOfMemoryError` when no slab can be had. */
+  /**
+   * `size` bytes, all zero.
+   *
+   * @throws TypeError if `size` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1].
+   * @throws {@link OutOfMemoryError} (or its subclass {@link QuotaExceededError}) if the cache cannot
+   *   give a slab.
+   */
   calloc(size: number): Ptr {
     const p = this.allocSlow('Region.calloc', size, 1, true);
     this.memory.u8.fill(0, p, p + size);
@@ -203,7 +238,13 @@ export class Region {
 
   /**
    * `length` elements of `type` as a typed array over the memory, aligned to the element size;
-   * freed with the region (`truncate`, `reset`, `free`). Throws `OutOfMemoryError`.
+   * freed with the region (`truncate`, `reset`, `free`).
+   *
+   * @throws TypeError if `type` is not a built-in typed array constructor, or `length` is not a
+   *   number.
+   * @throws RangeError if `length` is not a non-negative safe integer.
+   * @throws {@link OutOfMemoryError} (or its subclass {@link QuotaExceededError}) if the array is
+   *   larger than 4 GiB, or the cache cannot give a slab.
    */
   allocAs<T extends TypedArray>(type: TypedArrayConstructor<T>, length: number): T {
     const bytes = typedBytes('Region.allocAs', type, length, MAX_SIZE);
@@ -213,7 +254,11 @@ export class Region {
 
   /**
    * Stores `s` as UTF-8 after its byte length (a u32), 4-aligned; returns its pointer, freed
-   * with the region. Throws `OutOfMemoryError`.
+   * with the region.
+   *
+   * @throws TypeError if `s` is not a string.
+   * @throws {@link OutOfMemoryError} (or its subclass {@link QuotaExceededError}) if the cache cannot
+   *   give a slab.
    */
   allocString(s: string): Ptr {
     const where = 'Region.allocString';
@@ -228,6 +273,10 @@ export class Region {
    * The string `allocString` stored at `ptr`. The region keeps no record of what it handed
    * out: a pointer whose length runs past the memory is an `InvalidPointerError`, any other
    * pointer reads whatever bytes lie there.
+   *
+   * @throws TypeError if `ptr` is not a number.
+   * @throws RangeError if `ptr` is not a non-negative safe integer.
+   * @throws {@link InvalidPointerError} if the string's length at `ptr` runs past the memory.
    */
   readString(ptr: Ptr): string {
     const where = 'Region.readString';
@@ -239,6 +288,11 @@ export class Region {
   /**
    * `size` contiguous bytes of room, not counted in `used`: the next `alloc(k)` with
    * `k <= size` returns the same pointer. May start a new slab.
+   *
+   * @throws TypeError if `size` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1].
+   * @throws {@link OutOfMemoryError} (or its subclass {@link QuotaExceededError}) if the cache cannot
+   *   give a slab.
    */
   reserve(size: number): Ptr {
     if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('Region.reserve', 'size', size, 0, MAX_SIZE);
@@ -250,6 +304,9 @@ export class Region {
   /**
    * Frees everything allocated after the savepoint `used` (a value `used` had before), newest
    * slabs first. The bottom slab and one spare are kept.
+   *
+   * @throws TypeError if `used` is not a number.
+   * @throws RangeError if `used` is not an integer in [0, used now].
    */
   truncate(used: number): void {
     const now = this.used;
@@ -261,6 +318,11 @@ export class Region {
    * The last `size` bytes allocated, made contiguous. When they already lie in one slab this
    * returns a pointer to them and allocates nothing; otherwise they are copied, in order,
    * into `size` newly allocated bytes (so `used` grows by `size`, as in Tarantool).
+   *
+   * @throws TypeError if `size` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, used now].
+   * @throws {@link OutOfMemoryError} (or its subclass {@link QuotaExceededError}) if the cache cannot
+   *   give a slab.
    */
   join(size: number): Ptr {
     const used = this.used;
@@ -306,7 +368,11 @@ export class Region {
     return { used: this.used, total: this.total, slabs: this.slabPtr.length, spare: this.spareSize };
   }
 
-  /** Throws an `Error` naming the first broken invariant. */
+  /**
+   * Throws an `Error` naming the first broken invariant.
+   *
+   * @throws Error naming the broken invariant.
+   */
   check(): void {
     const fail = (what: string): never => {
       throw new Error(`Region.check: ${what}`);

@@ -147,7 +147,9 @@ export function ownerIndex(id: number): number {
 
 /** What `SlabArena.attach` needs: structured-cloneable, send it with `postMessage`. */
 export interface SlabArenaHandle {
+  /** The arena's address space: control state, then the slabs. */
   readonly buffer: SharedArrayBuffer;
+  /** The handle of the arena's {@link Quota}. */
   readonly quota: QuotaHandle;
 }
 
@@ -229,6 +231,13 @@ export class SlabArena {
 
   /**
    * An arena over a new buffer. Throws `QuotaExceededError` if `prealloc` does not fit the quota.
+   *
+   * @throws TypeError if `opts` is not an object, `opts.quota` is not a {@link Quota}, or an option
+   *   has the wrong type.
+   * @throws RangeError if `slabSize` is not a power of two in [64 KiB, 1 GiB], `maximum` is not an
+   *   integer in [0, 4 GiB] or leaves no room for one slab past the control state, or
+   *   `prealloc` is not an integer in [0, the bytes of all data slabs].
+   * @throws {@link QuotaExceededError} if `prealloc` does not fit the quota.
    */
   constructor(opts: SlabArenaOptions) {
     const where = 'SlabArena';
@@ -310,6 +319,9 @@ export class SlabArena {
    * is wrong, for anything else: not an arena's buffer, a control state that breaks the
    * invariants (checked over the whole control state, never the slabs' data), or a quota handle
    * that is not the arena's own quota.
+   *
+   * @throws TypeError if `handle` is not the handle of a shared arena of this layout version, its
+   *   control state breaks the invariants, or `handle.quota` is not the arena's quota.
    */
   static attach(handle: SlabArenaHandle): SlabArena {
     const where = 'SlabArena.attach';
@@ -345,7 +357,11 @@ export class SlabArena {
     return arena;
   }
 
-  /** A structured-cloneable handle for `SlabArena.attach` in another worker (it carries the quota's). */
+  /**
+   * A structured-cloneable handle for `SlabArena.attach` in another worker (it carries the quota's).
+   *
+   * @throws TypeError if the arena is not shared.
+   */
   handle(): SlabArenaHandle {
     const buffer = this.memory.buffer;
     if (!(buffer instanceof SharedArrayBuffer)) {
@@ -364,7 +380,13 @@ export class SlabArena {
     return (Atomics.load(this.ctl, W_CARVED) - this.ctrlSlabs) * this.slabSize;
   }
 
-  /** A slab: `ptr % slabSize === 0`, never 0. Throws `QuotaExceededError` or `OutOfMemoryError`. */
+  /**
+   * A slab: `ptr % slabSize === 0`, never 0.
+   *
+   * @throws {@link QuotaExceededError} if the quota refuses a new slab and none is free.
+   * @throws {@link OutOfMemoryError} if no slab is free and the reserved `maximum` (or the memory's
+   *   commit) holds no more.
+   */
   map(): number {
     const p = this.take(1, 0);
     if (p === 0) this.noMemory('SlabArena.map', this.slabSize, 1);
@@ -379,6 +401,12 @@ export class SlabArena {
   /**
    * `slabs` adjacent slabs (a run), for allocations larger than a slab: free slabs first (any
    * adjacent free ones, wherever they were unmapped from), else newly carved ones.
+   *
+   * @throws TypeError if `slabs` is not a number.
+   * @throws RangeError if `slabs` is not an integer in [1, the arena's data slabs].
+   * @throws {@link QuotaExceededError} if the quota refuses the slabs a new run needs.
+   * @throws {@link OutOfMemoryError} if no free run fits and the reserved `maximum` (or the memory's
+   *   commit) holds no more.
    */
   mapRun(slabs: number): number {
     if (typeof slabs !== 'number' || (slabs >>> 0) !== slabs || slabs < 1 || slabs > this.slabCount - this.ctrlSlabs) this.badRun('SlabArena.mapRun', slabs);
@@ -387,7 +415,12 @@ export class SlabArena {
     return p;
   }
 
-  /** `slabs` adjacent slabs, or 0 when the quota or the address space says no. */
+  /**
+   * `slabs` adjacent slabs, or 0 when the quota or the address space says no.
+   *
+   * @throws TypeError if `slabs` is not a number.
+   * @throws RangeError if `slabs` is not an integer in [1, the arena's data slabs].
+   */
   tryMapRun(slabs: number): number {
     if (typeof slabs !== 'number' || (slabs >>> 0) !== slabs || slabs < 1 || slabs > this.slabCount - this.ctrlSlabs) this.badRun('SlabArena.tryMapRun', slabs);
     return this.take(slabs, 0);
@@ -397,6 +430,11 @@ export class SlabArena {
    * Returns a slab or a whole run (by its start) to the arena, which keeps it (still charged)
    * for the next map. `InvalidPointerError` if `slab` is not the start of a mapped slab or run,
    * or if a `SlabCache` holds it (it goes back through that cache).
+   *
+   * @throws TypeError if `slab` is not a number.
+   * @throws RangeError if `slab` is not a non-negative safe integer.
+   * @throws {@link InvalidPointerError} if `slab` is not the start of a slab or run this arena
+   *   mapped, or a `SlabCache` holds it.
    */
   unmap(slab: number): void {
     this.release('SlabArena.unmap', slab, 0);
@@ -429,6 +467,8 @@ export class SlabArena {
    * Walks the per-slab state, the counters and the owner registry and throws if they break an
    * invariant (see the module comment). Meant for tests and quiet moments: with maps running in
    * other workers it may see a slab in flight.
+   *
+   * @throws Error naming the broken invariant.
    */
   check(): void {
     const problem = this.inspectShared(false) ?? this.inspectQuiet();
