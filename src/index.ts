@@ -31,7 +31,7 @@ export type { SlabCacheStats, SlabCacheOrderStats } from './small/slab-cache.js'
 export { Mempool } from './small/mempool.js';
 export type { MempoolStats, MempoolAdoption } from './small/mempool.js';
 export { SmallAlloc } from './small/small-alloc.js';
-export type { ReadView, SmallAllocOptions, SmallAdoption, SmallClassStats, SmallStats } from './small/small-alloc.js';
+export type { AllocationInfo, ReadView, SmallAllocOptions, SmallAdoption, SmallClassStats, SmallStats } from './small/small-alloc.js';
 export { createAllocator } from './small/create-allocator.js';
 export type { CreateAllocatorOptions } from './small/create-allocator.js';
 
@@ -47,7 +47,7 @@ export type { LSRegionStats } from './small/lsregion.js';
 
 // Records
 export { defineLayout } from './layout.js';
-export type { FieldKind, FieldRecord, FieldValue, Layout, LayoutCursor, ScalarKind } from './layout.js';
+export type { BytesField, CursorPointer, FieldKind, FieldRecord, FieldValue, Layout, LayoutCursor, ScalarKind, StringField } from './layout.js';
 
 // Stats for people
 export { formatStats } from './format.js';

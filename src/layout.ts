@@ -80,12 +80,24 @@ import { MAX_BYTE_LENGTH, Memory } from './memory.js';
 /** A number, bigint or boolean field: its name is its type, as in C's `<stdint.h>`. */
 export type ScalarKind = 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'u64' | 'i64' | 'f32' | 'f64' | 'bool';
 
+/** A fixed-length byte array field: the accessor gives a `Uint8Array` view of its bytes. */
+export interface BytesField {
+  /** Its length in bytes. */
+  readonly bytes: number;
+}
+
+/** A fixed-capacity string field: UTF-8 after a u32 length. */
+export interface StringField {
+  /** The most bytes of UTF-8 it holds. */
+  readonly string: number;
+}
+
 /**
  * What a field holds: a scalar kind; `{ bytes: n }`, exactly `n` bytes read as a `Uint8Array`
  * view over the record; or `{ string: capacity }`, a UTF-8 string of at most `capacity` bytes
  * after its byte length (a u32).
  */
-export type FieldKind = ScalarKind | { readonly bytes: number } | { readonly string: number };
+export type FieldKind = ScalarKind | BytesField | StringField;
 
 /** The fields of a layout: name -> kind, in declaration order. */
 export type FieldRecord = Readonly<Record<string, FieldKind>>;
@@ -99,9 +111,15 @@ export type FieldValue<K> =
   K extends 'u64' | 'i64' ? bigint
     : K extends 'bool' ? boolean
     : K extends ScalarKind ? number
-    : K extends { readonly bytes: number } ? Uint8Array
-    : K extends { readonly string: number } ? string
+    : K extends BytesField ? Uint8Array
+    : K extends StringField ? string
     : never;
+
+/** The part of every cursor that is not a field. */
+export interface CursorPointer {
+  /** The record's address: a non-negative integer below 2^32, a multiple of the layout's `align`. */
+  ptr: number;
+}
 
 /**
  * A cursor over records of one layout: set `ptr` to a record's address, then read and write its
@@ -109,7 +127,7 @@ export type FieldValue<K> =
  * 2^bits, f32 rounds); bool stores 1 for a truthy value and 0 for a falsy one.
  */
 export type LayoutCursor<F extends FieldRecord = FieldRecord> =
-  { ptr: number } & { -readonly [K in keyof F]: FieldValue<F[K]> };
+  CursorPointer & { -readonly [K in keyof F]: FieldValue<F[K]> };
 
 /** A record layout: offsets of named fields, and cursors that read them (see the module). */
 export interface Layout<F extends FieldRecord = FieldRecord> {
@@ -125,11 +143,13 @@ export interface Layout<F extends FieldRecord = FieldRecord> {
   /**
    * Byte offset of `field` from the start of a record (a string field's is where its length
    * is). `TypeError` if `field` is not a string; `RangeError` naming it if there is no such field.
+   * @throws TypeError if `field` is not a string; RangeError if the layout has no such field.
    */
   offsetOf(field: string): number;
   /**
    * A cursor over `memory` at `ptr` (default 0). `TypeError` if `memory` is not a `Memory`;
    * `ptr` is checked as the cursor's `ptr` setter checks it.
+   * @throws TypeError if `memory` is not a Memory; RangeError for a bad `ptr`. The cursor's accessors throw RangeError for a `ptr` that is not aligned or past the memory's end.
    */
   cursor(memory: Memory, ptr?: number): LayoutCursor<F>;
 }
@@ -242,6 +262,7 @@ function kindOf(name: string, kind: unknown): Placed {
  * const c = Point.cursor(memory, pool.alloc());   // pool: a Mempool of Point.size bytes
  * c.x = 1.5; c.name = 'origin';
  * ```
+ * @throws TypeError if `fields` is not an object of field kinds; RangeError for an empty layout, a reserved or index-like name, a bad capacity, or a record over 4 GiB.
  */
 export function defineLayout<const F extends FieldRecord>(fields: F): Layout<F> {
   if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {

@@ -13,6 +13,7 @@ export type TypedArray =
 /** The constructor of a typed array `T`, as `allocAs` and `allocSlice` take it (`Float64Array`, …). */
 export interface TypedArrayConstructor<T extends TypedArray> {
   new (buffer: ArrayBufferLike, byteOffset: number, length: number): T;
+  /** Bytes per element: 1, 2, 4 or 8. */
   readonly BYTES_PER_ELEMENT: number;
 }
 

@@ -20,7 +20,11 @@ import { SmallAlloc, type SmallAllocOptions } from './small-alloc.js';
 export interface CreateAllocatorOptions extends SmallAllocOptions {
   /** Bytes the allocator may take in all (the quota's limit). */
   limit: number;
-  /** Bytes per arena slab: a power of two in [64 KiB, 1 GiB]. Default 4 MiB. */
+  /**
+   * Bytes per arena slab: a power of two in [64 KiB, 1 GiB]. Default 4 MiB, or for a limit
+   * under 32 MiB the largest power of two that fits the limit eight times (at least 64 KiB),
+   * so that a small limit still holds several slabs.
+   */
   slabSize?: number;
   /** Share the memory with workers (a `SharedArrayBuffer`). Default true. */
   shared?: boolean;
@@ -36,10 +40,11 @@ export function createAllocator(opts: CreateAllocatorOptions): SmallAlloc {
   const where = 'createAllocator';
   const o = optionsBag<CreateAllocatorOptions>(where, opts);
   checkInt(where, 'limit', o.limit, 1, MAX_BYTE_LENGTH);
-  const quota = new Quota(o.limit as number);
+  const limit = o.limit as number;
+  const quota = new Quota(limit);
   const arena = new SlabArena({
     quota,
-    ...(o.slabSize !== undefined ? { slabSize: o.slabSize } : {}),
+    slabSize: o.slabSize ?? defaultSlabSize(limit),
     ...(o.shared !== undefined ? { shared: o.shared } : {}),
   });
   const cache = new SlabCache(arena);
@@ -53,4 +58,13 @@ export function createAllocator(opts: CreateAllocatorOptions): SmallAlloc {
     cache.destroy();
     throw e;
   }
+}
+
+/** 4 MiB, or for a small limit the largest power of two that fits it eight times, at least 64 KiB. */
+function defaultSlabSize(limit: number): number {
+  const DEFAULT = 4 * 1024 * 1024;
+  const MIN = 64 * 1024;
+  let size = DEFAULT;
+  while (size > MIN && size * 8 > limit) size /= 2;
+  return size;
 }

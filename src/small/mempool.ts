@@ -435,6 +435,7 @@ export class Mempool implements BlockOwner, SpareHolder {
   /**
    * A pool of `objsize`-byte objects over `cache`. `objsize` is an integer in
    * [1, largest that fits the cache's biggest slab].
+   * @throws TypeError if `cache` is not a SlabCache; RangeError if `objsize` is not an integer in [1, the largest that fits a slab].
    */
   constructor(cache: SlabCache, objsize: number);
   /** @internal */
@@ -504,7 +505,10 @@ export class Mempool implements BlockOwner, SpareHolder {
     return this.slabs.length * this.slabSize;
   }
 
-  /** An object of `objsize` bytes. Throws `OutOfMemoryError` when the cache has no slab. */
+  /**
+   * An object of `objsize` bytes. Throws `OutOfMemoryError` when the cache has no slab.
+   * @throws OutOfMemoryError (QuotaExceededError when the quota refused) when the cache has no slab.
+   */
   alloc(): number {
     let p = this.fl;
     if (p !== 0) {
@@ -530,6 +534,7 @@ export class Mempool implements BlockOwner, SpareHolder {
   /**
    * Stores `s` as UTF-8 after its byte length (a u32) in one object; returns its pointer (free
    * it as any other). `RangeError` if it needs more than `objsize` bytes.
+   * @throws TypeError if `s` is not a string; RangeError if it needs more than `objsize` bytes; OutOfMemoryError when the cache has no slab.
    */
   allocString(s: string): number {
     const where = 'Mempool.allocString';
@@ -548,6 +553,7 @@ export class Mempool implements BlockOwner, SpareHolder {
   /**
    * The string `allocString` stored at `ptr`, a live object of this pool. `InvalidPointerError`
    * if it is not one, or if its length runs past the object.
+   * @throws RangeError if `ptr` is not a non-negative integer; InvalidPointerError if it is not a live object of this pool.
    */
   readString(ptr: number): string {
     const where = 'Mempool.readString';
@@ -560,7 +566,10 @@ export class Mempool implements BlockOwner, SpareHolder {
     return readStringAt(this.u8, this.cache.arena.memory.dv, ptr, ptr + this.objsize, where);
   }
 
-  /** An object of `objsize` bytes, all zero. Throws `OutOfMemoryError` when the cache has no slab. */
+  /**
+   * An object of `objsize` bytes, all zero. Throws `OutOfMemoryError` when the cache has no slab.
+   * @throws OutOfMemoryError / QuotaExceededError when the cache has no slab.
+   */
   calloc(): number {
     const p = this.tryAlloc();
     if (p === 0) this.cache.noMemory('Mempool.calloc', this.objsize);
@@ -620,6 +629,7 @@ export class Mempool implements BlockOwner, SpareHolder {
   /**
    * Frees `ptr`. Throws `InvalidPointerError` (and changes nothing) if `ptr` is not a live
    * object this pool, or another worker's pool over the same arena, handed out.
+   * @throws TypeError if `ptr` is not a number; RangeError if it is not a non-negative integer; InvalidPointerError if it is not a live object.
    */
   free(ptr: number): void {
     if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr) {
@@ -1049,6 +1059,7 @@ export class Mempool implements BlockOwner, SpareHolder {
    * be freed here); slabs of no allocator of this family go back to the cache; slabs this
    * pool cannot take (another objsize, large allocations) are returned in `others`, for
    * `SmallAlloc.adoptSlabs` (SmallAlloc.adopt takes everything in one call).
+   * @throws RangeError for a bad `threadId`, or the calling thread's own.
    */
   adopt(threadId: number): MempoolAdoption {
     checkInt('Mempool.adopt', 'threadId', threadId, 0, 2 ** 31 - 1);
@@ -1117,6 +1128,7 @@ export class Mempool implements BlockOwner, SpareHolder {
   /**
    * Walks every slab and throws an Error naming the first broken invariant (see the module
    * header). Remote frees are taken in first.
+   * @throws Error naming the first broken invariant.
    */
   check(): void {
     this.takeRemote();

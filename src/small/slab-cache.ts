@@ -78,6 +78,7 @@ const WORDS_PER_PAGE = ORDER0 >>> 2;
 
 /** One order's line in {@link SlabCacheStats}. */
 export interface SlabCacheOrderStats {
+  /** The order k: blocks of `order0Size << k` bytes. */
   order: number;
   /** Bytes per block of this order. */
   size: number;
@@ -95,9 +96,15 @@ export interface SlabCacheStats {
   total: number;
   /** Arena slabs held (large runs not included). */
   slabs: number;
+  /** One line per order, 0 to orderMax. */
   orders: SlabCacheOrderStats[];
   /** Page runs handed out: runs of arena slabs (sizes above a slab) and exact runs of pages. */
-  large: { count: number; used: number };
+  large: {
+    /** Page runs handed out. */
+    count: number;
+    /** Their bytes. */
+    used: number;
+  };
 }
 
 /**
@@ -211,7 +218,10 @@ export class SlabCache {
   private ops = 0;
   private destroyed = false;
 
-  /** A cache over `arena`, registered in its owner registry for this worker. */
+  /**
+   * A cache over `arena`, registered in its owner registry for this worker.
+   * @throws TypeError if `arena` is not a SlabArena; OutOfMemoryError when all the arena's owner entries are taken.
+   */
   constructor(arena: SlabArena);
   /** @internal `threadId`: the worker the cache is registered for (tests stand in for a worker). */
   constructor(arena: SlabArena, threadId: number);
@@ -248,6 +258,7 @@ export class SlabCache {
   /**
    * A block of `realSize(size)` bytes aligned to that size (an arena slab run for sizes above a
    * slab). Throws `QuotaExceededError` or `OutOfMemoryError`.
+   * @throws RangeError for a bad `size`; OutOfMemoryError (QuotaExceededError when the quota refused) when the arena has no memory.
    */
   get(size: number): number {
     const p = this.tryGet(size);
@@ -255,7 +266,10 @@ export class SlabCache {
     return p;
   }
 
-  /** Same as `get`, or 0 when the arena has no memory for it. */
+  /**
+   * Same as `get`, or 0 when the arena has no memory for it.
+   * @throws RangeError for a bad `size`.
+   */
   tryGet(size: number): number {
     if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('SlabCache.get', 'size', size, 0, MAX_BYTE_LENGTH);
     if (size > this.slabSize) return this.getRun(size);
@@ -302,6 +316,7 @@ export class SlabCache {
   /**
    * Gives back a block or page run `get`/`getPages` handed out. `InvalidPointerError` for
    * anything else: a pointer inside a block, a block already put, another cache's block.
+   * @throws TypeError / RangeError for a `ptr` that is not a non-negative integer; InvalidPointerError if it is not a live block or run of this cache.
    */
   put(ptr: number): void {
     if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer('SlabCache.put', 'ptr', ptr);
@@ -329,7 +344,10 @@ export class SlabCache {
     if (this.debug) this.tick();
   }
 
-  /** The bytes `get(size)` hands out: the smallest order size >= size, or whole slabs above a slab. */
+  /**
+   * The bytes `get(size)` hands out: the smallest order size >= size, or whole slabs above a slab.
+   * @throws RangeError for a bad `size`.
+   */
   realSize(size: number): number {
     if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('SlabCache.realSize', 'size', size, 0, MAX_BYTE_LENGTH);
     if (size > this.slabSize) return Math.ceil(size / this.slabSize) * this.slabSize;
@@ -360,6 +378,7 @@ export class SlabCache {
   /**
    * Walks every free list and every page of every arena slab this cache holds, and throws with a
    * precise message if they disagree with each other or with the counters.
+   * @throws Error naming the first broken invariant.
    */
   check(): void {
     const pm = this.pageMap;

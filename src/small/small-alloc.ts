@@ -100,7 +100,14 @@ export interface SmallStats {
   /** Live allocations (small and large). */
   count: number;
   /** Allocations above objsizeMax. */
-  large: { count: number; used: number; total: number };
+  large: {
+    /** Live large allocations. */
+    count: number;
+    /** Bytes asked for by them. */
+    used: number;
+    /** Bytes of pages they hold. */
+    total: number;
+  };
   /** Frees held back for read views. */
   deferred: number;
   /** Read views open now. */
@@ -109,6 +116,14 @@ export interface SmallStats {
   viewsCollected: number;
   /** Pools that exist, by object size. */
   classes: SmallClassStats[];
+}
+
+/** What {@link SmallAlloc.info} tells of a live allocation. */
+export interface AllocationInfo {
+  /** True for an allocation above `objsizeMax` (a run of pages of its own). */
+  isLarge: boolean;
+  /** Usable bytes: the class size, or a large allocation's pages. */
+  realSize: number;
 }
 
 /** The result of {@link SmallAlloc.adopt}. */
@@ -210,7 +225,11 @@ export class SmallAlloc implements PoolHost, BlockOwner {
   private largeDeferred = 0;
   private largeSinceScan = 0;
 
-  /** A size-class allocator over `cache`. */
+  /**
+   * A size-class allocator over `cache`.
+   * @throws TypeError if `cache` is not a SlabCache or an option has the wrong type.
+   * @throws RangeError if an option is out of range.
+   */
   constructor(cache: SlabCache, opts?: SmallAllocOptions) {
     const where = 'SmallAlloc';
     checkInstance(where, 'cache', cache, SlabCache);
@@ -260,7 +279,11 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     this.tags = cache.arena.pageTags;
   }
 
-  /** `size` bytes (0 allowed). Throws `OutOfMemoryError` / `QuotaExceededError`. */
+  /**
+   * `size` bytes (0 allowed). Throws `OutOfMemoryError` / `QuotaExceededError`.
+   * @throws RangeError if `size` is not an integer in [0, 4 GiB].
+   * @throws OutOfMemoryError (QuotaExceededError when the quota refused) when no memory can be had.
+   */
   alloc(size: number): number {
     // The fast path, kept small so that V8 inlines it and the pool's alloc into the caller.
     if (typeof size === 'number' && (size >>> 0) === size && size <= this.fastMax) {
@@ -270,7 +293,10 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     return this.allocSlow(size, true);
   }
 
-  /** `size` bytes, or 0 when there is no memory for them. */
+  /**
+   * `size` bytes, or 0 when there is no memory for them.
+   * @throws RangeError if `size` is not an integer in [0, 4 GiB].
+   */
   tryAlloc(size: number): number {
     if (typeof size === 'number' && (size >>> 0) === size && size <= this.fastMax) {
       const pool = this.bySize[(size + this.granMask) >>> this.granShift]!;
@@ -315,6 +341,7 @@ export class SmallAlloc implements PoolHost, BlockOwner {
 
   /**
    * `size` bytes, all zero. Throws `OutOfMemoryError` / `QuotaExceededError`.
+   * @throws RangeError for a bad `size`; OutOfMemoryError / QuotaExceededError when no memory can be had.
    */
   calloc(size: number): number {
     const where = 'SmallAlloc.calloc';
@@ -333,6 +360,9 @@ export class SmallAlloc implements PoolHost, BlockOwner {
    * pointer to use from now on. `realloc(0, size)` is `alloc(size)`. On failure it throws
    * `OutOfMemoryError` / `QuotaExceededError` and the old allocation stays live and intact;
    * a pointer that is not a live allocation of this allocator is an `InvalidPointerError`.
+   * @throws RangeError for a `ptr` that is not a non-negative integer, or a bad `size`.
+   * @throws InvalidPointerError if `ptr` is not a live allocation of this allocator.
+   * @throws OutOfMemoryError / QuotaExceededError when a move finds no memory (the old allocation stays).
    */
   realloc(ptr: number, size: number): number {
     if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('SmallAlloc.realloc', 'size', size, 0, MAX_BYTE_LENGTH);
@@ -400,6 +430,8 @@ export class SmallAlloc implements PoolHost, BlockOwner {
    * `length` elements of `type` in a fresh allocation, as a typed array over the memory,
    * aligned to the element size. `free(view)` frees it. Throws `OutOfMemoryError` /
    * `QuotaExceededError`.
+   * @throws TypeError if `type` is not a typed array constructor; RangeError for a bad `length`.
+   * @throws OutOfMemoryError / QuotaExceededError when no memory can be had.
    */
   allocAs<T extends TypedArray>(type: TypedArrayConstructor<T>, length: number): T {
     const where = 'SmallAlloc.allocAs';
@@ -420,6 +452,8 @@ export class SmallAlloc implements PoolHost, BlockOwner {
    * Frees `ptr` (or the allocation a typed array from {@link SmallAlloc.allocAs} views), handed
    * out by this allocator or by any worker's allocator over the same arena. `size`, when
    * given, must be what was asked for (any size of the same class does).
+   * @throws TypeError if `ptr` is neither a number nor a typed array; RangeError if it is not a non-negative integer, or `size` does not match.
+   * @throws InvalidPointerError if it is not a live allocation (a double free, an interior or foreign pointer).
    */
   free(ptr: number | TypedArray, size?: number): void {
     if (this.releasable === true) this.collect(BATCH);
@@ -738,8 +772,9 @@ export class SmallAlloc implements PoolHost, BlockOwner {
   /**
    * What `ptr` is: a class object (`realSize` = its class size) or a large allocation
    * (`realSize` = the usable bytes of its block). `InvalidPointerError` if it is not live.
+   * @throws RangeError if `ptr` is not a non-negative integer; InvalidPointerError if it is not live.
    */
-  info(ptr: number): { isLarge: boolean; realSize: number } {
+  info(ptr: number): AllocationInfo {
     const real = this.liveSize(ptr, 'SmallAlloc.info');
     return real < 0 ? { isLarge: true, realSize: -real } : { isLarge: false, realSize: real };
   }
@@ -747,6 +782,7 @@ export class SmallAlloc implements PoolHost, BlockOwner {
   /**
    * Stores `s` as UTF-8 after its byte length (a u32) in a fresh allocation; returns its
    * pointer (free it as any other). Throws `OutOfMemoryError` / `QuotaExceededError`.
+   * @throws TypeError if `s` is not a string; OutOfMemoryError / QuotaExceededError when no memory can be had.
    */
   allocString(s: string): number {
     const where = 'SmallAlloc.allocString';
@@ -762,6 +798,7 @@ export class SmallAlloc implements PoolHost, BlockOwner {
   /**
    * The string `allocString` stored at `ptr` (a live allocation of any allocator over the
    * arena). `InvalidPointerError` if `ptr` is not live or its length runs past the allocation.
+   * @throws RangeError if `ptr` is not a non-negative integer; InvalidPointerError if it is not live or its length runs past it.
    */
   readString(ptr: number): string {
     const where = 'SmallAlloc.readString';
@@ -837,7 +874,10 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     };
   }
 
-  /** Throws an Error naming the first broken invariant; takes remote frees in first. */
+  /**
+   * Throws an Error naming the first broken invariant; takes remote frees in first.
+   * @throws Error naming the first broken invariant.
+   */
   check(): void {
     this.verify(true);
   }
@@ -916,6 +956,7 @@ export class SmallAlloc implements PoolHost, BlockOwner {
    * `cache.adopt`). Mempool slabs join this allocator's pool of their objsize (created if
    * needed; live objects stay live and may be freed here), empty ones go back, large
    * allocations become this allocator's, and blocks of other allocators go back to the cache.
+   * @throws RangeError for a bad `threadId`, or the calling thread's own.
    */
   adopt(threadId: number): SmallAdoption {
     checkInt('SmallAlloc.adopt', 'threadId', threadId, 0, 2 ** 31 - 1);

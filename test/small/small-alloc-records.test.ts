@@ -20,6 +20,10 @@ test('createAllocator builds a quota, an arena, a cache and a SmallAlloc, reacha
   assert.equal(alloc.cache.arena.quota.total, 8 * MB);
   assert.equal(alloc.info(alloc.alloc(1)).realSize, 16, 'options pass through to the SmallAlloc');
   assert.equal(alloc.memory, alloc.cache.arena.memory);
+  const small = createAllocator({ limit: 1 << 20 });
+  assert.equal(small.cache.arena.slabSize, 128 * KB, 'a 1 MiB limit gets slabs that fit it eight times');
+  assert.ok(small.alloc(100) !== 0 && small.alloc(small.objsizeMax + 1) !== 0, 'and can allocate');
+  assert.equal(createAllocator({ limit: 64 * MB }).cache.arena.slabSize, 4 * MB, 'the default slab size otherwise');
   throwsLike(() => createAllocator(undefined as never), TypeError, /createAllocator: limit must be a number/, 'no limit');
   throwsLike(() => createAllocator({ limit: -1 }), RangeError, /createAllocator: limit/, 'negative limit');
   throwsLike(() => createAllocator({ limit: MB, slabSize: 1000 }), RangeError, /slabSize/, 'bad slab size');
