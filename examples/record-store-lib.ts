@@ -76,15 +76,7 @@ export class SkipList {
 
   /** Adds `key` (absent) pointing at `rec`. */
   insert(key: number, rec: number): void {
-    let x = this.head >>> 2;
-    for (let level = MAX_HEIGHT - 1; level >= 0; level--) {
-      for (;;) {
-        const next = this.u32[x + NEXT + level]! >>> 2;
-        if (next === 0 || this.u32[next + KEY]! >= key) break;
-        x = next;
-      }
-      this.prev[level] = x;
-    }
+    this.descend(key);
     const h = this.height();
     const p = this.node(key, rec, h) >>> 2;
     const u32 = this.u32;
@@ -95,7 +87,17 @@ export class SkipList {
     }
   }
 
+  /** The node of `key` (its address), or 0. */
   private find(key: number): number {
+    const n = this.u32[this.descend(key) + NEXT]! >>> 2;
+    return n !== 0 && this.u32[n + KEY] === key ? n << 2 : 0;
+  }
+
+  /**
+   * Walks down from the head to the last node before `key` on every level, noting them in
+   * `prev`; returns the one on level 0 (a u32 index).
+   */
+  private descend(key: number): number {
     let x = this.head >>> 2;
     for (let level = MAX_HEIGHT - 1; level >= 0; level--) {
       for (;;) {
@@ -103,9 +105,9 @@ export class SkipList {
         if (next === 0 || this.u32[next + KEY]! >= key) break;
         x = next;
       }
+      this.prev[level] = x;
     }
-    const n = this.u32[x + NEXT]! >>> 2;
-    return n !== 0 && this.u32[n + KEY] === key ? n << 2 : 0;
+    return x;
   }
 
   /** LevelDB's: height 1, and one more level with probability 1/4 each time. */
