@@ -1,16 +1,13 @@
 /**
- * The three errors every allocator in the library throws.
- *
- * - `OutOfMemoryError`: an allocation (or a `grow`) could not be satisfied. It extends
- *   `RangeError` because the request was out of the range the allocator can serve now.
- * - `QuotaExceededError`: the same, because a `Quota` said no.
- * - `InvalidPointerError`: a free of something that is not a live allocation of that allocator
- *   (a double free, a foreign or interior pointer).
- *
- * None of them is thrown after a partial change: the allocator is as it was before the call.
+ * The three errors every allocator in the library throws; each one's contract is on its class.
  */
 
-/** An allocation could not be satisfied; nothing was changed. */
+/**
+ * An allocation (or a `grow`) could not be satisfied; the allocator is as it was before the call.
+ *
+ * @remarks
+ * It extends `RangeError` because the request was out of the range the allocator can serve now.
+ */
 export class OutOfMemoryError extends RangeError {
   /** Bytes asked for by the call that failed. */
   readonly requested: number;
@@ -23,7 +20,10 @@ export class OutOfMemoryError extends RangeError {
   }
 }
 
-/** An allocation would have taken a `Quota` past its limit; nothing was changed. */
+/**
+ * An {@link OutOfMemoryError} because a `Quota` said no: the allocation would have taken it past
+ * its limit. The allocator is as it was before the call.
+ */
 export class QuotaExceededError extends OutOfMemoryError {
   /** The quota's total (its limit rounded up to `Quota.UNIT`) when the call failed. */
   readonly limit: number;
@@ -36,7 +36,13 @@ export class QuotaExceededError extends OutOfMemoryError {
   }
 }
 
-/** A free (or lookup) of a pointer that is not a live allocation of this allocator. */
+/**
+ * A free (or lookup) of a pointer that is not a live allocation of this allocator; the allocator
+ * is as it was before the call.
+ *
+ * @remarks
+ * A double free, a foreign or an interior pointer.
+ */
 export class InvalidPointerError extends Error {
   /** The offending pointer, as passed. */
   readonly ptr: number;

@@ -3,18 +3,8 @@
  * reads (as Tarantool's `box.slab.info()` / `box.slab.stats()` or jemalloc's stats printer do),
  * and loading this module gives every allocator class a one-line `util.inspect` form, so that
  * `console.log(alloc)` prints `SmallAlloc { used: 1.2 MiB, total: 4 MiB, count: 10234, ... }`
- * instead of a couple of hundred lines of internal fields.
- *
- * Memory source: none. It reads only public getters and `stats()` (plus `SlabCache.ownerId`,
- * the id the heap map's legend names), and allocates nothing in any allocator.
- *
- * Thread-safety: `stats()` belongs to the allocator's owner worker (Mempool, SmallAlloc and the
- * buffers); formatting one is a `stats()` call and has the same rules and the same side effects
- * (remote frees taken in, a batch of deferred frees released).
- *
- * Failure: `formatStats` throws a `TypeError` naming `allocator` for anything that is not one
- * of the allocators below. The inspect forms never throw: an object whose figures cannot be
- * read (a prototype, say) prints as `Name {}`.
+ * instead of a couple of hundred lines of internal fields. The contract of both (memory
+ * source, thread-safety, failure) is on {@link formatStats}.
  *
  * Units: bytes print in binary units with three significant digits (`512 B`, `1.5 KiB`,
  * `12.3 MiB`, `4 GiB`); fragmentation is `1 - used / held`, in percent, `-` when nothing is held.
@@ -335,9 +325,20 @@ const KINDS: readonly {
  * other allocators their own figures (a `SlabCache` per order, a `SlabArena` used / carved /
  * maximum and its quota, a `Quota` limit and use, the buffers' used and held bytes, ...).
  *
+ * @remarks
  * Works for `SmallAlloc`, `Mempool`, `SlabCache`, `SlabArena`, `Quota`, `Region`, `Ibuf`,
- * `Obuf`, `LSRegion`, `Arena` and `BumpArena`; anything else is a `TypeError` naming
- * `allocator`. It calls the allocator's `stats()`, with the same owner-worker rule.
+ * `Obuf`, `LSRegion`, `Arena` and `BumpArena`.
+ *
+ * Memory source: none. It reads only public getters and `stats()` (plus `SlabCache.ownerId`,
+ * the id the heap map's legend names), and allocates nothing in any allocator.
+ *
+ * Thread-safety: `stats()` belongs to the allocator's owner worker (Mempool, SmallAlloc and the
+ * buffers); formatting one is a `stats()` call and has the same rules and the same side effects
+ * (remote frees taken in, a batch of deferred frees released).
+ *
+ * Failure: a `TypeError` naming `allocator` for anything that is not one of the allocators
+ * above. The one-line `util.inspect` forms the package gives these classes never throw: an
+ * object whose figures cannot be read (a prototype, say) prints as `Name {}`.
  *
  * @example
  *     console.log(formatStats(alloc));

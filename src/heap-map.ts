@@ -2,17 +2,12 @@
  * A heap map: `heapMap(arena)` draws a {@link SlabArena}'s slabs as an SVG picture, one cell
  * per arena slab, colored by what holds it; inside a slab that a `SlabCache` holds, a grid of
  * its 4 KiB pages shows the blocks the cache cut (mempool slabs, page runs, other blocks, free
- * buddy blocks), each shaded by how full it is where that can be known.
+ * buddy blocks), each shaded by how full it is where that can be known. Its contract (memory
+ * source, thread-safety, failure) is on {@link heapMap}.
  *
- * Memory source: none; it only reads. It reads the arena's public figures and its @internal
- * but exported per-slab state (`slabInfo`, `slabOwner`, `pageMap`, `pageTags`: encodings in
- * slab-arena.ts, slab-cache.ts and large.ts) and the header words of mempool slabs (mempool.ts,
- * enum H). It writes nothing, so it may be called from any worker at any time; with maps and
- * frees running in other workers meanwhile, the picture is a blend of moments.
- *
- * Failure: a `TypeError` naming `arena` when it is not a SlabArena, and the usual TypeError /
- * RangeError for a bad option. What it reads is never trusted: a block that does not look like
- * a mempool slab of this owner is drawn as an "other" block.
+ * What it reads: the arena's public figures and its @internal but exported per-slab state
+ * (`slabInfo`, `slabOwner`, `pageMap`, `pageTags`: encodings in slab-arena.ts, slab-cache.ts and
+ * large.ts) and the header words of mempool slabs (mempool.ts, enum H).
  *
  * Picture:
  * ```
@@ -123,7 +118,15 @@ function popcount(v: number): number {
  * and free buddy blocks. A title gives the arena's used / carved / maximum and its quota, a
  * legend names the colors, and every cell carries a tooltip.
  *
- * Reads only, from any worker; `TypeError` naming `arena` for anything but a SlabArena.
+ * @remarks
+ * Memory source: none; it only reads, and writes nothing.
+ *
+ * Thread-safety: it may be called from any worker at any time; with maps and frees running in
+ * other workers meanwhile, the picture is a blend of moments.
+ *
+ * Failure: a `TypeError` naming `arena` when it is not a SlabArena, and the usual `TypeError` /
+ * `RangeError` for a bad option. What it reads is never trusted: a block that does not look
+ * like a mempool slab of this owner is drawn as an "other" block.
  *
  * @example
  *     writeFileSync('heap.svg', heapMap(arena));   // open it in a browser

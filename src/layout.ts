@@ -1,31 +1,7 @@
 /**
  * Record layouts: C-struct-like records over a `Memory` someone else allocated, read and
- * written field by field through a cursor.
- *
- * Memory source: none. A layout is plain data (offsets computed from a record of field kinds);
- * a cursor reads and writes the `Memory` it is given at the pointer it is set to, and never
- * allocates from it or claims it. Where the records lie (a `Mempool`, a `BumpArena`, a slice of
- * a shared buffer) is the caller's business.
- *
- * Thread-safety: a layout is immutable and its `fields` are structured-cloneable, so
- * `defineLayout(layout.fields)` in another worker rebuilds the same offsets and both sides read
- * the same bytes (little-endian, as every other structure of the library and as wasm reads
- * them; the views are the host's byte order, and the library as a whole assumes a
- * little-endian host). A cursor belongs to the worker that made it. Fields are read and written
- * with plain loads and stores: a record written by one worker while another reads it may be
- * seen half-written (a 64-bit field, a string or a byte array torn), so hand records over with
- * a message or an `Atomics` handshake, as any other bytes.
- *
- * Failure: `defineLayout` throws `TypeError` for a value of the wrong shape (not an object, an
- * unknown kind) and `RangeError` for a bad number or name (no fields, a capacity that is not an
- * integer in range, an array-index name, the reserved name `ptr`), naming the field. Setting
- * `cursor.ptr` to a non-number is a `TypeError`; to a number that is not a non-negative integer
- * below 2^32 and a multiple of the layout's `align`, a `RangeError`; `ptr` keeps its old value.
- * A field that lies past the memory's end (after the cursor has synced it) is a `RangeError`
- * naming the field; a string longer than its capacity is a `RangeError` and a byte array of the
- * wrong length a `RangeError` (of the wrong type a `TypeError`), naming the field. A failed
- * write has written nothing. A string field whose stored length passes its capacity (garbage,
- * or a record torn by a concurrent writer) reads as `InvalidPointerError`.
+ * written field by field through a cursor. Their contract (memory source, thread-safety,
+ * failure) is on {@link defineLayout}.
  *
  * Layout of a record: fields in declaration order, each at the next offset that is a multiple
  * of its own alignment; the record's `align` is the largest field alignment and its `size` is
@@ -252,10 +228,32 @@ function kindOf(name: string, kind: unknown): Placed {
  * A record layout for `fields` (name -> kind, laid out in declaration order, each field at its
  * natural alignment; see the module comment for the rules and a diagram).
  *
- * `TypeError` if `fields` is not a plain object or a kind is not one of the kinds; `RangeError`
- * for no fields, a byte or string capacity that is not an integer >= 1, a name that is an array
- * index (JavaScript would order it first) or `ptr` (the cursor's pointer), or a record larger
- * than 4 GiB. Every message names the field.
+ * @remarks
+ * Memory source: none. A layout is plain data (offsets computed from a record of field kinds);
+ * a cursor reads and writes the `Memory` it is given at the pointer it is set to, and never
+ * allocates from it or claims it. Where the records lie (a `Mempool`, a `BumpArena`, a slice of
+ * a shared buffer) is the caller's business.
+ *
+ * Thread-safety: a layout is immutable and its `fields` are structured-cloneable, so
+ * `defineLayout(layout.fields)` in another worker rebuilds the same offsets and both sides read
+ * the same bytes (little-endian, as every other structure of the library and as wasm reads
+ * them; the views are the host's byte order, and the library as a whole assumes a
+ * little-endian host). A cursor belongs to the worker that made it. Fields are read and written
+ * with plain loads and stores: a record written by one worker while another reads it may be
+ * seen half-written (a 64-bit field, a string or a byte array torn), so hand records over with
+ * a message or an `Atomics` handshake, as any other bytes.
+ *
+ * Failure: `defineLayout` throws `TypeError` if `fields` is not a plain object or a kind is not
+ * one of the kinds, and `RangeError` for no fields, a byte or string capacity that is not an
+ * integer >= 1, a name that is an array index (JavaScript would order it first) or `ptr` (the
+ * cursor's pointer), or a record larger than 4 GiB; every message names the field. Setting
+ * `cursor.ptr` to a non-number is a `TypeError`; to a number that is not a non-negative integer
+ * below 2^32 and a multiple of the layout's `align`, a `RangeError`; `ptr` keeps its old value.
+ * A field that lies past the memory's end (after the cursor has synced it) is a `RangeError`
+ * naming the field; a string longer than its capacity is a `RangeError` and a byte array of the
+ * wrong length a `RangeError` (of the wrong type a `TypeError`), naming the field. A failed
+ * write has written nothing. A string field whose stored length passes its capacity (garbage,
+ * or a record torn by a concurrent writer) reads as `InvalidPointerError`.
  *
  * ```ts
  * const Point = defineLayout({ x: 'f64', y: 'f64', id: 'u32', name: { string: 12 } });

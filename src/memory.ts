@@ -1,14 +1,6 @@
 /**
- * Memory: the address space an allocator hands out offsets into.
- *
- * Memory source: a growable `ArrayBuffer`/`SharedArrayBuffer` reserved up to `maximum`
- * (`Memory.create`), or an existing buffer or `WebAssembly.Memory` (`Memory.wrap`).
- *
- * Thread-safety: a `Memory` object belongs to one worker; the shared buffer under it may be
- * wrapped by a `Memory` in every worker. `grow` of a shared buffer is safe from any worker:
- * growing to a length some other worker already passed is a no-op.
- *
- * Failure: `grow` past `maxByteLength` throws `OutOfMemoryError` and changes nothing.
+ * Memory: the address space an allocator hands out offsets into. Its contract (memory source,
+ * thread-safety, failure) is on the class.
  *
  * One owner: a `Memory` given to an allocator (`new Arena({ memory })`, or the one a
  * `SlabArena` or `BumpArena` makes for itself) is claimed by it, and giving it to a second
@@ -62,7 +54,19 @@ export interface MemoryOptions {
   shared?: boolean;
 }
 
-/** An address space: one buffer, its views, and growth up to a reserved maximum. */
+/**
+ * An address space: one buffer, its views, and growth up to a reserved maximum.
+ *
+ * @remarks
+ * Memory source: a growable `ArrayBuffer`/`SharedArrayBuffer` reserved up to `maximum`
+ * (`Memory.create`), or an existing buffer or `WebAssembly.Memory` (`Memory.wrap`).
+ *
+ * Thread-safety: a `Memory` object belongs to one worker; the shared buffer under it may be
+ * wrapped by a `Memory` in every worker. `grow` of a shared buffer is safe from any worker:
+ * growing to a length some other worker already passed is a no-op.
+ *
+ * Failure: `grow` past `maxByteLength` throws `OutOfMemoryError` and changes nothing.
+ */
 export class Memory {
   /** True when the buffer is a `SharedArrayBuffer` (or a shared wasm memory). */
   readonly shared: boolean;

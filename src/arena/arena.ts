@@ -1,18 +1,6 @@
 /**
- * Arena: LevelDB's block arena (`util/arena`), over a `Memory`.
- *
- * Memory source: one `Memory` (by default a fresh, non-shared `Memory.create()`), carved into
- * blocks by bumping a block cursor; the memory grows as blocks are needed. The arena owns the
- * whole memory from offset 8 on; offset 0..7 is never handed out, so pointer 0 stays null.
- * It claims the memory (`Memory.claim`): a memory already claimed by another allocator is a
- * `TypeError` naming `opts.memory`, since both would carve the same bytes.
- *
- * Thread-safety: none. An arena belongs to the worker that created it; the bytes it hands out
- * may be read by any worker that sees the buffer (nothing in an arena moves or is freed while
- * it lives, which is what lets LevelDB's memtable readers run without locks).
- *
- * Failure: when the memory cannot grow for a new block, `allocate` throws `OutOfMemoryError`
- * and nothing has changed. Bad arguments throw `TypeError`/`RangeError` naming them.
+ * Arena: LevelDB's block arena (`util/arena`), over a `Memory`. Its contract (memory source,
+ * thread-safety, failure) is on the class.
  *
  * Debug mode (`setDebug`): a new block is filled with `FRESH_BYTE` when it is carved, before
  * any of it is handed out, and `reset()` fills everything carved with `FREED_BYTE`; bytes
@@ -75,6 +63,20 @@ const MIN_GROW = 64 * 1024;
 /**
  * LevelDB's arena: bump allocation inside blocks, no individual frees, everything released at
  * once by {@link Arena.reset}.
+ *
+ * @remarks
+ * Memory source: one `Memory` (by default a fresh, non-shared `Memory.create()`), carved into
+ * blocks by bumping a block cursor; the memory grows as blocks are needed. The arena owns the
+ * whole memory from offset 8 on (offsets 0..7 are never handed out, so pointer 0 stays null)
+ * and claims it: a memory already claimed by another allocator is a `TypeError` naming
+ * `opts.memory`, since both would carve the same bytes.
+ *
+ * Thread-safety: none. An arena belongs to the worker that created it; the bytes it hands out
+ * may be read by any worker that sees the buffer (nothing in an arena moves or is freed while
+ * it lives, which is what lets LevelDB's memtable readers run without locks).
+ *
+ * Failure: when the memory cannot grow for a new block, `allocate` throws `OutOfMemoryError`
+ * and nothing has changed. Bad arguments throw `TypeError`/`RangeError` naming them.
  *
  *     const arena = new Arena();
  *     const p = arena.allocate(24);

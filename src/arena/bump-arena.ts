@@ -1,21 +1,6 @@
 /**
- * BumpArena: bitena's fixed-capacity, lock-free bump arena.
- *
- * Memory source: one fixed-length buffer allocated by the constructor (a `SharedArrayBuffer`
- * with `shared: true`, else an `ArrayBuffer`) of `DATA + capacity` bytes. It never grows. Its
- * `memory` is claimed (`Memory.claim`): no other allocator may be given it.
- *
- * Thread-safety: with `shared: true` any number of workers may allocate at once, each through
- * its own `BumpArena.attach(handle)`: the only state, the end pointer, lives in the buffer and
- * moves by `Atomics.compareExchange`, so no two allocations overlap and none is lost. Unshared,
- * the same pointer moves by plain arithmetic. `reset()` needs every allocation abandoned, on
- * every worker (as bitena's does).
- *
- * Failure: `tryAlloc`/`tryAllocSlice` return 0/null and `alloc`, `allocSlice` and
- * `allocString` throw `OutOfMemoryError` (a slice larger than the whole capacity too); either
- * way the end pointer has not moved. `readString` of a pointer argument that is not a number
- * is a `TypeError`, of one that is not a non-negative integer a `RangeError`, and of an
- * integer where no string of this arena lies an `InvalidPointerError`.
+ * BumpArena: bitena's fixed-capacity, lock-free bump arena. Its contract (memory source,
+ * thread-safety, failure) is on the class.
  *
  * Debug mode (`setDebug`): the data region is filled with `FRESH_BYTE` when the arena is
  * created and again by `reset()` (which abandons every allocation); nothing else is written.
@@ -78,6 +63,23 @@ let attaching: SharedArrayBuffer | null = null;
 /**
  * A fixed-capacity bump arena whose end pointer moves downward; lock-free across workers when
  * shared.
+ *
+ * @remarks
+ * Memory source: one fixed-length buffer allocated by the constructor (a `SharedArrayBuffer`
+ * with `shared: true`, else an `ArrayBuffer`) of 32 + `capacity` bytes. It never grows. Its
+ * `memory` is claimed: no other allocator may be given it.
+ *
+ * Thread-safety: with `shared: true` any number of workers may allocate at once, each through
+ * its own `BumpArena.attach(handle)`: the only state, the end pointer, lives in the buffer and
+ * moves by `Atomics.compareExchange`, so no two allocations overlap and none is lost. Unshared,
+ * the same pointer moves by plain arithmetic. `reset()` needs every allocation abandoned, on
+ * every worker (as bitena's does).
+ *
+ * Failure: `tryAlloc`/`tryAllocSlice` return 0/null and `alloc`, `allocSlice` and
+ * `allocString` throw `OutOfMemoryError` (a slice larger than the whole capacity too); either
+ * way the end pointer has not moved. `readString` of a pointer argument that is not a number
+ * is a `TypeError`, of one that is not a non-negative integer a `RangeError`, and of an
+ * integer where no string of this arena lies an `InvalidPointerError`.
  *
  *     const arena = new BumpArena(1 << 20, { shared: true });
  *     worker.postMessage(arena.handle());            // there: BumpArena.attach(handle)

@@ -1,16 +1,7 @@
 /**
- * Debug mode: one switch, off by default.
- *
- * When on, allocators created afterwards (each reads the switch once, in its constructor, so a
- * disabled debug mode costs one field test at most):
- * - fill fresh memory with `FRESH_BYTE` and freed memory with `FREED_BYTE`,
- * - refuse interior pointers on free,
- * - run their own `check()` every `checkEvery` operations.
- *
- *     import { setDebug } from 'binalloc';
- *     setDebug({ enabled: true, checkEvery: 1000 });
- *
- * The environment variable `BINALLOC_DEBUG=1` (or `=N` for `checkEvery` N) switches it on at load.
+ * Debug mode: one switch, off by default. Each allocator reads it once, in its constructor, so
+ * a disabled debug mode costs one field test at most. What it does and its contract are on
+ * {@link setDebug}.
  */
 import { optionalBool, optionalInt, optionsBag } from './checks.js';
 
@@ -36,7 +27,22 @@ if (env !== undefined && env !== '' && env !== '0') {
   if (Number.isInteger(n) && n > 1) state.checkEvery = n;
 }
 
-/** Switches debug mode for allocators created from now on. Returns the settings in force. */
+/**
+ * Switches debug mode for allocators created from now on. Returns the settings in force.
+ *
+ * @remarks
+ * When on, allocators created afterwards fill fresh memory with `FRESH_BYTE` and freed memory
+ * with `FREED_BYTE`, refuse interior pointers on free, and run their own `check()` every
+ * `checkEvery` operations. The environment variable `BINALLOC_DEBUG=1` (or `=N` for
+ * `checkEvery` N) switches it on at load.
+ *
+ * Thread-safety: the switch is this worker's; each worker loads its own copy of the module.
+ *
+ * Failure: a bad option is a `TypeError`/`RangeError` naming it; the settings are then unchanged.
+ *
+ *     import { setDebug } from 'binalloc';
+ *     setDebug({ enabled: true, checkEvery: 1000 });
+ */
 export function setDebug(opts: DebugOptions): Readonly<Required<DebugOptions>> {
   const o = optionsBag<DebugOptions>('setDebug', opts);
   const enabled = optionalBool('setDebug', 'enabled', o.enabled, state.enabled);
@@ -46,7 +52,7 @@ export function setDebug(opts: DebugOptions): Readonly<Required<DebugOptions>> {
   return { ...state };
 }
 
-/** The debug settings in force now. */
+/** The debug settings in force now, in this worker (see {@link setDebug}). */
 export function getDebug(): Readonly<Required<DebugOptions>> {
   return { ...state };
 }

@@ -1,13 +1,6 @@
 /**
  * createAllocator: the whole small family in one call, for a program that just wants memory.
- *
- * It builds a {@link Quota} of `limit` bytes, a {@link SlabArena} over it, this worker's
- * {@link SlabCache} and a {@link SmallAlloc}, and returns the SmallAlloc. Its parts stay
- * reachable: `alloc.cache`, `alloc.cache.arena`, `alloc.cache.arena.quota`, so a worker can be
- * handed `alloc.cache.arena.handle()` and another `Region` or `LSRegion` can share the arena.
- *
- * Failure: bad options are a `TypeError`/`RangeError` naming the option (as each part's own
- * constructor names it); nothing is left behind.
+ * Its contract (memory source, thread-safety, failure) is on the function.
  */
 import { optionsBag, checkInt } from '../internal/checks.js';
 import { MAX_BYTE_LENGTH } from '../memory.js';
@@ -32,6 +25,17 @@ export interface CreateAllocatorOptions extends SmallAllocOptions {
 
 /**
  * A ready {@link SmallAlloc} over a fresh quota of `limit` bytes, arena and cache.
+ *
+ * @remarks
+ * Memory source: it builds a {@link Quota} of `limit` bytes, a {@link SlabArena} over it, this
+ * worker's {@link SlabCache} and a {@link SmallAlloc}, and returns the SmallAlloc. Its parts
+ * stay reachable: `alloc.cache`, `alloc.cache.arena`, `alloc.cache.arena.quota`.
+ *
+ * Thread-safety: that of {@link SmallAlloc}; a worker can be handed
+ * `alloc.cache.arena.handle()`, and another `Region` or `LSRegion` can share the arena.
+ *
+ * Failure: bad options are a `TypeError`/`RangeError` naming the option (as each part's own
+ * constructor names it); nothing is left behind.
  *
  *     const alloc = createAllocator({ limit: 64 << 20 });
  *     const p = alloc.alloc(100);

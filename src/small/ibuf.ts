@@ -1,23 +1,7 @@
 /**
  * Ibuf: a contiguous input buffer, Tarantool's `ibuf`. Bytes are appended at `wpos` (`reserve`
- * then `alloc`, e.g. as they arrive from a socket) and parsed from `rpos` (`consume`).
- *
- * Memory source: one slab of a `SlabCache` at a time. When the room after `wpos` is short, the
- * unread bytes are first moved to the front of the slab if that makes room; otherwise a slab
- * of at least twice the capacity is taken, the unread bytes copied into it and the old slab
- * returned.
- *
- * POINTERS DO NOT SURVIVE: `reserve`, `alloc`, `consume` and `shrink` may move the unread
- * bytes, so `rpos`, `wpos` and every pointer into the buffer may change. Offsets from `rpos`
- * survive: keep `ptr - ibuf.rpos`, not `ptr`, across those calls. Views from `view()` are
- * snapshots of the positions at the time of the call.
- *
- * Thread-safety: none; an ibuf belongs to the worker that created it.
- *
- * Failure: `reserve`/`alloc` throw `OutOfMemoryError` or `QuotaExceededError`, naming the
- * method called (`tryReserve`/`tryAlloc` return 0), when the cache has no bigger slab; the
- * buffer, its bytes and positions are then unchanged. Bad arguments throw
- * `TypeError`/`RangeError` naming them and change nothing.
+ * then `alloc`, e.g. as they arrive from a socket) and parsed from `rpos` (`consume`). Its
+ * contract (memory source, pointers, thread-safety, failure) is on the class.
  *
  * Debug mode (`setDebug`): a new slab is filled with `FRESH_BYTE` before the unread bytes are
  * copied in; bytes consumed, discarded or reset, and the slab left behind by a growth or by
@@ -58,7 +42,27 @@ export interface IbufStats {
   consumed: number;
 }
 
-/** A contiguous input buffer over one slab that doubles and moves as it fills. */
+/**
+ * A contiguous input buffer over one slab that doubles and moves as it fills.
+ *
+ * @remarks
+ * Memory source: one slab of a `SlabCache` at a time. When the room after `wpos` is short, the
+ * unread bytes are first moved to the front of the slab if that makes room; otherwise a slab
+ * of at least twice the capacity is taken, the unread bytes copied into it and the old slab
+ * returned.
+ *
+ * POINTERS DO NOT SURVIVE: `reserve`, `alloc`, `consume` and `shrink` may move the unread
+ * bytes, so `rpos`, `wpos` and every pointer into the buffer may change. Offsets from `rpos`
+ * survive: keep `ptr - ibuf.rpos`, not `ptr`, across those calls. Views from `view()` are
+ * snapshots of the positions at the time of the call.
+ *
+ * Thread-safety: none; an ibuf belongs to the worker that created it.
+ *
+ * Failure: `reserve`/`alloc` throw `OutOfMemoryError` or `QuotaExceededError`, naming the
+ * method called (`tryReserve`/`tryAlloc` return 0), when the cache has no bigger slab; the
+ * buffer, its bytes and positions are then unchanged. Bad arguments throw
+ * `TypeError`/`RangeError` naming them and change nothing.
+ */
 export class Ibuf {
   /** The memory source. */
   readonly cache: SlabCache;
@@ -129,7 +133,7 @@ export class Ibuf {
 
   /**
    * `size` contiguous bytes of room at `wpos`, not yet counted; returns `wpos`. May move the
-   * unread bytes (see the module comment): keep offsets from `rpos`, not pointers.
+   * unread bytes (see the class comment): keep offsets from `rpos`, not pointers.
    *
    * @throws TypeError if `size` is not a number.
    * @throws RangeError if `size` is not an integer in [0, 2^32 - 1].

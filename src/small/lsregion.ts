@@ -2,20 +2,8 @@
  * LSRegion: a log-structured region, Tarantool's `lsregion`. Every allocation carries an id,
  * and ids never decrease; `gc(minId)` frees every slab whose allocations all have ids
  * `<= minId`. Nothing is freed one by one and no slab is ever freed in part: LSM trees
- * allocate into it and drop a whole dump at once.
- *
- * Memory source: a `SlabArena` directly (not a `SlabCache`): slabs of `arena.slabSize` bytes
- * for allocations that fit one, and runs of adjacent slabs (`arena.mapRun`) for larger ones,
- * so large allocations live in the same buffer and are charged to the same quota. One freed
- * slab is kept as a cache and reused before the arena is asked again. The bookkeeping lives in
- * the region's own fields: every byte of a slab is the caller's.
- *
- * Thread-safety: none. An lsregion belongs to the worker that created it; the arena under it
- * is shared, and the memory it hands out may be read and written from any worker.
- *
- * Failure: `alloc`/`alignedAlloc` throw `OutOfMemoryError` (`QuotaExceededError` when the
- * quota refuses) naming the method called, and `tryAlloc`/`tryAlignedAlloc` return 0; nothing
- * has changed then, not even the last id. A decreasing id is a `RangeError` naming `id`.
+ * allocate into it and drop a whole dump at once. Its contract (memory source, thread-safety,
+ * failure) is on the class.
  *
  * Debug mode (`setDebug`): each allocation is filled with `FRESH_BYTE` as it is handed out
  * (an lsregion has no `reserve`, so nothing handed out before is written), and bytes collected
@@ -71,7 +59,23 @@ export interface LSRegionStats {
   lastId: number;
 }
 
-/** Log-structured allocator: allocations tagged with non-decreasing ids, freed by id. */
+/**
+ * Log-structured allocator: allocations tagged with non-decreasing ids, freed by id.
+ *
+ * @remarks
+ * Memory source: a `SlabArena` directly (not a `SlabCache`): slabs of `arena.slabSize` bytes
+ * for allocations that fit one, and runs of adjacent slabs (`arena.mapRun`) for larger ones,
+ * so large allocations live in the same buffer and are charged to the same quota. One freed
+ * slab is kept as a cache and reused before the arena is asked again. The bookkeeping lives in
+ * the region's own fields: every byte of a slab is the caller's.
+ *
+ * Thread-safety: none. An lsregion belongs to the worker that created it; the arena under it
+ * is shared, and the memory it hands out may be read and written from any worker.
+ *
+ * Failure: `alloc`/`alignedAlloc` throw `OutOfMemoryError` (`QuotaExceededError` when the
+ * quota refuses) naming the method called, and `tryAlloc`/`tryAlignedAlloc` return 0; nothing
+ * has changed then, not even the last id. A decreasing id is a `RangeError` naming `id`.
+ */
 export class LSRegion {
   /** The memory source. */
   readonly arena: SlabArena;

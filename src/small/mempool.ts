@@ -1,22 +1,12 @@
 /**
- * Mempool: a pool of fixed-size objects (Tarantool's `mempool`), O(1) alloc and free.
+ * Mempool: a pool of fixed-size objects (Tarantool's `mempool`), O(1) alloc and free. Its
+ * contract (memory source, thread-safety, failure) is on the class.
  *
- * Memory source: slabs of one order from a {@link SlabCache}; the slab order is picked so the
- * slab header and the unusable tail cost about 1% (plus the two bitmap bits per object).
- *
- * Thread-safety: a Mempool belongs to the worker that created it: only that worker may call
- * `alloc`, `stats`, `check`, `destroy`. Any worker may `free` a pointer it handed out, through
- * any Mempool or SmallAlloc over the same SlabArena: such a remote free never writes into the
- * object, it sets the object's bit in the slab's REMOTE bitmap (`Atomics.or`) and raises the
- * slab's pending flag. The owner takes remote frees in on its allocation slow path, and at the
- * latest in `stats()` / `check()`. A free through another allocator of the owner's own worker
- * (same cache, another pool or SmallAlloc) is handed to the allocator whose id the slab
- * header names (a registry of this worker's allocators, consulted on the slow path only).
- *
- * Failure: `alloc` throws `OutOfMemoryError`/`QuotaExceededError` (from the cache), `tryAlloc`
- * returns 0; nothing changes on failure. A free of a pointer that is not a live object of this
- * pool (double free, foreign, interior or out-of-range pointer) throws `InvalidPointerError`
- * and changes nothing.
+ * Remote frees: a free from another worker never writes into the object, it sets the object's
+ * bit in the slab's REMOTE bitmap (`Atomics.or`) and raises the slab's pending flag. A free
+ * through another allocator of the owner's own worker (same cache, another pool or SmallAlloc)
+ * is handed to the allocator whose id the slab header names (a registry of this worker's
+ * allocators, consulted on the slow path only).
  *
  * Glossary: a *slot* is the place of one object in a slab; *untouched* slots are those never
  * handed out since the slab was formatted (above the bump address); *free* slots are on the
@@ -326,7 +316,25 @@ export interface MempoolAdoption {
   others: number[];
 }
 
-/** A pool of fixed-size objects over a SlabCache. */
+/**
+ * A pool of fixed-size objects over a SlabCache.
+ *
+ * @remarks
+ * Memory source: slabs of one order from a {@link SlabCache}; the slab order is picked so the
+ * slab header and the unusable tail cost about 1% (plus the two bitmap bits per object).
+ *
+ * Thread-safety: a Mempool belongs to the worker that created it: only that worker may call
+ * `alloc`, `stats`, `check`, `destroy`. Any worker may `free` a pointer it handed out, through
+ * any Mempool or SmallAlloc over the same SlabArena; the owner takes such remote frees in on
+ * its allocation slow path, and at the latest in `stats()` / `check()`.
+ *
+ * Failure: `alloc` throws `OutOfMemoryError`/`QuotaExceededError` (from the cache), `tryAlloc`
+ * returns 0; nothing changes on failure. A free of a pointer that is not a live object of this
+ * pool (double free, foreign, interior or out-of-range pointer) throws `InvalidPointerError`
+ * and changes nothing.
+ *
+ * Adoption: the objects of a worker that has exited are taken over by {@link Mempool.adopt}.
+ */
 export class Mempool implements BlockOwner, SpareHolder {
   /** Bytes per object, as asked. */
   declare readonly objsize: number;

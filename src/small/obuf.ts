@@ -1,22 +1,7 @@
 /**
  * Obuf: an output buffer kept as a chain of up to `OBUF_IOV_MAX` (31) buffers, ready for a
- * gathering write (`socket.write` of each view, `writev`). Tarantool's `obuf`.
- *
- * Memory source: a `SlabCache`. Buffer i has at least `startCapacity * 2^i` bytes, so the
- * chain doubles and large output is never copied to grow: a request that does not fit the
- * current buffer moves on to the next one. A request larger than a buffer's share gets a
- * buffer big enough for it. `reset` keeps the buffers for the next message; `destroy` returns
- * them.
- *
- * Thread-safety: none; an obuf belongs to the worker that created it. The views returned by
- * `toBuffers()` may be handed to any writer, but their bytes must stay put until the write is
- * done: do not `reset`, `rollbackTo` or `destroy` the obuf meanwhile.
- *
- * Failure: `reserve`, `alloc` and `dup` throw `OutOfMemoryError` (`tryReserve`/`tryAlloc`
- * return 0) when the cache has no buffer to give or the chain is full; `size`, the positions
- * and every byte written are then as before (a `dup` that fails part-way is rolled back).
- * `rollbackTo` a savepoint that is stale (see below) or not this obuf's throws `RangeError`
- * and changes nothing.
+ * gathering write (`socket.write` of each view, `writev`). Tarantool's `obuf`. Its contract
+ * (memory source, thread-safety, failure) is on the class.
  *
  * Savepoints: one is valid while every byte written before it is still there, unchanged. A
  * `reset()` or `destroy()` makes every savepoint taken before it stale; a `rollbackTo` makes
@@ -85,7 +70,26 @@ export interface ObufStats {
   buffers: number;
 }
 
-/** An output buffer as a chain of doubling buffers. */
+/**
+ * An output buffer as a chain of doubling buffers.
+ *
+ * @remarks
+ * Memory source: a `SlabCache`. Buffer i has at least `startCapacity * 2^i` bytes, so the
+ * chain doubles and large output is never copied to grow: a request that does not fit the
+ * current buffer moves on to the next one. A request larger than a buffer's share gets a
+ * buffer big enough for it. `reset` keeps the buffers for the next message; `destroy` returns
+ * them.
+ *
+ * Thread-safety: none; an obuf belongs to the worker that created it. The views returned by
+ * `toBuffers()` may be handed to any writer, but their bytes must stay put until the write is
+ * done: do not `reset`, `rollbackTo` or `destroy` the obuf meanwhile.
+ *
+ * Failure: `reserve`, `alloc` and `dup` throw `OutOfMemoryError` (`tryReserve`/`tryAlloc`
+ * return 0) when the cache has no buffer to give or the chain is full; `size`, the positions
+ * and every byte written are then as before (a `dup` that fails part-way is rolled back).
+ * `rollbackTo` a savepoint that is stale (see {@link Obuf.rollbackTo}) or not this obuf's
+ * throws `RangeError` and changes nothing.
+ */
 export class Obuf {
   /** The memory source. */
   readonly cache: SlabCache;

@@ -1,16 +1,6 @@
 /**
- * Quota: a memory limit and the memory charged against it, shared by every worker.
- *
- * Memory source: none; it only counts. `SlabArena` charges it for every slab it carves.
- *
- * Thread-safety: lock-free. The limit and the used amount live in ONE 64-bit word of a
- * `SharedArrayBuffer`, updated by `Atomics.compareExchange`, so a `use` racing a `set` either
- * sees the new limit or makes `set` retry: `used <= limit` holds at every instant, in every
- * worker. `shared` defaults to true because a quota exists to be shared; `shared: false` puts
- * the word in a plain `ArrayBuffer` (same code, no `handle()`).
- *
- * Failure: `use` throws `QuotaExceededError`, `tryUse` returns -1; neither changes anything.
- * `set` below `used` and `release` of more than `used` are `RangeError`s and change nothing.
+ * Quota: a memory limit and the memory charged against it, shared by every worker. Its
+ * contract (memory source, thread-safety, failure) is on the class.
  *
  * Layout (one buffer of 32 bytes):
  * ```
@@ -55,7 +45,21 @@ export interface QuotaOptions {
   shared?: boolean;
 }
 
-/** A limit on memory and the memory charged against it; lock-free and shared across workers. */
+/**
+ * A limit on memory and the memory charged against it; lock-free and shared across workers.
+ *
+ * @remarks
+ * Memory source: none; it only counts. `SlabArena` charges it for every slab it carves.
+ *
+ * Thread-safety: lock-free. The limit and the used amount live in ONE 64-bit word of a
+ * `SharedArrayBuffer`, updated by `Atomics.compareExchange`, so a `use` racing a `set` either
+ * sees the new limit or makes `set` retry: `used <= limit` holds at every instant, in every
+ * worker. `shared` defaults to true because a quota exists to be shared; `shared: false` puts
+ * the word in a plain `ArrayBuffer` (same code, no `handle()`).
+ *
+ * Failure: `use` throws `QuotaExceededError`, `tryUse` returns -1; neither changes anything.
+ * `set` below `used` and `release` of more than `used` are `RangeError`s and change nothing.
+ */
 export class Quota {
   /** The quota counts in units of this many bytes (as Tarantool's does). */
   static readonly UNIT = 1024 as const;

@@ -1,20 +1,8 @@
 /**
  * Region: a stack-like allocator. Allocate any size; free everything at once (`reset`) or
  * everything allocated after a savepoint (`truncate(savepoint)`, where a savepoint is just the
- * value of `used`). Tarantool's `region`.
- *
- * Memory source: a `SlabCache`. Slabs start at the cache's smallest order and double with
- * each new slab up to `REGION_SLAB_CAP`; a request larger than that gets a slab (or a run of
- * arena slabs) of its own. The region keeps its bookkeeping in its own fields, so every byte
- * of a slab is the caller's.
- *
- * Thread-safety: none. A region belongs to the worker that created it (as its `SlabCache`
- * does); the memory it hands out may be read and written from any worker.
- *
- * Failure: `alloc`, `alignedAlloc`, `reserve` and `join` throw `OutOfMemoryError` (or
- * `QuotaExceededError`) naming the method called, and `tryAlloc` returns 0, when the cache
- * cannot give a slab; nothing has changed then. Bad arguments throw `TypeError`/`RangeError`
- * and change nothing.
+ * value of `used`). Tarantool's `region`. Its contract (memory source, thread-safety, failure)
+ * is on the class.
  *
  * Debug mode (`setDebug`): bytes handed out are filled with `FRESH_BYTE` and bytes truncated
  * or freed with `FREED_BYTE`, except room the caller was given by `reserve`: what was written
@@ -72,7 +60,23 @@ export interface RegionStats {
   spare: number;
 }
 
-/** Stack-like allocator over a `SlabCache`: allocate, then truncate to a savepoint or reset. */
+/**
+ * Stack-like allocator over a `SlabCache`: allocate, then truncate to a savepoint or reset.
+ *
+ * @remarks
+ * Memory source: a `SlabCache`. Slabs start at the cache's smallest order and double with
+ * each new slab up to `REGION_SLAB_CAP`; a request larger than that gets a slab (or a run of
+ * arena slabs) of its own. The region keeps its bookkeeping in its own fields, so every byte
+ * of a slab is the caller's.
+ *
+ * Thread-safety: none. A region belongs to the worker that created it (as its `SlabCache`
+ * does); the memory it hands out may be read and written from any worker.
+ *
+ * Failure: `alloc`, `alignedAlloc`, `reserve` and `join` throw `OutOfMemoryError` (or
+ * `QuotaExceededError`) naming the method called, and `tryAlloc` returns 0, when the cache
+ * cannot give a slab; nothing has changed then. Bad arguments throw `TypeError`/`RangeError`
+ * and change nothing.
+ */
 export class Region {
   /** The memory source. */
   readonly cache: SlabCache;

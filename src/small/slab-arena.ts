@@ -1,28 +1,14 @@
 /**
  * SlabArena: big slabs of one size, aligned to that size, out of one reserved buffer
- * (Tarantool's `slab_arena`).
+ * (Tarantool's `slab_arena`). Its contract (memory source, thread-safety, failure) is on the
+ * class.
  *
- * Memory source: one growable buffer (`Memory.create({ shared, maximum })`) reserved up front and
- * committed as slabs are carved; every slab is charged to a {@link Quota} when it is carved. By
- * default the whole 4 GiB a growable buffer can reserve is reserved (rounded down to slabs), so
- * raising the quota later gives more slabs: a reservation is address space, not memory. Only
- * the control state is committed at construction, and of it only what is written costs memory.
- *
- * Thread-safety: lock-free; every field of the state lives in the buffer and changes by
- * `Atomics`. Any worker that attached may map and unmap. There are no free lists: each slab's
- * state word says whether it is free, so adjacency is implicit and free slabs coalesce by
- * themselves. A map scans the states from a hint (the lowest slab that may be free) for n
- * adjacent free slabs and claims them one by one by compare-exchange (free -> CLAIMING),
- * undoing its own claims if one fails; a map that finds no run carves new slabs at the end
- * (quota first, then a compare-exchange on the carved end). A worker killed in the middle of
- * an operation may leak the slabs it held at that instant (left CLAIMING, or never carved
- * below the carved end); it cannot corrupt the state or hand a slab out twice.
- *
- * Failure: `map`/`mapRun` throw `QuotaExceededError` when the quota refuses new slabs and
- * `OutOfMemoryError` when they do not fit the reserved `maximum`, naming the method called and
- * the numbers; `tryMap`/`tryMapRun` return 0. A failed map changes nothing (a quota charge made
- * for it is given back). `unmap` of anything that is not the start of a mapped slab or run, or
- * of one a `SlabCache` holds, throws `InvalidPointerError` and changes nothing.
+ * Maps without locks. There are no free lists: each slab's state word says whether it is free,
+ * so adjacency is implicit and free slabs coalesce by themselves. A map scans the states from a
+ * hint (the lowest slab that may be free) for n adjacent free slabs and claims them one by one
+ * by compare-exchange (free -> CLAIMING), undoing its own claims if one fails; a map that finds
+ * no run carves new slabs at the end (quota first, then a compare-exchange on the carved end).
+ * The slabs a killed worker leaks are left CLAIMING, or never carved below the carved end.
  *
  * Quota rule (as Tarantool's): a carved slab stays charged forever, since a
  * `SharedArrayBuffer` cannot give memory back; an unmapped slab is kept free and handed out
@@ -180,7 +166,27 @@ export interface SlabArenaOptions {
 
 let attaching: { memory: Memory; quota: Quota } | null = null;
 
-/** Big aligned slabs out of one reserved buffer; lock-free and shared across workers. */
+/**
+ * Big aligned slabs out of one reserved buffer; lock-free and shared across workers.
+ *
+ * @remarks
+ * Memory source: one growable buffer (`Memory.create({ shared, maximum })`) reserved up front and
+ * committed as slabs are carved; every slab is charged to a {@link Quota} when it is carved. By
+ * default the whole 4 GiB a growable buffer can reserve is reserved (rounded down to slabs), so
+ * raising the quota later gives more slabs: a reservation is address space, not memory. Only
+ * the control state is committed at construction, and of it only what is written costs memory.
+ *
+ * Thread-safety: lock-free; every field of the state lives in the buffer and changes by
+ * `Atomics`. Any worker that attached may map and unmap. A worker killed in the middle of an
+ * operation may leak the slabs it held at that instant; it cannot corrupt the state or hand a
+ * slab out twice.
+ *
+ * Failure: `map`/`mapRun` throw `QuotaExceededError` when the quota refuses new slabs and
+ * `OutOfMemoryError` when they do not fit the reserved `maximum`, naming the method called and
+ * the numbers; `tryMap`/`tryMapRun` return 0. A failed map changes nothing (a quota charge made
+ * for it is given back). `unmap` of anything that is not the start of a mapped slab or run, or
+ * of one a `SlabCache` holds, throws `InvalidPointerError` and changes nothing.
+ */
 export class SlabArena {
   /** The address space; slabs are offsets into it. */
   readonly memory: Memory;

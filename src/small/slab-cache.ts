@@ -1,17 +1,6 @@
 /**
- * SlabCache: a buddy system over arena slabs, one per worker (Tarantool's `slab_cache`).
- *
- * Memory source: a {@link SlabArena}. It maps whole arena slabs and cuts them into blocks of
- * `order0Size << k` bytes (k = 0..orderMax), each aligned to its own size; sizes above an
- * arena slab are runs of adjacent arena slabs (`arena.mapRun`), the "large" path.
- *
- * Thread-safety: one worker owns a cache; its free lists are plain JS state and its paths take
- * no atomics except when it talks to the arena. Other workers may READ the page map (to find
- * the block a pointer is in, `slabOf`) and call `adopt` once the owner worker has exited.
- *
- * Failure: `get` throws `QuotaExceededError` / `OutOfMemoryError` (from the arena), `tryGet`
- * returns 0; a failed get changes nothing. `put` of anything that is not the start of a block
- * or run this cache handed out throws `InvalidPointerError` and changes nothing.
+ * SlabCache: a buddy system over arena slabs, one per worker (Tarantool's `slab_cache`). Its
+ * contract (memory source, thread-safety, failure, adoption) is on the class.
  *
  * Sizes: `order0Size` is 4096 (one page of the page map) whatever the slab size, so
  * `orderMax = log2(slabSize) - 12` (10 with 4 MiB slabs, 4 with 64 KiB slabs).
@@ -43,11 +32,9 @@
  * holder to give its spare back, gives its cached free arena slab back to the arena (so a run
  * may form), and tries again.
  *
- * Adoption (crash-safe): the arena's registry moves the dead owner's entries to ADOPTING with
- * this cache as adopter; each slab then changes owner by one compare-exchange of its owner word,
- * so two adopters of one id get disjoint slabs, and a slab keeps a valid owner (the dead cache,
- * or the adopter) at every instant: an adopter killed half-way leaves slabs that a later adopt
- * of either thread id finds.
+ * Adoption: the arena's registry moves the dead owner's entries to ADOPTING with this cache as
+ * adopter; each slab then changes owner by one compare-exchange of its owner word, so it keeps
+ * a valid owner (the dead cache, or the adopter) at every instant.
  *
  * Invariants (per order k, B(k) = order0Size << k):
  *   |free list k| == freeCount[k]; every free block of order k starts with 0x80|(k+1);
@@ -178,7 +165,26 @@ function pageRunPages(arena: SlabArena, page: number): number {
   return p - page;
 }
 
-/** A buddy allocator of aligned power-of-two blocks over arena slabs; one per worker. */
+/**
+ * A buddy allocator of aligned power-of-two blocks over arena slabs; one per worker.
+ *
+ * @remarks
+ * Memory source: a {@link SlabArena}. It maps whole arena slabs and cuts them into blocks of
+ * `order0Size << k` bytes (k = 0..orderMax), each aligned to its own size; sizes above an
+ * arena slab are runs of adjacent arena slabs (`arena.mapRun`), the "large" path.
+ *
+ * Thread-safety: one worker owns a cache; its free lists are plain JS state and its paths take
+ * no atomics except when it talks to the arena. Other workers may READ the page map (to find
+ * the block a pointer is in) and take its slabs over (`Mempool.adopt`, `SmallAlloc.adopt`)
+ * once the owner worker has exited.
+ *
+ * Failure: `get` throws `QuotaExceededError` / `OutOfMemoryError` (from the arena), `tryGet`
+ * returns 0; a failed get changes nothing. `put` of anything that is not the start of a block
+ * or run this cache handed out throws `InvalidPointerError` and changes nothing.
+ *
+ * Adoption is crash-safe: two adopters of one thread id get disjoint slabs, and an adopter
+ * killed half-way leaves slabs that a later adoption of either thread id finds.
+ */
 export class SlabCache {
   /** The memory source. */
   readonly arena: SlabArena;

@@ -1,18 +1,9 @@
 /**
  * SmallAlloc: any size, by size classes over mempools (Tarantool's `small_alloc`), with read
- * views (MVCC snapshots) and frees from any worker.
- *
- * Memory source: a {@link SlabCache}. Requests up to `objsizeMax` go to the mempool of their
- * size class (pools created on first use; see size-class.ts for the classes). Larger requests
- * take a run of pages of their own from the cache (the LARGE path, see large.ts), still in the
- * arena's buffer and charged to its quota, with their bookkeeping outside the block: a large
- * allocation of n bytes holds n rounded up to a 4 KiB page (to whole slabs above a slab).
- *
- * Thread-safety: a SmallAlloc belongs to the worker that created it. Any worker may `free` (and
- * `info`) a pointer it handed out, through any SmallAlloc or Mempool over the same SlabArena:
- * the free only sets bits with `Atomics` (see mempool.ts) and the owner takes it in on its
- * allocation slow path, or at the latest in `stats()` / `check()`. A free through another
- * allocator of the same worker goes straight to the allocator that handed the memory out.
+ * views (MVCC snapshots) and frees from any worker. Its contract (memory source, thread-safety,
+ * failure, read views, adoption) is on the class. The size classes are in size-class.ts; the
+ * LARGE path (requests above `objsizeMax`) is in large.ts. A free from another worker only
+ * sets bits with `Atomics` (see mempool.ts).
  *
  * Fast paths: alloc maps a size to its pool with one array load (`bySize`, by granule, for
  * sizes up to TABLE_MAX_ENTRIES granules) and the pool's alloc is small enough for V8 to
@@ -21,23 +12,13 @@
  * cost one field test each (`fastMax`, `releasable`, the pools' `quick` flag). In debug mode
  * the periodic check is this allocator's whole check(), counted over all its pools.
  *
- * Failure: `alloc` throws `OutOfMemoryError`/`QuotaExceededError` naming `SmallAlloc.alloc`,
- * `tryAlloc` returns 0, and nothing changes; before failing, every remote free and every
- * releasable deferred free is taken in, and the cache's spare block goes back (so no memory
- * sits empty in a pool while an allocation fails). A pointer that is not a non-negative
- * integer is a `RangeError`; a free of anything that is not a live allocation throws
- * `InvalidPointerError`; a `size` given to `free` that does not match a live allocation is a
- * `RangeError`. All change nothing.
- *
  * Read views: `openReadView()` returns a view with generation g = ++gen. While any view is
  * open, a free (local, or remote when taken in) clears the ALLOCATED bit (so a second free is
- * still caught) but neither reuses nor writes the memory: it joins a FIFO tagged with the
- * newest generation at that moment. An entry tagged t is released once every view with
- * generation <= t is closed, i.e. once the oldest open view is newer than t. While views stay
- * open, releases go in bounded batches (BATCH per alloc/free call); once the last view has
- * closed, the next allocation, `stats()` or `check()` releases everything at once. A view
- * dropped without `close()` is closed when the garbage collector reclaims it (counted in
- * `stats().viewsCollected`; debug mode warns), so a forgotten view cannot pin memory forever.
+ * still caught) and joins a FIFO tagged with the newest generation at that moment. An entry
+ * tagged t is released once the oldest open view is newer than t. While views stay open,
+ * releases go in bounded batches (BATCH per alloc/free call); once the last view has closed,
+ * the next allocation, `stats()` or `check()` releases everything at once. A view closed by
+ * the garbage collector is counted in `stats().viewsCollected` (debug mode warns).
  *
  * Invariants (checked by `check()`):
  * - every pool passes Mempool.check; each pool sits at its class index (or among the adopted);
@@ -162,7 +143,38 @@ const viewReaper = new FinalizationRegistry<{ owner: SmallAlloc; rec: ViewRecord
   if (!rec.closed) owner.closeView(rec, true);
 });
 
-/** Allocations of any size over size-class mempools; read views; frees from any worker. */
+/**
+ * Allocations of any size over size-class mempools; read views; frees from any worker.
+ *
+ * @remarks
+ * Memory source: a {@link SlabCache}. Requests up to `objsizeMax` go to the mempool of their
+ * size class (pools created on first use). Larger requests take a run of pages of their own
+ * from the cache, still in the arena's buffer and charged to its quota, with their bookkeeping
+ * outside the block: a large allocation of n bytes holds n rounded up to a 4 KiB page (to
+ * whole slabs above a slab).
+ *
+ * Thread-safety: a SmallAlloc belongs to the worker that created it. Any worker may `free` (and
+ * `info`) a pointer it handed out, through any SmallAlloc or Mempool over the same SlabArena;
+ * the owner takes such a free in on its allocation slow path, or at the latest in `stats()` /
+ * `check()`. A free through another allocator of the same worker goes straight to the
+ * allocator that handed the memory out.
+ *
+ * Failure: `alloc` throws `OutOfMemoryError`/`QuotaExceededError` naming `SmallAlloc.alloc`,
+ * `tryAlloc` returns 0, and nothing changes; before failing, every remote free and every
+ * releasable deferred free is taken in, and the cache's spare block goes back (so no memory
+ * sits empty in a pool while an allocation fails). A pointer that is not a non-negative
+ * integer is a `RangeError`; a free of anything that is not a live allocation throws
+ * `InvalidPointerError`; a `size` given to `free` that does not match a live allocation is a
+ * `RangeError`. All change nothing.
+ *
+ * Read views: while a view from {@link SmallAlloc.openReadView} is open, memory freed through
+ * this allocator is neither reused nor written until every view opened before the free has
+ * closed; a view dropped without `close()` is closed when the garbage collector reclaims it, so
+ * a forgotten view cannot pin memory forever.
+ *
+ * Adoption: the allocations of a worker that has exited are taken over by
+ * {@link SmallAlloc.adopt}.
+ */
 export class SmallAlloc implements PoolHost, BlockOwner {
   /** The memory source. */
   declare readonly cache: SlabCache;
