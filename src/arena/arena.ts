@@ -32,7 +32,7 @@
 import { InvalidPointerError, OutOfMemoryError } from '../errors.js';
 import { checkInt, checkPointer, optionalInt, optionsBag, typeError } from '../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
-import { STRING_PREFIX, readStringAt, stringBytes, writeString } from '../internal/strings.js';
+import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
 import { MAX_BYTE_LENGTH, Memory } from '../memory.js';
 
@@ -190,8 +190,7 @@ export class Arena {
    * @throws {@link OutOfMemoryError} if the memory cannot grow for the block it needs.
    */
   allocString(s: string): Ptr {
-    if (typeof s !== 'string') typeError('Arena.allocString', 's', 'a string', s);
-    const n = stringBytes(s);
+    const n = stringArg('Arena.allocString', s);
     const p = this.allocateAligned(STRING_PREFIX + n);
     writeString(this.memory.u8, this.memory.dv, p, s, n);
     return p;

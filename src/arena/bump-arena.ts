@@ -23,7 +23,7 @@ import { InvalidPointerError, OutOfMemoryError } from '../errors.js';
 import { checkInt, checkPointer, checkPowerOfTwo, describe, optionalBool, optionsBag, typeError } from '../internal/checks.js';
 import { FRESH_BYTE, getDebug } from '../internal/debug.js';
 import { HEADER_BYTES, Kind, verifyHeader, writeHeader } from '../internal/header.js';
-import { readStringAt, stringBytes, STRING_ALIGN, STRING_PREFIX, writeString } from '../internal/strings.js';
+import { readStringAt, STRING_ALIGN, STRING_PREFIX, stringArg, writeString } from '../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
 import { Memory } from '../memory.js';
 import type { Ptr } from './arena.js';
@@ -298,8 +298,7 @@ export class BumpArena {
    * @throws {@link OutOfMemoryError} if the string does not fit in what remains.
    */
   allocString(s: string): Ptr {
-    if (typeof s !== 'string') typeError('BumpArena.allocString', 's', 'a string', s);
-    const n = stringBytes(s);
+    const n = stringArg('BumpArena.allocString', s);
     const p = this.tryAlloc(STRING_PREFIX + n, STRING_ALIGN);
     if (p === 0) {
       throw new OutOfMemoryError(STRING_PREFIX + n,

@@ -29,6 +29,7 @@
  * `writeString` writes exactly `STRING_PREFIX + n` bytes at `[ptr, ptr + 4 + n)`.
  */
 import { InvalidPointerError } from '../errors.js';
+import { checkPointer, typeError } from './checks.js';
 
 /** Bytes in front of a string: its UTF-8 byte length as a u32, little-endian. */
 export const STRING_PREFIX = 4;
@@ -161,4 +162,22 @@ function shortAscii(u8: Uint8Array, start: number, n: number): string | null {
     s += String.fromCharCode(a);
   }
   return s;
+}
+
+/**
+ * An allocator's `allocString(s)` argument: `TypeError` naming `where` unless `s` is a string;
+ * returns its UTF-8 byte length (the allocation is `STRING_PREFIX` more).
+ */
+export function stringArg(where: string, s: unknown): number {
+  if (typeof s !== 'string') typeError(where, 's', 'a string', s);
+  return stringBytes(s);
+}
+
+/**
+ * An allocator's `readString(ptr)`: the pointer rule (`TypeError`, `RangeError`), then
+ * {@link readStringAt} up to `limit`.
+ */
+export function readStringArg(where: string, u8: Uint8Array, dv: DataView, ptr: unknown, limit: number): string {
+  if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
+  return readStringAt(u8, dv, ptr as number, limit, where);
 }

@@ -29,7 +29,7 @@
 import { OutOfMemoryError } from '../errors.js';
 import { checkInstance, checkInt, checkPointer, checkPowerOfTwo, typeError } from '../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
-import { STRING_ALIGN, STRING_PREFIX, readStringAt, stringBytes, writeString } from '../internal/strings.js';
+import { readStringArg, STRING_ALIGN, STRING_PREFIX, stringArg, writeString } from '../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
 import type { Memory } from '../memory.js';
 import { SlabArena } from './slab-arena.js';
@@ -229,8 +229,7 @@ export class LSRegion {
    */
   allocString(s: string, id: number): Ptr {
     const where = 'LSRegion.allocString';
-    if (typeof s !== 'string') typeError(where, 's', 'a string', s);
-    const n = stringBytes(s);
+    const n = stringArg(where, s);
     const p = this.allocSlow(where, STRING_PREFIX + n, STRING_ALIGN, id, true);
     writeString(this.memory.u8, this.memory.dv, p, s, n);
     return p;
@@ -245,10 +244,8 @@ export class LSRegion {
    * @throws {@link InvalidPointerError} if the string's length at `ptr` runs past the memory.
    */
   readString(ptr: Ptr): string {
-    const where = 'LSRegion.readString';
-    if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
     const m = this.memory;
-    return readStringAt(m.u8, m.dv, ptr, m.byteLength, where);
+    return readStringArg('LSRegion.readString', m.u8, m.dv, ptr, m.byteLength);
   }
 
   /**

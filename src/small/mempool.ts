@@ -56,7 +56,7 @@
  */
 import { InvalidPointerError } from '../errors.js';
 import { checkInstance, checkInt, checkPointer, describe, rangeError, typeError } from '../internal/checks.js';
-import { STRING_PREFIX, readStringAt, stringBytes, writeString } from '../internal/strings.js';
+import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../internal/strings.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
 import { freeLargeRemote, isPageRun, L, largeId, largeState, liveLargeWord, tagIndex } from './large.js';
 import type { SlabArena } from './slab-arena.js';
@@ -546,8 +546,7 @@ export class Mempool implements BlockOwner, SpareHolder {
    */
   allocString(s: string): number {
     const where = 'Mempool.allocString';
-    if (typeof s !== 'string') typeError(where, 's', 'a string', s);
-    const n = stringBytes(s);
+    const n = stringArg(where, s);
     if (STRING_PREFIX + n > this.objsize) {
       rangeError(where, 's', `a string of at most ${this.objsize - STRING_PREFIX} bytes of UTF-8 (objsize ${this.objsize})`, s);
     }

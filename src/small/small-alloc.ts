@@ -29,7 +29,7 @@
 import { InvalidPointerError } from '../errors.js';
 import { checkInstance, checkInt, checkPointer, describe, optionsBag, rangeError, typeError } from '../internal/checks.js';
 import { getDebug } from '../internal/debug.js';
-import { STRING_PREFIX, readStringAt, stringBytes, writeString } from '../internal/strings.js';
+import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
 import { MAX_BYTE_LENGTH, type Memory } from '../memory.js';
 import { currentThreadId } from '../internal/thread.js';
@@ -798,8 +798,7 @@ export class SmallAlloc implements PoolHost, BlockOwner {
    */
   allocString(s: string): number {
     const where = 'SmallAlloc.allocString';
-    if (typeof s !== 'string') typeError(where, 's', 'a string', s);
-    const n = stringBytes(s);
+    const n = stringArg(where, s);
     const p = this.tryAlloc(STRING_PREFIX + n);
     if (p === 0) this.cache.noMemory(where, STRING_PREFIX + n);
     if (p + STRING_PREFIX + n > this.end) this.refresh();
