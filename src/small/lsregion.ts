@@ -27,7 +27,7 @@
  *   id check inexact
  */
 import { OutOfMemoryError } from '../errors.js';
-import { checkInstance, checkInt, checkPointer, checkPowerOfTwo, typeError } from '../internal/checks.js';
+import { checkInstance, checkInt, checkPowerOfTwo } from '../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
 import { readStringArg, STRING_ALIGN, STRING_PREFIX, stringArg, writeString } from '../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';

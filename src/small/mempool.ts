@@ -55,7 +55,7 @@
  *   this.count == liveRest + popcount(ALLOCATED of the current slab).
  */
 import { InvalidPointerError } from '../errors.js';
-import { checkInstance, checkInt, checkPointer, describe, rangeError, typeError } from '../internal/checks.js';
+import { checkInstance, checkInt, checkPointer, describe, rangeError } from '../internal/checks.js';
 import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../internal/strings.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
 import { freeLargeRemote, isPageRun, L, largeId, largeState, liveLargeWord, tagIndex } from './large.js';

@@ -37,7 +37,7 @@ import {
   L, isPageRun, largeFail, largeId, largeState, largeWord, liveLargeWord, tagIndex,
 } from './large.js';
 import {
-  H, M, Mempool, ViewClock, freeAnywhere, freeOwnedBy, freeRemote, mempoolObjsizeMax, newPoolId, ownerOf, type BlockOwner,
+  H, M, Mempool, ViewClock, freeAnywhere, freeRemote, mempoolObjsizeMax, newPoolId, ownerOf, type BlockOwner,
   type MempoolStats, type PoolHost,
 } from './mempool.js';
 import { SizeClasses } from './size-class.js';
