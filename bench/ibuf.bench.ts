@@ -3,10 +3,10 @@
  * and `Buffer.concat` each new chunk onto it. Each round reads 100 chunks of 1..4 KiB and parses
  * (consumes) whole 100-byte messages off the front, leaving a partial one behind.
  */
-import { Quota } from '../src/small/quota.js';
-import { SlabArena } from '../src/small/slab-arena.js';
-import { SlabCache } from '../src/small/slab-cache.js';
-import { Ibuf } from '../src/small/ibuf.js';
+import { Quota } from '../src/small/slabs/quota.js';
+import { SlabArena } from '../src/small/slabs/slab-arena.js';
+import { SlabCache } from '../src/small/slabs/slab-cache.js';
+import { Ibuf } from '../src/small/buffers/ibuf.js';
 import { compare } from './support/harness.js';
 import { sizeBatch } from './support/baselines.js';
 

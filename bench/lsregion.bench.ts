@@ -7,9 +7,9 @@
  * sum of 1000 pointers would leave the small-integer range and the loop would time float
  * additions instead of the allocator (the baseline's pointers stay below 1 MiB).
  */
-import { Quota } from '../src/small/quota.js';
-import { SlabArena } from '../src/small/slab-arena.js';
-import { LSRegion } from '../src/small/lsregion.js';
+import { Quota } from '../src/small/slabs/quota.js';
+import { SlabArena } from '../src/small/slabs/slab-arena.js';
+import { LSRegion } from '../src/small/buffers/lsregion.js';
 import { compare } from './support/harness.js';
 import { bumpLoop, bumpLoopLocal, sizeBatch } from './support/baselines.js';
 

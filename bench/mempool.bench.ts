@@ -11,10 +11,10 @@
  * Every allocator runs its own copy of each loop (`specialize`), so none pays for another's
  * type feedback. All get the same size (64 bytes) and the same free order.
  */
-import { Mempool } from '../src/small/mempool.js';
-import { Quota } from '../src/small/quota.js';
-import { SlabArena } from '../src/small/slab-arena.js';
-import { SlabCache } from '../src/small/slab-cache.js';
+import { Mempool } from '../src/small/objects/mempool.js';
+import { Quota } from '../src/small/slabs/quota.js';
+import { SlabArena } from '../src/small/slabs/slab-arena.js';
+import { SlabCache } from '../src/small/slabs/slab-cache.js';
 import { seeded } from '../test/support/rng.js';
 import { compare, type Case } from './support/harness.js';
 import {

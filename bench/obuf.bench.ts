@@ -3,10 +3,10 @@
  * `Buffer.concat` them (or hand the array to a gathering write). One message is 1000 pieces of
  * 16..64 bytes; the obuf is reset after each message, keeping its buffers.
  */
-import { Quota } from '../src/small/quota.js';
-import { SlabArena } from '../src/small/slab-arena.js';
-import { SlabCache } from '../src/small/slab-cache.js';
-import { Obuf } from '../src/small/obuf.js';
+import { Quota } from '../src/small/slabs/quota.js';
+import { SlabArena } from '../src/small/slabs/slab-arena.js';
+import { SlabCache } from '../src/small/slabs/slab-cache.js';
+import { Obuf } from '../src/small/buffers/obuf.js';
 import { compare } from './support/harness.js';
 import { sizeBatch } from './support/baselines.js';
 

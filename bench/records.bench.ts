@@ -6,8 +6,8 @@
  *   the bytes, free (target: at most 1x).
  * Each contender runs its own copy of its loop (`specialize`).
  */
-import { createAllocator } from '../src/small/create-allocator.js';
-import type { SmallAlloc } from '../src/small/small-alloc.js';
+import { createAllocator } from '../src/small/objects/create-allocator.js';
+import type { SmallAlloc } from '../src/small/objects/small-alloc.js';
 import { compare } from './support/harness.js';
 import { specialize } from './support/peers.js';
 

@@ -7,10 +7,10 @@
  * sum of 1000 pointers would leave the small-integer range and the loop would time float
  * additions instead of the allocator (the baseline's pointers stay below 1 MiB).
  */
-import { Quota } from '../src/small/quota.js';
-import { SlabArena } from '../src/small/slab-arena.js';
-import { SlabCache } from '../src/small/slab-cache.js';
-import { Region } from '../src/small/region.js';
+import { Quota } from '../src/small/slabs/quota.js';
+import { SlabArena } from '../src/small/slabs/slab-arena.js';
+import { SlabCache } from '../src/small/slabs/slab-cache.js';
+import { Region } from '../src/small/buffers/region.js';
 import { compare } from './support/harness.js';
 import { bumpLoop, bumpLoopLocal, sizeBatch } from './support/baselines.js';
 

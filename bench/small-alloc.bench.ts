@@ -19,10 +19,10 @@
  * Every allocator runs its own copy of each loop (`specialize`), so none pays for another's
  * type feedback. `free` is called without a size everywhere (TLSF and MemPool take none).
  */
-import { Quota } from '../src/small/quota.js';
-import { SlabArena } from '../src/small/slab-arena.js';
-import { SlabCache } from '../src/small/slab-cache.js';
-import { SmallAlloc } from '../src/small/small-alloc.js';
+import { Quota } from '../src/small/slabs/quota.js';
+import { SlabArena } from '../src/small/slabs/slab-arena.js';
+import { SlabCache } from '../src/small/slabs/slab-cache.js';
+import { SmallAlloc } from '../src/small/objects/small-alloc.js';
 import { seeded, type Rng } from '../test/support/rng.js';
 import { compare, results, type Case, type Row } from './support/harness.js';
 import {

@@ -16,15 +16,15 @@
 import { Arena } from './arena/arena.js';
 import { BumpArena } from './arena/bump-arena.js';
 import { typeError } from './internal/checks.js';
-import { Ibuf } from './small/ibuf.js';
-import { LSRegion } from './small/lsregion.js';
-import { Mempool, type MempoolStats } from './small/mempool.js';
-import { Obuf } from './small/obuf.js';
-import { Quota } from './small/quota.js';
-import { Region } from './small/region.js';
-import { SlabArena } from './small/slab-arena.js';
-import { SlabCache } from './small/slab-cache.js';
-import { SmallAlloc } from './small/small-alloc.js';
+import { Ibuf } from './small/buffers/ibuf.js';
+import { LSRegion } from './small/buffers/lsregion.js';
+import { Mempool, type MempoolStats } from './small/objects/mempool.js';
+import { Obuf } from './small/buffers/obuf.js';
+import { Quota } from './small/slabs/quota.js';
+import { Region } from './small/buffers/region.js';
+import { SlabArena } from './small/slabs/slab-arena.js';
+import { SlabCache } from './small/slabs/slab-cache.js';
+import { SmallAlloc } from './small/objects/small-alloc.js';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
 

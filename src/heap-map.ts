@@ -25,10 +25,10 @@
  */
 import { formatBytes, formatPercent } from './format.js';
 import { checkInstance, optionalInt, optionsBag } from './internal/checks.js';
-import { L, largeState, tagIndex } from './small/large.js';
-import { H, M } from './small/mempool.js';
-import { PAGE_SHIFT, SlabArena } from './small/slab-arena.js';
-import { PAGE_FREE, PAGE_LARGE, PAGE_LARGE_TAIL } from './small/slab-cache.js';
+import { L, largeState, tagIndex } from './small/objects/large.js';
+import { H, M } from './small/objects/mempool.js';
+import { PAGE_SHIFT, SlabArena } from './small/slabs/slab-arena.js';
+import { PAGE_FREE, PAGE_LARGE, PAGE_LARGE_TAIL } from './small/slabs/slab-cache.js';
 
 /** Options of {@link heapMap}. */
 export interface HeapMapOptions {

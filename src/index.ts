@@ -1,5 +1,22 @@
 /**
- * The one entry point. Re-exports are explicit and grouped bottom -> top of the hierarchy.
+ * The one entry point. Re-exports are explicit and grouped bottom -> top of the hierarchy, as
+ * the tree under src/ is laid out:
+ * ```
+ *  errors.ts, memory.ts, debug.ts       the errors, the address space, the debug switch
+ *  arena/                               standalone: Arena (LevelDB's), BumpArena (bitena's)
+ *
+ *                   Quota               small/slabs/: limit + used, lock-free, shared
+ *                     |
+ *                 SlabArena             small/slabs/: big aligned slabs out of one reserved
+ *                 /       \                           buffer; lock-free, shared
+ *           SlabCache    LSRegion       small/slabs/ (buddy system, per worker), small/buffers/
+ *          /    |    \
+ *    Mempool  Region  Ibuf, Obuf        small/objects/, small/buffers/
+ *       |
+ *   SmallAlloc                          small/objects/: size classes, read views, large blocks
+ *
+ *  layout.ts, format.ts, heap-map.ts    records over any memory; stats and pictures for people
+ * ```
  */
 
 // Errors
@@ -10,8 +27,8 @@ export { Memory, MAX_BYTE_LENGTH } from './memory.js';
 export type { MemoryOptions, WasmMemoryLike } from './memory.js';
 
 // Debug mode
-export { setDebug, getDebug, FRESH_BYTE, FREED_BYTE } from './internal/debug.js';
-export type { DebugOptions } from './internal/debug.js';
+export { setDebug, getDebug, FRESH_BYTE, FREED_BYTE } from './debug.js';
+export type { DebugOptions } from './debug.js';
 
 // Standalone arenas (LevelDB's Arena, bitena's BumpArena)
 export { Arena } from './arena/arena.js';
@@ -20,30 +37,30 @@ export { BumpArena } from './arena/bump-arena.js';
 export type { BumpArenaHandle, BumpArenaOptions, TypedArray, TypedArrayConstructor } from './arena/bump-arena.js';
 
 // The small family: Quota, SlabArena, SlabCache
-export { Quota } from './small/quota.js';
-export type { QuotaHandle, QuotaOptions } from './small/quota.js';
-export { SlabArena } from './small/slab-arena.js';
-export type { SlabArenaHandle, SlabArenaOptions } from './small/slab-arena.js';
-export { SlabCache } from './small/slab-cache.js';
-export type { SlabCacheStats, SlabCacheOrderStats } from './small/slab-cache.js';
+export { Quota } from './small/slabs/quota.js';
+export type { QuotaHandle, QuotaOptions } from './small/slabs/quota.js';
+export { SlabArena } from './small/slabs/slab-arena.js';
+export type { SlabArenaHandle, SlabArenaOptions } from './small/slabs/slab-arena.js';
+export { SlabCache } from './small/slabs/slab-cache.js';
+export type { SlabCacheStats, SlabCacheOrderStats } from './small/slabs/slab-cache.js';
 
 // The small family: Mempool, SmallAlloc
-export { Mempool } from './small/mempool.js';
-export type { MempoolStats, MempoolAdoption } from './small/mempool.js';
-export { SmallAlloc } from './small/small-alloc.js';
-export type { AllocationInfo, ReadView, SmallAllocOptions, SmallAdoption, SmallClassStats, SmallStats } from './small/small-alloc.js';
-export { createAllocator } from './small/create-allocator.js';
-export type { CreateAllocatorOptions } from './small/create-allocator.js';
+export { Mempool } from './small/objects/mempool.js';
+export type { MempoolStats, MempoolAdoption } from './small/objects/mempool.js';
+export { SmallAlloc } from './small/objects/small-alloc.js';
+export type { AllocationInfo, ReadView, SmallAllocOptions, SmallAdoption, SmallClassStats, SmallStats } from './small/objects/small-alloc.js';
+export { createAllocator } from './small/objects/create-allocator.js';
+export type { CreateAllocatorOptions } from './small/objects/create-allocator.js';
 
 // The small family: Region, Ibuf, Obuf, LSRegion
-export { Region, REGION_SLAB_CAP } from './small/region.js';
-export type { RegionStats } from './small/region.js';
-export { Ibuf } from './small/ibuf.js';
-export type { IbufStats } from './small/ibuf.js';
-export { Obuf, OBUF_IOV_MAX } from './small/obuf.js';
-export type { ObufSavepoint, ObufStats } from './small/obuf.js';
-export { LSRegion } from './small/lsregion.js';
-export type { LSRegionStats } from './small/lsregion.js';
+export { Region, REGION_SLAB_CAP } from './small/buffers/region.js';
+export type { RegionStats } from './small/buffers/region.js';
+export { Ibuf } from './small/buffers/ibuf.js';
+export type { IbufStats } from './small/buffers/ibuf.js';
+export { Obuf, OBUF_IOV_MAX } from './small/buffers/obuf.js';
+export type { ObufSavepoint, ObufStats } from './small/buffers/obuf.js';
+export { LSRegion } from './small/buffers/lsregion.js';
+export type { LSRegionStats } from './small/buffers/lsregion.js';
 
 // Records
 export { defineLayout } from './layout.js';

@@ -31,7 +31,7 @@
  */
 import { InvalidPointerError, OutOfMemoryError } from '../errors.js';
 import { checkInt, checkPointer, optionalInt, optionsBag, typeError } from '../internal/checks.js';
-import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
+import { FREED_BYTE, FRESH_BYTE, getDebug } from '../debug.js';
 import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
 import { MAX_BYTE_LENGTH, Memory } from '../memory.js';

@@ -21,7 +21,7 @@
  */
 import { InvalidPointerError, OutOfMemoryError } from '../errors.js';
 import { checkInt, checkPointer, checkPowerOfTwo, describe, optionalBool, optionsBag, typeError } from '../internal/checks.js';
-import { FRESH_BYTE, getDebug } from '../internal/debug.js';
+import { FRESH_BYTE, getDebug } from '../debug.js';
 import { HEADER_BYTES, Kind, verifyHeader, writeHeader } from '../internal/header.js';
 import { readStringAt, STRING_ALIGN, STRING_PREFIX, stringArg, writeString } from '../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';

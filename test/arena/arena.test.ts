@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Arena } from '../../src/arena/arena.js';
 import { Memory } from '../../src/memory.js';
 import { OutOfMemoryError } from '../../src/errors.js';
-import { FREED_BYTE, FRESH_BYTE, getDebug, setDebug } from '../../src/internal/debug.js';
+import { FREED_BYTE, FRESH_BYTE, getDebug, setDebug } from '../../src/debug.js';
 import { seeded } from '../support/rng.js';
 
 /** LevelDB's util/random.h: Park-Miller, seed in [1, 2^31 - 2]; exact in doubles. */

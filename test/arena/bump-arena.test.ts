@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BumpArena } from '../../src/arena/bump-arena.js';
 import { InvalidPointerError, OutOfMemoryError } from '../../src/errors.js';
-import { FRESH_BYTE, getDebug, setDebug } from '../../src/internal/debug.js';
+import { FRESH_BYTE, getDebug, setDebug } from '../../src/debug.js';
 import { Kind, writeHeader } from '../../src/internal/header.js';
 import { seeded } from '../support/rng.js';
 

@@ -5,8 +5,8 @@ import {
   FREED_BYTE, FRESH_BYTE, InvalidPointerError, OutOfMemoryError, Quota, QuotaExceededError, SlabArena, SlabCache,
   getDebug, setDebug,
 } from '../../src/index.js';
-import { ownerIndex } from '../../src/small/slab-arena.js';
-import { slabOf, slabSizeAt } from '../../src/small/slab-cache.js';
+import { ownerIndex } from '../../src/small/slabs/slab-arena.js';
+import { slabOf, slabSizeAt } from '../../src/small/slabs/slab-cache.js';
 import { seeded } from '../support/rng.js';
 
 const KB = 1024;

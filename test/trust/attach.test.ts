@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { HEADER_BYTES, writeHeader } from '../../src/internal/header.js';
-import { Quota as InternalQuota } from '../../src/small/quota.js';
-import { SlabArena as InternalArena } from '../../src/small/slab-arena.js';
+import { Quota as InternalQuota } from '../../src/small/slabs/quota.js';
+import { SlabArena as InternalArena } from '../../src/small/slabs/slab-arena.js';
 import { BumpArena, need, Quota, SlabArena, unless } from '../support/lib.js';
 import { seeded } from '../support/rng.js';
 

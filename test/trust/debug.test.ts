@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidPointerError } from '../../src/errors.js';
-import { FREED_BYTE, FRESH_BYTE, getDebug, setDebug } from '../../src/internal/debug.js';
+import { FREED_BYTE, FRESH_BYTE, getDebug, setDebug } from '../../src/debug.js';
 import {
   Arena, BumpArena, Ibuf, LSRegion, Mempool, need, Obuf, Quota, Region, SlabArena, SlabCache, SmallAlloc, unless,
   type MemoryLike,

@@ -29,11 +29,11 @@
  *   0 <= len[i] <= cap[i];  cap[i] > 0 <=> i < nIov;  pos <= nIov <= OBUF_IOV_MAX
  *   rbEpoch and rbTarget strictly increase;  every rbTarget <= size;  top rbEpoch <= epoch
  */
-import { OutOfMemoryError } from '../errors.js';
-import { checkInstance, checkInt, describe, optionalInt, typeError } from '../internal/checks.js';
-import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
-import type { Memory } from '../memory.js';
-import { SlabCache } from './slab-cache.js';
+import { OutOfMemoryError } from '../../errors.js';
+import { checkInstance, checkInt, describe, optionalInt, typeError } from '../../internal/checks.js';
+import { FREED_BYTE, FRESH_BYTE, getDebug } from '../../debug.js';
+import type { Memory } from '../../memory.js';
+import { SlabCache } from '../slabs/slab-cache.js';
 
 /** A byte offset into the buffer's `Memory`; 0 is null. */
 type Ptr = number;

@@ -21,10 +21,10 @@
  * Failure: the free functions throw `InvalidPointerError` and change nothing when the pointer
  * is not the start of a live large allocation.
  */
-import { InvalidPointerError } from '../errors.js';
-import { describe } from '../internal/checks.js';
-import type { SlabArena } from './slab-arena.js';
-import { PAGE_LARGE, PAGE_LARGE_TAIL } from './slab-cache.js';
+import { InvalidPointerError } from '../../errors.js';
+import { describe } from '../../internal/checks.js';
+import type { SlabArena } from '../slabs/slab-arena.js';
+import { PAGE_LARGE, PAGE_LARGE_TAIL } from '../slabs/slab-cache.js';
 
 /** States of a large allocation (word 0 >>> 30). @internal */
 export const enum L {

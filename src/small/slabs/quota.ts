@@ -18,9 +18,9 @@
  * `total == limit * UNIT`; `used` in bytes is always a multiple of `UNIT`;
  * `1 <= identity high < 2^21`. `Quota.attach` refuses a buffer that breaks one of them.
  */
-import { QuotaExceededError } from '../errors.js';
-import { checkInt, optionalBool, optionsBag, rangeError, typeError } from '../internal/checks.js';
-import { HEADER_BYTES, Kind, verifyHeader, writeHeader } from '../internal/header.js';
+import { QuotaExceededError } from '../../errors.js';
+import { checkInt, optionalBool, optionsBag, rangeError, typeError } from '../../internal/checks.js';
+import { HEADER_BYTES, Kind, verifyHeader, writeHeader } from '../../internal/header.js';
 
 const VERSION = 2;
 const BYTES = HEADER_BYTES + 16;

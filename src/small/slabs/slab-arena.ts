@@ -64,12 +64,12 @@
  * `hint <= min { i : info[i] == FREE }`; a FREE or UNCARVED slab has owner 0 and zero page map
  * and page tags; `quota charges >= (carved - ctrlSlabs) * slabSize`.
  */
-import { InvalidPointerError, OutOfMemoryError, QuotaExceededError } from '../errors.js';
+import { InvalidPointerError, OutOfMemoryError, QuotaExceededError } from '../../errors.js';
 import {
   checkInstance, checkInt, checkPointer, optionalBool, optionalInt, optionalPowerOfTwo, optionsBag, rangeError, typeError,
-} from '../internal/checks.js';
-import { Kind, verifyHeader, writeHeader } from '../internal/header.js';
-import { MAX_BYTE_LENGTH, Memory } from '../memory.js';
+} from '../../internal/checks.js';
+import { Kind, verifyHeader, writeHeader } from '../../internal/header.js';
+import { MAX_BYTE_LENGTH, Memory } from '../../memory.js';
 import { Quota, type QuotaHandle } from './quota.js';
 
 const VERSION = 2;

@@ -33,7 +33,7 @@
  * - sizeOf(c) is a multiple of granularity, strictly increasing in c, and the last class's
  *   size is exactly objsizeMax.
  */
-import { rangeError } from '../internal/checks.js';
+import { rangeError } from '../../internal/checks.js';
 
 /** The size-class table of one SmallAlloc. */
 export class SizeClasses {

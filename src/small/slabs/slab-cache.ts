@@ -44,11 +44,11 @@
  *   Σ_k (usedCount[k] + freeCount[k]) * B(k) + pageBytes == slabsHeld * slabSize;
  *   at most one wholly free arena slab is cached (freeCount[orderMax] <= 1).
  */
-import { currentThreadId } from '../internal/thread.js';
-import { InvalidPointerError } from '../errors.js';
-import { checkInstance, checkInt, checkPointer } from '../internal/checks.js';
-import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
-import { MAX_BYTE_LENGTH } from '../memory.js';
+import { currentThreadId } from '../../internal/thread.js';
+import { InvalidPointerError } from '../../errors.js';
+import { checkInstance, checkInt, checkPointer } from '../../internal/checks.js';
+import { FREED_BYTE, FRESH_BYTE, getDebug } from '../../debug.js';
+import { MAX_BYTE_LENGTH } from '../../memory.js';
 import { MapFailure, SlabArena } from './slab-arena.js';
 
 /** Page map byte of the first page of a page run (arena run or exact pages). */

@@ -31,13 +31,13 @@
  *   spareSize <= REGION_SLAB_CAP;  after reset: total <= 2 * REGION_SLAB_CAP
  *   n = 0  =>  pos = end = fastEnd = 0
  */
-import { OutOfMemoryError } from '../errors.js';
-import { checkInstance, checkInt, checkPowerOfTwo } from '../internal/checks.js';
-import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
-import { readStringArg, STRING_ALIGN, STRING_PREFIX, stringArg, writeString } from '../internal/strings.js';
-import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
-import type { Memory } from '../memory.js';
-import { SlabCache } from './slab-cache.js';
+import { OutOfMemoryError } from '../../errors.js';
+import { checkInstance, checkInt, checkPowerOfTwo } from '../../internal/checks.js';
+import { FREED_BYTE, FRESH_BYTE, getDebug } from '../../debug.js';
+import { readStringArg, STRING_ALIGN, STRING_PREFIX, stringArg, writeString } from '../../internal/strings.js';
+import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../../internal/typed.js';
+import type { Memory } from '../../memory.js';
+import { SlabCache } from '../slabs/slab-cache.js';
 
 /** A byte offset into the region's `Memory`; 0 is null. */
 type Ptr = number;

@@ -21,11 +21,11 @@
  *   buf = 0  =>  rpos = wpos = end = 0
  *   after consume: rpos - buf < capacity / 2, or rpos = wpos = buf when nothing is unread
  */
-import { OutOfMemoryError } from '../errors.js';
-import { checkInstance, checkInt, optionalInt } from '../internal/checks.js';
-import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
-import type { Memory } from '../memory.js';
-import { SlabCache } from './slab-cache.js';
+import { OutOfMemoryError } from '../../errors.js';
+import { checkInstance, checkInt, optionalInt } from '../../internal/checks.js';
+import { FREED_BYTE, FRESH_BYTE, getDebug } from '../../debug.js';
+import type { Memory } from '../../memory.js';
+import { SlabCache } from '../slabs/slab-cache.js';
 
 /** A byte offset into the buffer's `Memory`; 0 is null. */
 type Ptr = number;

@@ -3,7 +3,7 @@
  * a disabled debug mode costs one field test at most. What it does and its contract are on
  * {@link setDebug}.
  */
-import { optionalBool, optionalInt, optionsBag } from './checks.js';
+import { optionalBool, optionalInt, optionsBag } from './internal/checks.js';
 
 /** Pattern written over memory as it is handed out in debug mode. */
 export const FRESH_BYTE = 0xa5;

@@ -26,13 +26,13 @@
  * - large count == allocations in state LIVE or REMOTE; their page tags name this allocator;
  * - open views == views not closed; generations in the queue never decrease.
  */
-import { InvalidPointerError } from '../errors.js';
-import { checkInstance, checkInt, checkPointer, describe, optionsBag, rangeError, typeError } from '../internal/checks.js';
-import { getDebug } from '../internal/debug.js';
-import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../internal/strings.js';
-import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
-import { MAX_BYTE_LENGTH, type Memory } from '../memory.js';
-import { currentThreadId } from '../internal/thread.js';
+import { InvalidPointerError } from '../../errors.js';
+import { checkInstance, checkInt, checkPointer, describe, optionsBag, rangeError, typeError } from '../../internal/checks.js';
+import { getDebug } from '../../debug.js';
+import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../../internal/strings.js';
+import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../../internal/typed.js';
+import { MAX_BYTE_LENGTH, type Memory } from '../../memory.js';
+import { currentThreadId } from '../../internal/thread.js';
 import {
   L, isPageRun, largeFail, largeId, largeState, largeWord, liveLargeWord, tagIndex,
 } from './large.js';
@@ -41,7 +41,7 @@ import {
   type MempoolStats, type PoolHost,
 } from './mempool.js';
 import { SizeClasses } from './size-class.js';
-import { SlabCache, slabOf, slabSizeAt } from './slab-cache.js';
+import { SlabCache, slabOf, slabSizeAt } from '../slabs/slab-cache.js';
 
 /** Deferred frees released per alloc/free/stats/check call. */
 const BATCH = 16;

@@ -54,13 +54,13 @@
  * - Σ popcount(ALLOCATED) == this.count (remote frees not yet taken in are still counted);
  *   this.count == liveRest + popcount(ALLOCATED of the current slab).
  */
-import { InvalidPointerError } from '../errors.js';
-import { checkInstance, checkInt, checkPointer, describe, rangeError } from '../internal/checks.js';
-import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../internal/strings.js';
-import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
+import { InvalidPointerError } from '../../errors.js';
+import { checkInstance, checkInt, checkPointer, describe, rangeError } from '../../internal/checks.js';
+import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../../internal/strings.js';
+import { FREED_BYTE, FRESH_BYTE, getDebug } from '../../debug.js';
 import { freeLargeRemote, isPageRun, L, largeId, largeState, liveLargeWord, tagIndex } from './large.js';
-import type { SlabArena } from './slab-arena.js';
-import { SlabCache, slabOf, type SpareHolder, type SpareSlot } from './slab-cache.js';
+import type { SlabArena } from '../slabs/slab-arena.js';
+import { SlabCache, slabOf, type SpareHolder, type SpareSlot } from '../slabs/slab-cache.js';
 
 // ---- slab header layout ----
 // const enums: tsc writes their values in as literals, so the hot paths read no module binding.

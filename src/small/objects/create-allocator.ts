@@ -2,11 +2,11 @@
  * createAllocator: the whole small family in one call, for a program that just wants memory.
  * Its contract (memory source, thread-safety, failure) is on the function.
  */
-import { optionsBag, checkInt } from '../internal/checks.js';
-import { MAX_BYTE_LENGTH } from '../memory.js';
-import { Quota } from './quota.js';
-import { SlabArena } from './slab-arena.js';
-import { SlabCache } from './slab-cache.js';
+import { optionsBag, checkInt } from '../../internal/checks.js';
+import { MAX_BYTE_LENGTH } from '../../memory.js';
+import { Quota } from '../slabs/quota.js';
+import { SlabArena } from '../slabs/slab-arena.js';
+import { SlabCache } from '../slabs/slab-cache.js';
 import { SmallAlloc, type SmallAllocOptions } from './small-alloc.js';
 
 /** Options of {@link createAllocator}. */

@@ -26,13 +26,13 @@
  *   the next call checks its id against lastId), or when ids near 2^53 would make the fast
  *   id check inexact
  */
-import { OutOfMemoryError } from '../errors.js';
-import { checkInstance, checkInt, checkPowerOfTwo } from '../internal/checks.js';
-import { FREED_BYTE, FRESH_BYTE, getDebug } from '../internal/debug.js';
-import { readStringArg, STRING_ALIGN, STRING_PREFIX, stringArg, writeString } from '../internal/strings.js';
-import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
-import type { Memory } from '../memory.js';
-import { SlabArena } from './slab-arena.js';
+import { OutOfMemoryError } from '../../errors.js';
+import { checkInstance, checkInt, checkPowerOfTwo } from '../../internal/checks.js';
+import { FREED_BYTE, FRESH_BYTE, getDebug } from '../../debug.js';
+import { readStringArg, STRING_ALIGN, STRING_PREFIX, stringArg, writeString } from '../../internal/strings.js';
+import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../../internal/typed.js';
+import type { Memory } from '../../memory.js';
+import { SlabArena } from '../slabs/slab-arena.js';
 
 /** A byte offset into the region's `Memory`; 0 is null. */
 type Ptr = number;
