@@ -27,8 +27,8 @@ import { formatBytes, formatPercent } from './format.js';
 import { checkInstance, optionalInt, optionsBag } from './internal/checks.js';
 import { L, largeState, tagIndex } from './small/objects/large.js';
 import { H, M } from './small/objects/mempool.js';
-import { PAGE_SHIFT, SlabArena } from './small/slabs/slab-arena.js';
-import { PAGE_FREE, PAGE_LARGE, PAGE_LARGE_TAIL } from './small/slabs/slab-cache.js';
+import { blockOrder, freeOrder, Page } from './small/slabs/page-map.js';
+import { SlabArena } from './small/slabs/slab-arena.js';
 
 /** Options of {@link heapMap}. */
 export interface HeapMapOptions {
@@ -80,7 +80,7 @@ export const HEAP_MAP_COLORS = {
 type SlabState = 'free' | 'uncarved' | 'claiming' | 'mapped' | 'run' | 'cache' | 'cache-run';
 
 /** Bytes of one page of the page map. */
-const PAGE = 2 ** PAGE_SHIFT;
+const PAGE = Page.BYTES;
 const BAND = 10;
 const GAP = 6;
 const MARGIN = 16;
@@ -290,8 +290,8 @@ export function heapMap(arena: SlabArena, opts?: HeapMapOptions): string {
           let fillColor = '';
           let frac = 0;
           let what: string;
-          if (b >= 1 && b < PAGE_FREE) {
-            pages = 2 ** (b - 1);
+          if (blockOrder(b) >= 0) {
+            pages = 2 ** blockOrder(b);
             const pool = start + H.BYTES <= committed ? poolOf(dv, start, pages * PAGE, own) : null;
             if (pool !== null) {
               kind = 'pool';
@@ -305,13 +305,13 @@ export function heapMap(arena: SlabArena, opts?: HeapMapOptions): string {
               fill = HEAP_MAP_COLORS.block;
               what = `block of ${formatBytes(pages * PAGE)} (Region, Ibuf, Obuf or cache.get())`;
             }
-          } else if ((b & PAGE_FREE) !== 0 && b !== PAGE_LARGE && b !== PAGE_LARGE_TAIL) {
-            pages = 2 ** ((b & 0x7f) - 1);
+          } else if (freeOrder(b) >= 0) {
+            pages = 2 ** freeOrder(b);
             kind = 'buddy-free';
             fill = HEAP_MAP_COLORS.buddyFree;
             what = `free buddy block of ${formatBytes(pages * PAGE)}`;
-          } else if (b === PAGE_LARGE) {
-            while (p + pages < per && pm[base + p + pages] === PAGE_LARGE_TAIL) pages++;
+          } else if (b === Page.RUN) {
+            while (p + pages < per && pm[base + p + pages] === Page.RUN_TAIL) pages++;
             kind = 'large';
             fill = HEAP_MAP_COLORS.run;
             fillColor = HEAP_MAP_COLORS.runFill;

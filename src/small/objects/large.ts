@@ -24,7 +24,7 @@
 import { InvalidPointerError } from '../../errors.js';
 import { describe } from '../../internal/checks.js';
 import type { SlabArena } from '../slabs/slab-arena.js';
-import { PAGE_LARGE, PAGE_LARGE_TAIL } from '../slabs/slab-cache.js';
+import { isRun, Page } from '../slabs/page-map.js';
 
 /** States of a large allocation (word 0 >>> 30). @internal */
 export const enum L {
@@ -36,7 +36,6 @@ export const enum L {
 
 const STATE_SHIFT = 30;
 const ID_MASK = 0x3fffffff;
-const PAGE_SHIFT = 12;
 
 /** Word 0 for an allocation of allocator `id` in state `state`. @internal */
 export function largeWord(state: L, id: number): number {
@@ -55,13 +54,12 @@ export function largeId(word: number): number {
 
 /** True when `ptr` lies in a page run (a large allocation, or a run another allocator got). @internal */
 export function isPageRun(arena: SlabArena, ptr: number): boolean {
-  const v = arena.pageMap[Math.floor(ptr / 4096)];
-  return v === PAGE_LARGE || v === PAGE_LARGE_TAIL;
+  return isRun(arena.pageMap[Math.floor(ptr / Page.BYTES)]!);
 }
 
 /** Index in `arena.pageTags` of word 0 of the allocation starting at `start`. @internal */
 export function tagIndex(start: number): number {
-  return 2 * Math.floor(start / 2 ** PAGE_SHIFT);
+  return 2 * Math.floor(start / Page.BYTES);
 }
 
 /**
@@ -70,7 +68,7 @@ export function tagIndex(start: number): number {
  * @internal
  */
 export function liveLargeWord(arena: SlabArena, ptr: number, where: string): number {
-  if (ptr % 4096 !== 0 || arena.pageMap[ptr / 4096] !== PAGE_LARGE) {
+  if (ptr % Page.BYTES !== 0 || arena.pageMap[ptr / Page.BYTES] !== Page.RUN) {
     largeFail(where, ptr, 'is inside a large allocation, not at its start');
   }
   const w = Atomics.load(arena.pageTags, tagIndex(ptr));

@@ -60,6 +60,7 @@ import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../../inter
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../../debug.js';
 import { freeLargeRemote, isPageRun, L, largeId, largeState, liveLargeWord, tagIndex } from './large.js';
 import type { SlabArena } from '../slabs/slab-arena.js';
+import { blockByte, Page } from '../slabs/page-map.js';
 import { SlabCache, slabOf, type SpareHolder, type SpareSlot } from '../slabs/slab-cache.js';
 
 // ---- slab header layout ----
@@ -469,7 +470,7 @@ export class Mempool implements BlockOwner, SpareHolder {
     this.shift = shift;
     this.dinv = inverse32(g.stride >>> shift) | 0;
     this.slabMask = this.slabSize - 1;
-    this.order1 = order + 1;
+    this.order1 = blockByte(order);
     this.poolId = newPoolId(this);
     this.ownerId = cache.ownerId;
     this.tag = headerTag(this.ownerId, this.poolId);
@@ -1163,7 +1164,7 @@ export class Mempool implements BlockOwner, SpareHolder {
         u32[h + H.FIRST] !== this.first || u32[h + H.SLABSIZE] !== this.slabSize || u32[h + H.CLASS] !== this.classIndex) {
         fail(`${at} has a header that does not match the pool`);
       }
-      if (this.pageMap[s >>> 12] !== this.order1) fail(`${at} is not a block of order ${this.order1 - 1} in the page map`);
+      if (this.pageMap[s >>> Page.SHIFT] !== this.order1) fail(`${at} is not a block of order ${this.order1 - 1} in the page map`);
       if (u32[h + H.LISTIDX] !== i) fail(`${at} says list index ${u32[h + H.LISTIDX]}, is at ${i}`);
       mark.fill(0);
       let alloc = 0;

@@ -41,6 +41,7 @@ import {
   type MempoolStats, type PoolHost,
 } from './mempool.js';
 import { SizeClasses } from './size-class.js';
+import { Page } from '../slabs/page-map.js';
 import { SlabCache, slabOf, slabSizeAt } from '../slabs/slab-cache.js';
 
 /** Deferred frees released per alloc/free/stats/check call. */
@@ -380,9 +381,9 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('SmallAlloc.realloc', 'size', size, 0, MAX_BYTE_LENGTH);
     // A class object of ours, found as free's fast path finds it.
     if (typeof ptr === 'number' && (ptr >>> 0) === ptr && ptr < this.end) {
-      const o = this.pageMap[ptr >>> 12]! - 1;
-      if ((o >>> 0) <= 0x7e) {
-        const s = ptr - (ptr & ((4096 << o) - 1));
+      const o = this.pageMap[ptr >>> Page.SHIFT]! - 1;
+      if ((o >>> 0) < Page.MAX_BLOCK) {
+        const s = ptr - (ptr & ((Page.BYTES << o) - 1));
         const pool = this.poolOf(s);
         if (pool !== null && this.u32[(s >>> 2) + H.OWNER] === this.ownerId && pool.holds(ptr, s)) {
           const real = pool.objsize;
@@ -473,13 +474,13 @@ export class SmallAlloc implements PoolHost, BlockOwner {
       this.freeSlow(ptr, size);
       return;
     }
-    // Page map: order + 1 for the pages of a buddy block; 0, free (0x80|k) and runs (0xFF) go slow.
-    const o = this.pageMap[ptr >>> 12]! - 1;
-    if ((o >>> 0) > 0x7e) {
+    // The page map's byte minus 1 is a handed-out block's order; anything else goes slow.
+    const o = this.pageMap[ptr >>> Page.SHIFT]! - 1;
+    if ((o >>> 0) >= Page.MAX_BLOCK) {
       this.freeSlow(ptr, size);
       return;
     }
-    const s = ptr - (ptr & ((4096 << o) - 1));
+    const s = ptr - (ptr & ((Page.BYTES << o) - 1));
     const h = s >>> 2;
     const u32 = this.u32;
     // A pool id is written only with the magic and cleared when the slab goes back, so an

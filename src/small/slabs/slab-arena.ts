@@ -70,13 +70,13 @@ import {
 } from '../../internal/checks.js';
 import { Kind, verifyHeader, writeHeader } from '../../internal/header.js';
 import { MAX_BYTE_LENGTH, Memory } from '../../memory.js';
+import { Page } from './page-map.js';
 import { Quota, type QuotaHandle } from './quota.js';
 
 const VERSION = 2;
 /** Entries in the owner registry. */
 export const OWNERS = 4096;
-/** log2 of the bytes of one page of the page map and the page tags. */
-export const PAGE_SHIFT = 12;
+
 /** Owner ids are below this. */
 const ID_LIMIT = 2 ** 30;
 
@@ -119,7 +119,7 @@ const MAX_SLAB = 2 ** 30;
 const DEFAULT_SLAB = 4 * 1024 * 1024;
 
 function controlBytes(nslabs: number, shift: number): number {
-  const pages = nslabs * 2 ** (shift - PAGE_SHIFT);
+  const pages = nslabs * 2 ** (shift - Page.SHIFT);
   return ARRAYS_BYTE + 8 * nslabs + 9 * pages; // a multiple of 8: pages is a multiple of 16
 }
 
@@ -301,7 +301,7 @@ export class SlabArena {
     this.memory.claim('SlabArena'); // its own Memory object, fresh or wrapped: nothing else may carve it
     this.slabSize = 1 << this.slabShift; // an int, not a double: pointers derived from it stay small integers
     this.maximum = this.slabCount * this.slabSize;
-    this.pagesPerSlab = this.slabSize >>> PAGE_SHIFT;
+    this.pagesPerSlab = this.slabSize >>> Page.SHIFT;
     const buffer = this.memory.buffer;
     const n = this.slabCount;
     const pages = n * this.pagesPerSlab;

@@ -5,23 +5,15 @@
  * Sizes: `order0Size` is 4096 (one page of the page map) whatever the slab size, so
  * `orderMax = log2(slabSize) - 12` (10 with 4 MiB slabs, 4 with 64 KiB slabs).
  *
- * PAGE MAP (`arena.pageMap`, one byte per 4 KiB page, index `ptr >>> 12`), shared by every
- * worker and written only by the cache owning the arena slab:
- * ```
- *   0             a page of no handed-out block: free, not this cache's, or not mapped
- *   k + 1         (1..orderMax+1) EVERY page of a block of order k handed out by get()
- *   0x80 | (k+1)  the FIRST page of a free buddy block of order k (its other pages are 0)
- *   0xFF          the FIRST page of a page run: a run of arena slabs handed out by get()
- *                 (sizes above a slab), or `getPages`' exact run of pages inside a slab
- *   0xFE          every OTHER page of a page run
- * ```
+ * The page map (`arena.pageMap`, one byte per 4 KiB page) records every block this cache hands
+ * out and every free block's first page; its encoding is page-map.ts's.
  * A page run inside an arena slab is cut from a buddy block: the pages past its end go back to
  * the free lists at once, so it holds its size rounded up to a page and no more.
  * A free block's first 8 bytes hold its free-list links (next, prev: page indexes, 0 = none),
  * as Tarantool keeps a slab's header inside the slab.
  *
  * INTERNAL INTERFACE (relied on by Mempool, SmallAlloc, Region, Ibuf, Obuf; keep it stable):
- * `cache.ownerId`, the page map encoding above, `slabOf(arena, ptr)`, `slabSizeAt(arena, start)`,
+ * `cache.ownerId`, the page map (page-map.ts), `slabOf(arena, ptr)`, `slabSizeAt(arena, start)`,
  * `cache.adopt(threadId)`, `arena.slabOwner[ptr / slabSize]`, and `arena.memory`'s views
  * (call `memory.sync()` / re-read the views after a get, which may have grown the buffer).
  * Additions since it first landed: `cache.destroy()`, `cache.getPages()`, page runs (0xFE), the
@@ -37,7 +29,7 @@
  * a valid owner (the dead cache, or the adopter) at every instant.
  *
  * Invariants (per order k, B(k) = order0Size << k):
- *   |free list k| == freeCount[k]; every free block of order k starts with 0x80|(k+1);
+ *   |free list k| == freeCount[k]; every free block of order k starts with freeByte(k);
  *   no free block of order k < orderMax has its buddy (start XOR B(k)) free at order k;
  *   used == Σ usedCount[k] * B(k) + pageBytes + runBytes;
  *   total == slabsHeld * slabSize + runBytes;
@@ -49,19 +41,11 @@ import { InvalidPointerError } from '../../errors.js';
 import { checkInstance, checkInt, checkPointer } from '../../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug } from '../../debug.js';
 import { MAX_BYTE_LENGTH } from '../../memory.js';
+import { blockByte, blockBytes, blockOrder, freeByte, freeOrder, isRun, Page } from './page-map.js';
 import { MapFailure, SlabArena } from './slab-arena.js';
 
-/** Page map byte of the first page of a page run (arena run or exact pages). */
-export const PAGE_LARGE = 0xff;
-/** Page map byte of every other page of a page run. */
-export const PAGE_LARGE_TAIL = 0xfe;
-/** Flag on the first page of a free buddy block (with order + 1 in the low bits). */
-export const PAGE_FREE = 0x80;
-
-const ORDER0_SHIFT = 12;
-const ORDER0 = 1 << ORDER0_SHIFT;
 // u32 words per page: a page index times this is the u32 index of the page's first word.
-const WORDS_PER_PAGE = ORDER0 >>> 2;
+const WORDS_PER_PAGE = Page.BYTES >>> 2;
 
 /** One order's line in {@link SlabCacheStats}. */
 export interface SlabCacheOrderStats {
@@ -117,11 +101,12 @@ export interface SpareSlot {
  */
 export function slabOf(arena: SlabArena, ptr: number): number {
   if (!(ptr >= 0 && ptr < arena.maximum)) return 0;
-  const page = Math.floor(ptr / ORDER0);
+  const page = Math.floor(ptr / Page.BYTES);
   const v = arena.pageMap[page]!;
-  if (v === PAGE_LARGE || v === PAGE_LARGE_TAIL) return pageRunStart(arena, page) * ORDER0;
-  if (v === 0 || (v & PAGE_FREE) !== 0) return 0;
-  const size = ORDER0 << (v - 1);
+  if (isRun(v)) return pageRunStart(arena, page) * Page.BYTES;
+  const k = blockOrder(v);
+  if (k < 0) return 0;
+  const size = blockBytes(k);
   return ptr - (ptr % size);
 }
 
@@ -130,16 +115,17 @@ export function slabOf(arena: SlabArena, ptr: number): number {
  * when none starts there. @internal
  */
 export function slabSizeAt(arena: SlabArena, start: number): number {
-  if (!(start >= 0 && start < arena.maximum) || start % ORDER0 !== 0) return 0;
-  const page = start / ORDER0;
+  if (!(start >= 0 && start < arena.maximum) || start % Page.BYTES !== 0) return 0;
+  const page = start / Page.BYTES;
   const v = arena.pageMap[page]!;
-  if (v === PAGE_LARGE) return pageRunPages(arena, page) * ORDER0;
-  if (v === 0 || v === PAGE_LARGE_TAIL || (v & PAGE_FREE) !== 0) return 0;
-  const size = ORDER0 << (v - 1);
+  if (v === Page.RUN) return pageRunPages(arena, page) * Page.BYTES;
+  const k = blockOrder(v);
+  if (k < 0) return 0;
+  const size = blockBytes(k);
   return start % size === 0 ? size : 0;
 }
 
-/** First page of the page run holding `page` (a PAGE_LARGE or PAGE_LARGE_TAIL page). */
+/** First page of the page run holding `page` (a Page.RUN or Page.RUN_TAIL page). */
 function pageRunStart(arena: SlabArena, page: number): number {
   const per = arena.pagesPerSlab;
   const idx = Math.floor(page / per);
@@ -148,7 +134,7 @@ function pageRunStart(arena: SlabArena, page: number): number {
   if (info !== 1) return (info < 0 ? idx + info : idx) * per;
   const pm = arena.pageMap;
   let p = page;
-  while (p > idx * per && pm[p] === PAGE_LARGE_TAIL) p--;
+  while (p > idx * per && pm[p] === Page.RUN_TAIL) p--;
   return p;
 }
 
@@ -161,7 +147,7 @@ function pageRunPages(arena: SlabArena, page: number): number {
   const pm = arena.pageMap;
   const end = (idx + 1) * per;
   let p = page + 1;
-  while (p < end && pm[p] === PAGE_LARGE_TAIL) p++;
+  while (p < end && pm[p] === Page.RUN_TAIL) p++;
   return p - page;
 }
 
@@ -234,9 +220,9 @@ export class SlabCache {
   constructor(arena: SlabArena, threadId: number = currentThreadId) {
     checkInstance('SlabCache', 'arena', arena, SlabArena);
     this.arena = arena;
-    this.order0Size = ORDER0;
+    this.order0Size = Page.BYTES;
     this.slabSize = arena.slabSize;
-    this.orderMax = arena.slabShift - ORDER0_SHIFT;
+    this.orderMax = arena.slabShift - Page.SHIFT;
     this.pagesPerSlab = arena.pagesPerSlab;
     this.pageMap = arena.pageMap;
     this.slabOwner = arena.slabOwner;
@@ -279,10 +265,10 @@ export class SlabCache {
   tryGet(size: number): number {
     if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('SlabCache.get', 'size', size, 0, MAX_BYTE_LENGTH);
     if (size > this.slabSize) return this.getRun(size);
-    const order = size <= ORDER0 ? 0 : 32 - Math.clz32(size - 1) - ORDER0_SHIFT;
+    const order = size <= Page.BYTES ? 0 : 32 - Math.clz32(size - 1) - Page.SHIFT;
     const p = this.getOrder(order);
     if (this.debug && p !== 0) {
-      this.u8.fill(FRESH_BYTE, p, p + (ORDER0 << order));
+      this.u8.fill(FRESH_BYTE, p, p + (Page.BYTES << order));
       this.tick();
     }
     return p;
@@ -295,25 +281,25 @@ export class SlabCache {
    */
   getPages(size: number): number {
     if (size > this.slabSize) return this.getRun(size);
-    const pages = size <= ORDER0 ? 1 : Math.ceil(size / ORDER0);
+    const pages = size <= Page.BYTES ? 1 : Math.ceil(size / Page.BYTES);
     const order = 31 - Math.clz32(pages) + ((pages & (pages - 1)) === 0 ? 0 : 1);
     const start = this.getOrder(order);
     if (start === 0) return 0;
     this.usedCount[order]--;
-    this.usedBytes -= ORDER0 << order;
-    const page = start / ORDER0;
+    this.usedBytes -= Page.BYTES << order;
+    const page = start / Page.BYTES;
     this.pageMap.fill(0, page + pages, page + (1 << order));
     this.markRun(page, pages);
     // The tail past the run, as the largest aligned blocks that fit, back on the free lists.
     for (let off = pages; off < 1 << order;) {
       const k = 31 - Math.clz32(off & -off);
-      this.pushFree(k, start + off * ORDER0);
+      this.pushFree(k, start + off * Page.BYTES);
       off += 1 << k;
     }
     this.pageRuns++;
-    this.pageBytes += pages * ORDER0;
+    this.pageBytes += pages * Page.BYTES;
     if (this.debug) {
-      this.u8.fill(FRESH_BYTE, start, start + pages * ORDER0);
+      this.u8.fill(FRESH_BYTE, start, start + pages * Page.BYTES);
       this.tick();
     }
     return start;
@@ -326,16 +312,16 @@ export class SlabCache {
    */
   put(ptr: number): void {
     if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer('SlabCache.put', 'ptr', ptr);
-    const page = Math.floor(ptr / ORDER0);
+    const page = Math.floor(ptr / Page.BYTES);
     const v = page < this.pageMap.length ? this.pageMap[page]! : 0;
-    if (v === PAGE_LARGE || v === PAGE_LARGE_TAIL) {
+    if (isRun(v)) {
       this.putRun(ptr, v);
     } else {
-      if (v === 0 || v > this.orderMax + 1) {
+      const k = blockOrder(v);
+      if (k < 0 || k > this.orderMax) {
         throw new InvalidPointerError(ptr, `SlabCache.put: ${ptr} is not a live block (${v === 0 ? 'never handed out or already put' : 'a free block'})`);
       }
-      const k = v - 1;
-      const size = ORDER0 << k;
+      const size = blockBytes(k);
       if (ptr % size !== 0) {
         throw new InvalidPointerError(ptr, `SlabCache.put: ${ptr} points inside a block of ${size} bytes starting at ${ptr - (ptr % size)}`);
       }
@@ -357,20 +343,20 @@ export class SlabCache {
   realSize(size: number): number {
     if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('SlabCache.realSize', 'size', size, 0, MAX_BYTE_LENGTH);
     if (size > this.slabSize) return Math.ceil(size / this.slabSize) * this.slabSize;
-    return size <= ORDER0 ? ORDER0 : ORDER0 << (32 - Math.clz32(size - 1) - ORDER0_SHIFT);
+    return size <= Page.BYTES ? Page.BYTES : Page.BYTES << (32 - Math.clz32(size - 1) - Page.SHIFT);
   }
 
   /** The bytes `getPages(size)` hands out: whole pages, or whole slabs above a slab. @internal */
   pagesSize(size: number): number {
     if (size > this.slabSize) return Math.ceil(size / this.slabSize) * this.slabSize;
-    return Math.max(1, Math.ceil(size / ORDER0)) * ORDER0;
+    return Math.max(1, Math.ceil(size / Page.BYTES)) * Page.BYTES;
   }
 
   /** Counters by order, and the page runs. */
   stats(): SlabCacheStats {
     const orders: SlabCacheOrderStats[] = [];
     for (let k = 0; k <= this.orderMax; k++) {
-      orders.push({ order: k, size: ORDER0 << k, used: this.usedCount[k]!, free: this.freeCount[k]! });
+      orders.push({ order: k, size: Page.BYTES << k, used: this.usedCount[k]!, free: this.freeCount[k]! });
     }
     return {
       used: this.used,
@@ -394,11 +380,11 @@ export class SlabCache {
       let prev = 0;
       let n = 0;
       while (page !== 0) {
-        const start = page * ORDER0;
-        if (pm[page] !== (PAGE_FREE | (k + 1))) {
-          throw new Error(`SlabCache.check: block ${start} on free list ${k} has page byte ${pm[page]}, expected ${PAGE_FREE | (k + 1)}`);
+        const start = page * Page.BYTES;
+        if (pm[page] !== freeByte(k)) {
+          throw new Error(`SlabCache.check: block ${start} on free list ${k} has page byte ${pm[page]}, expected ${freeByte(k)}`);
         }
-        if (start % (ORDER0 << k) !== 0) throw new Error(`SlabCache.check: free block ${start} of order ${k} is misaligned`);
+        if (start % (Page.BYTES << k) !== 0) throw new Error(`SlabCache.check: free block ${start} of order ${k} is misaligned`);
         if (this.slabOwner[Math.floor(start / this.slabSize)] !== this.ownerId) {
           throw new Error(`SlabCache.check: free block ${start} of order ${k} lies in an arena slab this cache does not own`);
         }
@@ -434,7 +420,7 @@ export class SlabCache {
           if (this.slabOwner[idx + j] !== this.ownerId) throw new Error(`SlabCache.check: slab ${idx + j} of the run at ${idx * this.slabSize} has another owner`);
         }
         for (let p = p0; p < p0 + n * this.pagesPerSlab; p++) {
-          const want = p === p0 ? PAGE_LARGE : PAGE_LARGE_TAIL;
+          const want = p === p0 ? Page.RUN : Page.RUN_TAIL;
           if (pm[p] !== want) throw new Error(`SlabCache.check: page ${p} of the run at ${idx * this.slabSize} has page byte ${pm[p]}, expected ${want}`);
         }
         runs++;
@@ -446,30 +432,31 @@ export class SlabCache {
       slabs++;
       for (let p = p0; p < p0 + this.pagesPerSlab;) {
         const v = pm[p]!;
-        if (v >= 1 && v <= this.orderMax + 1) {
-          const np = 1 << (v - 1);
-          if (p % np !== 0) throw new Error(`SlabCache.check: page ${p} starts a block of order ${v - 1} but is misaligned`);
+        const k = blockOrder(v);
+        if (k >= 0 && k <= this.orderMax) {
+          const np = 1 << k;
+          if (p % np !== 0) throw new Error(`SlabCache.check: page ${p} starts a block of order ${k} but is misaligned`);
           for (let q = p + 1; q < p + np; q++) {
-            if (pm[q] !== v) throw new Error(`SlabCache.check: page ${q} inside the block at ${p * ORDER0} of order ${v - 1} has page byte ${pm[q]}`);
+            if (pm[q] !== v) throw new Error(`SlabCache.check: page ${q} inside the block at ${p * Page.BYTES} of order ${k} has page byte ${pm[q]}`);
           }
-          used[v - 1]!++;
+          used[k]!++;
           p += np;
-        } else if (v === PAGE_LARGE) {
+        } else if (v === Page.RUN) {
           let q = p + 1;
-          while (q < p0 + this.pagesPerSlab && pm[q] === PAGE_LARGE_TAIL) q++;
+          while (q < p0 + this.pagesPerSlab && pm[q] === Page.RUN_TAIL) q++;
           pageRuns++;
-          pageBytes += (q - p) * ORDER0;
+          pageBytes += (q - p) * Page.BYTES;
           p = q;
-        } else if ((v & PAGE_FREE) !== 0 && (v & 0x7f) >= 1 && (v & 0x7f) <= this.orderMax + 1) {
-          const k = (v & 0x7f) - 1;
+        } else if (freeOrder(v) >= 0 && freeOrder(v) <= this.orderMax) {
+          const k = freeOrder(v);
           const np = 1 << k;
           if (p % np !== 0) throw new Error(`SlabCache.check: page ${p} starts a free block of order ${k} but is misaligned`);
           for (let q = p + 1; q < p + np; q++) {
-            if (pm[q] !== 0) throw new Error(`SlabCache.check: page ${q} inside the free block at ${p * ORDER0} has page byte ${pm[q]}`);
+            if (pm[q] !== 0) throw new Error(`SlabCache.check: page ${q} inside the free block at ${p * Page.BYTES} has page byte ${pm[q]}`);
           }
           if (k < this.orderMax) {
             const buddy = p ^ np;
-            if (pm[buddy] === v) throw new Error(`SlabCache.check: free blocks ${p * ORDER0} and ${buddy * ORDER0} of order ${k} are unmerged buddies`);
+            if (pm[buddy] === v) throw new Error(`SlabCache.check: free blocks ${p * Page.BYTES} and ${buddy * Page.BYTES} of order ${k} are unmerged buddies`);
           }
           free[k]!++;
           p += np;
@@ -482,7 +469,7 @@ export class SlabCache {
     for (let k = 0; k <= this.orderMax; k++) {
       if (used[k] !== this.usedCount[k]) throw new Error(`SlabCache.check: ${used[k]} blocks of order ${k} are handed out in the page map, the count says ${this.usedCount[k]}`);
       if (free[k] !== listed[k]) throw new Error(`SlabCache.check: ${free[k]} free blocks of order ${k} in the page map, ${listed[k]} on the free list`);
-      usedBytes += used[k]! * (ORDER0 << k);
+      usedBytes += used[k]! * (Page.BYTES << k);
     }
     if (usedBytes !== this.usedBytes) throw new Error(`SlabCache.check: blocks handed out add up to ${usedBytes} bytes, used says ${this.usedBytes}`);
     if (slabs !== this.slabsHeld) throw new Error(`SlabCache.check: ${slabs} arena slabs are owned, the count says ${this.slabsHeld}`);
@@ -527,7 +514,7 @@ export class SlabCache {
       const p0 = idx * this.pagesPerSlab;
       if (n > 1) {
         for (let j = 1; j < n; j++) Atomics.store(owner, idx + j, me);
-        if (pm[p0] === PAGE_LARGE) {
+        if (pm[p0] === Page.RUN) {
           this.markRun(p0, n * this.pagesPerSlab);
           this.runs++;
           this.runBytes += n * this.slabSize;
@@ -543,16 +530,17 @@ export class SlabCache {
       // Normalize: keep only well-formed handed-out blocks and page runs; the rest is free.
       for (let p = p0; p < p0 + this.pagesPerSlab;) {
         const v = pm[p]!;
-        if (v >= 1 && v <= this.orderMax + 1 && p % (1 << (v - 1)) === 0) {
-          const np = 1 << (v - 1);
+        const k = blockOrder(v);
+        if (k >= 0 && k <= this.orderMax && p % (1 << k) === 0) {
+          const np = 1 << k;
           pm.fill(v, p, p + np);
           p += np;
-        } else if (v === PAGE_LARGE) {
+        } else if (v === Page.RUN) {
           let q = p + 1;
-          while (q < p0 + this.pagesPerSlab && pm[q] === PAGE_LARGE_TAIL) q++;
+          while (q < p0 + this.pagesPerSlab && pm[q] === Page.RUN_TAIL) q++;
           this.pageRuns++;
-          this.pageBytes += (q - p) * ORDER0;
-          out.push(p * ORDER0);
+          this.pageBytes += (q - p) * Page.BYTES;
+          out.push(p * Page.BYTES);
           p = q;
         } else {
           pm[p] = 0;
@@ -639,7 +627,7 @@ export class SlabCache {
       this.unlink(max, page);
       this.pageMap[page] = 0;
       this.slabsHeld--;
-      this.arena.unmapFor(page * ORDER0, this.ownerId);
+      this.arena.unmapFor(page * Page.BYTES, this.ownerId);
     }
   }
 
@@ -672,18 +660,17 @@ export class SlabCache {
       const page = this.heads[k]!;
       this.unlink(k, page);
       this.pageMap[page] = 0;
-      start = page * ORDER0;
+      start = page * Page.BYTES;
     }
     // Split: the upper halves go on the free lists, the lower half is split further.
     while (k > order) {
       k--;
-      this.pushFree(k, start + (ORDER0 << k));
+      this.pushFree(k, start + (Page.BYTES << k));
     }
-    const page = start / ORDER0;
-    if (order === 0) this.pageMap[page] = 1;
-    else this.pageMap.fill(order + 1, page, page + (1 << order));
+    const page = start / Page.BYTES;
+    this.pageMap.fill(blockByte(order), page, page + (1 << order));
     this.usedCount[order]++;
-    this.usedBytes += ORDER0 << order;
+    this.usedBytes += Page.BYTES << order;
     return start;
   }
 
@@ -692,9 +679,9 @@ export class SlabCache {
     const pm = this.pageMap;
     const max = this.orderMax;
     while (k < max) {
-      const buddy = (start ^ (ORDER0 << k)) >>> 0;
-      const bpage = buddy / ORDER0;
-      if (pm[bpage] !== (PAGE_FREE | (k + 1))) break;
+      const buddy = (start ^ (Page.BYTES << k)) >>> 0;
+      const bpage = buddy / Page.BYTES;
+      if (pm[bpage] !== freeByte(k)) break;
       this.unlink(k, bpage);
       pm[bpage] = 0;
       if (buddy < start) start = buddy;
@@ -715,7 +702,7 @@ export class SlabCache {
   }
 
   private pushFree(k: number, start: number): void {
-    const page = start / ORDER0;
+    const page = start / Page.BYTES;
     const u32 = this.u32;
     const head = this.heads[k]!;
     u32[page * WORDS_PER_PAGE] = head;
@@ -723,7 +710,7 @@ export class SlabCache {
     if (head !== 0) u32[head * WORDS_PER_PAGE + 1] = page;
     this.heads[k] = page;
     this.freeCount[k]++;
-    this.pageMap[page] = PAGE_FREE | (k + 1);
+    this.pageMap[page] = freeByte(k);
   }
 
   private unlink(k: number, page: number): void {
@@ -738,8 +725,8 @@ export class SlabCache {
 
   /** Page map of a page run of `pages` pages from `page`: its first page, then its tail. */
   private markRun(page: number, pages: number): void {
-    this.pageMap[page] = PAGE_LARGE;
-    if (pages > 1) this.pageMap.fill(PAGE_LARGE_TAIL, page + 1, page + pages);
+    this.pageMap[page] = Page.RUN;
+    if (pages > 1) this.pageMap.fill(Page.RUN_TAIL, page + 1, page + pages);
   }
 
   /** A run of whole arena slabs for `size` bytes (above a slab), or 0. */
@@ -779,28 +766,28 @@ export class SlabCache {
 
   /** put() of a pointer in a page run (`v` is its page byte). */
   private putRun(ptr: number, v: number): void {
-    if (v !== PAGE_LARGE || ptr % ORDER0 !== 0) {
+    if (v !== Page.RUN || ptr % Page.BYTES !== 0) {
       throw new InvalidPointerError(ptr, `SlabCache.put: ${ptr} points inside a run of pages, not at its start`);
     }
     this.checkMine(ptr, 'run');
-    const page = ptr / ORDER0;
+    const page = ptr / Page.BYTES;
     const pages = pageRunPages(this.arena, page);
-    if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + pages * ORDER0);
+    if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + pages * Page.BYTES);
     this.pageMap.fill(0, page, page + pages);
     const idx = Math.floor(ptr / this.slabSize);
     if (this.arena.slabInfo[idx]! > 1 && ptr % this.slabSize === 0) {
       this.runs--;
-      this.runBytes -= pages * ORDER0;
+      this.runBytes -= pages * Page.BYTES;
       this.arena.unmapFor(ptr, this.ownerId);
       return;
     }
     this.pageRuns--;
-    this.pageBytes -= pages * ORDER0;
+    this.pageBytes -= pages * Page.BYTES;
     // Back as the largest aligned buddy blocks that fit, each merging with free buddies.
     for (let off = 0; off < pages;) {
       let k = off === 0 ? this.orderMax : 31 - Math.clz32(off & -off);
       while (off + (1 << k) > pages) k--;
-      this.release(ptr + off * ORDER0, k);
+      this.release(ptr + off * Page.BYTES, k);
       off += 1 << k;
     }
   }
@@ -809,10 +796,10 @@ export class SlabCache {
   private rebuild(p: number, k: number, out: number[]): void {
     const pm = this.pageMap;
     const v = pm[p]!;
-    if (v === k + 1) {
+    if (v === blockByte(k)) {
       this.usedCount[k]++;
-      this.usedBytes += ORDER0 << k;
-      out.push(p * ORDER0);
+      this.usedBytes += Page.BYTES << k;
+      out.push(p * Page.BYTES);
       return;
     }
     let empty = true;
@@ -823,7 +810,7 @@ export class SlabCache {
       }
     }
     if (empty) {
-      this.addFree(k, p * ORDER0);
+      this.addFree(k, p * Page.BYTES);
       return;
     }
     // A page of a page run (counted by adopt) or a node with something inside: look deeper.
