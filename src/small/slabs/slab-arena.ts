@@ -226,8 +226,8 @@ export class SlabArena {
   readonly slabOwner: Int32Array;
   /** 4 KiB pages per slab. @internal */
   readonly pagesPerSlab: number;
-  /** Why this object's last failed map failed. @internal */
-  failure: MapFailure = MapFailure.None;
+  /** Why this object's last failed map failed; the arena alone writes it. */
+  private lastFailure: MapFailure = MapFailure.None;
 
   private readonly ctl: Int32Array;
   private readonly hint: BigUint64Array;
@@ -376,6 +376,11 @@ export class SlabArena {
     return { buffer, quota: this.quota.handle() };
   }
 
+  /** Why this worker's last failed map of this arena failed. @internal */
+  get failure(): MapFailure {
+    return this.lastFailure;
+  }
+
   /** Bytes of slabs handed out and not yet returned. */
   get used(): number {
     return Atomics.load(this.ctl, W_USED) * this.slabSize;
@@ -455,7 +460,7 @@ export class SlabArena {
     if (ownerIndex(owner) === 0) rangeError('SlabArena.mapFor', 'owner', `an owner id from registerOwner`, owner);
     checkInt('SlabArena.mapFor', 'slabs', slabs, 1, MAX_BYTE_LENGTH);
     if (slabs > this.slabCount - this.ctrlSlabs) {
-      this.failure = MapFailure.Space;
+      this.lastFailure = MapFailure.Space;
       return 0;
     }
     return this.take(slabs, owner);
@@ -617,9 +622,10 @@ export class SlabArena {
    * Throws the error a failed map of `slabs` slabs deserves, for a request of `requested` bytes
    * made through `where` (the method the user called): `QuotaExceededError` when the quota
    * refused, else `OutOfMemoryError` naming the reserved maximum (or the failed commit). Call
-   * it right after the failed try, whose reason it reads from `failure`. @internal
+   * it right after the failed try; `why` is the failure the try returned (by default this
+   * arena's last one). @internal
    */
-  noMemory(where: string, requested: number, slabs: number): never {
+  noMemory(where: string, requested: number, slabs: number, why: MapFailure = this.lastFailure): never {
     const bytes = slabs * this.slabSize;
     const run = `${slabs} slab${slabs === 1 ? '' : 's'} of ${this.slabSize} bytes (${bytes} bytes)`;
     const what = requested === bytes ? run : `${requested} bytes (${run})`;
@@ -628,7 +634,7 @@ export class SlabArena {
     for (let i = this.ctrlSlabs; i < end; i++) if (this.slabInfo[i] === FREE) free++;
     const kept = free === 0 ? 'no slab is free in the arena'
       : `the ${free} free slab${free === 1 ? '' : 's'} of the arena hold${free === 1 ? 's' : ''} no ${slabs} adjacent`;
-    if (this.failure === MapFailure.Quota) {
+    if (why === MapFailure.Quota) {
       const q = this.quota;
       throw new QuotaExceededError(requested, q.total,
         `${where}: ${what} exceed the quota: it has ${q.total - q.used} of ${q.total} bytes left (${q.used} used), and ${kept}`);
@@ -647,7 +653,7 @@ export class SlabArena {
    * address, or 0 with `failure` set.
    */
   private take(n: number, owner: number): number {
-    this.failure = MapFailure.None;
+    this.lastFailure = MapFailure.None;
     this.commitError = null;
     const ctl = this.ctl;
     Atomics.add(ctl, W_BEGUN, 1);
@@ -664,7 +670,7 @@ export class SlabArena {
         } catch (e) {
           // Carved and charged, but not committed now: keep them free, so a later map retries.
           this.putBack(s, n);
-          this.failure = MapFailure.Space;
+          this.lastFailure = MapFailure.Space;
           this.commitError = (e as Error).message;
           return 0;
         }
@@ -735,7 +741,7 @@ export class SlabArena {
   private carve(n: number): number {
     const bytes = n * this.slabSize;
     if (this.quota.tryUse(bytes) < 0) {
-      this.failure = MapFailure.Quota;
+      this.lastFailure = MapFailure.Quota;
       return -1;
     }
     let c: number;
@@ -743,7 +749,7 @@ export class SlabArena {
       c = Atomics.load(this.ctl, W_CARVED);
       if (c + n > this.slabCount) {
         this.quota.release(bytes);
-        this.failure = MapFailure.Space;
+        this.lastFailure = MapFailure.Space;
         return -1;
       }
       if (Atomics.compareExchange(this.ctl, W_CARVED, c, c + n) === c) break;

@@ -209,6 +209,8 @@ export class SlabCache {
   private readonly checkEvery: number;
   private ops = 0;
   private destroyed = false;
+  /** Why this cache's last failed get failed (the arena's reason, or Space for a run too long). */
+  private failure: MapFailure = MapFailure.None;
 
   /**
    * A cache over `arena`, registered in its owner registry for this worker.
@@ -592,7 +594,7 @@ export class SlabCache {
   noMemory(where: string, requested: number, bytes: number = requested): never {
     if (this.destroyed) this.usedAfterDestroy();
     const slabs = bytes > this.slabSize ? Math.ceil(bytes / this.slabSize) : 1;
-    this.arena.noMemory(where, requested, slabs);
+    this.arena.noMemory(where, requested, slabs, this.failure);
   }
 
   // ---- internals ----
@@ -649,6 +651,7 @@ export class SlabCache {
       if (this.destroyed) this.usedAfterDestroy();
       start = this.arena.mapFor(this.ownerId, 1);
       if (start === 0) {
+        this.failure = this.arena.failure;
         // The spare may be enough; else nothing is (a cached free slab would have been found).
         const holder = this.spare.holder;
         return holder !== null && holder.dropSpare() ? this.getOrder(order) : 0;
@@ -733,7 +736,7 @@ export class SlabCache {
   private getRun(size: number): number {
     const n = Math.ceil(size / this.slabSize);
     if (n > this.arena.slabCount - this.arena.ctrlSlabs) {
-      this.arena.failure = MapFailure.Space;
+      this.failure = MapFailure.Space;
       return 0;
     }
     if (this.destroyed) this.usedAfterDestroy();
@@ -745,9 +748,8 @@ export class SlabCache {
       this.releaseFreeSlabs();
       p = this.arena.mapFor(this.ownerId, n);
       if (p === 0) {
-        const why = this.arena.failure;
+        this.failure = this.arena.failure;
         for (let i = 0; i < cached; i++) this.retakeFreeSlab();
-        this.arena.failure = why;
         if (this.spare.holder !== null && this.spare.holder.dropSpare()) return this.getRun(size);
         return 0;
       }
