@@ -26,7 +26,7 @@
 import { formatBytes, formatPercent } from './format.js';
 import { checkInstance, optionalInt, optionsBag } from './internal/checks.js';
 import { L, largeState, tagIndex } from './small/objects/large.js';
-import { H, M } from './small/objects/mempool.js';
+import { H, M } from './small/objects/block-header.js';
 import { blockOrder, freeOrder, Page } from './small/slabs/page-map.js';
 import { SlabArena } from './small/slabs/slab-arena.js';
 

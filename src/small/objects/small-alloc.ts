@@ -36,10 +36,12 @@ import { currentThreadId } from '../../internal/thread.js';
 import {
   L, isPageRun, largeFail, largeId, largeState, largeWord, liveLargeWord, tagIndex,
 } from './large.js';
-import {
-  H, M, Mempool, ViewClock, freeAnywhere, freeRemote, mempoolObjsizeMax, newPoolId, ownerOf, type BlockOwner,
-  type MempoolStats, type PoolHost,
-} from './mempool.js';
+import { H, M } from './block-header.js';
+import { freeAnywhere, freeRemote } from './free-route.js';
+import { mempoolObjsizeMax } from './geometry.js';
+import { Mempool, type MempoolStats, type PoolHost } from './mempool.js';
+import { newPoolId, ownerOf, type BlockOwner } from './owners.js';
+import { ViewClock } from './read-views.js';
 import { SizeClasses } from './size-class.js';
 import { Page } from '../slabs/page-map.js';
 import { SlabCache, slabOf, slabSizeAt } from '../slabs/slab-cache.js';

@@ -1,0 +1,64 @@
+/**
+ * The one route a free takes off the fast paths: whose block is the pointer in (the page map,
+ * then the block's header or page tags), and who takes the free: an allocator of this worker
+ * (through the owner registry), or, for another worker's block, a remote free that only sets a
+ * bit (or a large allocation's state) for the owner to take in.
+ */
+import { InvalidPointerError } from '../../errors.js';
+import type { SlabArena } from '../slabs/slab-arena.js';
+import { slabOf } from '../slabs/slab-cache.js';
+import { H, M } from './block-header.js';
+import { freeLargeRemote, isPageRun, largeId, liveLargeWord } from './large.js';
+import { freeOwnedBy } from './owners.js';
+
+/**
+ * The one route of a free off the fast paths: whose block is `ptr` in, and who takes the free.
+ * A large allocation or a mempool object of a cache of this worker (`ownerId`) goes to the
+ * allocator of this worker whose id the block names; another worker's is freed remotely.
+ * `u32`/`i32` must cover `ptr`'s block if the arena has it. `caller` names the allocator for
+ * the errors. InvalidPointerError, nothing changed, for anything that is not live. @internal
+ */
+export function freeAnywhere(arena: SlabArena, ownerId: number, u32: Uint32Array, i32: Int32Array, ptr: number, caller: string): void {
+  if (ptr === 0 || ptr >= arena.maximum) remoteFail(caller, ptr, 'is not a pointer into the arena');
+  if (isPageRun(arena, ptr)) {
+    const w = liveLargeWord(arena, ptr, `${caller}.free`);
+    if (arena.slabOwner[Math.floor(ptr / arena.slabSize)] === ownerId) freeOwnedBy(largeId(w), ptr, ptr, caller);
+    else freeLargeRemote(arena, ptr, `${caller}.free`);
+    return;
+  }
+  const s = slabOf(arena, ptr) >>> 0;
+  if (s === 0 || s + H.BYTES > u32.length * 4) remoteFail(caller, ptr, 'is not in a block handed out by the arena');
+  const h = s >>> 2;
+  if (u32[h + H.MAGIC] !== M.MEMPOOL) remoteFail(caller, ptr, 'is not in a mempool slab or a large allocation');
+  if (u32[h + H.OWNER] === ownerId) freeOwnedBy(u32[h + H.POOL]!, ptr, s, caller);
+  else freeRemote(caller, u32, i32, ptr, s);
+}
+
+/**
+ * A free of `ptr` (in mempool slab `s`) by a worker that does not own it: marks the slot in the
+ * REMOTE bitmap and raises the pending flag; never writes the object's bytes. Throws
+ * InvalidPointerError (nothing changed) when it is not live. @internal
+ */
+export function freeRemote(name: string, u32: Uint32Array, i32: Int32Array, ptr: number, s: number): void {
+  const h = s >>> 2;
+  const stride = u32[h + H.STRIDE]!;
+  const first = u32[h + H.FIRST]!;
+  const count = u32[h + H.COUNT]!;
+  const off = ptr - s - first;
+  const idx = off / stride;
+  if (!Number.isInteger(idx) || idx < 0 || idx >= count) remoteFail(name, ptr, 'is not at an object boundary');
+  const bw = Math.ceil(count / 32);
+  const w = h + H.WORDS + (idx >>> 5);
+  const bit = 1 << (idx & 31);
+  if ((Atomics.load(i32, w) & bit) === 0) remoteFail(name, ptr, 'is not allocated (a double free?)');
+  const old = Atomics.or(i32, w + bw, bit);
+  if ((old & bit) !== 0) remoteFail(name, ptr, 'was already freed by another worker');
+  // A load is a plain read on x86, a store a locked exchange: raise the flag only if it is down.
+  // Safe: the owner lowers the flag before it takes the bitmap words, so a flag seen raised
+  // after our bit was set means the owner's take comes later and sees the bit.
+  if (Atomics.load(i32, h + H.PENDING) === 0) Atomics.store(i32, h + H.PENDING, 1);
+}
+
+function remoteFail(name: string, ptr: number, why: string): never {
+  throw new InvalidPointerError(ptr, `${name}.free: pointer ${ptr} ${why}`);
+}

@@ -1,0 +1,71 @@
+/**
+ * Slab geometry: how objects of one size fit a slab (stride, count, where slot 0 starts, the
+ * bitmaps' size), which slab order a pool takes, and the one slot index of an offset.
+ */
+import type { SlabCache } from '../slabs/slab-cache.js';
+import { H } from './block-header.js';
+
+/** Largest share of a slab that header + tail may waste before a bigger order is tried. */
+const WASTE_RATIO = 0.01;
+
+/** The multiplicative inverse of odd `d` modulo 2^32 (Newton's iteration doubles the bits). @internal */
+export function inverse32(d: number): number {
+  let x = d;
+  for (let i = 0; i < 5; i++) x = Math.imul(x, 2 - Math.imul(d, x));
+  return x >>> 0;
+}
+
+/** The slab-count numbers for one objsize in one slab size. @internal */
+export interface SlabGeometry {
+  /** Bytes per slot. */
+  stride: number;
+  /** Slots per slab. */
+  count: number;
+  /** Offset of slot 0. */
+  first: number;
+  /** 32-bit words per bitmap. */
+  bw: number;
+}
+
+/** How `objsize` objects fit a slab of `slabSize` bytes; count 0 when none fits. @internal */
+export function geometry(objsize: number, slabSize: number): SlabGeometry {
+  const stride = objsize <= 4 ? 4 : Math.ceil(objsize / 4) * 4;
+  const pow2 = (objsize & (objsize - 1)) === 0 && objsize >= 8;
+  const align = pow2 ? objsize : 8;
+  // Start from the estimate with 2 bits of bitmap per slot, then step down until it fits.
+  let count = Math.max(0, Math.floor((slabSize - H.BYTES) / (stride + 0.25)));
+  for (; count > 0; count--) {
+    const bw = Math.ceil(count / 32);
+    const first = Math.ceil((H.BYTES + 8 * bw) / align) * align;
+    if (first + count * stride <= slabSize) return { stride, count, first, bw };
+  }
+  return { stride, count: 0, first: 0, bw: 0 };
+}
+
+/** Largest objsize a Mempool over `cache` accepts: one object in the biggest slab. @internal */
+export function mempoolObjsizeMax(cache: SlabCache): number {
+  return cache.order0Size * 2 ** cache.orderMax - H.BYTES - 8;
+}
+
+/**
+ * The slab order for `objsize`: the smallest whose header + bitmaps + tail waste at most
+ * ~1% beyond the bitmaps' 2 bits per slot; failing that, the one wasting the least. @internal
+ */
+export function pickOrder(cache: SlabCache, objsize: number): number {
+  let best = -1;
+  let bestRatio = Infinity;
+  for (let k = 0; k <= cache.orderMax; k++) {
+    const size = cache.order0Size * 2 ** k;
+    const g = geometry(objsize, size);
+    if (g.count === 0) continue;
+    const waste = size - g.count * g.stride - 8 * g.bw;
+    const ratio = waste / size;
+    if (ratio <= WASTE_RATIO) return k;
+    if (ratio < bestRatio - 1e-4) {
+      bestRatio = ratio;
+      best = k;
+    }
+  }
+  return best;
+}
+
