@@ -50,14 +50,6 @@ import { isPageRun, L, largeState, tagIndex } from './large.js';
 import { newPoolId, type BlockOwner } from './owners.js';
 import { ViewClock } from './read-views.js';
 
-/** What a Mempool asks of the SmallAlloc it serves. @internal */
-export interface PoolHost {
-  /** Takes in every remote free and releases every releasable deferred free; true if any. */
-  reclaimAll(): boolean;
-  /** Debug mode: counts an operation, and checks the whole SmallAlloc every checkEvery. */
-  debugOp(): void;
-}
-
 /** The result of {@link Mempool.stats}. */
 export interface MempoolStats {
   /** Bytes handed out and live: count * objsize. */
@@ -146,7 +138,8 @@ export class Mempool implements BlockOwner, SpareHolder {
   private declare readonly checkEvery: number;
   private ops = 0;
   /** @internal */ declare clock: ViewClock;
-  private declare readonly host: PoolHost | null;
+  /** A SmallAlloc's pool: it counts no debug operations and leaves reclaiming to the SmallAlloc. */
+  private declare readonly hosted: boolean;
 
   private declare u8: Uint8Array;
   private declare u32: Uint32Array;
@@ -221,8 +214,8 @@ export class Mempool implements BlockOwner, SpareHolder {
    */
   constructor(cache: SlabCache, objsize: number);
   /** @internal */
-  constructor(cache: SlabCache, objsize: number, host: PoolHost | null, clock: ViewClock | null, classIndex: number);
-  constructor(cache: SlabCache, objsize: number, host: PoolHost | null = null, clock: ViewClock | null = null,
+  constructor(cache: SlabCache, objsize: number, clock: ViewClock, classIndex: number);
+  constructor(cache: SlabCache, objsize: number, clock: ViewClock | null = null,
     classIndex: number = M.NO_CLASS) {
     const where = 'Mempool';
     checkInstance(where, 'cache', cache, SlabCache);
@@ -248,9 +241,9 @@ export class Mempool implements BlockOwner, SpareHolder {
     this.ownerId = cache.ownerId;
     this.tag = headerTag(this.ownerId, this.poolId);
     this.classIndex = classIndex;
-    this.host = host;
+    this.hosted = clock !== null;
     this.clock = clock ?? new ViewClock();
-    this.name = host === null ? `Mempool(objsize ${objsize})` : 'SmallAlloc';
+    this.name = clock === null ? `Mempool(objsize ${objsize})` : 'SmallAlloc';
     const d = getDebug();
     this.debug = d.enabled;
     this.checkEvery = d.checkEvery;
@@ -373,9 +366,10 @@ export class Mempool implements BlockOwner, SpareHolder {
       }
       let s = this.cache.tryGet(this.slabSize) >>> 0;
       if (s === 0) {
-        // Memory is short: every remote free and releasable deferred free counts now.
-        const got = this.host !== null ? this.host.reclaimAll() : this.takeRemote() > 0;
-        if (got) continue;
+        // Memory is short: remote frees count now. A SmallAlloc's pool returns 0 instead: the
+        // SmallAlloc takes in what all its pools hold, and tries again.
+        if (this.hosted) return 0;
+        if (this.takeRemote() > 0) continue;
         if (!throwing) return 0;
         this.cache.noMemory(`${this.name}.alloc`, this.objsize);
       }
@@ -1073,11 +1067,8 @@ export class Mempool implements BlockOwner, SpareHolder {
   }
 
   private debugOps(): void {
-    // A SmallAlloc's pool counts its operations with the SmallAlloc, which checks everything.
-    if (this.host !== null) {
-      this.host.debugOp();
-      return;
-    }
+    // A SmallAlloc counts its own operations and checks everything, its pools included.
+    if (this.hosted) return;
     if (this.checkEvery > 0 && ++this.ops >= this.checkEvery) {
       this.ops = 0;
       this.check();

@@ -9,8 +9,12 @@
  * sizes up to TABLE_MAX_ENTRIES granules) and the pool's alloc is small enough for V8 to
  * inline; free finds the block's order in the arena's page map, the class in the slab header,
  * and checks owner and pool id before the pool's own free. Deferred frees due and read views
- * cost one field test each (`fastMax`, `releasable`, the pools' `quick` flag). In debug mode
- * the periodic check is this allocator's whole check(), counted over all its pools.
+ * cost one field test each (`fastMax`, `fastFree`, the pools' `quick` flag). In debug mode
+ * the fast paths are off: every call takes the slow paths, which count this allocator's
+ * operations and run its whole check() (its pools included) every checkEvery of them.
+ *
+ * Its pools call nothing of it: a pool that finds no slab returns 0, and the SmallAlloc takes
+ * in what all its pools hold (remote frees, releasable deferred frees) and tries again.
  *
  * Read views: `openReadView()` returns a view with generation g = ++gen. While any view is
  * open, a free (local, or remote when taken in) clears the ALLOCATED bit (so a second free is
@@ -39,7 +43,7 @@ import {
 import { H, M } from './block-header.js';
 import { freeAnywhere, freeRemote } from './free-route.js';
 import { mempoolObjsizeMax } from './geometry.js';
-import { Mempool, type MempoolStats, type PoolHost } from './mempool.js';
+import { Mempool, type MempoolStats } from './mempool.js';
 import { newPoolId, ownerOf, type BlockOwner } from './owners.js';
 import { ViewClock } from './read-views.js';
 import { SizeClasses } from './size-class.js';
@@ -178,7 +182,7 @@ const viewReaper = new FinalizationRegistry<{ owner: SmallAlloc; rec: ViewRecord
  * Adoption: the allocations of a worker that has exited are taken over by
  * {@link SmallAlloc.adopt}.
  */
-export class SmallAlloc implements PoolHost, BlockOwner {
+export class SmallAlloc implements BlockOwner {
   /** The memory source. */
   declare readonly cache: SlabCache;
   /** Growth factor between classes actually achieved. */
@@ -206,8 +210,13 @@ export class SmallAlloc implements PoolHost, BlockOwner {
    */
   private declare readonly bySize: (Mempool | null)[];
   private declare readonly tableMax: number;
-  /** tableMax, or -1 while deferred frees are due: alloc's fast path tests both at once. */
+  /**
+   * tableMax, or -1 while deferred frees are due or in debug mode (the slow path releases them
+   * and counts operations): alloc's fast path tests both at once.
+   */
   private declare fastMax: number;
+  /** False while deferred frees are due or in debug mode: free's fast path tests one field. */
+  private fastFree = true;
   private declare readonly granShift: number;
   private declare readonly granMask: number;
   /** True when the front of the deferred queue may be released (no open view can see it). */
@@ -273,7 +282,6 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     const entries = Math.min(TABLE_MAX_ENTRIES, Math.floor(this.objsizeMax / g) + 1);
     // `| 0` keeps these small integers for V8 (Math.floor's result may be held as a double).
     this.tableMax = ((entries - 1) * g) | 0;
-    this.fastMax = this.tableMax;
     this.table = new Uint16Array(entries);
     for (let i = 0; i < entries; i++) this.table[i] = this.classes.classOf(i * g);
     this.bySize = new Array<Mempool | null>(entries).fill(null);
@@ -292,6 +300,14 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     this.end = this.u32.length * 4;
     this.pageMap = cache.arena.pageMap;
     this.tags = cache.arena.pageTags;
+    this.fastPaths();
+  }
+
+  /** Sets the fast paths' flags: off while deferred frees are due, and in debug mode. */
+  private fastPaths(): void {
+    const fast = !this.releasable && !this.debug;
+    this.fastMax = fast ? this.tableMax : -1;
+    this.fastFree = fast;
   }
 
   /**
@@ -303,7 +319,11 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     // The fast path, kept small so that V8 inlines it and the pool's alloc into the caller.
     if (typeof size === 'number' && (size >>> 0) === size && size <= this.fastMax) {
       const pool = this.bySize[(size + this.granMask) >>> this.granShift]!;
-      if (pool !== null) return pool.alloc();
+      if (pool !== null) {
+        // 0: the cache had no slab for the pool; the slow path reclaims and tries again.
+        const p = pool.alloc();
+        if (p !== 0) return p;
+      }
     }
     return this.allocSlow(size, true);
   }
@@ -315,7 +335,10 @@ export class SmallAlloc implements PoolHost, BlockOwner {
   tryAlloc(size: number): number {
     if (typeof size === 'number' && (size >>> 0) === size && size <= this.fastMax) {
       const pool = this.bySize[(size + this.granMask) >>> this.granShift]!;
-      if (pool !== null) return pool.tryAlloc();
+      if (pool !== null) {
+        const p = pool.tryAlloc();
+        if (p !== 0) return p;
+      }
     }
     return this.allocSlow(size, false);
   }
@@ -327,22 +350,25 @@ export class SmallAlloc implements PoolHost, BlockOwner {
       return this.allocLarge(throwing ? 'SmallAlloc.alloc' : 'SmallAlloc.tryAlloc', size, throwing);
     }
     const cls = this.classes.classOf(size);
-    const pool = this.pools[cls]!;
-    if (pool !== null) return throwing ? pool.alloc() : pool.tryAlloc();
-    // A pool made for this allocation is dropped again if it fails: a failed allocation
-    // leaves nothing behind, not even an empty class in stats().
-    const fresh = this.makePool(cls);
-    let p = 0;
-    try {
-      p = throwing ? fresh.alloc() : fresh.tryAlloc();
-    } finally {
-      if (p === 0) this.setPool(cls, null);
+    const made = this.pools[cls] === null;
+    const pool = made ? this.makePool(cls) : this.pools[cls]!;
+    // Our pools return 0 when the cache has no slab: every remote free and releasable deferred
+    // free counts then, and the allocation is tried again.
+    let p = pool.tryAlloc();
+    if (p === 0 && this.reclaimAll()) p = pool.tryAlloc();
+    if (p === 0) {
+      // A pool made for this allocation goes again: a failed allocation leaves nothing behind,
+      // not even an empty class in stats().
+      if (made) this.setPool(cls, null);
+      if (throwing) this.cache.noMemory('SmallAlloc.alloc', size);
+      return 0;
     }
+    if (this.debug) this.debugOp();
     return p;
   }
 
   private makePool(cls: number): Mempool {
-    const pool = new Mempool(this.cache, this.classes.sizeOf(cls), this, this.clock, cls);
+    const pool = new Mempool(this.cache, this.classes.sizeOf(cls), this.clock, cls);
     this.setPool(cls, pool);
     return pool;
   }
@@ -471,8 +497,7 @@ export class SmallAlloc implements PoolHost, BlockOwner {
    * @throws InvalidPointerError if it is not a live allocation (a double free, an interior or foreign pointer).
    */
   free(ptr: number | TypedArray, size?: number): void {
-    if (this.releasable === true) this.collect(BATCH);
-    if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr || size !== undefined) {
+    if (this.fastFree !== true || typeof ptr !== 'number' || (ptr >>> 0) !== ptr || size !== undefined) {
       this.freeSlow(ptr, size);
       return;
     }
@@ -502,7 +527,14 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     pool.freeIn(ptr, s);
   }
 
+  /** Every free the fast path leaves: deferred frees due, debug mode, a size, anything odd. */
   private freeSlow(arg: number | TypedArray, size: number | undefined): void {
+    if (this.releasable) this.collect(BATCH);
+    this.freeChecked(arg, size);
+    if (this.debug) this.debugOp();
+  }
+
+  private freeChecked(arg: number | TypedArray, size: number | undefined): void {
     const where = 'SmallAlloc.free';
     const ptr = ArrayBuffer.isView(arg) ? this.viewStart(arg, where) : arg;
     if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
@@ -537,7 +569,6 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     const w = liveLargeWord(this.cache.arena, ptr, where);
     if (largeId(w) !== this.id || !this.larges.has(s)) largeFail(where, ptr, 'is not a large allocation of the allocator it names');
     this.freeLarge(s);
-    if (this.debug) this.debugOp();
   }
 
   /**
@@ -717,7 +748,7 @@ export class SmallAlloc implements PoolHost, BlockOwner {
   private updateReleasable(): void {
     const c = this.clock;
     this.releasable = c.head < c.tail && c.gens[c.head % c.gens.length]! < this.oldestOpen();
-    this.fastMax = this.releasable ? -1 : this.tableMax;
+    this.fastPaths();
   }
 
   /** Views opened or all closed: the pools' fast free paths must know. */
@@ -726,8 +757,8 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     for (const p of this.extra.values()) p.viewsChanged();
   }
 
-  /** Debug mode: one more operation; every checkEvery of them, check everything. @internal */
-  debugOp(): void {
+  /** Debug mode: one more operation; every checkEvery of them, check everything. */
+  private debugOp(): void {
     if (this.checkEvery > 0 && ++this.ops >= this.checkEvery) {
       this.ops = 0;
       this.verify(false);
@@ -768,8 +799,8 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     this.poolOf(s)!.releaseDeferred(ptr, s);
   }
 
-  /** Takes in every remote free and releases every releasable deferred free. @internal */
-  reclaimAll(): boolean {
+  /** Takes in every remote free and releases every releasable deferred free; true if any. */
+  private reclaimAll(): boolean {
     let n = this.takeRemoteAll();
     while (this.releasable) n += this.collect(Infinity);
     return n > 0;
@@ -1047,7 +1078,7 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     let pool = this.extra.get(objsize);
     if (pool === undefined) {
       if (objsize < 1 || objsize > mempoolObjsizeMax(this.cache)) return null;
-      pool = new Mempool(this.cache, objsize, this, this.clock, M.NO_CLASS);
+      pool = new Mempool(this.cache, objsize, this.clock, M.NO_CLASS);
       this.extra.set(objsize, pool);
     }
     return pool.fits(s) ? pool : null;
@@ -1077,6 +1108,6 @@ export class SmallAlloc implements PoolHost, BlockOwner {
     c.head = 0;
     c.tail = 0;
     this.releasable = false;
-    this.fastMax = this.tableMax;
+    this.fastPaths();
   }
 }
