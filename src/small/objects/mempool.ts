@@ -48,7 +48,7 @@ import { freeAnywhere } from './free-route.js';
 import { geometry, inverse32, mempoolObjsizeMax, pickOrder } from './geometry.js';
 import { isPageRun, L, largeState, tagIndex } from './large.js';
 import { newPoolId, type BlockOwner } from './owners.js';
-import { ViewClock } from './read-views.js';
+import { ReadViews } from './read-views.js';
 
 /** The result of {@link Mempool.stats}. */
 export interface MempoolStats {
@@ -137,7 +137,8 @@ export class Mempool implements BlockOwner, SpareHolder {
   private declare readonly debug: boolean;
   private declare readonly checkEvery: number;
   private ops = 0;
-  /** @internal */ declare clock: ViewClock;
+  /** The read views of the SmallAlloc this pool serves (one that never opens for a pool of its own). */
+  private declare readonly views: ReadViews;
   /** A SmallAlloc's pool: it counts no debug operations and leaves reclaiming to the SmallAlloc. */
   private declare readonly hosted: boolean;
 
@@ -214,8 +215,8 @@ export class Mempool implements BlockOwner, SpareHolder {
    */
   constructor(cache: SlabCache, objsize: number);
   /** @internal */
-  constructor(cache: SlabCache, objsize: number, clock: ViewClock, classIndex: number);
-  constructor(cache: SlabCache, objsize: number, clock: ViewClock | null = null,
+  constructor(cache: SlabCache, objsize: number, views: ReadViews, classIndex: number);
+  constructor(cache: SlabCache, objsize: number, views: ReadViews | null = null,
     classIndex: number = M.NO_CLASS) {
     const where = 'Mempool';
     checkInstance(where, 'cache', cache, SlabCache);
@@ -241,13 +242,13 @@ export class Mempool implements BlockOwner, SpareHolder {
     this.ownerId = cache.ownerId;
     this.tag = headerTag(this.ownerId, this.poolId);
     this.classIndex = classIndex;
-    this.hosted = clock !== null;
-    this.clock = clock ?? new ViewClock();
-    this.name = clock === null ? `Mempool(objsize ${objsize})` : 'SmallAlloc';
+    this.hosted = views !== null;
+    this.views = views ?? new ReadViews();
+    this.name = views === null ? `Mempool(objsize ${objsize})` : 'SmallAlloc';
     const d = getDebug();
     this.debug = d.enabled;
     this.checkEvery = d.checkEvery;
-    this.quick = !this.debug && this.clock.open === 0;
+    this.quick = !this.debug && !this.views.anyOpen;
     const memory = cache.arena.memory;
     memory.sync();
     this.u8 = memory.u8;
@@ -506,7 +507,7 @@ export class Mempool implements BlockOwner, SpareHolder {
     if ((i32[w + this.bw]! & bit) !== 0) this.invalid(ptr, 'was already freed by another worker', caller);
     i32[w] = a ^ bit;
     if (s !== this.cur) this.liveRest--;
-    if (this.clock.open !== 0) {
+    if (this.views.anyOpen) {
       this.defer(ptr, s);
       return;
     }
@@ -542,7 +543,7 @@ export class Mempool implements BlockOwner, SpareHolder {
   private defer(ptr: number, s: number): void {
     this.u32[(s >>> 2) + H.DEFERRED]!++;
     this.deferredCount++;
-    this.clock.push(ptr);
+    this.views.defer(ptr);
     if (this.debug) this.debugOps();
   }
 
@@ -702,9 +703,9 @@ export class Mempool implements BlockOwner, SpareHolder {
     this.curBm = h + H.WORDS;
   }
 
-  /** The clock's count of open views changed (SmallAlloc calls this). @internal */
+  /** Views were opened or all closed: the fast free path must know (SmallAlloc calls this). @internal */
   viewsChanged(): void {
-    this.quick = !this.debug && this.clock.open === 0;
+    this.quick = !this.debug && !this.views.anyOpen;
   }
 
   /**
@@ -732,7 +733,7 @@ export class Mempool implements BlockOwner, SpareHolder {
     if (isCur) this.flush();
     Atomics.store(i32, h + H.PENDING, 0);
     const ra = h + H.WORDS + this.bw;
-    const views = this.clock.open !== 0;
+    const views = this.views.anyOpen;
     let n = 0;
     const nfree0 = u32[h + H.NFREE]!;
     for (let w = 0; w < this.bw; w++) {
@@ -747,7 +748,7 @@ export class Mempool implements BlockOwner, SpareHolder {
         if (views) {
           u32[h + H.DEFERRED]!++;
           this.deferredCount++;
-          this.clock.push(ptr);
+          this.views.defer(ptr);
         } else {
           if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
           u32[ptr >>> 2] = u32[h + H.FREE]!;

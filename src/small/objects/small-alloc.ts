@@ -45,7 +45,7 @@ import { freeAnywhere, freeRemote } from './free-route.js';
 import { mempoolObjsizeMax } from './geometry.js';
 import { Mempool, type MempoolStats } from './mempool.js';
 import { newPoolId, ownerOf, type BlockOwner } from './owners.js';
-import { ViewClock } from './read-views.js';
+import { ReadViews, type ViewRecord } from './read-views.js';
 import { SizeClasses } from './size-class.js';
 import { Page } from '../slabs/page-map.js';
 import { SlabCache, slabOf, slabSizeAt } from '../slabs/slab-cache.js';
@@ -122,12 +122,6 @@ export interface SmallAdoption {
   objects: number;
   /** Live large allocations taken over. */
   large: number;
-}
-
-/** What the allocator keeps of a view: never the view object, so a dropped view can be collected. */
-interface ViewRecord {
-  readonly gen: number;
-  closed: boolean;
 }
 
 class SmallReadView implements ReadView {
@@ -226,10 +220,8 @@ export class SmallAlloc implements BlockOwner {
   private ops = 0;
   /** Pools adopted with an objsize outside the classes, by objsize. */
   private extra = new Map<number, Mempool>();
-  private readonly clock = new ViewClock();
-  /** Views in the order they were opened; closed ones leave from the front. */
-  private views: ViewRecord[] = [];
-  private viewsHead = 0;
+  /** The open views and the frees held back for them, shared with the pools. */
+  private readonly views = new ReadViews();
   /** Views closed by the garbage collector (dropped without close()). */
   private viewsCollected = 0;
 
@@ -368,7 +360,7 @@ export class SmallAlloc implements BlockOwner {
   }
 
   private makePool(cls: number): Mempool {
-    const pool = new Mempool(this.cache, this.classes.sizeOf(cls), this.clock, cls);
+    const pool = new Mempool(this.cache, this.classes.sizeOf(cls), this.views, cls);
     this.setPool(cls, pool);
     return pool;
   }
@@ -670,10 +662,10 @@ export class SmallAlloc implements BlockOwner {
   private freeLarge(s: number): void {
     this.largeLive--;
     this.largeUsed -= this.largeSize(s);
-    if (this.clock.open !== 0) {
+    if (this.views.anyOpen) {
       Atomics.store(this.tags, tagIndex(s), largeWord(L.DEFERRED, this.id));
       this.largeDeferred++;
-      this.clock.push(s);
+      this.views.defer(s);
       return;
     }
     this.dropLarge(s);
@@ -705,13 +697,8 @@ export class SmallAlloc implements BlockOwner {
 
   /** A read view: until it is closed, memory freed through this allocator keeps its bytes. */
   openReadView(): ReadView {
-    const c = this.clock;
-    // The new view is the newest: what was releasable before still is.
-    c.gen++;
-    c.open++;
-    if (c.open === 1) this.viewsChanged();
-    const rec: ViewRecord = { gen: c.gen, closed: false };
-    this.views.push(rec);
+    const rec = this.views.openView();
+    if (this.views.open === 1) this.viewsChanged();
     const view = new SmallReadView(this, rec);
     viewReaper.register(view, { owner: this, rec }, rec);
     return view;
@@ -719,35 +706,19 @@ export class SmallAlloc implements BlockOwner {
 
   /** Ends view `v`; `collected` when the garbage collector found it dropped unclosed. @internal */
   closeView(v: ViewRecord, collected = false): void {
-    if (v.closed) return;
+    if (!this.views.closeView(v)) return;
     if (collected) {
       this.viewsCollected++;
       if (this.debug) {
         console.warn(`SmallAlloc: a read view (generation ${v.gen}) was garbage-collected without close(); close views when done, or use \`using\``);
       }
     }
-    v.closed = true;
-    this.clock.open--;
-    if (this.clock.open === 0) this.viewsChanged();
-    while (this.viewsHead < this.views.length && this.views[this.viewsHead]!.closed) this.viewsHead++;
-    if (this.viewsHead === this.views.length) {
-      this.views = [];
-      this.viewsHead = 0;
-    } else if (this.viewsHead > 64 && this.viewsHead * 2 > this.views.length) {
-      this.views = this.views.slice(this.viewsHead);
-      this.viewsHead = 0;
-    }
+    if (!this.views.anyOpen) this.viewsChanged();
     this.updateReleasable();
   }
 
-  /** Generation of the oldest open view, or Infinity when none is open. */
-  private oldestOpen(): number {
-    return this.viewsHead < this.views.length ? this.views[this.viewsHead]!.gen : Infinity;
-  }
-
   private updateReleasable(): void {
-    const c = this.clock;
-    this.releasable = c.head < c.tail && c.gens[c.head % c.gens.length]! < this.oldestOpen();
+    this.releasable = this.views.releasable();
     this.fastPaths();
   }
 
@@ -767,23 +738,10 @@ export class SmallAlloc implements BlockOwner {
 
   /** Releases up to `max` deferred frees that no open view can see. Returns how many. */
   private collect(max: number): number {
-    const c = this.clock;
-    const limit = this.oldestOpen();
     // With no view open, nothing can see any of them: all go at once.
-    if (c.open === 0) max = Infinity;
+    if (!this.views.anyOpen) max = Infinity;
     let n = 0;
-    while (n < max && c.head < c.tail) {
-      const i = c.head % c.ptrs.length;
-      if (c.gens[i]! >= limit) break;
-      const ptr = c.ptrs[i]!;
-      c.head++;
-      n++;
-      this.releaseOne(ptr);
-    }
-    if (c.head === c.tail) {
-      c.head = 0;
-      c.tail = 0;
-    }
+    for (let ptr; n < max && (ptr = this.views.takeReleasable()) !== 0; n++) this.releaseOne(ptr);
     this.updateReleasable();
     return n;
   }
@@ -913,7 +871,7 @@ export class SmallAlloc implements BlockOwner {
       used, total, count,
       large: { count: this.largeLive, used: this.largeUsed, total: this.largeTotal },
       deferred,
-      views: this.clock.open,
+      views: this.views.open,
       viewsCollected: this.viewsCollected,
       classes,
     };
@@ -978,20 +936,11 @@ export class SmallAlloc implements BlockOwner {
     }
     if (held !== this.largeTotal) fail(`large allocations hold ${held} bytes, counter says ${this.largeTotal}`);
     if (largeDeferred !== this.largeDeferred) fail(`${largeDeferred} large allocations deferred, counter says ${this.largeDeferred}`);
-    const c = this.clock;
-    if (c.tail - c.head !== deferred + largeDeferred) {
-      fail(`the deferred queue holds ${c.tail - c.head} entries, slabs and large allocations hold ${deferred + largeDeferred}`);
+    if (this.views.size !== deferred + largeDeferred) {
+      fail(`the deferred queue holds ${this.views.size} entries, slabs and large allocations hold ${deferred + largeDeferred}`);
     }
-    let prev = -Infinity;
-    for (let k = c.head; k < c.tail; k++) {
-      const g = c.gens[k % c.gens.length]!;
-      if (g < prev) fail('deferred generations decrease along the queue');
-      prev = g;
-    }
-    let open = 0;
-    for (let k = this.viewsHead; k < this.views.length; k++) if (!this.views[k]!.closed) open++;
-    if (open !== c.open) fail(`${open} views are open, the clock says ${c.open}`);
-    if (this.viewsHead < this.views.length && this.views[this.viewsHead]!.closed) fail('the oldest view kept is closed');
+    const problem = this.views.problem();
+    if (problem !== null) fail(problem);
   }
 
   // ---- a worker's exit ----
@@ -1078,7 +1027,7 @@ export class SmallAlloc implements BlockOwner {
     let pool = this.extra.get(objsize);
     if (pool === undefined) {
       if (objsize < 1 || objsize > mempoolObjsizeMax(this.cache)) return null;
-      pool = new Mempool(this.cache, objsize, this.clock, M.NO_CLASS);
+      pool = new Mempool(this.cache, objsize, this.views, M.NO_CLASS);
       this.extra.set(objsize, pool);
     }
     return pool.fits(s) ? pool : null;
@@ -1100,13 +1049,7 @@ export class SmallAlloc implements BlockOwner {
     this.largeUsed = 0;
     this.largeTotal = 0;
     this.largeDeferred = 0;
-    for (let k = this.viewsHead; k < this.views.length; k++) this.views[k]!.closed = true;
-    this.views = [];
-    this.viewsHead = 0;
-    const c = this.clock;
-    c.open = 0;
-    c.head = 0;
-    c.tail = 0;
+    this.views.reset();
     this.releasable = false;
     this.fastPaths();
   }

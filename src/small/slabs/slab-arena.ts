@@ -60,7 +60,8 @@
  * `ctrlSlabs <= carved <= n`; `info[i] == UNCARVED` for `i < ctrlSlabs` and `i >= carved`;
  * every carved slab is mapped, FREE, or claimed (CLAIMING, -j under a CLAIMING start, or
  * UNCARVED below `carved`: in flight, or leaked by a killed worker);
- * `used == Σ info[i] > 0 ? info[i] : 0` (slabs; claimed slabs are not counted);
+ * `mapped <= used <= mapped + claimed`, mapped = Σ info[i] > 0 ? info[i] : 0 (a map counts its run just
+ * before it publishes it, an unmap uncounts it just after it claims it back);
  * `hint <= min { i : info[i] == FREE }`; a FREE or UNCARVED slab has owner 0 and zero page map
  * and page tags; `quota charges >= (carved - ctrlSlabs) * slabSize`.
  */
@@ -676,15 +677,15 @@ export class SlabArena {
         }
       }
       this.memory.sync();
-      // Owner first, info last, the start after its inner slabs: a worker that sees the run
-      // mapped also sees who holds it. `used` follows the start's store with no interrupt
-      // point between them, so a terminated worker leaves `used == mapped` (what it held
-      // before the start's store is leaked CLAIMING, and not counted).
+      // Counted first, then owner, then info, the start after its inner slabs: a worker that
+      // sees the run mapped also sees who holds it, and `used` never falls below what is
+      // mapped. A worker terminated in between leaves the run CLAIMING (leaked) and counted:
+      // mapped <= used <= mapped + claimed, at every instant.
+      Atomics.add(ctl, W_USED, n);
       const info = this.slabInfo;
       for (let j = 0; j < n; j++) Atomics.store(this.slabOwner, s + j, owner);
       for (let j = 1; j < n; j++) Atomics.store(info, s + j, -j);
       Atomics.store(info, s, n);
-      Atomics.add(ctl, W_USED, n);
       return s * this.slabSize;
     } finally {
       Atomics.add(ctl, W_ENDED, 1);
@@ -817,7 +818,8 @@ export class SlabArena {
         Atomics.store(info, idx, k);
         this.wrongOwner(where, slab, now, owner);
       }
-      // Right after the exchange, as a map counts right after its store: used == mapped.
+      // After the exchange (the run is CLAIMING now), as a map counts before its store:
+      // mapped <= used <= mapped + claimed.
       Atomics.sub(ctl, W_USED, k);
       for (let j = 0; j < k; j++) Atomics.store(this.slabOwner, idx + j, 0);
       const p0 = idx * this.pagesPerSlab;
@@ -969,7 +971,7 @@ export class SlabArena {
         return `slab ${i} says it is inside a run (${k}) but follows no run start`;
       }
     }
-    if (used !== mapped) return `used counts ${used} slabs, ${mapped} are mapped (and ${claimed} claimed)`;
+    if (used < mapped || used > mapped + claimed) return `used counts ${used} slabs, ${mapped} are mapped (and ${claimed} claimed)`;
     if (firstFree >= 0 && hint > firstFree) return `free hint ${hint} is above free slab ${firstFree}`;
     return null;
   }
