@@ -56,3 +56,19 @@ export function setDebug(opts: DebugOptions): Readonly<Required<DebugOptions>> {
 export function getDebug(): Readonly<Required<DebugOptions>> {
   return { ...state };
 }
+
+/**
+ * Debug mode's periodic check, the one every allocator keeps: `due()` counts one operation and
+ * says when the allocator's `check()` should run (every `checkEvery` operations; never when
+ * `checkEvery` is 0). @internal
+ */
+export class PeriodicCheck {
+  private ops = 0;
+
+  constructor(private readonly every: number) {}
+
+  /** One more operation: true when check() is due. */
+  due(): boolean {
+    return this.every !== 0 && ++this.ops % this.every === 0;
+  }
+}

@@ -31,7 +31,7 @@
  */
 import { InvalidPointerError, OutOfMemoryError } from '../errors.js';
 import { checkInt, checkPointer, optionalInt, optionsBag, typeError } from '../internal/checks.js';
-import { FREED_BYTE, FRESH_BYTE, getDebug } from '../debug.js';
+import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../debug.js';
 import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
 import { MAX_BYTE_LENGTH, Memory } from '../memory.js';
@@ -102,6 +102,7 @@ export class Arena {
   /** Blocks carved since construction or the last reset. */
   private blocks: number;
   private readonly debug: boolean;
+  private readonly periodic: PeriodicCheck;
 
   /**
    * A new, empty arena: `memoryUsage() === 0`, no block carved yet.
@@ -128,7 +129,9 @@ export class Arena {
     this.cursor = FIRST_BLOCK;
     this.usage = 0;
     this.blocks = 0;
-    this.debug = getDebug().enabled;
+    const d = getDebug();
+    this.debug = d.enabled;
+    this.periodic = new PeriodicCheck(d.checkEvery);
   }
 
   /**
@@ -144,6 +147,7 @@ export class Arena {
     const next = result + bytes;
     if (next <= this.limit) {
       this.ptr = next;
+      if (this.debug === true) this.tick();
       return result;
     }
     return this.allocateFallback('Arena.allocate', bytes);
@@ -164,6 +168,7 @@ export class Arena {
     const next = ptr + slop + bytes;
     if (next <= this.limit) {
       this.ptr = next;
+      if (this.debug === true) this.tick();
       return ptr + slop;
     }
     // Every block starts 8-aligned, so the fallback's result is aligned too.
@@ -293,6 +298,7 @@ export class Arena {
 
   /** LevelDB's AllocateFallback: a block of its own for large requests, else a fresh block. */
   private allocateFallback(where: string, bytes: number): Ptr {
+    if (this.debug) this.tick();
     if (bytes > this.blockSize / 4) {
       // The current block stays current: its tail may still serve the next small requests.
       return this.newBlock(where, bytes);
@@ -301,6 +307,11 @@ export class Arena {
     this.ptr = block + bytes;
     this.limit = block + this.blockSize;
     return block;
+  }
+
+  /** Debug mode: one more operation; check() when it is due. */
+  private tick(): void {
+    if (this.periodic.due()) this.check();
   }
 
   /** Carves a block of exactly `size` bytes at the cursor, growing the memory if needed. */

@@ -21,7 +21,7 @@
  */
 import { InvalidPointerError, OutOfMemoryError } from '../errors.js';
 import { checkInt, checkPointer, checkPowerOfTwo, describe, optionalBool, optionsBag, typeError } from '../internal/checks.js';
-import { FRESH_BYTE, getDebug } from '../debug.js';
+import { FRESH_BYTE, getDebug, PeriodicCheck } from '../debug.js';
 import { HEADER_BYTES, Kind, verifyHeader, writeHeader } from '../internal/header.js';
 import { readStringAt, STRING_ALIGN, STRING_PREFIX, stringArg, writeString } from '../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
@@ -103,6 +103,7 @@ export class BumpArena {
   declare private readonly top: number;
   /** Debug mode, read once: poison the data region on reset. */
   declare private readonly debug: boolean;
+  declare private readonly periodic: PeriodicCheck;
 
   /**
    * A new arena of `capacity` usable bytes (>= 1).
@@ -147,7 +148,9 @@ export class BumpArena {
     this.u32 = new Uint32Array(buffer, 0, DATA >>> 2);
     this.u8 = new Uint8Array(buffer, 0, byteLength);
     this.dv = new DataView(buffer, 0, byteLength);
-    this.debug = getDebug().enabled;
+    const d = getDebug();
+    this.debug = d.enabled;
+    this.periodic = new PeriodicCheck(d.checkEvery);
   }
 
   /**
@@ -220,6 +223,7 @@ export class BumpArena {
       align = (align as unknown) === null ? 8 : checkPowerOfTwo('BumpArena.alloc', 'align', align, 1, MAX_ALIGN);
     }
     const p = this.shared ? this.bumpShared(size, align) : this.bumpPlain(size, align);
+    if (this.debug === true) this.tick();
     if (p === 0) {
       throw new OutOfMemoryError(size,
         `BumpArena.alloc: ${size} bytes aligned to ${align} do not fit in the ${this.remaining()} bytes remaining`);
@@ -244,7 +248,14 @@ export class BumpArena {
       // null, like undefined, means the default.
       align = (align as unknown) === null ? 8 : checkPowerOfTwo('BumpArena.tryAlloc', 'align', align, 1, MAX_ALIGN);
     }
-    return this.shared ? this.bumpShared(size, align) : this.bumpPlain(size, align);
+    const p = this.shared ? this.bumpShared(size, align) : this.bumpPlain(size, align);
+    if (this.debug === true) this.tick();
+    return p;
+  }
+
+  /** Debug mode: one more operation; check() when it is due. */
+  private tick(): void {
+    if (this.periodic.due()) this.check();
   }
 
   /**

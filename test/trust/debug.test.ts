@@ -269,3 +269,24 @@ test('debug mode is off again after the tests, and allocators made then do not p
   const p = a.alloc(16);
   assert.equal(firstNot(a.memory.u8, p, p + 16, 0), -1, 'plain zeroed memory');
 });
+
+test('Arena and BumpArena in debug mode run their check() every checkEvery operations, as every allocator does', () => {
+  const saved = getDebug();
+  setDebug({ enabled: true, checkEvery: 4 });
+  try {
+    const arena = new (need(Arena, 'Arena'))();
+    arena.allocate(8);
+    // Broken state only check() sees: the arena's usage below its blocks' bookkeeping.
+    (arena as unknown as { usage: number }).usage = -1;
+    assert.throws(() => { for (let i = 0; i < 8; i++) arena.allocate(8); }, /Arena\.check: usage below the bookkeeping/);
+    const bump = new (need(BumpArena, 'BumpArena'))(1024) as unknown as { alloc(n: number): number; tryAlloc(n: number): number; capacity: number; memory: { buffer: ArrayBufferLike } };
+    bump.alloc(8);
+    // The stored capacity word in the header is what check() compares.
+    const words = new Uint32Array(bump.memory.buffer, 0, 8);
+    const at = words.findIndex((w) => w === bump.capacity);
+    words[at] = 7;
+    assert.throws(() => { for (let i = 0; i < 8; i++) bump.tryAlloc(8); }, /BumpArena\.check: stored capacity/);
+  } finally {
+    setDebug(saved);
+  }
+});

@@ -23,7 +23,7 @@
  */
 import { OutOfMemoryError } from '../../errors.js';
 import { checkInstance, checkInt, optionalInt } from '../../internal/checks.js';
-import { FREED_BYTE, FRESH_BYTE, getDebug } from '../../debug.js';
+import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import type { Memory } from '../../memory.js';
 import { SlabCache } from '../slabs/slab-cache.js';
 
@@ -76,8 +76,7 @@ export class Ibuf {
   private _wpos = 0;
   private end = 0;
   private readonly debug: boolean;
-  private readonly checkEvery: number;
-  private ops = 0;
+  private readonly periodic: PeriodicCheck;
 
   /**
    * An input buffer over `cache`; the first slab (of at least `startCapacity` bytes, default
@@ -93,7 +92,7 @@ export class Ibuf {
     this.startCapacity = optionalInt('new Ibuf', 'startCapacity', startCapacity, cache.order0Size, 1, 2 ** 32);
     const d = getDebug();
     this.debug = d.enabled;
-    this.checkEvery = d.checkEvery;
+    this.periodic = new PeriodicCheck(d.checkEvery);
   }
 
   /** Start of the unread bytes. Moves on `reserve`, `alloc`, `consume`, `shrink`. */
@@ -359,7 +358,7 @@ export class Ibuf {
   }
 
   private tick(): void {
-    if (this.checkEvery !== 0 && ++this.ops % this.checkEvery === 0) this.check();
+    if (this.periodic.due()) this.check();
   }
 }
 

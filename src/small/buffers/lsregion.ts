@@ -28,7 +28,7 @@
  */
 import { OutOfMemoryError } from '../../errors.js';
 import { checkInstance, checkInt, checkPowerOfTwo } from '../../internal/checks.js';
-import { FREED_BYTE, FRESH_BYTE, getDebug } from '../../debug.js';
+import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import { readStringArg, STRING_ALIGN, STRING_PREFIX, stringArg, writeString } from '../../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../../internal/typed.js';
 import type { Memory } from '../../memory.js';
@@ -112,8 +112,7 @@ export class LSRegion {
   private cached = 0;
 
   private readonly debug: boolean;
-  private readonly checkEvery: number;
-  private ops = 0;
+  private readonly periodic: PeriodicCheck;
 
   /**
    * A log-structured region drawing slabs from `arena`; it takes nothing until used.
@@ -127,7 +126,7 @@ export class LSRegion {
     this.slabSize = arena.slabSize;
     const d = getDebug();
     this.debug = d.enabled;
-    this.checkEvery = d.checkEvery;
+    this.periodic = new PeriodicCheck(d.checkEvery);
   }
 
   /** Bytes handed out and not yet collected; alignment padding counts. */
@@ -514,7 +513,7 @@ export class LSRegion {
   }
 
   private tick(): void {
-    if (this.checkEvery !== 0 && ++this.ops % this.checkEvery === 0) this.check();
+    if (this.periodic.due()) this.check();
   }
 }
 

@@ -31,7 +31,7 @@
  */
 import { OutOfMemoryError } from '../../errors.js';
 import { checkInstance, checkInt, describe, optionalInt, typeError } from '../../internal/checks.js';
-import { FREED_BYTE, FRESH_BYTE, getDebug } from '../../debug.js';
+import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import type { Memory } from '../../memory.js';
 import { SlabCache } from '../slabs/slab-cache.js';
 
@@ -119,8 +119,7 @@ export class Obuf {
   /** A view over the memory for `dup`; refreshed when a buffer lies past its end. */
   private u8: Uint8Array;
   private readonly debug: boolean;
-  private readonly checkEvery: number;
-  private ops = 0;
+  private readonly periodic: PeriodicCheck;
 
   /**
    * An output buffer over `cache` whose first buffer holds at least `startCapacity` bytes
@@ -137,7 +136,7 @@ export class Obuf {
     this.startCapacity = optionalInt('new Obuf', 'startCapacity', startCapacity, cache.order0Size, 1, 2 ** 32);
     const d = getDebug();
     this.debug = d.enabled;
-    this.checkEvery = d.checkEvery;
+    this.periodic = new PeriodicCheck(d.checkEvery);
   }
 
   /** Bytes written. */
@@ -537,6 +536,6 @@ export class Obuf {
   }
 
   private tick(): void {
-    if (this.checkEvery !== 0 && ++this.ops % this.checkEvery === 0) this.check();
+    if (this.periodic.due()) this.check();
   }
 }

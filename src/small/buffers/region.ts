@@ -33,7 +33,7 @@
  */
 import { OutOfMemoryError } from '../../errors.js';
 import { checkInstance, checkInt, checkPowerOfTwo } from '../../internal/checks.js';
-import { FREED_BYTE, FRESH_BYTE, getDebug } from '../../debug.js';
+import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import { readStringArg, STRING_ALIGN, STRING_PREFIX, stringArg, writeString } from '../../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../../internal/typed.js';
 import type { Memory } from '../../memory.js';
@@ -115,8 +115,7 @@ export class Region {
 
   private readonly cap: number;
   private readonly debug: boolean;
-  private readonly checkEvery: number;
-  private ops = 0;
+  private readonly periodic: PeriodicCheck;
 
   /**
    * A region drawing slabs from `cache`. It takes nothing until the first allocation.
@@ -130,7 +129,7 @@ export class Region {
     this.cap = Math.max(cache.order0Size, Math.min(REGION_SLAB_CAP, cache.arena.slabSize));
     const d = getDebug();
     this.debug = d.enabled;
-    this.checkEvery = d.checkEvery;
+    this.periodic = new PeriodicCheck(d.checkEvery);
   }
 
   /** Bytes handed out and live; a savepoint for {@link truncate}. Padding counts. */
@@ -557,7 +556,7 @@ export class Region {
   }
 
   private tick(): void {
-    if (this.checkEvery !== 0 && ++this.ops % this.checkEvery === 0) this.check();
+    if (this.periodic.due()) this.check();
   }
 }
 

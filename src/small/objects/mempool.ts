@@ -40,7 +40,7 @@
 import { InvalidPointerError } from '../../errors.js';
 import { checkInstance, checkInt, checkPointer, describe, rangeError } from '../../internal/checks.js';
 import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../../internal/strings.js';
-import { FREED_BYTE, FRESH_BYTE, getDebug } from '../../debug.js';
+import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import { blockByte, Page } from '../slabs/page-map.js';
 import { SlabCache, type SpareHolder, type SpareSlot } from '../slabs/slab-cache.js';
 import { blockIsEmpty, f64View, H, headerTag, M } from './block-header.js';
@@ -135,8 +135,7 @@ export class Mempool implements BlockOwner, SpareHolder {
   private declare readonly order1: number;
   private declare readonly name: string;
   private declare readonly debug: boolean;
-  private declare readonly checkEvery: number;
-  private ops = 0;
+  private readonly periodic: PeriodicCheck;
   /** The read views of the SmallAlloc this pool serves (one that never opens for a pool of its own). */
   private declare readonly views: ReadViews;
   /** A SmallAlloc's pool: it counts no debug operations and leaves reclaiming to the SmallAlloc. */
@@ -247,7 +246,7 @@ export class Mempool implements BlockOwner, SpareHolder {
     this.name = views === null ? `Mempool(objsize ${objsize})` : 'SmallAlloc';
     const d = getDebug();
     this.debug = d.enabled;
-    this.checkEvery = d.checkEvery;
+    this.periodic = new PeriodicCheck(d.checkEvery);
     this.quick = !this.debug && !this.views.anyOpen;
     const memory = cache.arena.memory;
     memory.sync();
@@ -1070,10 +1069,7 @@ export class Mempool implements BlockOwner, SpareHolder {
   private debugOps(): void {
     // A SmallAlloc counts its own operations and checks everything, its pools included.
     if (this.hosted) return;
-    if (this.checkEvery > 0 && ++this.ops >= this.checkEvery) {
-      this.ops = 0;
-      this.check();
-    }
+    if (this.periodic.due()) this.check();
   }
 }
 

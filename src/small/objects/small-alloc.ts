@@ -32,7 +32,7 @@
  */
 import { InvalidPointerError } from '../../errors.js';
 import { checkInstance, checkInt, checkPointer, describe, optionsBag, rangeError, typeError } from '../../internal/checks.js';
-import { getDebug } from '../../debug.js';
+import { getDebug, PeriodicCheck } from '../../debug.js';
 import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../../internal/typed.js';
 import { MAX_BYTE_LENGTH, type Memory } from '../../memory.js';
@@ -216,8 +216,7 @@ export class SmallAlloc implements BlockOwner {
   /** True when the front of the deferred queue may be released (no open view can see it). */
   private releasable = false;
   private declare readonly debug: boolean;
-  private declare readonly checkEvery: number;
-  private ops = 0;
+  private readonly periodic: PeriodicCheck;
   /** Pools adopted with an objsize outside the classes, by objsize. */
   private extra = new Map<number, Mempool>();
   /** The open views and the frees held back for them, shared with the pools. */
@@ -279,7 +278,7 @@ export class SmallAlloc implements BlockOwner {
     this.bySize = new Array<Mempool | null>(entries).fill(null);
     const d = getDebug();
     this.debug = d.enabled;
-    this.checkEvery = d.checkEvery;
+    this.periodic = new PeriodicCheck(d.checkEvery);
     this.id = newPoolId(this);
     this.ownerId = cache.ownerId;
     const memory = cache.arena.memory;
@@ -730,10 +729,7 @@ export class SmallAlloc implements BlockOwner {
 
   /** Debug mode: one more operation; every checkEvery of them, check everything. */
   private debugOp(): void {
-    if (this.checkEvery > 0 && ++this.ops >= this.checkEvery) {
-      this.ops = 0;
-      this.verify(false);
-    }
+    if (this.periodic.due()) this.verify(false);
   }
 
   /** Releases up to `max` deferred frees that no open view can see. Returns how many. */

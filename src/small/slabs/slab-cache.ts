@@ -39,7 +39,7 @@
 import { currentThreadId } from '../../internal/thread.js';
 import { InvalidPointerError } from '../../errors.js';
 import { checkInstance, checkInt, checkPointer } from '../../internal/checks.js';
-import { FREED_BYTE, FRESH_BYTE, getDebug } from '../../debug.js';
+import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import { MAX_BYTE_LENGTH } from '../../memory.js';
 import { blockByte, blockBytes, blockOrder, freeByte, freeOrder, isRun, Page } from './page-map.js';
 import { MapFailure, SlabArena } from './slab-arena.js';
@@ -206,8 +206,7 @@ export class SlabCache {
   private runs = 0;
   private runBytes = 0;
   private readonly debug: boolean;
-  private readonly checkEvery: number;
-  private ops = 0;
+  private readonly periodic: PeriodicCheck;
   private destroyed = false;
   /** Why this cache's last failed get failed (the arena's reason, or Space for a run too long). */
   private failure: MapFailure = MapFailure.None;
@@ -235,7 +234,7 @@ export class SlabCache {
     this.usedCount = new Int32Array(this.orderMax + 1);
     const d = getDebug();
     this.debug = d.enabled;
-    this.checkEvery = d.checkEvery;
+    this.periodic = new PeriodicCheck(d.checkEvery);
     this.ownerId = arena.registerOwner(threadId);
   }
 
@@ -604,7 +603,7 @@ export class SlabCache {
   }
 
   private tick(): void {
-    if (this.checkEvery > 0 && ++this.ops % this.checkEvery === 0) this.check();
+    if (this.periodic.due()) this.check();
   }
 
   private refreshViews(): void {
