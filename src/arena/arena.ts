@@ -36,8 +36,7 @@ import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../internal
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
 import { MAX_BYTE_LENGTH, Memory } from '../memory.js';
 
-/** A pointer: a byte offset into the allocator's memory; 0 is null. */
-export type Ptr = number;
+import type { Ptr } from '../internal/ptr.js';
 
 /** Options of the {@link Arena} constructor. */
 export interface ArenaOptions {

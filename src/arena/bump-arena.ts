@@ -26,7 +26,7 @@ import { HEADER_BYTES, Kind, verifyHeader, writeHeader } from '../internal/heade
 import { readStringAt, STRING_ALIGN, STRING_PREFIX, stringArg, writeString } from '../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
 import { Memory } from '../memory.js';
-import type { Ptr } from './arena.js';
+import type { Ptr } from '../internal/ptr.js';
 
 /** Layout version of a shared BumpArena buffer; bump it when the layout changes. */
 const VERSION = 1;

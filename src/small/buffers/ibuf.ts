@@ -26,9 +26,9 @@ import { checkInstance, checkInt, optionalInt } from '../../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import type { Memory } from '../../memory.js';
 import { SlabCache } from '../slabs/slab-cache.js';
+import { asPtr, type Ptr } from '../../internal/ptr.js';
 
 /** A byte offset into the buffer's `Memory`; 0 is null. */
-type Ptr = number;
 
 const MAX_SIZE = 2 ** 32 - 1;
 
@@ -362,11 +362,3 @@ export class Ibuf {
   }
 }
 
-/**
- * `x` as a small integer where it fits: the arena may hand out pointers as heap numbers, and
- * one stored into a field makes V8 keep that field as a boxed double for every instance.
- * Exact for every pointer (all are below 2^32).
- */
-function asPtr(x: number): number {
-  return x < 4294967296 ? x >>> 0 : x;
-}

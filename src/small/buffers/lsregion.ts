@@ -33,9 +33,9 @@ import { readStringArg, STRING_ALIGN, STRING_PREFIX, stringArg, writeString } fr
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../../internal/typed.js';
 import type { Memory } from '../../memory.js';
 import { SlabArena } from '../slabs/slab-arena.js';
+import { asPtr, type Ptr } from '../../internal/ptr.js';
 
 /** A byte offset into the region's `Memory`; 0 is null. */
-type Ptr = number;
 
 const MAX_SIZE = 2 ** 32 - 1;
 const MAX_ALIGN = 2 ** 31;
@@ -517,11 +517,3 @@ export class LSRegion {
   }
 }
 
-/**
- * `x` as a small integer where it fits: the arena may hand out pointers as heap numbers, and
- * one stored into a field makes V8 keep that field as a boxed double for every instance.
- * Exact for every pointer (all are below 2^32).
- */
-function asPtr(x: number): number {
-  return x < 4294967296 ? x >>> 0 : x;
-}

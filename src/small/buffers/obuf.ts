@@ -34,9 +34,9 @@ import { checkInstance, checkInt, describe, optionalInt, typeError } from '../..
 import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import type { Memory } from '../../memory.js';
 import { SlabCache } from '../slabs/slab-cache.js';
+import { type Ptr } from '../../internal/ptr.js';
 
 /** A byte offset into the buffer's `Memory`; 0 is null. */
-type Ptr = number;
 
 /** Most buffers in one obuf's chain. */
 export const OBUF_IOV_MAX = 31;

@@ -38,9 +38,9 @@ import { readStringArg, STRING_ALIGN, STRING_PREFIX, stringArg, writeString } fr
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../../internal/typed.js';
 import type { Memory } from '../../memory.js';
 import { SlabCache } from '../slabs/slab-cache.js';
+import { asPtr, type Ptr } from '../../internal/ptr.js';
 
 /** A byte offset into the region's `Memory`; 0 is null. */
-type Ptr = number;
 
 /** The largest slab a region grows to by doubling (a larger request still gets its own). */
 export const REGION_SLAB_CAP = 256 * 1024;
@@ -565,11 +565,3 @@ function alignUpPtr(p: number, align: number): number {
   return align === 1 ? p : asPtr(Math.ceil(p / align) * align);
 }
 
-/**
- * `x` as a small integer where it fits: the arena may hand out pointers as heap numbers, and
- * one stored into a field makes V8 keep that field as a boxed double for every instance.
- * Exact for every pointer (all are below 2^32).
- */
-function asPtr(x: number): number {
-  return x < 4294967296 ? x >>> 0 : x;
-}
