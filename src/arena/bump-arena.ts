@@ -20,6 +20,7 @@
  *   every live allocation lies in [end, DATA + capacity); no two overlap
  */
 import { InvalidPointerError, OutOfMemoryError } from '../errors.js';
+import { HandOff } from '../internal/hand-off.js';
 import { checkInt, checkPointer, checkPowerOfTwo, describe, optionalBool, optionsBag, typeError } from '../internal/checks.js';
 import { FRESH_BYTE, getDebug, PeriodicCheck } from '../debug.js';
 import { HEADER_BYTES, Kind, verifyHeader, writeHeader } from '../internal/header.js';
@@ -58,7 +59,7 @@ export interface BumpArenaOptions {
 export type { TypedArray, TypedArrayConstructor } from '../internal/typed.js';
 
 /** Set by attach() for the one constructor call that wraps an existing buffer. */
-let attaching: SharedArrayBuffer | null = null;
+const attaching = new HandOff<SharedArrayBuffer>();
 
 /**
  * A fixed-capacity bump arena whose end pointer moves downward; lock-free across workers when
@@ -117,9 +118,10 @@ export class BumpArena {
     const where = 'BumpArena';
     let buffer: ArrayBuffer | SharedArrayBuffer;
     let shared: boolean;
-    if (attaching !== null) {
+    const attached = attaching.take();
+    if (attached !== null) {
       // attach(): the buffer and its state were verified there and are taken as they are.
-      buffer = attaching;
+      buffer = attached;
       shared = true;
       capacity = buffer.byteLength - DATA;
     } else {
@@ -180,12 +182,7 @@ export class BumpArena {
       throw new TypeError(`${where}: corrupt state (end pointer ${end} outside [${DATA}, ${byteLength}])`);
     }
     // Through the constructor, so attached and created arenas share one shape (monomorphic).
-    attaching = sab;
-    try {
-      return new BumpArena(capacity);
-    } finally {
-      attaching = null;
-    }
+    return attaching.build(sab, () => new BumpArena(capacity));
   }
 
   /**

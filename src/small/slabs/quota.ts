@@ -19,6 +19,7 @@
  * `1 <= identity high < 2^21`. `Quota.attach` refuses a buffer that breaks one of them.
  */
 import { QuotaExceededError } from '../../errors.js';
+import { HandOff } from '../../internal/hand-off.js';
 import { checkInt, optionalBool, optionsBag, rangeError, typeError } from '../../internal/checks.js';
 import { HEADER_BYTES, Kind, verifyHeader, writeHeader } from '../../internal/header.js';
 
@@ -31,7 +32,7 @@ const LOW = 0xffffffffn;
 
 // Set by `Quota.attach` for the one constructor call it makes, so an attached quota is built by
 // the same constructor (same hidden class, readonly fields) over an existing buffer.
-let attaching: SharedArrayBuffer | null = null;
+const attaching = new HandOff<SharedArrayBuffer>();
 
 /** What `Quota.attach` needs: structured-cloneable, send it with `postMessage`. */
 export interface QuotaHandle {
@@ -87,12 +88,12 @@ export class Quota {
    */
   constructor(limit: number, opts?: QuotaOptions) {
     const where = 'Quota';
-    if (attaching !== null) {
+    const attached = attaching.take();
+    if (attached !== null) {
       this.shared = true;
-      this.buffer = attaching;
-      this.word = new BigUint64Array(attaching, HEADER_BYTES, 1);
-      this.identity = readIdentity(attaching);
-      attaching = null;
+      this.buffer = attached;
+      this.word = new BigUint64Array(attached, HEADER_BYTES, 1);
+      this.identity = readIdentity(attached);
       return;
     }
     checkInt(where, 'limit', limit, 0, Quota.MAX_LIMIT);
@@ -128,8 +129,7 @@ export class Quota {
     if (used > limit) throw new TypeError(`${where}: corrupt state (${used} units used above the limit of ${limit} units)`);
     const high = new Int32Array(sab, ID_BYTE, 2)[1]!;
     if (high < 1 || high >= ID_HIGH_LIMIT) throw new TypeError(`${where}: corrupt state (identity word ${high} is not in [1, ${ID_HIGH_LIMIT}))`);
-    attaching = sab;
-    return new Quota(0);
+    return attaching.build(sab, () => new Quota(0));
   }
 
   /**

@@ -66,6 +66,7 @@
  * and page tags; `quota charges >= (carved - ctrlSlabs) * slabSize`.
  */
 import { InvalidPointerError, OutOfMemoryError, QuotaExceededError } from '../../errors.js';
+import { HandOff } from '../../internal/hand-off.js';
 import {
   checkInstance, checkInt, checkPointer, optionalBool, optionalInt, optionalPowerOfTwo, optionsBag, rangeError, typeError,
 } from '../../internal/checks.js';
@@ -165,7 +166,7 @@ export interface SlabArenaOptions {
   shared?: boolean;
 }
 
-let attaching: { memory: Memory; quota: Quota } | null = null;
+const attaching = new HandOff<{ memory: Memory; quota: Quota }>();
 
 /**
  * Big aligned slabs out of one reserved buffer; lock-free and shared across workers.
@@ -248,10 +249,9 @@ export class SlabArena {
    */
   constructor(opts: SlabArenaOptions) {
     const where = 'SlabArena';
-    const fresh = attaching === null;
-    if (attaching !== null) {
-      const a = attaching;
-      attaching = null;
+    const a = attaching.take();
+    const fresh = a === null;
+    if (a !== null) {
       this.memory = a.memory;
       this.quota = a.quota;
       const hdr = new Int32Array(a.memory.buffer, 0, 16);
@@ -357,8 +357,7 @@ export class SlabArena {
     if (lo !== (quota.identity % 2 ** 32 | 0) || hi !== Math.floor(quota.identity / 2 ** 32)) {
       throw new TypeError(`${where}: handle.quota is not this arena's quota (identity ${(lo >>> 0) + hi * 2 ** 32}, the handle's is ${quota.identity})`);
     }
-    attaching = { memory: Memory.wrap(sab), quota };
-    const arena = new SlabArena(undefined as unknown as SlabArenaOptions);
+    const arena = attaching.build({ memory: Memory.wrap(sab), quota }, () => new SlabArena(undefined as unknown as SlabArenaOptions));
     const problem = arena.inspectShared(true) ?? arena.inspectWhenQuiet();
     if (problem !== null) throw new TypeError(`${where}: corrupt control state (${problem})`);
     return arena;
