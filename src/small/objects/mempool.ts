@@ -49,6 +49,7 @@ import { geometry, inverse32, mempoolObjsizeMax, pickOrder } from './geometry.js
 import { isPageRun, L, largeState, tagIndex } from './large.js';
 import { newPoolId, type BlockOwner } from './owners.js';
 import { ReadViews } from './read-views.js';
+import { SlabHeap } from './slab-heap.js';
 
 /** The result of {@link Mempool.stats}. */
 export interface MempoolStats {
@@ -183,7 +184,7 @@ export class Mempool implements BlockOwner, SpareHolder {
    * Every slab with room is in it; a slab that filled up leaves it lazily, when it is at the
    * top and an allocation finds it full.
    */
-  private heap: number[] = [];
+  private readonly heap = new SlabHeap();
   /** Every slab held; each slab's index is in its H.LISTIDX. */
   private slabs: number[] = [];
   /**
@@ -889,7 +890,7 @@ export class Mempool implements BlockOwner, SpareHolder {
       this.cache.put(s);
     }
     this.slabs = [];
-    this.heap = [];
+    this.heap.clear();
     this.liveRest = 0;
     this.deferredCount = 0;
     this.sinceScan = 0;
@@ -979,7 +980,7 @@ export class Mempool implements BlockOwner, SpareHolder {
       }
       if (listed + untouched !== nfree) fail(`${at}: ${listed} listed + ${untouched} untouched != nfree ${nfree}`);
       const hi = u32[h + H.HEAPIDX]!;
-      if (hi !== M.NONE && this.heap[hi] !== s) fail(`${at} says heap index ${hi}, the heap holds ${this.heap[hi]} there`);
+      if (hi !== M.NONE && this.heap.at(hi) !== s) fail(`${at} says heap index ${hi}, the heap holds ${this.heap.at(hi)} there`);
       if (nfree > 0 && hi === M.NONE) fail(`${at} has room but is not in the heap`);
       if (nfree === this.objcount) {
         empties++;
@@ -991,72 +992,20 @@ export class Mempool implements BlockOwner, SpareHolder {
     if (empties > 1) fail(`${empties} empty slabs, at most 1 (the spare) is kept`);
     if (live !== this.live()) fail(`the bitmaps hold ${live} objects, count says ${this.live()}`);
     if (deferred !== this.deferredCount) fail(`slabs hold ${deferred} deferred slots, pool says ${this.deferredCount}`);
-    for (let i = 0; i < this.heap.length; i++) {
-      const s = this.heap[i]!;
-      if (u32[(s >>> 2) + H.HEAPIDX] !== i) fail(`heap entry ${i} (${s}) says index ${u32[(s >>> 2) + H.HEAPIDX]}`);
-      if (i > 0 && this.heap[(i - 1) >> 1]! > s) fail(`heap order broken at ${i}`);
-    }
-    if (this.cur !== (this.heap.length > 0 ? this.heap[0]! : 0)) fail(`current slab ${this.cur} is not the heap top`);
+    const problem = this.heap.problem(u32);
+    if (problem !== null) fail(problem);
+    if (this.cur !== this.heap.top) fail(`current slab ${this.cur} is not the heap top`);
   }
 
-  // ---- the heap of slabs with room, ordered by address ----
+  // ---- the heap of slabs with room: it returns its new top, which becomes current ----
 
   private heapPush(s: number): void {
-    const i = this.heap.length;
-    this.heap.push(s);
-    this.siftUp(i);
-    this.setCur(this.heap[0]!);
+    this.setCur(this.heap.push(this.u32, s));
   }
 
   private heapRemove(i: number): void {
-    const heap = this.heap;
-    const u32 = this.u32;
-    const gone = heap[i]!;
-    if (gone === this.cur) this.setCur(0);
-    u32[(gone >>> 2) + H.HEAPIDX] = M.NONE;
-    const last = heap.pop()!;
-    if (i < heap.length) {
-      heap[i] = last;
-      u32[(last >>> 2) + H.HEAPIDX] = i;
-      this.siftDown(i);
-      this.siftUp(u32[(last >>> 2) + H.HEAPIDX]!);
-    }
-    this.setCur(heap.length > 0 ? heap[0]! : 0);
-  }
-
-  private siftUp(i: number): void {
-    const heap = this.heap;
-    const u32 = this.u32;
-    const x = heap[i]!;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      const y = heap[p]!;
-      if (y <= x) break;
-      heap[i] = y;
-      u32[(y >>> 2) + H.HEAPIDX] = i;
-      i = p;
-    }
-    heap[i] = x;
-    u32[(x >>> 2) + H.HEAPIDX] = i;
-  }
-
-  private siftDown(i: number): void {
-    const heap = this.heap;
-    const u32 = this.u32;
-    const n = heap.length;
-    const x = heap[i]!;
-    for (;;) {
-      let c = 2 * i + 1;
-      if (c >= n) break;
-      if (c + 1 < n && heap[c + 1]! < heap[c]!) c++;
-      const y = heap[c]!;
-      if (y >= x) break;
-      heap[i] = y;
-      u32[(y >>> 2) + H.HEAPIDX] = i;
-      i = c;
-    }
-    heap[i] = x;
-    u32[(x >>> 2) + H.HEAPIDX] = i;
+    if (this.heap.at(i) === this.cur) this.setCur(0);
+    this.setCur(this.heap.remove(this.u32, i));
   }
 
   // ---- debug mode ----
