@@ -8,6 +8,7 @@ import { InvalidPointerError } from '../../errors.js';
 import type { SlabArena } from '../slabs/slab-arena.js';
 import { slabOf } from '../slabs/slab-cache.js';
 import { H, M } from './block-header.js';
+import { slotAt } from './geometry.js';
 import { freeLargeRemote, isPageRun, largeId, liveLargeWord } from './large.js';
 import { freeOwnedBy } from './owners.js';
 
@@ -44,9 +45,8 @@ export function freeRemote(name: string, u32: Uint32Array, i32: Int32Array, ptr:
   const stride = u32[h + H.STRIDE]!;
   const first = u32[h + H.FIRST]!;
   const count = u32[h + H.COUNT]!;
-  const off = ptr - s - first;
-  const idx = off / stride;
-  if (!Number.isInteger(idx) || idx < 0 || idx >= count) remoteFail(name, ptr, 'is not at an object boundary');
+  const idx = slotAt(ptr - s - first, stride, count);
+  if (idx < 0) remoteFail(name, ptr, 'is not at an object boundary');
   const bw = Math.ceil(count / 32);
   const w = h + H.WORDS + (idx >>> 5);
   const bit = 1 << (idx & 31);

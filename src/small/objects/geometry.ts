@@ -69,3 +69,12 @@ export function pickOrder(cache: SlabCache, objsize: number): number {
   return best;
 }
 
+/**
+ * The index of the slot that starts `off` bytes after slot 0, in a slab of `count` slots of
+ * `stride` bytes; -1 when no slot starts there. (A pool computes the same without a division:
+ * `Mempool.slot`.) @internal
+ */
+export function slotAt(off: number, stride: number, count: number): number {
+  const idx = off / stride;
+  return Number.isInteger(idx) && idx >= 0 && idx < count ? idx : -1;
+}

@@ -45,7 +45,7 @@ import { blockByte, Page } from '../slabs/page-map.js';
 import { SlabCache, type SpareHolder, type SpareSlot } from '../slabs/slab-cache.js';
 import { blockIsEmpty, f64View, H, headerTag, M } from './block-header.js';
 import { freeAnywhere } from './free-route.js';
-import { geometry, inverse32, mempoolObjsizeMax, pickOrder } from './geometry.js';
+import { geometry, inverse32, mempoolObjsizeMax, pickOrder, slotAt } from './geometry.js';
 import { isPageRun, L, largeState, tagIndex } from './large.js';
 import { newPoolId, type BlockOwner } from './owners.js';
 import { ReadViews } from './read-views.js';
@@ -125,10 +125,7 @@ export class Mempool implements BlockOwner, SpareHolder {
   declare readonly classIndex: number;
 
   /**
-   * Slot index from an offset without a division: stride = d * 2^shift with d odd, and for
-   * off = idx * stride, idx = imul(off >>> shift, dinv) where dinv * d == 1 (mod 2^32). An
-   * offset that is not a multiple of stride gives an index >= count or one that fails
-   * imul(idx, stride) === off, so the same two compares also reject interior pointers.
+   * stride = d * 2^shift with d odd, and dinv * d == 1 (mod 2^32): see `slot`.
    */
   private declare readonly shift: number;
   private declare readonly dinv: number;
@@ -426,13 +423,23 @@ export class Mempool implements BlockOwner, SpareHolder {
   }
 
   /**
+   * The index of the slot that starts `off` bytes after slot 0, or -1 if none does; without a
+   * division: stride = d * 2^shift with d odd, and for off = idx * stride, idx = imul(off >>>
+   * shift, dinv) where dinv * d == 1 (mod 2^32); any other offset gives an index >= count or
+   * one that fails imul(idx, stride) === off.
+   */
+  private slot(off: number): number {
+    const idx = Math.imul(off >>> this.shift, this.dinv) >>> 0;
+    return idx < this.objcount && Math.imul(idx, this.stride) === off ? idx : -1;
+  }
+
+  /**
    * True when `ptr` is a live object (allocated, not freed by another worker) of our slab `s`,
    * exactly at a slot's start. @internal
    */
   holds(ptr: number, s: number): boolean {
-    const off = ptr - s - this.first;
-    const idx = Math.imul(off >>> this.shift, this.dinv) >>> 0;
-    if (idx >= this.objcount || Math.imul(idx, this.stride) !== off) return false;
+    const idx = this.slot(ptr - s - this.first);
+    if (idx < 0) return false;
     const w = (s >>> 2) + H.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
     return (this.i32[w]! & bit) !== 0 && (this.i32[w + this.bw]! & bit) === 0;
@@ -454,14 +461,13 @@ export class Mempool implements BlockOwner, SpareHolder {
    * finds the precise error or takes the slow road. @internal
    */
   freeIn(ptr: number, s: number): void {
-    const off = ptr - s - this.first;
-    const idx = Math.imul(off >>> this.shift, this.dinv) >>> 0;
+    const idx = this.slot(ptr - s - this.first);
     const i32 = this.i32;
     const w = (s >>> 2) + H.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
     // Reads before the bounds test are harmless: a bad idx fails the test and is refused there.
     const a = i32[w]!;
-    if (idx >= this.objcount || Math.imul(idx, this.stride) !== off || (a & bit) === 0 ||
+    if (idx < 0 || (a & bit) === 0 ||
       (i32[w + this.bw]! & bit) !== 0 || this.quick !== true) {
       this.freeLocal(ptr, s, this.name);
       return;
@@ -494,11 +500,8 @@ export class Mempool implements BlockOwner, SpareHolder {
    * @internal
    */
   freeLocal(ptr: number, s: number, caller: string): void {
-    const off = ptr - s - this.first;
-    const idx = Math.imul(off >>> this.shift, this.dinv) >>> 0;
-    if (idx >= this.objcount || Math.imul(idx, this.stride) !== off) {
-      this.invalid(ptr, 'is not at an object boundary', caller);
-    }
+    const idx = this.slot(ptr - s - this.first);
+    if (idx < 0) this.invalid(ptr, 'is not at an object boundary', caller);
     const i32 = this.i32;
     const w = (s >>> 2) + H.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
@@ -965,9 +968,8 @@ export class Mempool implements BlockOwner, SpareHolder {
       }
       let listed = 0;
       for (let p = u32[h + H.FREE]!; p !== 0; p = u32[p >>> 2]!) {
-        const off = p - s - this.first;
-        const idx = off / this.stride;
-        if (!Number.isInteger(idx) || idx < 0 || idx >= this.objcount) fail(`${at}: free list holds ${p}, not a slot`);
+        const idx = slotAt(p - s - this.first, this.stride, this.objcount);
+        if (idx < 0) fail(`${at}: free list holds ${p}, not a slot`);
         if (mark[idx] === 1) fail(`${at}: slot ${p} is both allocated and on the free list`);
         if (mark[idx] === 2) fail(`${at}: slot ${p} is on the free list twice, or also untouched`);
         mark[idx] = 2;

@@ -42,7 +42,7 @@ import {
 } from './large.js';
 import { H, M } from './block-header.js';
 import { freeAnywhere, freeRemote } from './free-route.js';
-import { mempoolObjsizeMax } from './geometry.js';
+import { mempoolObjsizeMax, slotAt } from './geometry.js';
 import { Mempool, type MempoolStats } from './mempool.js';
 import { newPoolId, ownerOf, type BlockOwner } from './owners.js';
 import { ReadViews, type ViewRecord } from './read-views.js';
@@ -830,10 +830,8 @@ export class SmallAlloc implements BlockOwner {
     const h = s >>> 2;
     if (u32[h + H.MAGIC] !== M.MEMPOOL) this.invalid(where, ptr, 'is not in a mempool slab or a large allocation');
     if (mine && ownerOf(u32[h + H.POOL]!) === undefined) this.invalid(where, ptr, 'is in a block of no live allocator');
-    const stride = u32[h + H.STRIDE]!;
-    const off = ptr - s - u32[h + H.FIRST]!;
-    const idx = off / stride;
-    if (!Number.isInteger(idx) || idx < 0 || idx >= u32[h + H.COUNT]!) this.invalid(where, ptr, 'is not at an object boundary');
+    const idx = slotAt(ptr - s - u32[h + H.FIRST]!, u32[h + H.STRIDE]!, u32[h + H.COUNT]!);
+    if (idx < 0) this.invalid(where, ptr, 'is not at an object boundary');
     const bw = Math.ceil(u32[h + H.COUNT]! / 32);
     const w = h + H.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
