@@ -25,8 +25,8 @@
  */
 import { formatBytes, formatPercent } from './format.js';
 import { checkInstance, optionalInt, optionsBag } from './internal/checks.js';
-import { L, largeState, tagIndex } from './small/objects/large.js';
-import { H, M } from './small/objects/block-header.js';
+import { LargeState, largeState, tagIndex } from './small/objects/large.js';
+import { Word, Mark } from './small/objects/block-header.js';
 import { blockOrder, freeOrder, Page } from './small/slabs/page-map.js';
 import { SlabArena } from './small/slabs/slab-arena.js';
 
@@ -292,14 +292,14 @@ export function heapMap(arena: SlabArena, opts?: HeapMapOptions): string {
           let what: string;
           if (blockOrder(b) >= 0) {
             pages = 2 ** blockOrder(b);
-            const pool = start + H.BYTES <= committed ? poolOf(dv, start, pages * PAGE, own) : null;
+            const pool = start + Word.BYTES <= committed ? poolOf(dv, start, pages * PAGE, own) : null;
             if (pool !== null) {
               kind = 'pool';
               fill = HEAP_MAP_COLORS.pool;
               fillColor = HEAP_MAP_COLORS.poolFill;
               frac = pool.count > 0 ? pool.live / pool.count : 0;
               what = `mempool slab of ${formatBytes(pages * PAGE)}: objsize ${pool.objsize}, ${pool.live} of ${pool.count} slots live` +
-                (pool.cls !== M.NO_CLASS ? `, class ${pool.cls}` : '');
+                (pool.cls !== Mark.NO_CLASS ? `, class ${pool.cls}` : '');
             } else {
               kind = 'block';
               fill = HEAP_MAP_COLORS.block;
@@ -356,19 +356,19 @@ function askedOf(tags: Int32Array, start: number): number {
   const t = tagIndex(start);
   const w = tags[t]!;
   const st = largeState(w);
-  return st === L.LIVE || st === L.REMOTE ? tags[t + 1]! >>> 0 : -1;
+  return st === LargeState.LIVE || st === LargeState.REMOTE ? tags[t + 1]! >>> 0 : -1;
 }
 
 /** What a mempool slab's header says, or null when the block at `s` does not look like one of owner `own`. */
 function poolOf(dv: DataView, s: number, size: number, own: number): { objsize: number; count: number; live: number; cls: number } | null {
   const word = (k: number): number => dv.getUint32(s + 4 * k, true);
-  if (word(H.MAGIC) !== M.MEMPOOL || word(H.SLABSIZE) !== size || (word(H.OWNER) | 0) !== own) return null;
-  const count = word(H.COUNT);
+  if (word(Word.MAGIC) !== Mark.MEMPOOL || word(Word.SLABSIZE) !== size || (word(Word.OWNER) | 0) !== own) return null;
+  const count = word(Word.COUNT);
   const bw = Math.ceil(count / 32);
-  if (count === 0 || H.BYTES + 8 * bw > size) return null;
+  if (count === 0 || Word.BYTES + 8 * bw > size) return null;
   let live = 0;
-  for (let k = 0; k < bw; k++) live += popcount((word(H.WORDS + k) & ~word(H.WORDS + bw + k)) >>> 0);
-  return { objsize: word(H.OBJSIZE), count, live, cls: word(H.CLASS) };
+  for (let k = 0; k < bw; k++) live += popcount((word(Word.WORDS + k) & ~word(Word.WORDS + bw + k)) >>> 0);
+  return { objsize: word(Word.OBJSIZE), count, live, cls: word(Word.CLASS) };
 }
 
 /**

@@ -32,8 +32,8 @@
  * Word indexes (32-bit words from the slab start) of a mempool slab's header. (Large
  * allocations keep no header: see large.ts.) @internal
  */
-export const enum H {
-  /** M.MEMPOOL for a formatted mempool slab. */
+export const enum Word {
+  /** Mark.MEMPOOL for a formatted mempool slab. */
   MAGIC = 0,
   /** Object size asked for. */
   OBJSIZE = 1,
@@ -49,7 +49,7 @@ export const enum H {
   FIRST = 6,
   /** Bytes of the slab. */
   SLABSIZE = 7,
-  /** SmallAlloc class index, or M.NO_CLASS. */
+  /** SmallAlloc class index, or Mark.NO_CLASS. */
   CLASS = 8,
   /** Atomic: 1 when REMOTE may hold bits the owner has not taken in. */
   PENDING = 9,
@@ -67,16 +67,16 @@ export const enum H {
 }
 
 /** Magic words and other header values. @internal */
-export const enum M {
+export const enum Mark {
   /** A mempool slab ('MPSL'). */
   MEMPOOL = 0x4c53504d,
-  /** H.CLASS of a slab outside any SmallAlloc class. */
+  /** Word.CLASS of a slab outside any SmallAlloc class. */
   NO_CLASS = 0x7fffffff,
-  /** H.HEAPIDX of a slab out of the heap. */
+  /** Word.HEAPIDX of a slab out of the heap. */
   NONE = 0xffffffff,
 }
 
-/** The header's owner and pool words (H.OWNER, H.POOL) read as one little-endian double. @internal */
+/** The header's owner and pool words (Word.OWNER, Word.POOL) read as one little-endian double. @internal */
 export function headerTag(ownerId: number, poolId: number): number {
   const words = new Uint32Array([ownerId, poolId]);
   return new Float64Array(words.buffer)[0]!;
@@ -93,9 +93,9 @@ export function f64View(u8: Uint8Array): Float64Array {
  */
 export function blockIsEmpty(u32: Uint32Array, i32: Int32Array, s: number): boolean {
   const h = s >>> 2;
-  if (u32[h + H.MAGIC] !== M.MEMPOOL || u32[h + H.DEFERRED] !== 0) return false;
-  const bw = (u32[h + H.COUNT]! + 31) >>> 5;
-  for (let w = 0; w < bw; w++) if (i32[h + H.WORDS + w] !== 0) return false;
+  if (u32[h + Word.MAGIC] !== Mark.MEMPOOL || u32[h + Word.DEFERRED] !== 0) return false;
+  const bw = (u32[h + Word.COUNT]! + 31) >>> 5;
+  for (let w = 0; w < bw; w++) if (i32[h + Word.WORDS + w] !== 0) return false;
   return true;
 }
 

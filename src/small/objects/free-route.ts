@@ -7,7 +7,7 @@
 import { InvalidPointerError } from '../../errors.js';
 import type { SlabArena } from '../slabs/slab-arena.js';
 import { slabOf } from '../slabs/slab-cache.js';
-import { H, M } from './block-header.js';
+import { Word, Mark } from './block-header.js';
 import { slotAt } from './geometry.js';
 import { freeLargeRemote, isPageRun, largeId, liveLargeWord } from './large.js';
 import { freeOwnedBy } from './owners.js';
@@ -28,10 +28,10 @@ export function freeAnywhere(arena: SlabArena, ownerId: number, u32: Uint32Array
     return;
   }
   const s = slabOf(arena, ptr) >>> 0;
-  if (s === 0 || s + H.BYTES > u32.length * 4) remoteFail(caller, ptr, 'is not in a block handed out by the arena');
+  if (s === 0 || s + Word.BYTES > u32.length * 4) remoteFail(caller, ptr, 'is not in a block handed out by the arena');
   const h = s >>> 2;
-  if (u32[h + H.MAGIC] !== M.MEMPOOL) remoteFail(caller, ptr, 'is not in a mempool slab or a large allocation');
-  if (u32[h + H.OWNER] === ownerId) freeOwnedBy(u32[h + H.POOL]!, ptr, s, caller);
+  if (u32[h + Word.MAGIC] !== Mark.MEMPOOL) remoteFail(caller, ptr, 'is not in a mempool slab or a large allocation');
+  if (u32[h + Word.OWNER] === ownerId) freeOwnedBy(u32[h + Word.POOL]!, ptr, s, caller);
   else freeRemote(caller, u32, i32, ptr, s);
 }
 
@@ -42,13 +42,13 @@ export function freeAnywhere(arena: SlabArena, ownerId: number, u32: Uint32Array
  */
 export function freeRemote(name: string, u32: Uint32Array, i32: Int32Array, ptr: number, s: number): void {
   const h = s >>> 2;
-  const stride = u32[h + H.STRIDE]!;
-  const first = u32[h + H.FIRST]!;
-  const count = u32[h + H.COUNT]!;
+  const stride = u32[h + Word.STRIDE]!;
+  const first = u32[h + Word.FIRST]!;
+  const count = u32[h + Word.COUNT]!;
   const idx = slotAt(ptr - s - first, stride, count);
   if (idx < 0) remoteFail(name, ptr, 'is not at an object boundary');
   const bw = Math.ceil(count / 32);
-  const w = h + H.WORDS + (idx >>> 5);
+  const w = h + Word.WORDS + (idx >>> 5);
   const bit = 1 << (idx & 31);
   if ((Atomics.load(i32, w) & bit) === 0) remoteFail(name, ptr, 'is not allocated (a double free?)');
   const old = Atomics.or(i32, w + bw, bit);
@@ -56,7 +56,7 @@ export function freeRemote(name: string, u32: Uint32Array, i32: Int32Array, ptr:
   // A load is a plain read on x86, a store a locked exchange: raise the flag only if it is down.
   // Safe: the owner lowers the flag before it takes the bitmap words, so a flag seen raised
   // after our bit was set means the owner's take comes later and sees the bit.
-  if (Atomics.load(i32, h + H.PENDING) === 0) Atomics.store(i32, h + H.PENDING, 1);
+  if (Atomics.load(i32, h + Word.PENDING) === 0) Atomics.store(i32, h + Word.PENDING, 1);
 }
 
 function remoteFail(name: string, ptr: number, why: string): never {

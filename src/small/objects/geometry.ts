@@ -3,7 +3,7 @@
  * bitmaps' size), which slab order a pool takes, and the one slot index of an offset.
  */
 import type { SlabCache } from '../slabs/slab-cache.js';
-import { H } from './block-header.js';
+import { Word } from './block-header.js';
 
 /** Largest share of a slab that header + tail may waste before a bigger order is tried. */
 const WASTE_RATIO = 0.01;
@@ -33,10 +33,10 @@ export function geometry(objsize: number, slabSize: number): SlabGeometry {
   const pow2 = (objsize & (objsize - 1)) === 0 && objsize >= 8;
   const align = pow2 ? objsize : 8;
   // Start from the estimate with 2 bits of bitmap per slot, then step down until it fits.
-  let count = Math.max(0, Math.floor((slabSize - H.BYTES) / (stride + 0.25)));
+  let count = Math.max(0, Math.floor((slabSize - Word.BYTES) / (stride + 0.25)));
   for (; count > 0; count--) {
     const bw = Math.ceil(count / 32);
-    const first = Math.ceil((H.BYTES + 8 * bw) / align) * align;
+    const first = Math.ceil((Word.BYTES + 8 * bw) / align) * align;
     if (first + count * stride <= slabSize) return { stride, count, first, bw };
   }
   return { stride, count: 0, first: 0, bw: 0 };
@@ -44,7 +44,7 @@ export function geometry(objsize: number, slabSize: number): SlabGeometry {
 
 /** Largest objsize a Mempool over `cache` accepts: one object in the biggest slab. @internal */
 export function mempoolObjsizeMax(cache: SlabCache): number {
-  return cache.order0Size * 2 ** cache.orderMax - H.BYTES - 8;
+  return cache.order0Size * 2 ** cache.orderMax - Word.BYTES - 8;
 }
 
 /**

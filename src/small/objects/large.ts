@@ -27,7 +27,7 @@ import type { SlabArena } from '../slabs/slab-arena.js';
 import { isRun, Page } from '../slabs/page-map.js';
 
 /** States of a large allocation (word 0 >>> 30). @internal */
-export const enum L {
+export const enum LargeState {
   NONE = 0,
   LIVE = 1,
   REMOTE = 2,
@@ -38,13 +38,13 @@ const STATE_SHIFT = 30;
 const ID_MASK = 0x3fffffff;
 
 /** Word 0 for an allocation of allocator `id` in state `state`. @internal */
-export function largeWord(state: L, id: number): number {
+export function largeWord(state: LargeState, id: number): number {
   return ((state << STATE_SHIFT) | id) | 0;
 }
 
 /** The state in word 0. @internal */
-export function largeState(word: number): L {
-  return (word >>> STATE_SHIFT) as L;
+export function largeState(word: number): LargeState {
+  return (word >>> STATE_SHIFT) as LargeState;
 }
 
 /** The allocator id in word 0. @internal */
@@ -73,8 +73,8 @@ export function liveLargeWord(arena: SlabArena, ptr: number, where: string): num
   }
   const w = Atomics.load(arena.pageTags, tagIndex(ptr));
   const st = largeState(w);
-  if (st === L.NONE) largeFail(where, ptr, 'is not in an allocation of this family (a run of another allocator)');
-  if (st !== L.LIVE) largeFail(where, ptr, 'is not a live large allocation (a double free?)');
+  if (st === LargeState.NONE) largeFail(where, ptr, 'is not in an allocation of this family (a run of another allocator)');
+  if (st !== LargeState.LIVE) largeFail(where, ptr, 'is not a live large allocation (a double free?)');
   return w;
 }
 
@@ -89,7 +89,7 @@ export function freeLargeRemote(arena: SlabArena, ptr: number, where: string): v
   for (;;) {
     const w = liveLargeWord(arena, ptr, where);
     // An adopter may re-tag the id between the load and the exchange: then try again.
-    if (Atomics.compareExchange(tags, i, w, largeWord(L.REMOTE, largeId(w))) === w) return;
+    if (Atomics.compareExchange(tags, i, w, largeWord(LargeState.REMOTE, largeId(w))) === w) return;
   }
 }
 

@@ -43,10 +43,10 @@ import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../../inter
 import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import { blockByte, Page } from '../slabs/page-map.js';
 import { SlabCache, type SpareHolder, type SpareSlot } from '../slabs/slab-cache.js';
-import { blockIsEmpty, f64View, H, headerTag, M } from './block-header.js';
+import { blockIsEmpty, f64View, Word, headerTag, Mark } from './block-header.js';
 import { freeAnywhere } from './free-route.js';
 import { geometry, inverse32, mempoolObjsizeMax, pickOrder, slotAt } from './geometry.js';
-import { isPageRun, L, largeState, tagIndex } from './large.js';
+import { isPageRun, LargeState, largeState, tagIndex } from './large.js';
 import { newPoolId, type BlockOwner } from './owners.js';
 import { ReadViews } from './read-views.js';
 import { SlabHeap } from './slab-heap.js';
@@ -117,11 +117,11 @@ export class Mempool implements BlockOwner, SpareHolder {
   declare readonly first: number;
   /** 32-bit words per bitmap. @internal */
   declare readonly bw: number;
-  /** This pool's id (H.POOL of its slabs). @internal */
+  /** This pool's id (Word.POOL of its slabs). @internal */
   declare readonly poolId: number;
-  /** The cache's owner id (H.OWNER of its slabs). @internal */
+  /** The cache's owner id (Word.OWNER of its slabs). @internal */
   declare readonly ownerId: number;
-  /** SmallAlloc class index (H.CLASS), or M.NO_CLASS. @internal */
+  /** SmallAlloc class index (Word.CLASS), or Mark.NO_CLASS. @internal */
   declare readonly classIndex: number;
 
   /**
@@ -177,12 +177,12 @@ export class Mempool implements BlockOwner, SpareHolder {
   private declare quick: boolean;
 
   /**
-   * Min-heap (by address) of slabs that may have room; each slab's index is in H.HEAPIDX.
+   * Min-heap (by address) of slabs that may have room; each slab's index is in Word.HEAPIDX.
    * Every slab with room is in it; a slab that filled up leaves it lazily, when it is at the
    * top and an allocation finds it full.
    */
   private readonly heap = new SlabHeap();
-  /** Every slab held; each slab's index is in its H.LISTIDX. */
+  /** Every slab held; each slab's index is in its Word.LISTIDX. */
   private slabs: number[] = [];
   /**
    * The cache's one spare slot, shared with every pool over the cache. Its block may have been
@@ -214,7 +214,7 @@ export class Mempool implements BlockOwner, SpareHolder {
   /** @internal */
   constructor(cache: SlabCache, objsize: number, views: ReadViews, classIndex: number);
   constructor(cache: SlabCache, objsize: number, views: ReadViews | null = null,
-    classIndex: number = M.NO_CLASS) {
+    classIndex: number = Mark.NO_CLASS) {
     const where = 'Mempool';
     checkInstance(where, 'cache', cache, SlabCache);
     checkInt(where, 'objsize', objsize, 1, mempoolObjsizeMax(cache));
@@ -381,20 +381,20 @@ export class Mempool implements BlockOwner, SpareHolder {
     if (s + this.slabSize > this.viewEnd) this.refresh();
     const u32 = this.u32;
     const h = s >>> 2;
-    u32.fill(0, h, h + H.WORDS + 2 * this.bw);
-    u32[h + H.OWNER] = this.ownerId;
-    u32[h + H.POOL] = this.poolId;
-    u32[h + H.OBJSIZE] = this.objsize;
-    u32[h + H.STRIDE] = this.stride;
-    u32[h + H.COUNT] = this.objcount;
-    u32[h + H.FIRST] = this.first;
-    u32[h + H.SLABSIZE] = this.slabSize;
-    u32[h + H.CLASS] = this.classIndex;
-    u32[h + H.NFREE] = this.objcount;
-    u32[h + H.BUMP] = s + this.first;
-    u32[h + H.HEAPIDX] = M.NONE;
-    u32[h + H.LISTIDX] = this.slabs.length;
-    u32[h + H.MAGIC] = M.MEMPOOL;
+    u32.fill(0, h, h + Word.WORDS + 2 * this.bw);
+    u32[h + Word.OWNER] = this.ownerId;
+    u32[h + Word.POOL] = this.poolId;
+    u32[h + Word.OBJSIZE] = this.objsize;
+    u32[h + Word.STRIDE] = this.stride;
+    u32[h + Word.COUNT] = this.objcount;
+    u32[h + Word.FIRST] = this.first;
+    u32[h + Word.SLABSIZE] = this.slabSize;
+    u32[h + Word.CLASS] = this.classIndex;
+    u32[h + Word.NFREE] = this.objcount;
+    u32[h + Word.BUMP] = s + this.first;
+    u32[h + Word.HEAPIDX] = Mark.NONE;
+    u32[h + Word.LISTIDX] = this.slabs.length;
+    u32[h + Word.MAGIC] = Mark.MEMPOOL;
     this.slabs.push(s);
     this.heapPush(s);
   }
@@ -440,7 +440,7 @@ export class Mempool implements BlockOwner, SpareHolder {
   holds(ptr: number, s: number): boolean {
     const idx = this.slot(ptr - s - this.first);
     if (idx < 0) return false;
-    const w = (s >>> 2) + H.WORDS + (idx >>> 5);
+    const w = (s >>> 2) + Word.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
     return (this.i32[w]! & bit) !== 0 && (this.i32[w + this.bw]! & bit) === 0;
   }
@@ -463,7 +463,7 @@ export class Mempool implements BlockOwner, SpareHolder {
   freeIn(ptr: number, s: number): void {
     const idx = this.slot(ptr - s - this.first);
     const i32 = this.i32;
-    const w = (s >>> 2) + H.WORDS + (idx >>> 5);
+    const w = (s >>> 2) + Word.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
     // Reads before the bounds test are harmless: a bad idx fails the test and is refused there.
     const a = i32[w]!;
@@ -487,10 +487,10 @@ export class Mempool implements BlockOwner, SpareHolder {
   private pushFree(ptr: number, s: number): void {
     const u32 = this.u32;
     const h = s >>> 2;
-    u32[ptr >>> 2] = u32[h + H.FREE]!;
-    u32[h + H.FREE] = ptr;
-    const n = u32[h + H.NFREE]! + 1;
-    u32[h + H.NFREE] = n;
+    u32[ptr >>> 2] = u32[h + Word.FREE]!;
+    u32[h + Word.FREE] = ptr;
+    const n = u32[h + Word.NFREE]! + 1;
+    u32[h + Word.NFREE] = n;
     this.liveRest--;
     if (n === 1 || n === this.objcount) this.afterFree(s, n);
   }
@@ -503,7 +503,7 @@ export class Mempool implements BlockOwner, SpareHolder {
     const idx = this.slot(ptr - s - this.first);
     if (idx < 0) this.invalid(ptr, 'is not at an object boundary', caller);
     const i32 = this.i32;
-    const w = (s >>> 2) + H.WORDS + (idx >>> 5);
+    const w = (s >>> 2) + Word.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
     const a = i32[w]!;
     if ((a & bit) === 0) this.invalid(ptr, 'is not allocated (a double free?)', caller);
@@ -527,10 +527,10 @@ export class Mempool implements BlockOwner, SpareHolder {
     } else {
       const u32 = this.u32;
       const h = s >>> 2;
-      u32[ptr >>> 2] = u32[h + H.FREE]!;
-      u32[h + H.FREE] = ptr;
-      const n = u32[h + H.NFREE]! + 1;
-      u32[h + H.NFREE] = n;
+      u32[ptr >>> 2] = u32[h + Word.FREE]!;
+      u32[h + Word.FREE] = ptr;
+      const n = u32[h + Word.NFREE]! + 1;
+      u32[h + Word.NFREE] = n;
       if (n === 1 || n === this.objcount) this.afterFree(s, n);
     }
     if (this.debug) this.debugOps();
@@ -538,13 +538,13 @@ export class Mempool implements BlockOwner, SpareHolder {
 
   /** Slab `s` (not the current one) got its first free slot back, or became empty. */
   private afterFree(s: number, n: number): void {
-    if (n === 1 && this.u32[(s >>> 2) + H.HEAPIDX] === M.NONE) this.heapPush(s);
+    if (n === 1 && this.u32[(s >>> 2) + Word.HEAPIDX] === Mark.NONE) this.heapPush(s);
     if (n === this.objcount) this.becameEmpty(s);
   }
 
   /** Holds a freed slot back: a read view may still see it. */
   private defer(ptr: number, s: number): void {
-    this.u32[(s >>> 2) + H.DEFERRED]!++;
+    this.u32[(s >>> 2) + Word.DEFERRED]!++;
     this.deferredCount++;
     this.views.defer(ptr);
     if (this.debug) this.debugOps();
@@ -552,21 +552,21 @@ export class Mempool implements BlockOwner, SpareHolder {
 
   /** A deferred slot of our slab `s` may be reused now. @internal */
   releaseDeferred(ptr: number, s: number): void {
-    this.u32[(s >>> 2) + H.DEFERRED]!--;
+    this.u32[(s >>> 2) + Word.DEFERRED]!--;
     this.deferredCount--;
     this.release(ptr, s);
   }
 
   /** Free slots of slab `s` (for the current slab, recounted from its bitmap). */
   private nfree(s: number): number {
-    if (s !== this.cur) return this.u32[(s >>> 2) + H.NFREE]!;
-    return this.objcount - this.allocated(s) - this.u32[(s >>> 2) + H.DEFERRED]!;
+    if (s !== this.cur) return this.u32[(s >>> 2) + Word.NFREE]!;
+    return this.objcount - this.allocated(s) - this.u32[(s >>> 2) + Word.DEFERRED]!;
   }
 
   /** Bits set in slab `s`'s ALLOCATED bitmap: its live objects. */
   private allocated(s: number): number {
     const i32 = this.i32;
-    const a = (s >>> 2) + H.WORDS;
+    const a = (s >>> 2) + Word.WORDS;
     let n = 0;
     for (let w = 0; w < this.bw; w++) {
       let x = i32[a + w]!;
@@ -616,7 +616,7 @@ export class Mempool implements BlockOwner, SpareHolder {
       this.spare.block = 0;
       this.spare.holder = null;
     }
-    this.heapRemove(this.u32[(s >>> 2) + H.HEAPIDX]!);
+    this.heapRemove(this.u32[(s >>> 2) + Word.HEAPIDX]!);
     this.retire(s);
     this.unlist(s);
     this.cache.put(s);
@@ -624,17 +624,17 @@ export class Mempool implements BlockOwner, SpareHolder {
 
   /** Clears the header words that name this pool, before slab `s` goes back to the cache. */
   private retire(s: number): void {
-    this.u32[(s >>> 2) + H.MAGIC] = 0;
-    this.u32[(s >>> 2) + H.POOL] = 0;
+    this.u32[(s >>> 2) + Word.MAGIC] = 0;
+    this.u32[(s >>> 2) + Word.POOL] = 0;
   }
 
   private unlist(s: number): void {
     const u32 = this.u32;
-    const i = u32[(s >>> 2) + H.LISTIDX]!;
+    const i = u32[(s >>> 2) + Word.LISTIDX]!;
     const last = this.slabs.pop()!;
     if (last !== s) {
       this.slabs[i] = last;
-      u32[(last >>> 2) + H.LISTIDX] = i;
+      u32[(last >>> 2) + Word.LISTIDX] = i;
     }
   }
 
@@ -652,7 +652,7 @@ export class Mempool implements BlockOwner, SpareHolder {
   /** {@link BlockOwner.freeOwned}: a free of our `ptr` made through another allocator. @internal */
   freeOwned(ptr: number, s: number, caller: string): void {
     const h = s >>> 2;
-    if (this.u32[h + H.MAGIC] !== M.MEMPOOL || this.slabs[this.u32[h + H.LISTIDX]!] !== s) {
+    if (this.u32[h + Word.MAGIC] !== Mark.MEMPOOL || this.slabs[this.u32[h + Word.LISTIDX]!] !== s) {
       this.invalid(ptr, 'is not in a slab of the allocator its header names', caller);
     }
     this.freeLocal(ptr, s, caller);
@@ -679,9 +679,9 @@ export class Mempool implements BlockOwner, SpareHolder {
     const s = this.cur;
     if (s === 0) return;
     const h = s >>> 2;
-    this.u32[h + H.FREE] = this.fl;
-    this.u32[h + H.BUMP] = this.bump;
-    this.u32[h + H.NFREE] = this.nfree(s);
+    this.u32[h + Word.FREE] = this.fl;
+    this.u32[h + Word.BUMP] = this.bump;
+    this.u32[h + Word.NFREE] = this.nfree(s);
   }
 
   /** Makes `s` (the heap's new top, or 0) the current slab. */
@@ -690,7 +690,7 @@ export class Mempool implements BlockOwner, SpareHolder {
     if (s === old) return;
     this.flush();
     if (old !== 0) this.liveRest += this.allocated(old);
-    if (s !== 0) this.liveRest -= this.objcount - this.u32[(s >>> 2) + H.NFREE]! - this.u32[(s >>> 2) + H.DEFERRED]!;
+    if (s !== 0) this.liveRest -= this.objcount - this.u32[(s >>> 2) + Word.NFREE]! - this.u32[(s >>> 2) + Word.DEFERRED]!;
     this.cur = s;
     if (s === 0) {
       this.fl = 0;
@@ -699,11 +699,11 @@ export class Mempool implements BlockOwner, SpareHolder {
       return;
     }
     const h = s >>> 2;
-    this.fl = this.u32[h + H.FREE]!;
-    this.bump = this.u32[h + H.BUMP]!;
+    this.fl = this.u32[h + Word.FREE]!;
+    this.bump = this.u32[h + Word.BUMP]!;
     this.bumpEnd = s + this.first + this.objcount * this.stride;
     this.curBase = s + this.first;
-    this.curBm = h + H.WORDS;
+    this.curBm = h + Word.WORDS;
   }
 
   /** Views were opened or all closed: the fast free path must know (SmallAlloc calls this). @internal */
@@ -722,7 +722,7 @@ export class Mempool implements BlockOwner, SpareHolder {
     for (let i = this.slabs.length - 1; i >= 0; i--) {
       const s = this.slabs[i];
       if (s === undefined) continue;
-      if (Atomics.load(i32, (s >>> 2) + H.PENDING) !== 0) total += this.takeSlab(s);
+      if (Atomics.load(i32, (s >>> 2) + Word.PENDING) !== 0) total += this.takeSlab(s);
     }
     return total;
   }
@@ -734,38 +734,38 @@ export class Mempool implements BlockOwner, SpareHolder {
     const h = s >>> 2;
     const isCur = s === this.cur;
     if (isCur) this.flush();
-    Atomics.store(i32, h + H.PENDING, 0);
-    const ra = h + H.WORDS + this.bw;
+    Atomics.store(i32, h + Word.PENDING, 0);
+    const ra = h + Word.WORDS + this.bw;
     const views = this.views.anyOpen;
     let n = 0;
-    const nfree0 = u32[h + H.NFREE]!;
+    const nfree0 = u32[h + Word.NFREE]!;
     for (let w = 0; w < this.bw; w++) {
       if (Atomics.load(i32, ra + w) === 0) continue; // atomic: ordered after the flag store above
       let bits = Atomics.exchange(i32, ra + w, 0);
-      i32[h + H.WORDS + w]! &= ~bits;
+      i32[h + Word.WORDS + w]! &= ~bits;
       while (bits !== 0) {
         const b = 31 - Math.clz32(bits & -bits);
         bits &= bits - 1;
         const ptr = s + this.first + (w * 32 + b) * this.stride;
         n++;
         if (views) {
-          u32[h + H.DEFERRED]!++;
+          u32[h + Word.DEFERRED]!++;
           this.deferredCount++;
           this.views.defer(ptr);
         } else {
           if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
-          u32[ptr >>> 2] = u32[h + H.FREE]!;
-          u32[h + H.FREE] = ptr;
+          u32[ptr >>> 2] = u32[h + Word.FREE]!;
+          u32[h + Word.FREE] = ptr;
         }
       }
     }
     if (!isCur) this.liveRest -= n;
     if (views || n === 0) return n;
     const nfree = nfree0 + n;
-    u32[h + H.NFREE] = nfree;
+    u32[h + Word.NFREE] = nfree;
     if (isCur) {
-      this.fl = u32[h + H.FREE]!;
-    } else if (u32[h + H.HEAPIDX] === M.NONE) {
+      this.fl = u32[h + Word.FREE]!;
+    } else if (u32[h + Word.HEAPIDX] === Mark.NONE) {
       this.heapPush(s);
     }
     if (nfree === this.objcount) this.becameEmpty(s);
@@ -776,8 +776,8 @@ export class Mempool implements BlockOwner, SpareHolder {
   fits(s: number): boolean {
     const u32 = this.u32;
     const h = s >>> 2;
-    return u32[h + H.MAGIC] === M.MEMPOOL && u32[h + H.OBJSIZE] === this.objsize && u32[h + H.STRIDE] === this.stride &&
-      u32[h + H.COUNT] === this.objcount && u32[h + H.FIRST] === this.first && u32[h + H.SLABSIZE] === this.slabSize;
+    return u32[h + Word.MAGIC] === Mark.MEMPOOL && u32[h + Word.OBJSIZE] === this.objsize && u32[h + Word.STRIDE] === this.stride &&
+      u32[h + Word.COUNT] === this.objcount && u32[h + Word.FIRST] === this.first && u32[h + Word.SLABSIZE] === this.slabSize;
   }
 
   /**
@@ -792,11 +792,11 @@ export class Mempool implements BlockOwner, SpareHolder {
     const u32 = this.u32;
     const i32 = this.i32;
     const h = s >>> 2;
-    u32[h + H.OWNER] = this.ownerId;
-    u32[h + H.POOL] = this.poolId;
-    u32[h + H.CLASS] = this.classIndex;
-    Atomics.store(i32, h + H.PENDING, 0);
-    const aw = h + H.WORDS;
+    u32[h + Word.OWNER] = this.ownerId;
+    u32[h + Word.POOL] = this.poolId;
+    u32[h + Word.CLASS] = this.classIndex;
+    Atomics.store(i32, h + Word.PENDING, 0);
+    const aw = h + Word.WORDS;
     const ra = aw + this.bw;
     let live = 0;
     let head = 0;
@@ -819,12 +819,12 @@ export class Mempool implements BlockOwner, SpareHolder {
         nfree++;
       }
     }
-    u32[h + H.FREE] = head;
-    u32[h + H.NFREE] = nfree;
-    u32[h + H.BUMP] = s + this.first + this.objcount * this.stride;
-    u32[h + H.DEFERRED] = 0;
-    u32[h + H.HEAPIDX] = M.NONE;
-    u32[h + H.LISTIDX] = this.slabs.length;
+    u32[h + Word.FREE] = head;
+    u32[h + Word.NFREE] = nfree;
+    u32[h + Word.BUMP] = s + this.first + this.objcount * this.stride;
+    u32[h + Word.DEFERRED] = 0;
+    u32[h + Word.HEAPIDX] = Mark.NONE;
+    u32[h + Word.LISTIDX] = this.slabs.length;
     this.slabs.push(s);
     this.liveRest += live;
     if (nfree > 0) this.heapPush(s);
@@ -849,12 +849,12 @@ export class Mempool implements BlockOwner, SpareHolder {
     for (const start of starts) {
       const s = start >>> 0;
       if (isPageRun(arena, s)) {
-        if (largeState(Atomics.load(arena.pageTags, tagIndex(s))) !== L.NONE) result.others.push(s);
+        if (largeState(Atomics.load(arena.pageTags, tagIndex(s))) !== LargeState.NONE) result.others.push(s);
         else this.cache.put(s);
       } else if (this.fits(s)) {
         result.slabs++;
         result.objects += this.adoptSlab(s);
-      } else if (this.u32[(s >>> 2) + H.MAGIC] === M.MEMPOOL) {
+      } else if (this.u32[(s >>> 2) + Word.MAGIC] === Mark.MEMPOOL) {
         result.others.push(s);
       } else {
         this.cache.put(s);
@@ -927,21 +927,21 @@ export class Mempool implements BlockOwner, SpareHolder {
       const h = s >>> 2;
       const at = `slab ${s}`;
       if (s % this.slabSize !== 0) fail(`${at} is not aligned to ${this.slabSize}`);
-      if (u32[h + H.MAGIC] !== M.MEMPOOL) fail(`${at} has magic ${u32[h + H.MAGIC]}`);
-      if (u32[h + H.OWNER] !== this.ownerId || u32[h + H.POOL] !== this.poolId) {
-        fail(`${at} belongs to owner ${u32[h + H.OWNER]} pool ${u32[h + H.POOL]}, not ${this.ownerId}/${this.poolId}`);
+      if (u32[h + Word.MAGIC] !== Mark.MEMPOOL) fail(`${at} has magic ${u32[h + Word.MAGIC]}`);
+      if (u32[h + Word.OWNER] !== this.ownerId || u32[h + Word.POOL] !== this.poolId) {
+        fail(`${at} belongs to owner ${u32[h + Word.OWNER]} pool ${u32[h + Word.POOL]}, not ${this.ownerId}/${this.poolId}`);
       }
-      if (u32[h + H.OBJSIZE] !== this.objsize || u32[h + H.STRIDE] !== this.stride || u32[h + H.COUNT] !== this.objcount ||
-        u32[h + H.FIRST] !== this.first || u32[h + H.SLABSIZE] !== this.slabSize || u32[h + H.CLASS] !== this.classIndex) {
+      if (u32[h + Word.OBJSIZE] !== this.objsize || u32[h + Word.STRIDE] !== this.stride || u32[h + Word.COUNT] !== this.objcount ||
+        u32[h + Word.FIRST] !== this.first || u32[h + Word.SLABSIZE] !== this.slabSize || u32[h + Word.CLASS] !== this.classIndex) {
         fail(`${at} has a header that does not match the pool`);
       }
       if (this.pageMap[s >>> Page.SHIFT] !== this.order1) fail(`${at} is not a block of order ${this.order1 - 1} in the page map`);
-      if (u32[h + H.LISTIDX] !== i) fail(`${at} says list index ${u32[h + H.LISTIDX]}, is at ${i}`);
+      if (u32[h + Word.LISTIDX] !== i) fail(`${at} says list index ${u32[h + Word.LISTIDX]}, is at ${i}`);
       mark.fill(0);
       let alloc = 0;
       for (let w = 0; w < this.bw; w++) {
-        const a = i32[h + H.WORDS + w]!;
-        const r = i32[h + H.WORDS + this.bw + w]!;
+        const a = i32[h + Word.WORDS + w]!;
+        const r = i32[h + Word.WORDS + this.bw + w]!;
         if ((r & ~a) !== 0) fail(`${at}: a slot is remote-freed but not allocated (word ${w})`);
         for (let b = 0; b < 32; b++) {
           if ((a & (1 << b)) === 0) continue;
@@ -951,13 +951,13 @@ export class Mempool implements BlockOwner, SpareHolder {
           alloc++;
         }
       }
-      const nfree = u32[h + H.NFREE]!;
-      const def = u32[h + H.DEFERRED]!;
+      const nfree = u32[h + Word.NFREE]!;
+      const def = u32[h + Word.DEFERRED]!;
       if (alloc + def + nfree !== this.objcount) {
         fail(`${at}: ${alloc} allocated + ${def} deferred + ${nfree} free != ${this.objcount} slots`);
       }
       const endAddr = s + this.first + this.objcount * this.stride;
-      const bump = u32[h + H.BUMP]!;
+      const bump = u32[h + Word.BUMP]!;
       if (bump < s + this.first || bump > endAddr || (bump - s - this.first) % this.stride !== 0) {
         fail(`${at}: bump address ${bump} is not a slot boundary in the slab`);
       }
@@ -967,7 +967,7 @@ export class Mempool implements BlockOwner, SpareHolder {
         mark[idx] = 2;
       }
       let listed = 0;
-      for (let p = u32[h + H.FREE]!; p !== 0; p = u32[p >>> 2]!) {
+      for (let p = u32[h + Word.FREE]!; p !== 0; p = u32[p >>> 2]!) {
         const idx = slotAt(p - s - this.first, this.stride, this.objcount);
         if (idx < 0) fail(`${at}: free list holds ${p}, not a slot`);
         if (mark[idx] === 1) fail(`${at}: slot ${p} is both allocated and on the free list`);
@@ -981,9 +981,9 @@ export class Mempool implements BlockOwner, SpareHolder {
         if (++listed > nfree) fail(`${at}: the free list is longer than ${nfree} (a cycle?)`);
       }
       if (listed + untouched !== nfree) fail(`${at}: ${listed} listed + ${untouched} untouched != nfree ${nfree}`);
-      const hi = u32[h + H.HEAPIDX]!;
-      if (hi !== M.NONE && this.heap.at(hi) !== s) fail(`${at} says heap index ${hi}, the heap holds ${this.heap.at(hi)} there`);
-      if (nfree > 0 && hi === M.NONE) fail(`${at} has room but is not in the heap`);
+      const hi = u32[h + Word.HEAPIDX]!;
+      if (hi !== Mark.NONE && this.heap.at(hi) !== s) fail(`${at} says heap index ${hi}, the heap holds ${this.heap.at(hi)} there`);
+      if (nfree > 0 && hi === Mark.NONE) fail(`${at} has room but is not in the heap`);
       if (nfree === this.objcount) {
         empties++;
         if (this.spare.block !== s || this.spare.holder !== this) fail(`${at} is empty but not the cache's spare (${this.spare.block})`);

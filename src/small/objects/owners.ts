@@ -1,7 +1,7 @@
 /**
  * This worker's allocators by id: the registry a free made through one allocator of a worker
  * uses to hand the free to the allocator of the same worker that owns the block (the id is the
- * slab header's H.POOL, or a large allocation's page tag). Held weakly: an allocator dropped
+ * slab header's Word.POOL, or a large allocation's page tag). Held weakly: an allocator dropped
  * without destroy() leaves its blocks behind, and a free in them then finds nobody.
  */
 import { InvalidPointerError } from '../../errors.js';
@@ -20,7 +20,7 @@ export interface BlockOwner {
 }
 
 /**
- * This worker's allocators by id (H.POOL of their blocks). Held weakly: an allocator dropped
+ * This worker's allocators by id (Word.POOL of their blocks). Held weakly: an allocator dropped
  * without destroy() leaves its blocks behind, and a free in them then finds nobody.
  */
 const owners = new Map<number, WeakRef<BlockOwner>>();

@@ -1,7 +1,7 @@
 /**
  * A pool's min-heap of slabs by address: the slabs that may have room, lowest first, so that
  * allocation takes the lowest-address slab with room and memory stays compact. Each slab's
- * index in the heap lives in its header word H.HEAPIDX (M.NONE out of the heap), so a slab is
+ * index in the heap lives in its header word Word.HEAPIDX (Mark.NONE out of the heap), so a slab is
  * removed in O(log n) wherever it sits.
  *
  * The heap is called and calls nothing: push and remove return the new top, and the pool
@@ -10,7 +10,7 @@
  * Invariants (`problem()` checks them): heap[i] >= heap[(i - 1) >> 1]; the header of heap[i]
  * says i.
  */
-import { H, M } from './block-header.js';
+import { Word, Mark } from './block-header.js';
 
 /** Slab addresses, lowest on top; `u32` is the pool's current view of the memory. @internal */
 export class SlabHeap {
@@ -39,17 +39,17 @@ export class SlabHeap {
     return this.items[0]!;
   }
 
-  /** Removes the slab at index `i` (its header's H.HEAPIDX); returns the new top, or 0. */
+  /** Removes the slab at index `i` (its header's Word.HEAPIDX); returns the new top, or 0. */
   remove(u32: Uint32Array, i: number): number {
     const heap = this.items;
     const gone = heap[i]!;
-    u32[(gone >>> 2) + H.HEAPIDX] = M.NONE;
+    u32[(gone >>> 2) + Word.HEAPIDX] = Mark.NONE;
     const last = heap.pop()!;
     if (i < heap.length) {
       heap[i] = last;
-      u32[(last >>> 2) + H.HEAPIDX] = i;
+      u32[(last >>> 2) + Word.HEAPIDX] = i;
       this.siftDown(u32, i);
-      this.siftUp(u32, u32[(last >>> 2) + H.HEAPIDX]!);
+      this.siftUp(u32, u32[(last >>> 2) + Word.HEAPIDX]!);
     }
     return this.top;
   }
@@ -64,7 +64,7 @@ export class SlabHeap {
     const heap = this.items;
     for (let i = 0; i < heap.length; i++) {
       const s = heap[i]!;
-      if (u32[(s >>> 2) + H.HEAPIDX] !== i) return `heap entry ${i} (${s}) says index ${u32[(s >>> 2) + H.HEAPIDX]}`;
+      if (u32[(s >>> 2) + Word.HEAPIDX] !== i) return `heap entry ${i} (${s}) says index ${u32[(s >>> 2) + Word.HEAPIDX]}`;
       if (i > 0 && heap[(i - 1) >> 1]! > s) return `heap order broken at ${i}`;
     }
     return null;
@@ -78,11 +78,11 @@ export class SlabHeap {
       const y = heap[p]!;
       if (y <= x) break;
       heap[i] = y;
-      u32[(y >>> 2) + H.HEAPIDX] = i;
+      u32[(y >>> 2) + Word.HEAPIDX] = i;
       i = p;
     }
     heap[i] = x;
-    u32[(x >>> 2) + H.HEAPIDX] = i;
+    u32[(x >>> 2) + Word.HEAPIDX] = i;
   }
 
   private siftDown(u32: Uint32Array, i: number): void {
@@ -96,10 +96,10 @@ export class SlabHeap {
       const y = heap[c]!;
       if (y >= x) break;
       heap[i] = y;
-      u32[(y >>> 2) + H.HEAPIDX] = i;
+      u32[(y >>> 2) + Word.HEAPIDX] = i;
       i = c;
     }
     heap[i] = x;
-    u32[(x >>> 2) + H.HEAPIDX] = i;
+    u32[(x >>> 2) + Word.HEAPIDX] = i;
   }
 }

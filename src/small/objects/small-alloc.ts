@@ -37,10 +37,8 @@ import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../../inter
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../../internal/typed.js';
 import { MAX_BYTE_LENGTH, type Memory } from '../../memory.js';
 import { currentThreadId } from '../../internal/thread.js';
-import {
-  L, isPageRun, largeFail, largeId, largeState, largeWord, liveLargeWord, tagIndex,
-} from './large.js';
-import { H, M } from './block-header.js';
+import { LargeState, isPageRun, largeFail, largeId, largeState, largeWord, liveLargeWord, tagIndex,  } from './large.js';
+import { Word, Mark } from './block-header.js';
 import { freeAnywhere, freeRemote } from './free-route.js';
 import { mempoolObjsizeMax, slotAt } from './geometry.js';
 import { Mempool, type MempoolStats } from './mempool.js';
@@ -185,7 +183,7 @@ export class SmallAlloc implements BlockOwner {
   declare readonly objsizeMax: number;
   /** The size classes. @internal */
   declare readonly classes: SizeClasses;
-  /** This allocator's id: H.POOL of its pools' slabs' allocator registry, and in its large allocations' tags. @internal */
+  /** This allocator's id: Word.POOL of its pools' slabs' allocator registry, and in its large allocations' tags. @internal */
   declare readonly id: number;
   /** The memory its pointers are offsets into (the arena's). */
   declare readonly memory: Memory;
@@ -404,7 +402,7 @@ export class SmallAlloc implements BlockOwner {
       if ((o >>> 0) < Page.MAX_BLOCK) {
         const s = ptr - (ptr & ((Page.BYTES << o) - 1));
         const pool = this.poolOf(s);
-        if (pool !== null && this.u32[(s >>> 2) + H.OWNER] === this.ownerId && pool.holds(ptr, s)) {
+        if (pool !== null && this.u32[(s >>> 2) + Word.OWNER] === this.ownerId && pool.holds(ptr, s)) {
           const real = pool.objsize;
           // The same class holds the sizes above the previous class, up to its own.
           if (size <= real && real <= this.objsizeMax && this.classOf(size) === this.classOf(real)) return ptr;
@@ -504,11 +502,11 @@ export class SmallAlloc implements BlockOwner {
     // A pool id is written only with the magic and cleared when the slab goes back, so an
     // owner, class and pool id that match are our own mempool slab. Past our views' end the
     // reads give undefined: no match, the slow path refreshes the views.
-    const cls = u32[h + H.CLASS]!;
+    const cls = u32[h + Word.CLASS]!;
     const pool = cls < this.pools.length ? this.pools[cls]! : null;
-    if (pool === null || u32[h + H.OWNER] !== this.ownerId || pool.poolId !== u32[h + H.POOL]) {
+    if (pool === null || u32[h + Word.OWNER] !== this.ownerId || pool.poolId !== u32[h + Word.POOL]) {
       // Another worker's mempool slab: straight to the remote free (which checks the slot).
-      if (u32[h + H.MAGIC] === M.MEMPOOL && u32[h + H.OWNER] !== this.ownerId) {
+      if (u32[h + Word.MAGIC] === Mark.MEMPOOL && u32[h + Word.OWNER] !== this.ownerId) {
         freeRemote('SmallAlloc', u32, this.i32, ptr, s);
         return;
       }
@@ -544,8 +542,8 @@ export class SmallAlloc implements BlockOwner {
     }
     if (sized && ptr !== 0 && ptr < arena.maximum) {
       const s = slabOf(arena, ptr) >>> 0;
-      if (s !== 0 && s + H.BYTES <= this.end && this.u32[(s >>> 2) + H.MAGIC] === M.MEMPOOL) {
-        this.checkSize(ptr, s, size, this.poolOf(s) !== null && this.u32[(s >>> 2) + H.OWNER] === this.ownerId);
+      if (s !== 0 && s + Word.BYTES <= this.end && this.u32[(s >>> 2) + Word.MAGIC] === Mark.MEMPOOL) {
+        this.checkSize(ptr, s, size, this.poolOf(s) !== null && this.u32[(s >>> 2) + Word.OWNER] === this.ownerId);
       }
     }
     freeAnywhere(arena, this.ownerId, this.u32, this.i32, ptr, 'SmallAlloc');
@@ -570,8 +568,8 @@ export class SmallAlloc implements BlockOwner {
   private checkSize(ptr: number, s: number, size: number, ours: boolean): void {
     const h = s >>> 2;
     const u32 = this.u32;
-    const recorded = u32[h + H.OBJSIZE]!;
-    const cls = u32[h + H.CLASS]!;
+    const recorded = u32[h + Word.OBJSIZE]!;
+    const cls = u32[h + Word.CLASS]!;
     const ok = ours && cls < this.classes.count
       ? size <= this.objsizeMax && this.classes.classOf(size) === cls
       : size <= recorded;
@@ -601,13 +599,13 @@ export class SmallAlloc implements BlockOwner {
   private poolOf(s: number): Mempool | null {
     const u32 = this.u32;
     const h = s >>> 2;
-    const id = u32[h + H.POOL]!;
-    const cls = u32[h + H.CLASS]!;
+    const id = u32[h + Word.POOL]!;
+    const cls = u32[h + Word.CLASS]!;
     if (cls < this.pools.length) {
       const p = this.pools[cls]!;
       return p !== null && p.poolId === id ? p : null;
     }
-    const p = this.extra.get(u32[h + H.OBJSIZE]!);
+    const p = this.extra.get(u32[h + Word.OBJSIZE]!);
     return p !== undefined && p.poolId === id ? p : null;
   }
 
@@ -643,7 +641,7 @@ export class SmallAlloc implements BlockOwner {
     if (s >= this.end) this.refresh();
     const t = tagIndex(s);
     this.tags[t + 1] = size | 0;
-    Atomics.store(this.tags, t, largeWord(L.LIVE, this.id));
+    Atomics.store(this.tags, t, largeWord(LargeState.LIVE, this.id));
     this.larges.add(s);
     this.largeLive++;
     this.largeUsed += size;
@@ -662,7 +660,7 @@ export class SmallAlloc implements BlockOwner {
     this.largeLive--;
     this.largeUsed -= this.largeSize(s);
     if (this.views.anyOpen) {
-      Atomics.store(this.tags, tagIndex(s), largeWord(L.DEFERRED, this.id));
+      Atomics.store(this.tags, tagIndex(s), largeWord(LargeState.DEFERRED, this.id));
       this.largeDeferred++;
       this.views.defer(s);
       return;
@@ -684,7 +682,7 @@ export class SmallAlloc implements BlockOwner {
   private takeRemoteLarge(): number {
     let n = 0;
     for (const s of this.larges) {
-      if (largeState(Atomics.load(this.tags, tagIndex(s))) === L.REMOTE) {
+      if (largeState(Atomics.load(this.tags, tagIndex(s))) === LargeState.REMOTE) {
         n++;
         this.freeLarge(s);
       }
@@ -824,19 +822,19 @@ export class SmallAlloc implements BlockOwner {
       return -this.cache.pagesSize(this.largeSize(ptr));
     }
     const s = slabOf(arena, ptr) >>> 0;
-    if (s === 0 || s + H.BYTES > this.end) this.invalid(where, ptr, 'is not in a block handed out by the arena');
+    if (s === 0 || s + Word.BYTES > this.end) this.invalid(where, ptr, 'is not in a block handed out by the arena');
     const u32 = this.u32;
     const i32 = this.i32;
     const h = s >>> 2;
-    if (u32[h + H.MAGIC] !== M.MEMPOOL) this.invalid(where, ptr, 'is not in a mempool slab or a large allocation');
-    if (mine && ownerOf(u32[h + H.POOL]!) === undefined) this.invalid(where, ptr, 'is in a block of no live allocator');
-    const idx = slotAt(ptr - s - u32[h + H.FIRST]!, u32[h + H.STRIDE]!, u32[h + H.COUNT]!);
+    if (u32[h + Word.MAGIC] !== Mark.MEMPOOL) this.invalid(where, ptr, 'is not in a mempool slab or a large allocation');
+    if (mine && ownerOf(u32[h + Word.POOL]!) === undefined) this.invalid(where, ptr, 'is in a block of no live allocator');
+    const idx = slotAt(ptr - s - u32[h + Word.FIRST]!, u32[h + Word.STRIDE]!, u32[h + Word.COUNT]!);
     if (idx < 0) this.invalid(where, ptr, 'is not at an object boundary');
-    const bw = Math.ceil(u32[h + H.COUNT]! / 32);
-    const w = h + H.WORDS + (idx >>> 5);
+    const bw = Math.ceil(u32[h + Word.COUNT]! / 32);
+    const w = h + Word.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
     if ((Atomics.load(i32, w) & bit) === 0 || (Atomics.load(i32, w + bw) & bit) !== 0) this.invalid(where, ptr, 'is not a live allocation');
-    return u32[h + H.OBJSIZE]!;
+    return u32[h + Word.OBJSIZE]!;
   }
 
   /** Statistics; remote frees are taken in and a batch of deferred frees released first. */
@@ -898,7 +896,7 @@ export class SmallAlloc implements BlockOwner {
       deferred += p.deferred;
     });
     for (const [objsize, p] of this.extra) {
-      if (p.objsize !== objsize || p.classIndex !== M.NO_CLASS) fail(`adopted pool of objsize ${p.objsize} is misfiled`);
+      if (p.objsize !== objsize || p.classIndex !== Mark.NO_CLASS) fail(`adopted pool of objsize ${p.objsize} is misfiled`);
       p.check();
       deferred += p.deferred;
     }
@@ -918,10 +916,10 @@ export class SmallAlloc implements BlockOwner {
       }
       const state = largeState(w);
       held += this.cache.pagesSize(size);
-      if (state === L.LIVE || state === L.REMOTE) {
+      if (state === LargeState.LIVE || state === LargeState.REMOTE) {
         live++;
         liveBytes += size;
-      } else if (state === L.DEFERRED) {
+      } else if (state === LargeState.DEFERRED) {
         largeDeferred++;
       } else fail(`large allocation at ${s} is in state ${state}`);
     }
@@ -964,20 +962,20 @@ export class SmallAlloc implements BlockOwner {
     const arena = this.cache.arena;
     for (const start of starts) {
       const s = start >>> 0;
-      if (s + H.BYTES > this.end) this.refresh();
+      if (s + Word.BYTES > this.end) this.refresh();
       if (isPageRun(arena, s)) {
         if (this.adoptLarge(s)) {
           result.large++;
           continue;
         }
-      } else if (this.u32[(s >>> 2) + H.MAGIC] === M.MEMPOOL) {
+      } else if (this.u32[(s >>> 2) + Word.MAGIC] === Mark.MEMPOOL) {
         const pool = this.poolForAdoption(s);
         if (pool !== null) {
           result.slabs++;
           result.objects += pool.adoptSlab(s);
           continue;
         }
-        this.u32[(s >>> 2) + H.MAGIC] = 0;
+        this.u32[(s >>> 2) + Word.MAGIC] = 0;
       }
       this.cache.put(s);
     }
@@ -993,7 +991,7 @@ export class SmallAlloc implements BlockOwner {
     for (;;) {
       const w = Atomics.load(this.tags, t);
       const state = largeState(w);
-      if (state !== L.LIVE && state !== L.REMOTE) {
+      if (state !== LargeState.LIVE && state !== LargeState.REMOTE) {
         Atomics.store(this.tags, t, 0);
         return false;
       }
@@ -1010,7 +1008,7 @@ export class SmallAlloc implements BlockOwner {
 
   /** The pool that can take mempool slab `s`, created if needed; null if none can. */
   private poolForAdoption(s: number): Mempool | null {
-    const objsize = this.u32[(s >>> 2) + H.OBJSIZE]!;
+    const objsize = this.u32[(s >>> 2) + Word.OBJSIZE]!;
     if (objsize <= this.objsizeMax) {
       const cls = this.classes.classOf(objsize);
       if (this.classes.sizeOf(cls) === objsize) {
@@ -1021,7 +1019,7 @@ export class SmallAlloc implements BlockOwner {
     let pool = this.extra.get(objsize);
     if (pool === undefined) {
       if (objsize < 1 || objsize > mempoolObjsizeMax(this.cache)) return null;
-      pool = new Mempool(this.cache, objsize, this.views, M.NO_CLASS);
+      pool = new Mempool(this.cache, objsize, this.views, Mark.NO_CLASS);
       this.extra.set(objsize, pool);
     }
     return pool.fits(s) ? pool : null;
