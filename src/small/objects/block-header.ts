@@ -99,3 +99,12 @@ export function blockIsEmpty(u32: Uint32Array, i32: Int32Array, s: number): bool
   return true;
 }
 
+/**
+ * Clears the header words that say whose slab `s` is (the magic and the pool id), before it
+ * goes back to the cache: a stale pointer into it then matches no pool on any free path.
+ * @internal
+ */
+export function retireSlab(u32: Uint32Array, s: number): void {
+  u32[(s >>> 2) + Word.MAGIC] = 0;
+  u32[(s >>> 2) + Word.POOL] = 0;
+}

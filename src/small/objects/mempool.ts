@@ -43,7 +43,7 @@ import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../../inter
 import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import { blockByte, Page } from '../slabs/page-map.js';
 import { SlabCache, type SpareHolder, type SpareSlot } from '../slabs/slab-cache.js';
-import { blockIsEmpty, f64View, Word, headerTag, Mark } from './block-header.js';
+import { blockIsEmpty, f64View, headerTag, Mark, retireSlab, Word } from './block-header.js';
 import { freeAnywhere } from './free-route.js';
 import { geometry, inverse32, mempoolObjsizeMax, pickOrder, slotAt } from './geometry.js';
 import { isPageRun, LargeState, largeState, tagIndex } from './large.js';
@@ -480,6 +480,7 @@ export class Mempool implements BlockOwner, SpareHolder {
       if (a === bit && this.spare.block !== s) this.curMaybeEmpty(s);
       return;
     }
+    this.liveRest--;
     this.pushFree(ptr, s);
   }
 
@@ -491,7 +492,6 @@ export class Mempool implements BlockOwner, SpareHolder {
     u32[h + Word.FREE] = ptr;
     const n = u32[h + Word.NFREE]! + 1;
     u32[h + Word.NFREE] = n;
-    this.liveRest--;
     if (n === 1 || n === this.objcount) this.afterFree(s, n);
   }
 
@@ -525,13 +525,7 @@ export class Mempool implements BlockOwner, SpareHolder {
       this.fl = ptr;
       if (this.spare.block !== s) this.curMaybeEmpty(s);
     } else {
-      const u32 = this.u32;
-      const h = s >>> 2;
-      u32[ptr >>> 2] = u32[h + Word.FREE]!;
-      u32[h + Word.FREE] = ptr;
-      const n = u32[h + Word.NFREE]! + 1;
-      u32[h + Word.NFREE] = n;
-      if (n === 1 || n === this.objcount) this.afterFree(s, n);
+      this.pushFree(ptr, s);
     }
     if (this.debug) this.debugOps();
   }
@@ -617,16 +611,11 @@ export class Mempool implements BlockOwner, SpareHolder {
       this.spare.holder = null;
     }
     this.heapRemove(this.u32[(s >>> 2) + Word.HEAPIDX]!);
-    this.retire(s);
+    retireSlab(this.u32, s);
     this.unlist(s);
     this.cache.put(s);
   }
 
-  /** Clears the header words that name this pool, before slab `s` goes back to the cache. */
-  private retire(s: number): void {
-    this.u32[(s >>> 2) + Word.MAGIC] = 0;
-    this.u32[(s >>> 2) + Word.POOL] = 0;
-  }
 
   private unlist(s: number): void {
     const u32 = this.u32;
@@ -889,7 +878,7 @@ export class Mempool implements BlockOwner, SpareHolder {
       this.spare.block = 0;
     }
     for (const s of this.slabs) {
-      this.retire(s);
+      retireSlab(this.u32, s);
       this.cache.put(s);
     }
     this.slabs = [];

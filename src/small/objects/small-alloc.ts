@@ -38,7 +38,7 @@ import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../../i
 import { MAX_BYTE_LENGTH, type Memory } from '../../memory.js';
 import { currentThreadId } from '../../internal/thread.js';
 import { LargeState, isPageRun, largeFail, largeId, largeState, largeWord, liveLargeWord, tagIndex,  } from './large.js';
-import { Word, Mark } from './block-header.js';
+import { Mark, retireSlab, Word } from './block-header.js';
 import { freeAnywhere, freeRemote } from './free-route.js';
 import { mempoolObjsizeMax, slotAt } from './geometry.js';
 import { Mempool, type MempoolStats } from './mempool.js';
@@ -975,7 +975,7 @@ export class SmallAlloc implements BlockOwner {
           result.objects += pool.adoptSlab(s);
           continue;
         }
-        this.u32[(s >>> 2) + Word.MAGIC] = 0;
+        retireSlab(this.u32, s);
       }
       this.cache.put(s);
     }
