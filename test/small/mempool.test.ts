@@ -73,7 +73,7 @@ test('Mempool picks slabs that waste about 1% beyond the bitmaps', () => {
   big.destroy();
 });
 
-test('Mempool allocates from the lowest-address slab with room', () => {
+test('Mempool allocates from the lowest-address slab with room, and keeps a nearly full slab cold', () => {
   const cache = cacheOf(64 * MB);
   const pool = new Mempool(cache, 512);
   const ptrs: number[] = [];
@@ -81,14 +81,22 @@ test('Mempool allocates from the lowest-address slab with room', () => {
   const slabSize = pool.stats().slabSize;
   const slabs = [...new Set(ptrs.map((p) => p - (p % slabSize)))].sort((a, b) => a - b);
   assert.ok(slabs.length >= 3);
-  // Free one object in the highest slab and one in the lowest: the next alloc takes the lowest.
-  const high = ptrs.find((p) => p - (p % slabSize) === slabs[slabs.length - 1])!;
-  const low = ptrs.find((p) => p - (p % slabSize) === slabs[0])!;
-  pool.free(high);
-  pool.free(low);
+  const inLowest = ptrs.filter((p) => p - (p % slabSize) === slabs[0]);
+  const cold = (pool as unknown as { coldLimit: number }).coldLimit;
+  assert.ok(cold >= 1 && cold < inLowest.length);
+  // A full slab that gets fewer than coldLimit slots back stays out of the way ("cold").
+  for (const p of inLowest.slice(0, cold - 1)) pool.free(p);
   pool.check();
-  assert.equal(pool.alloc(), low);
-  assert.equal(pool.alloc(), high);
+  const next = pool.alloc();
+  assert.notEqual(next - (next % slabSize), slabs[0], 'the lowest slab is still cold');
+  pool.free(next);
+  // With coldLimit slots free it is back in the heap, lowest first: the next objects come from it.
+  pool.free(inLowest[cold - 1]!);
+  pool.check();
+  for (let i = 0; i < cold; i++) {
+    const p = pool.alloc();
+    assert.equal(p - (p % slabSize), slabs[0], `allocation ${i} comes from the lowest slab`);
+  }
   pool.check();
 });
 
