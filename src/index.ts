@@ -17,6 +17,10 @@
  *
  *  layout.ts, format.ts, heap-map.ts    records over any memory; stats and pictures for people
  * ```
+ * Words: an *arena slab* is the SlabArena's unit and a *run* several adjacent ones; a *block* is
+ * what a SlabCache hands out (4 KiB << order), a Mempool's "slab" is one block; a *page run* is
+ * exact pages from a SlabCache, and a *large allocation* a SmallAlloc request above objsizeMax,
+ * kept in a page run of its own.
  */
 
 // Errors
