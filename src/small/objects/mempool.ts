@@ -180,7 +180,7 @@ export class Mempool implements BlockOwner, SpareHolder {
   private curBm = 0;
   /**
    * True when a free may take the shortest road: no read view open, debug mode off. Read
-   * views are counted in the shared clock; the SmallAlloc that opens and closes them updates
+   * views are counted in the shared ReadViews; the SmallAlloc that opens and closes them updates
    * this flag in every pool it has (see {@link Mempool.viewsChanged}).
    */
   private declare quick: boolean;

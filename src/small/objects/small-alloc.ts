@@ -3,7 +3,7 @@
  * views (MVCC snapshots) and frees from any worker. Its contract (memory source, thread-safety,
  * failure, read views, adoption) is on the class. The size classes are in size-class.ts; the
  * LARGE path (requests above `objsizeMax`) is in large.ts. A free from another worker only
- * sets bits with `Atomics` (see mempool.ts).
+ * sets bits with `Atomics` (see free-route.ts).
  *
  * Fast paths: alloc maps a size to its pool with one array load (`bySize`, by granule, for
  * sizes up to TABLE_MAX_ENTRIES granules) and the pool's alloc is small enough for V8 to

@@ -208,7 +208,7 @@ export class SlabArena {
   /** Slabs the control state takes at the start of the buffer; the first data slab is this index. @internal */
   readonly ctrlSlabs: number;
   /**
-   * One byte per 4 KiB page of the address space, written by `SlabCache` (see slab-cache.ts
+   * One byte per 4 KiB page of the address space, written by `SlabCache` (see page-map.ts
    * for the encoding) and read by any worker to find the slab a pointer is in; zeroed by the
    * arena when it takes the slab back. @internal
    */
