@@ -3,13 +3,24 @@
 // the other worker frees them all through ITS SmallAlloc (cross-worker frees, timed); then the
 // owner takes them in (timed, by stats() or on its allocation path), allocates N again, and
 // frees them itself (same-worker frees, timed). Times are reported per round.
+//
+// In mode 'smo' the two workers share one MemoryHeap of @daneren2005/shared-memory-objects
+// instead: the same turns, where a cross-worker free is the same call as a same-worker free
+// (a lock on the block's buffer and a search of its list of used blocks) and there is
+// nothing to take in, so the owner just allocates again (allocAfterRemote).
 import { parentPort, workerData } from 'node:worker_threads';
 import { SlabArena, SlabCache, SmallAlloc, type SlabArenaHandle } from '../src/index.js';
 import { rngFromSeed } from '../test/support/rng.js';
+import { loadSharedMemoryObjects, type SmoHeapMemory } from './support/shared-memory-objects.js';
+import { SmoPeer } from './support/peers.js';
 
 export interface CrossParams {
   id: 0 | 1;
-  handle: SlabArenaHandle;
+  mode: 'small' | 'smo';
+  /** The arena ('small'). */
+  handle: SlabArenaHandle | null;
+  /** The MemoryHeap's buffers ('smo'). */
+  smo: SmoHeapMemory | null;
   /** N pointers, written by the owner of the round. */
   ptrs: SharedArrayBuffer;
   /** [0] barrier counter. */
@@ -29,10 +40,16 @@ export interface CrossReport {
   allocAfterTakeIn: number[];
   allocTakingIn: number[];
   allocAfterLocal: number[];
+  /** 'smo': the owner's allocations right after the other worker freed its objects. */
+  allocAfterRemote: number[];
 }
 
 const P = workerData as CrossParams;
-const alloc = new SmallAlloc(new SlabCache(SlabArena.attach(P.handle)));
+const small = P.mode === 'small' ? new SmallAlloc(new SlabCache(SlabArena.attach(P.handle!))) : null;
+const smo = P.mode === 'smo' ? new SmoPeer(await loadSharedMemoryObjects(), { attach: P.smo! }) : null;
+const smoBuffers = smo?.bufferList() ?? [];
+// One class per worker: the call sites below stay monomorphic.
+const alloc: { alloc(size: number): number; free(ptr: number): void } = small ?? smo!;
 const ptrs = new Uint32Array(P.ptrs);
 const sync = new Int32Array(P.sync);
 const N = P.n;
@@ -45,6 +62,7 @@ const order = Int32Array.from(rng.shuffle(perm));
 const mine = new Uint32Array(N);
 const rep: CrossReport = {
   remoteFree: [], localFree: [], takeInStats: [], idleStats: [], allocAfterTakeIn: [], allocTakingIn: [], allocAfterLocal: [],
+  allocAfterRemote: [],
 };
 let gen = 0;
 
@@ -82,12 +100,15 @@ for (let r = 0; r < P.warmRounds + P.rounds; r++) {
   }
   meet();
   if (owner) {
-    if (byStats) {
+    if (small === null) {
+      const ns = allocAll(mine);
+      if (timed) rep.allocAfterRemote.push(ns);
+    } else if (byStats) {
       let t = performance.now();
-      stats += alloc.stats().count;
+      stats += small.stats().count;
       const takeIn = ((performance.now() - t) * 1e6) / N;
       t = performance.now();
-      stats += alloc.stats().count;
+      stats += small.stats().count;
       const idle = ((performance.now() - t) * 1e6) / N;
       const ns = allocAll(mine);
       if (timed) {
@@ -110,4 +131,7 @@ for (let r = 0; r < P.warmRounds + P.rounds; r++) {
   meet();
 }
 if (stats < 0) console.log(stats);
+if (smo !== null && smo.grewSince(smoBuffers)) {
+  throw new Error(`smo: the heap added a buffer in a worker (${smoBuffers.length} before, ${smo.heap.buffers.length} now): give it more`);
+}
 parentPort!.postMessage(rep);

@@ -1,6 +1,8 @@
 /**
  * SmallAlloc (size classes over mempools) against the allocators a JS user has today:
- * AssemblyScript's TLSF compiled to wasm, `@thi.ng/malloc`'s MemPool, and `new Uint8Array`.
+ * AssemblyScript's TLSF compiled to wasm, `@thi.ng/malloc`'s MemPool, the thread-safe fork of
+ * it in `@daneren2005/shared-memory-objects` (its `MemoryHeap`: one lock per 1 MiB buffer, see
+ * support/shared-memory-objects.ts), and `new Uint8Array`.
  *
  * Workloads, identical for every allocator (one seeded generator makes every sequence):
  * - (a) pairs: `alloc(64)` then `free`, 1000 per iteration.
@@ -26,7 +28,7 @@ import { SmallAlloc } from '../src/small/objects/small-alloc.js';
 import { seeded, type Rng } from '../test/support/rng.js';
 import { compare, results, type Case, type Row } from './support/harness.js';
 import {
-  GcPeer, ThingPeer, TlsfPeer, WasmCallFloor, batchLoop, churnLoop, drainLoop, fillLoop, pairsLoop, specialize, verifyPeer,
+  GcPeer, SmoPeer, ThingPeer, TlsfPeer, WasmCallFloor, batchLoop, churnLoop, drainLoop, fillLoop, pairsLoop, specialize, verifyPeer,
   type ObjectAllocator,
 } from './support/peers.js';
 
@@ -44,12 +46,16 @@ const OVERHEAD_LIVE = 1_000_000;
 const TLSF = 'AssemblyScript TLSF';
 const SMALL = 'SmallAlloc';
 const THING = '@thi.ng/malloc';
+const SMO = 'shared-memory-objects';
 const GC = 'new Uint8Array';
 
 interface Contender {
   name: string;
   make: () => ObjectAllocator | Promise<ObjectAllocator>;
-  /** `@thi.ng/malloc` needs O(free blocks) per step under churn: fewer steps keep the run short. */
+  /**
+   * `@thi.ng/malloc` and shared-memory-objects need O(blocks) per step under churn: fewer
+   * steps keep the run short.
+   */
   churnScale: number;
 }
 
@@ -64,6 +70,9 @@ function contenders(): Contender[] {
     { name: TLSF, make: () => TlsfPeer.create(), churnScale: 1 },
     { name: SMALL, make: () => smallAlloc(512 * 1024 * 1024).alloc, churnScale: 1 },
     { name: THING, make: () => new ThingPeer(256 * 1024 * 1024), churnScale: 0.02 },
+    // One 1 MiB buffer to start with; the heap adds more (on this, the main thread) as needed.
+    // Not more to start with: a heap made with several then grown overwrites one (see SmoPeer).
+    { name: SMO, make: () => SmoPeer.create(1), churnScale: 0.02 },
     { name: GC, make: () => new GcPeer(), churnScale: 1 },
   ];
 }
@@ -127,6 +136,9 @@ export async function run(): Promise<void> {
   const extra = derived(batchRows, `${SMALL} (b)`, `${THING} (b)`, 0.02);
   console.log(`  ${extra.name} vs ${extra.vs}: ${extra.ratio!.toFixed(4)}x   target <= ${extra.target}x: ${extra.met ? 'met' : 'MISSED'}`);
   results.set(`${batchTitle} (vs ${THING})`, [extra]);
+  const smallB = batchRows.find((r) => r.name === `${SMALL} (b)`)!;
+  const smoB = batchRows.find((r) => r.name === `${SMO} (b)`)!;
+  console.log(`  ${smallB.name} vs ${smoB.name} (thread-safe): ${(smallB.ns / smoB.ns).toFixed(4)}x`);
   // After the timing, not before: see verifyPeer.
   for (const v of verify) v();
 

@@ -8,6 +8,10 @@
  *   that crossing is part of what a JS user pays, so it stays in the measurement.
  * - `ThingPeer`: `@thi.ng/malloc`'s `MemPool` over one `ArrayBuffer` (first fit over a free
  *   list kept sorted by address, so `free` is O(free blocks)).
+ * - `SmoPeer`: `@daneren2005/shared-memory-objects`' `MemoryHeap`, a fork of that MemPool with
+ *   a lock per 1 MiB `SharedArrayBuffer` (loaded through support/shared-memory-objects.ts,
+ *   which ports the package's TypeScript sources to Node). The one thread-safe peer: other
+ *   workers attach to the same heap.
  * - `WasmCallFloor`: two calls into that module that do nothing, per alloc+free pair: the
  *   share of TLSF's time that is the crossing alone.
  * - `GcPeer`: `new Uint8Array(size)`; "free" drops the reference and leaves the rest to the
@@ -18,8 +22,9 @@
  * - `CheckedFreeList`: the same with one bit per object, so that a double or foreign free is
  *   refused: the lower bound of a pool that checks its frees as the contract asks.
  *
- * Memory source: each peer owns its buffer (a wasm memory, an `ArrayBuffer`, the JS heap).
- * Thread-safety: none; one benchmark thread.
+ * Memory source: each peer owns its buffer (a wasm memory, an `ArrayBuffer`, the JS heap;
+ * `SmoPeer`: `SharedArrayBuffer`s of 1 MiB, shared with the workers that attach).
+ * Thread-safety: none, but for `SmoPeer` (its own locks); one benchmark thread.
  * Failure: `alloc` returns 0 when a peer is out of memory (the benchmarks size them so it never
  * happens, and `verifyPeer` checks the basics once the timing is done).
  *
@@ -28,6 +33,9 @@
  * sites, which would tax whichever allocator happened to run after the first.
  */
 import { MemPool } from '@thi.ng/malloc';
+import {
+  SMO_BUFFER_BYTES, loadSharedMemoryObjects, type SmoHeapMemory, type SmoMemoryHeap, type SmoModule,
+} from './shared-memory-objects.js';
 
 /** What every workload drives: a pointer is a positive number, 0 means "out of memory". */
 export interface ObjectAllocator {
@@ -188,6 +196,69 @@ export class ThingPeer implements ObjectAllocator {
 
   free(ptr: number): void {
     this.pool.free(ptr);
+  }
+}
+
+// @daneren2005/shared-memory-objects ------------------------------------------------------
+
+/**
+ * `@daneren2005/shared-memory-objects`' `MemoryHeap` behind the benchmarks' allocator
+ * interface: `alloc(size)` is `allocUI32(ceil(size / 4)).pointer` (zeroed memory, and an
+ * `AllocatedMemory` object per call, as its API gives), `free(ptr)` frees through the buffer
+ * the pointer names, as the package's own structures do. Pointers are the package's packed
+ * ones (buffer index in the low 12 bits, byte offset above), made unsigned: the package's own
+ * are negative from offset 512 KiB on.
+ *
+ * A bug of the package (0.0.4): the heap counts its buffers as 1 however many
+ * `initialBuffers` it was made with, so the first buffer it adds takes index 1 and replaces
+ * the buffer there, live blocks and all: the next allocations hand out memory that is still
+ * in use (seen in the churn workload: an `alloc` returned a live pointer, a later `free` found
+ * nothing to free). So: one initial buffer where the heap must grow (the single-thread
+ * benchmarks), and several only where it never grows (the workers' shared heaps, which check).
+ */
+export class SmoPeer implements ObjectAllocator {
+  readonly name = '@daneren2005/shared-memory-objects MemoryHeap';
+  readonly heap: SmoMemoryHeap;
+
+  /** A fresh heap of `buffers` 1 MiB buffers, or a second handle on `attach`'s heap. */
+  constructor(mod: SmoModule, init: { buffers: number } | { attach: SmoHeapMemory }) {
+    this.heap = 'attach' in init
+      ? new mod.MemoryHeap(init.attach)
+      : new mod.MemoryHeap({ bufferSize: SMO_BUFFER_BYTES, initialBuffers: init.buffers });
+  }
+
+  /** Loads the package (once) and makes a fresh heap. */
+  static async create(buffers: number): Promise<SmoPeer> {
+    return new SmoPeer(await loadSharedMemoryObjects(), { buffers });
+  }
+
+  alloc(size: number): number {
+    return this.heap.allocUI32((size + 3) >>> 2).pointer >>> 0;
+  }
+
+  free(ptr: number): void {
+    // getPointer(ptr), without its object. The package answers false, silently, for a pointer
+    // it does not know (a double free): thrown here, so that every free timed is a real one.
+    if (!this.heap.buffers[ptr & 0xfff]!.free(ptr >>> 12)) throw new Error(`SmoPeer.free: ${ptr} is not allocated`);
+  }
+
+  /** The heap's buffers now, to compare later with {@link grewSince}. */
+  bufferList(): SharedArrayBuffer[] {
+    return this.heap.buffers.map((b) => b.buf);
+  }
+
+  /**
+   * Whether the heap added or replaced a buffer since `before` (from {@link bufferList}): in a
+   * worker, a buffer only that worker knows (and, by the bug above, one that replaced a shared one).
+   */
+  grewSince(before: readonly SharedArrayBuffer[]): boolean {
+    const now = this.heap.buffers;
+    return now.length !== before.length || now.some((b, i) => b.buf !== before[i]);
+  }
+
+  /** A word-aligned view and index for the first word of `ptr`'s memory (for stamping tests). */
+  word(ptr: number): { u32: Uint32Array; index: number } {
+    return { u32: new Uint32Array(this.heap.buffers[ptr & 0xfff]!.buf), index: (ptr >>> 12) >>> 2 };
   }
 }
 
