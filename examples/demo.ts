@@ -101,9 +101,11 @@ const small = new SmallAlloc(cache);
   let sum = 0;
   for (const p of ptrs) sum += dv.getUint32(p, true);
   for (const p of ptrs) small.free(p); // handed back to the worker's SmallAlloc
+  // Listen for 'exit' before asking: the worker's last message and its exit can arrive together.
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
   worker.postMessage('stats');
   const workerUsed = await new Promise<number>((resolve) => worker.once('message', resolve));
-  await new Promise((resolve) => worker.once('exit', resolve));
+  await exited;
   console.log(`Workers: read ${ptrs.length} records a worker wrote (checksum ${sum}), freed them here; the worker's allocator now has ${workerUsed} bytes in use`);
 }
 
