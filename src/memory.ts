@@ -20,7 +20,7 @@
  * on every read of a view getter) the views cover exactly `[0, byteLength)` of `buffer`.
  */
 import { OutOfMemoryError } from './errors.js';
-import { checkInt, describe, optionalBool, optionalInt, optionsBag, typeError } from './internal/checks.js';
+import { checkInt, describe, isSharedBuffer, optionalBool, optionalInt, optionsBag, typeError } from './internal/checks.js';
 
 /** The largest byte length a growable buffer can reserve on Node 20: 4 GiB. */
 export const MAX_BYTE_LENGTH = 2 ** 32;
@@ -50,7 +50,7 @@ export interface MemoryOptions {
   initial?: number;
   /** Bytes reserved: the most `grow` can reach. Default and at most 4 GiB. */
   maximum?: number;
-  /** Back it with a `SharedArrayBuffer` so workers can share it. Default false. */
+  /** Let workers share it (`handle()` of the allocators over it). Default false. */
   shared?: boolean;
 }
 
@@ -68,11 +68,17 @@ export interface MemoryOptions {
  * Failure: `grow` past `maxByteLength` throws `OutOfMemoryError` and changes nothing.
  */
 export class Memory {
-  /** True when the buffer is a `SharedArrayBuffer` (or a shared wasm memory). */
+  /**
+   * True when workers may share this memory: made with `shared: true`, or wrapping a
+   * `SharedArrayBuffer` or a shared wasm memory. A memory made with `shared: false` may still
+   * be backed by a `SharedArrayBuffer` (see {@link Memory.create}); it is not handed to workers.
+   */
   readonly shared: boolean;
   /** The most `byteLength` can ever reach. */
   readonly maxByteLength: number;
   private readonly wasm: WasmMemoryLike | null;
+  /** Made by `create` unshared: only this object grows it. */
+  private readonly solo: boolean;
   private current: ArrayBuffer | SharedArrayBuffer;
   private _u8: Uint8Array;
   private _dv: DataView;
@@ -81,10 +87,14 @@ export class Memory {
   /** The allocator that claimed this memory (see the module comment); null while none has. */
   private owner: string | null = null;
 
-  private constructor(source: ArrayBuffer | SharedArrayBuffer, wasm: WasmMemoryLike | null, maxByteLength: number) {
+  private constructor(
+    source: ArrayBuffer | SharedArrayBuffer, wasm: WasmMemoryLike | null, maxByteLength: number,
+    shared: boolean = isSharedBuffer(source), solo = false,
+  ) {
     this.wasm = wasm;
     this.current = source;
-    this.shared = source instanceof SharedArrayBuffer;
+    this.shared = shared;
+    this.solo = solo;
     this.maxByteLength = maxByteLength;
     this._u8 = new Uint8Array(source, 0, source.byteLength);
     this._dv = new DataView(source, 0, source.byteLength);
@@ -93,13 +103,17 @@ export class Memory {
   }
 
   /**
-   * A new address space reserved up to `maximum` bytes, `initial` of them committed: a
-   * growable `SharedArrayBuffer` with `shared: true`, else a resizable `ArrayBuffer`.
+   * A new address space reserved up to `maximum` bytes, `initial` of them committed, backed by
+   * a growable `SharedArrayBuffer`. With `shared: false` the memory is this worker's alone
+   * (`shared` is false and no allocator over it gives out a handle), and where the
+   * `SharedArrayBuffer` constructor is missing (a browser page that is not cross-origin
+   * isolated) it is backed by a resizable `ArrayBuffer` instead.
    *
-   * Speed: on Node 20, V8 compiles access through views of a resizable `ArrayBuffer` about
-   * 3.4x slower (typed arrays) to 10-16x slower (`DataView`) than through a fixed buffer; the
-   * fixed-length views of a growable `SharedArrayBuffer` are as fast as a fixed buffer's, but a
-   * view made over it without a length is about 50x slower (`npm run bench -- memory`).
+   * Why not a resizable `ArrayBuffer` always: V8 (Node 20 and 24 alike) compiles access through
+   * views of one 2.6-3.4x slower (typed arrays) to 10-20x slower (`DataView`) than through a
+   * fixed buffer, while the fixed-length views of a growable `SharedArrayBuffer` are as fast as
+   * a fixed buffer's, and, unlike a wasm memory's, stay valid when it grows. A view made over it
+   * without a length is about 50x slower (`npm run bench -- memory`): give views a length.
    *
    * @throws TypeError if `opts` is not an object, or an option has the wrong type.
    * @throws RangeError if `maximum` is not an integer in [0, 4 GiB], or `initial` is not one in
@@ -111,10 +125,10 @@ export class Memory {
     const maximum = optionalInt(where, 'maximum', o.maximum, MAX_BYTE_LENGTH, 0, MAX_BYTE_LENGTH);
     const initial = optionalInt(where, 'initial', o.initial, 0, 0, maximum);
     const shared = optionalBool(where, 'shared', o.shared, false);
-    const buffer = shared
+    const buffer = shared || typeof SharedArrayBuffer === 'function'
       ? new SharedArrayBuffer(initial, { maxByteLength: maximum })
       : new ArrayBuffer(initial, { maxByteLength: maximum });
-    return new Memory(buffer, null, maximum);
+    return new Memory(buffer, null, maximum, shared, !shared);
   }
 
   /**
@@ -132,7 +146,7 @@ export class Memory {
       const maximum = optionalInt(where, 'maximum', o.maximum, MAX_BYTE_LENGTH, 0, MAX_BYTE_LENGTH);
       return new Memory(source.buffer, source, Math.max(maximum, source.buffer.byteLength));
     }
-    if (source instanceof ArrayBuffer || source instanceof SharedArrayBuffer) {
+    if (source instanceof ArrayBuffer || isSharedBuffer(source)) {
       const growable = source instanceof ArrayBuffer ? source.resizable : source.growable;
       return new Memory(source, null, growable ? source.maxByteLength : source.byteLength);
     }
@@ -158,7 +172,7 @@ export class Memory {
 
   /** Bytes committed now. */
   get byteLength(): number {
-    return this.buffer.byteLength;
+    return this.solo ? this._u8.length : this.buffer.byteLength;
   }
 
   /**
@@ -194,6 +208,9 @@ export class Memory {
    * Returns true when it did, so a caller knows to re-read its own copies.
    */
   sync(): boolean {
+    // Only this object grows a memory it made unshared, and grow() rebuilds the views itself:
+    // nothing to look at (a growable SharedArrayBuffer's length costs about 15 ns to read).
+    if (this.solo) return false;
     // A non-shared wasm memory detaches its old buffer whenever it grows, so while the buffer
     // held keeps the views' length nothing has changed: the wasm memory's `buffer` getter
     // (about 11 ns on Node 20, four times this test) is then not needed.
@@ -202,13 +219,17 @@ export class Memory {
     }
     const buffer = this.buffer;
     if (buffer === this.current && buffer.byteLength === this._u8.length) return false;
+    this.rebuild(buffer);
+    return true;
+  }
+
+  private rebuild(buffer: ArrayBuffer | SharedArrayBuffer): void {
     this.current = buffer;
     const n = buffer.byteLength;
     this._u8 = new Uint8Array(buffer, 0, n);
     this._dv = new DataView(buffer, 0, n);
     this._i32 = new Int32Array(buffer, 0, n >>> 2);
     this._u32 = new Uint32Array(buffer, 0, n >>> 2);
-    return true;
   }
 
   /**
@@ -240,16 +261,17 @@ export class Memory {
       }
     } catch (e) {
       // Another worker may have grown a shared buffer past us in the meantime: that is success.
-      if (this.byteLength < byteLength) {
+      if (this.buffer.byteLength < byteLength) {
         throw new OutOfMemoryError(byteLength, `Memory.grow: cannot grow to ${byteLength} bytes (${describe((e as Error).message)})`);
       }
     }
-    this.sync();
+    if (this.solo) this.rebuild(this.current);
+    else this.sync();
   }
 }
 
 function growBuffer(buffer: ArrayBuffer | SharedArrayBuffer, byteLength: number): void {
-  if (buffer instanceof SharedArrayBuffer) {
+  if (isSharedBuffer(buffer)) {
     if (!buffer.growable) throw new RangeError('buffer is not growable');
     // Concurrent growers: a grow to less than the current length throws; retry sees it done.
     while (buffer.byteLength < byteLength) {

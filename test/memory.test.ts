@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { Arena, BumpArena, Memory, OutOfMemoryError, Quota, SlabArena } from '../src/index.js';
 
 test('Memory.create reserves up to maximum and grows on demand', () => {
@@ -35,6 +36,38 @@ test('Memory.create shared is a growable SharedArrayBuffer', () => {
   other.grow(8192);
   assert.equal(m.byteLength, 8192);
   assert.equal(m.u8.length, 8192, 'views follow growth made through another Memory');
+});
+
+test('Memory.create unshared is fast-backed, not shareable, and keeps views valid across growth', () => {
+  const m = Memory.create({ maximum: 1 << 20 });
+  assert.equal(m.shared, false);
+  assert.ok(m.buffer instanceof SharedArrayBuffer, 'a growable SharedArrayBuffer: V8 is fast on its fixed-length views');
+  const arena = new Arena({ memory: m });
+  const f = arena.allocAs(Float64Array, 4);
+  f[3] = 2.5;
+  for (let i = 0; i < 200; i++) arena.allocate(4096); // grows the memory many times
+  assert.ok(m.byteLength > 200 * 4096);
+  assert.equal(f[3], 2.5, 'a view taken before growth still reads the memory');
+  f[2] = 1.25;
+  assert.equal(m.dv.getFloat64(f.byteOffset + 16, true), 1.25, 'and writes it');
+  const slabs = new SlabArena({ quota: new Quota(1 << 20), shared: false });
+  assert.throws(() => slabs.handle(), TypeError);
+});
+
+test('Memory.create unshared falls back to a resizable ArrayBuffer where SharedArrayBuffer is missing', () => {
+  // A browser page that is not cross-origin isolated has no SharedArrayBuffer constructor.
+  const script = `
+    const { Memory } = await import(${JSON.stringify(new URL('../src/index.js', import.meta.url).href)});
+    delete globalThis.SharedArrayBuffer;
+    const m = Memory.create({ initial: 8, maximum: 1 << 16 });
+    m.u8[7] = 3;
+    m.grow(4096);
+    if (m.shared || !(m.buffer instanceof ArrayBuffer) || !m.buffer.resizable) throw new Error('not a resizable ArrayBuffer');
+    if (m.byteLength !== 4096 || m.u8[7] !== 3) throw new Error('growth lost bytes');
+    console.log('ok');
+  `;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(out.trim(), 'ok');
 });
 
 test('Memory.wrap of a fixed ArrayBuffer cannot grow', () => {

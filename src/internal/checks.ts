@@ -129,3 +129,11 @@ export function alignUp(value: number, align: number): number {
 export function log2(powerOfTwo: number): number {
   return 31 - Math.clz32(powerOfTwo);
 }
+
+/**
+ * True when `x` is a `SharedArrayBuffer`; false (not a `ReferenceError`) where the constructor
+ * is missing, as in a browser page that is not cross-origin isolated.
+ */
+export function isSharedBuffer(x: unknown): x is SharedArrayBuffer {
+  return typeof SharedArrayBuffer === 'function' && x instanceof SharedArrayBuffer;
+}

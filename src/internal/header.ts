@@ -12,7 +12,7 @@
  * maximum); the check word is a mix of the other three, so a corrupt header is told apart
  * from one of another version. All four are written once, before the handle is published.
  */
-import { describe } from './checks.js';
+import { describe, isSharedBuffer } from './checks.js';
 
 /** Bytes taken by the header; state starts after it. */
 export const HEADER_BYTES = 16;
@@ -46,7 +46,7 @@ export function writeHeader(i32: Int32Array, kind: Kind, version: number, byteLe
 export function verifyHeader(
   where: string, buffer: unknown, kind: Kind, version: number, minByteLength: number,
 ): number {
-  if (!(buffer instanceof SharedArrayBuffer)) {
+  if (!isSharedBuffer(buffer)) {
     throw new TypeError(`${where}: handle.buffer must be a SharedArrayBuffer, got ${describe(buffer)}`);
   }
   if (buffer.byteLength < HEADER_BYTES) {

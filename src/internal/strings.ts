@@ -29,7 +29,7 @@
  * `writeString` writes exactly `STRING_PREFIX + n` bytes at `[ptr, ptr + 4 + n)`.
  */
 import { InvalidPointerError } from '../errors.js';
-import { checkPointer, typeError } from './checks.js';
+import { checkPointer, isSharedBuffer, typeError } from './checks.js';
 
 /** Bytes in front of a string: its UTF-8 byte length as a u32, little-endian. */
 export const STRING_PREFIX = 4;
@@ -134,7 +134,7 @@ export function readStringAt(u8: Uint8Array, dv: DataView, ptr: number, limit: n
   }
   const bytes = u8.subarray(start, start + n);
   // Copy only where the decoder refuses shared memory (see DECODES_SHARED).
-  return decoder.decode(DECODES_SHARED || !(u8.buffer instanceof SharedArrayBuffer) ? bytes : bytes.slice());
+  return decoder.decode(DECODES_SHARED || !isSharedBuffer(u8.buffer) ? bytes : bytes.slice());
 }
 
 /** The `n` bytes at `start` as a string if they are all ASCII, else null. */

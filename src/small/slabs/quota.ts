@@ -20,7 +20,7 @@
  */
 import { QuotaExceededError } from '../../errors.js';
 import { HandOff } from '../../internal/hand-off.js';
-import { checkInt, optionalBool, optionsBag, rangeError, typeError } from '../../internal/checks.js';
+import { checkInt, isSharedBuffer, optionalBool, optionsBag, rangeError, typeError } from '../../internal/checks.js';
 import { HEADER_BYTES, Kind, verifyHeader, writeHeader } from '../../internal/header.js';
 
 const VERSION = 2;
@@ -138,7 +138,7 @@ export class Quota {
    * @throws TypeError if the quota is not shared.
    */
   handle(): QuotaHandle {
-    if (!(this.buffer instanceof SharedArrayBuffer)) {
+    if (!isSharedBuffer(this.buffer)) {
       throw new TypeError('Quota.handle: this quota is not shared (created with shared: false)');
     }
     return { buffer: this.buffer };

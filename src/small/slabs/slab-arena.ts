@@ -68,7 +68,7 @@
 import { InvalidPointerError, OutOfMemoryError, QuotaExceededError } from '../../errors.js';
 import { HandOff } from '../../internal/hand-off.js';
 import {
-  checkInstance, checkInt, checkPointer, optionalBool, optionalInt, optionalPowerOfTwo, optionsBag, rangeError, typeError,
+  checkInstance, checkInt, checkPointer, isSharedBuffer, optionalBool, optionalInt, optionalPowerOfTwo, optionsBag, rangeError, typeError,
 } from '../../internal/checks.js';
 import { Kind, verifyHeader, writeHeader } from '../../internal/header.js';
 import { MAX_BYTE_LENGTH, Memory } from '../../memory.js';
@@ -370,7 +370,7 @@ export class SlabArena {
    */
   handle(): SlabArenaHandle {
     const buffer = this.memory.buffer;
-    if (!(buffer instanceof SharedArrayBuffer)) {
+    if (!this.memory.shared || !isSharedBuffer(buffer)) {
       throw new TypeError('SlabArena.handle: this arena is not shared (created with shared: false)');
     }
     return { buffer, quota: this.quota.handle() };
