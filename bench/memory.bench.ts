@@ -5,9 +5,10 @@
  * user of every allocator.
  *
  * Kinds: a plain, fixed `ArrayBuffer` (`Memory.wrap`, the baseline); `Memory.create()`, a
- * resizable `ArrayBuffer` (what `Arena` uses by default, and `SlabArena` with `shared: false`);
- * `Memory.create({ shared: true })`, a growable `SharedArrayBuffer` (`SlabArena`'s default); a
- * `WebAssembly.Memory`. Views: the Memory's own fixed-length views, and a view made without a
+ * growable `SharedArrayBuffer` kept to one worker (what `Arena` uses by default, and `SlabArena`
+ * with `shared: false`); a resizable `ArrayBuffer` (what `Memory.create()` falls back to where
+ * `SharedArrayBuffer` is missing, and what it was before); `Memory.create({ shared: true })`
+ * (`SlabArena`'s default); a `WebAssembly.Memory`. Views: the Memory's own fixed-length views, and a view made without a
  * length over a growable buffer, which tracks the buffer's length as it grows.
  *
  * Each case runs its own copy of its loop (`specialize`), so no kind's views reach another's
@@ -54,13 +55,15 @@ function getterLoop(memory: Memory, n: number): number {
 export async function run(): Promise<void> {
   const size = 1 << 20;
   const fixed = Memory.wrap(new ArrayBuffer(size));
-  const resizable = Memory.create({ initial: size, maximum: 16 * size });
+  const unshared = Memory.create({ initial: size, maximum: 16 * size });
+  const resizable = Memory.wrap(new ArrayBuffer(size, { maxByteLength: 16 * size }));
   const growable = Memory.create({ initial: size, maximum: 16 * size, shared: true });
   const wasm = Memory.wrap(new WebAssembly.Memory({ initial: size >>> 16, maximum: 256 }));
   const base = 'fixed ArrayBuffer';
   const kinds: Array<[string, Memory]> = [
     [base, fixed],
-    ['Memory.create() (resizable ArrayBuffer)', resizable],
+    ['Memory.create()', unshared],
+    ['resizable ArrayBuffer', resizable],
     ['Memory.create({ shared: true })', growable],
     ['WebAssembly.Memory', wasm],
   ];
@@ -80,7 +83,7 @@ export async function run(): Promise<void> {
     getters.push({ name: `${name}: memory.u8 per write`, ops: OPS, fn: () => g(memory, OPS), ...vs(name, 'memory.u8 per write') });
   }
   const growableKinds: Array<[string, Memory]> = [
-    ['Memory.create() (resizable ArrayBuffer)', resizable],
+    ['resizable ArrayBuffer', resizable],
     ['Memory.create({ shared: true })', growable],
   ];
   for (const [name, memory] of growableKinds) {

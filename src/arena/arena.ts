@@ -41,8 +41,8 @@ import type { Ptr } from '../internal/ptr.js';
 /** Options of the {@link Arena} constructor. */
 export interface ArenaOptions {
   /**
-   * Where blocks are carved from. Default: a fresh, non-shared `Memory.create()` (a resizable
-   * `ArrayBuffer`: slower to read and write on Node 20 than a shared one; see `Memory.create`).
+   * Where blocks are carved from. Default: a fresh, non-shared `Memory.create()` (as fast to
+   * read and write as a fixed buffer; see `Memory.create`).
    * The arena claims it: a memory another allocator uses already is a `TypeError`.
    */
   memory?: Memory;

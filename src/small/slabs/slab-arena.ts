@@ -159,9 +159,8 @@ export interface SlabArenaOptions {
    */
   maximum?: number;
   /**
-   * Keep the buffer a `SharedArrayBuffer`, so workers can attach. Default true. With false it is
-   * a resizable `ArrayBuffer`, which V8 on Node 20 reads and writes several times slower (a
-   * Mempool alloc+free pair takes about twice as long; see `Memory.create`).
+   * Let workers attach (`handle()`). Default true. With false the memory is this worker's alone
+   * (`Memory.create` with `shared: false`: as fast, and no handle is given out).
    */
   shared?: boolean;
 }
