@@ -18,7 +18,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { threadId } from 'node:worker_threads';
 import {
-  InvalidPointerError, LSRegion, Mempool, OutOfMemoryError, Quota, QuotaExceededError, SlabArena, SlabCache, SmallAlloc,
+  Ibuf, InvalidPointerError, LSRegion, Mempool, Obuf, Region, OutOfMemoryError, Quota, QuotaExceededError, SlabArena, SlabCache, SmallAlloc,
 } from '../../src/index.js';
 
 const KB = 1024;
@@ -137,6 +137,46 @@ test('a SmallAlloc whose objects are all freed keeps at most one empty block, an
   region.destroy();
   nothingLost(s.arena, [s.alloc], [s.cache]);
 });
+
+/**
+ * Bytes `kind` gets from a cache over a 256 KiB quota of 64 KiB slabs, in 1 KiB steps until it
+ * fails; with `spare`, a Mempool over the same cache first keeps an empty spare block. Also
+ * whether the pool still keeps that block once the buffer has failed.
+ */
+function bufferCapacity(kind: 'Region' | 'Ibuf' | 'Obuf', spare: boolean): { got: number; kept: number } {
+  const s = setup(256 * KB, 64 * KB);
+  const pool = new Mempool(s.cache, 64);
+  if (spare) {
+    pool.free(pool.alloc());
+    assert.equal(pool.stats().emptySlabs, 1, 'the pool keeps its empty block as the spare');
+  }
+  const buffer = kind === 'Region' ? new Region(s.cache) : kind === 'Obuf' ? new Obuf(s.cache) : new Ibuf(s.cache);
+  let got = 0;
+  while (buffer.tryAlloc(KB) !== 0) got += KB;
+  const kept = pool.stats().slabs;
+  if (buffer instanceof Region) buffer.free();
+  else buffer.destroy();
+  pool.destroy();
+  s.alloc.destroy();
+  nothingLost(s.arena, [], [s.cache]);
+  return { got, kept };
+}
+
+for (const kind of ['Region', 'Ibuf', 'Obuf'] as const) {
+  test(`a ${kind} over a cache whose pools keep an empty spare block gets that block before it fails`, () => {
+    const alone = bufferCapacity(kind, false);
+    const withSpare = bufferCapacity(kind, true);
+    assert.ok(alone.got >= 128 * KB, `a ${kind} alone gets ${alone.got} bytes`);
+    assert.equal(withSpare.kept, 0, `the pool still keeps its spare block after the ${kind} failed`);
+    if (kind === 'Obuf') {
+      // The chain holds at most 31 buffers, and the spare makes the first ones smaller: the
+      // chain can fill before the quota does.
+      assert.ok(withSpare.got >= 0.85 * alone.got, `with a spare block kept, an Obuf gets ${withSpare.got} bytes, alone ${alone.got}`);
+    } else {
+      assert.equal(withSpare.got, alone.got, `with a spare block kept, a ${kind} gets ${withSpare.got} bytes, alone ${alone.got}`);
+    }
+  });
+}
 
 // ---- B. power-of-two large allocations ----
 

@@ -26,6 +26,7 @@ import { checkInstance, checkInt, optionalInt } from '../../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import type { Memory } from '../../memory.js';
 import { SlabCache } from '../slabs/slab-cache.js';
+import { tryGetBlock } from '../spare-block.js';
 import { asPtr, type Ptr } from '../../internal/ptr.js';
 
 /** A byte offset into the buffer's `Memory`; 0 is null. */
@@ -337,7 +338,7 @@ export class Ibuf {
         throw new OutOfMemoryError(size, `${where}: ${used + size} bytes can never fit the address space`);
       }
     }
-    const got = this.cache.tryGet(want);
+    const got = tryGetBlock(this.cache, want);
     if (got === 0) {
       if (!throwing) return 0;
       this.cache.noMemory(where, size, want);

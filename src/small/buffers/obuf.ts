@@ -34,6 +34,7 @@ import { checkInstance, checkInt, describe, optionalInt, typeError } from '../..
 import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import type { Memory } from '../../memory.js';
 import { SlabCache } from '../slabs/slab-cache.js';
+import { tryGetBlock } from '../spare-block.js';
 import { type Ptr } from '../../internal/ptr.js';
 
 /** A byte offset into the buffer's `Memory`; 0 is null. */
@@ -485,10 +486,10 @@ export class Obuf {
   /** A slab of `want` bytes, or failing that of just `need`; 0 if neither can be had. */
   private take(want: number, need: number): Ptr {
     const max = this.memory.maxByteLength;
-    let ptr = want <= max ? this.cache.tryGet(want) : 0;
+    let ptr = want <= max ? tryGetBlock(this.cache, want) : 0;
     if (ptr !== 0) this.lastWant = want;
     else if (need < want && need <= max) {
-      ptr = this.cache.tryGet(need);
+      ptr = tryGetBlock(this.cache, need);
       this.lastWant = need;
     }
     if (ptr !== 0 && this.debug) this.memory.u8.fill(FRESH_BYTE, ptr, ptr + this.cache.realSize(this.lastWant));

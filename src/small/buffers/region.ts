@@ -38,6 +38,7 @@ import { readStringArg, STRING_ALIGN, STRING_PREFIX, stringArg, writeString } fr
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../../internal/typed.js';
 import type { Memory } from '../../memory.js';
 import { SlabCache } from '../slabs/slab-cache.js';
+import { tryGetBlock } from '../spare-block.js';
 import { asPtr, type Ptr } from '../../internal/ptr.js';
 
 /** A byte offset into the region's `Memory`; 0 is null. */
@@ -459,10 +460,10 @@ export class Region {
         throw new OutOfMemoryError(need, `${where}: ${need} bytes can never fit the address space`);
       }
       // Ask for the doubled size first; if that fails, for just what is needed.
-      ptr = want > need ? this.cache.tryGet(want) : 0;
+      ptr = want > need ? tryGetBlock(this.cache, want) : 0;
       if (ptr !== 0) size = this.cache.realSize(want);
       else {
-        ptr = this.cache.tryGet(need);
+        ptr = tryGetBlock(this.cache, need);
         if (ptr === 0) {
           if (!throwing) return 0;
           this.cache.noMemory(where, need);

@@ -32,9 +32,9 @@
  * - nfree >= coldLimit  =>  s is in the heap (a slab that filled up leaves the heap lazily,
  *   when an allocation finds it full at the top, and stays out, "cold", until a tenth of its
  *   slots are free again); the heap is ordered by address; current == its top;
- * - at most one slab is empty (nfree == count), and only as the cache's spare: the pools of one
- *   SlabCache share one spare slot (`cache.spare`), so together they keep at most one empty
- *   slab; any other slab that empties goes back to the cache at once;
+ * - at most one slab is empty (nfree == count), and only as the spare block: the pools of one
+ *   SlabCache share one spare-block slot (spare-block.ts), so together they keep at most one
+ *   empty slab; any other slab that empties goes back to the cache at once;
  * - Σ popcount(ALLOCATED) == this.count (remote frees not yet taken in are still counted);
  *   this.count == liveRest + popcount(ALLOCATED of the current slab).
  */
@@ -43,7 +43,8 @@ import { checkInstance, checkInt, checkPointer, describe, rangeError } from '../
 import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../../internal/strings.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import { blockByte, Page } from '../slabs/page-map.js';
-import { SlabCache, type SpareHolder, type SpareSlot } from '../slabs/slab-cache.js';
+import { SlabCache } from '../slabs/slab-cache.js';
+import { spareBlockOf, tryGetBlock, type SpareBlock, type SpareHolder } from '../spare-block.js';
 import { blockIsEmpty, f64View, headerTag, Mark, retireSlab, Word } from './block-header.js';
 import { freeAnywhere } from './free-route.js';
 import { geometry, inverse32, mempoolObjsizeMax, pickOrder, slotAt } from './geometry.js';
@@ -194,11 +195,11 @@ export class Mempool implements BlockOwner, SpareHolder {
   /** Every slab held; each slab's index is in its Word.LISTIDX. */
   private slabs: number[] = [];
   /**
-   * The cache's one spare slot, shared with every pool over the cache. Its block may have been
+   * The spare-block slot of our cache, shared with every pool over it. Its block may have been
    * allocated from since it was filed (allocations do not clear it): whoever consults it checks
    * that it is still empty. Every path that takes a slab from a pool clears the slot if it holds it.
    */
-  private declare readonly spare: SpareSlot;
+  private declare readonly spare: SpareBlock;
   /**
    * Live objects in every slab but the current one (remote frees not yet taken in included).
    * The fast paths keep no counter at all (a counter bumped by both alloc and free is a
@@ -264,7 +265,7 @@ export class Mempool implements BlockOwner, SpareHolder {
     this.f64 = f64View(this.u8);
     this.viewEnd = this.u8.length;
     this.pageMap = cache.arena.pageMap;
-    this.spare = cache.spare;
+    this.spare = spareBlockOf(cache);
   }
 
   /** Live objects. */
@@ -372,7 +373,7 @@ export class Mempool implements BlockOwner, SpareHolder {
         this.sinceScan = this.takeRemote();
         if (this.sinceScan > 0) continue;
       }
-      let s = this.cache.tryGet(this.slabSize) >>> 0;
+      let s = tryGetBlock(this.cache, this.slabSize) >>> 0;
       if (s === 0) {
         // Memory is short: remote frees count now. A SmallAlloc's pool returns 0 instead: the
         // SmallAlloc takes in what all its pools hold, and tries again.
@@ -587,7 +588,7 @@ export class Mempool implements BlockOwner, SpareHolder {
   }
 
   /**
-   * Slab `s` became empty: it takes the cache's spare slot when the slot is free (or its block
+   * Slab `s` became empty: it takes the spare-block slot when the slot is free (or its block
    * has been used since), else it goes back to the cache at once.
    */
   private becameEmpty(s: number): void {
@@ -985,7 +986,7 @@ export class Mempool implements BlockOwner, SpareHolder {
       if (nfree >= this.coldLimit && hi === Mark.NONE) fail(`${at} has ${nfree} free slots (cold below ${this.coldLimit}) but is not in the heap`);
       if (nfree === this.objcount) {
         empties++;
-        if (this.spare.block !== s || this.spare.holder !== this) fail(`${at} is empty but not the cache's spare (${this.spare.block})`);
+        if (this.spare.block !== s || this.spare.holder !== this) fail(`${at} is empty but not the spare block (${this.spare.block})`);
       }
       live += alloc;
       deferred += def;

@@ -37,7 +37,7 @@ import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../../inter
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../../internal/typed.js';
 import { MAX_BYTE_LENGTH, type Memory } from '../../memory.js';
 import { currentThreadId } from '../../internal/thread.js';
-import { LargeState, isPageRun, largeFail, largeId, largeState, largeWord, liveLargeWord, tagIndex,  } from './large.js';
+import { LargeState, isPageRun, largeFail, largeId, largeState, largeWord, liveLargeWord, tagIndex } from './large.js';
 import { Mark, retireSlab, Word } from './block-header.js';
 import { freeAnywhere, freeRemote } from './free-route.js';
 import { mempoolObjsizeMax, slotAt } from './geometry.js';
@@ -47,6 +47,7 @@ import { ReadViews, type ViewRecord } from './read-views.js';
 import { SizeClasses } from './size-class.js';
 import { Page } from '../slabs/page-map.js';
 import { SlabCache, slabOf, slabSizeAt } from '../slabs/slab-cache.js';
+import { tryGetPages } from '../spare-block.js';
 
 /** Deferred frees released per alloc/free/stats/check call. */
 const BATCH = 16;
@@ -160,8 +161,8 @@ const viewReaper = new FinalizationRegistry<{ owner: SmallAlloc; rec: ViewRecord
  *
  * Failure: `alloc` throws `OutOfMemoryError`/`QuotaExceededError` naming `SmallAlloc.alloc`,
  * `tryAlloc` returns 0, and nothing changes; before failing, every remote free and every
- * releasable deferred free is taken in, and the cache's spare block goes back (so no memory
- * sits empty in a pool while an allocation fails). A pointer that is not a non-negative
+ * releasable deferred free is taken in, and the pools' spare block goes back to the cache (so
+ * no memory sits empty in a pool while an allocation fails). A pointer that is not a non-negative
  * integer is a `RangeError`; a free of anything that is not a live allocation throws
  * `InvalidPointerError`; a `size` given to `free` that does not match a live allocation is a
  * `RangeError`. All change nothing.
@@ -631,8 +632,8 @@ export class SmallAlloc implements BlockOwner {
       this.largeSinceScan = 0;
       this.takeRemoteLarge();
     }
-    let s = this.cache.getPages(size);
-    if (s === 0 && this.reclaimAll()) s = this.cache.getPages(size);
+    let s = tryGetPages(this.cache, size);
+    if (s === 0 && this.reclaimAll()) s = tryGetPages(this.cache, size);
     if (s === 0) {
       if (!throwing) return 0;
       this.cache.noMemory(where, size);

@@ -16,13 +16,12 @@
  * `cache.ownerId`, the page map (page-map.ts), `slabOf(arena, ptr)`, `slabSizeAt(arena, start)`,
  * `cache.adopt(threadId)`, `arena.slabOwner[ptr / slabSize]`, and `arena.memory`'s views
  * (call `memory.sync()` / re-read the views after a get, which may have grown the buffer).
- * Additions since it first landed: `cache.destroy()`, `cache.getPages()`, page runs (0xFE), the
- * one-spare slot (`cache.spare`), and the arena's owner-recording `mapFor`/`unmapFor`.
+ * Additions since it first landed: `cache.destroy()`, `cache.getPages()`, page runs (0xFE), and
+ * the arena's owner-recording `mapFor`/`unmapFor`.
  *
- * Spare blocks: every Mempool over this cache shares one `spare` slot, so the pools of a cache
- * keep at most one empty block between them. Before a get fails, the cache asks the slot's
- * holder to give its spare back, gives its cached free arena slab back to the arena (so a run
- * may form), and tries again.
+ * Before a get of a run fails, the cache gives its cached free arena slab back to the arena (so
+ * a run may form) and tries again. The one empty block the pools over it keep between them is
+ * theirs (spare-block.ts): the cache never calls up to them.
  *
  * Adoption: the arena's registry moves the dead owner's entries to ADOPTING with this cache as
  * adopter; each slab then changes owner by one compare-exchange of its owner word, so it keeps
@@ -76,22 +75,6 @@ export interface SlabCacheStats {
     /** Their bytes. */
     used: number;
   };
-}
-
-/**
- * Whoever holds a cache's spare block: gives it back to the cache when asked, if it still is
- * empty. Returns true if it gave a block back. @internal
- */
-export interface SpareHolder {
-  dropSpare(): boolean;
-}
-
-/** The one empty block the pools of a cache may keep between them. @internal */
-export interface SpareSlot {
-  /** The pool keeping it, or null. */
-  holder: SpareHolder | null;
-  /** Its start (0 when none); it may have been allocated from since: the holder checks. */
-  block: number;
 }
 
 /**
@@ -183,8 +166,6 @@ export class SlabCache {
    * owner of every arena slab it holds. @internal
    */
   readonly ownerId: number;
-  /** The one empty block the pools over this cache may keep between them. @internal */
-  readonly spare: SpareSlot = { holder: null, block: 0 };
 
   private readonly pageMap: Uint8Array;
   private readonly slabOwner: Int32Array;
@@ -580,8 +561,6 @@ export class SlabCache {
     this.pageBytes = 0;
     this.runs = 0;
     this.runBytes = 0;
-    this.spare.holder = null;
-    this.spare.block = 0;
     arena.releaseOwner(this.ownerId);
   }
 
@@ -651,9 +630,7 @@ export class SlabCache {
       start = this.arena.mapFor(this.ownerId, 1);
       if (start === 0) {
         this.failure = this.arena.failure;
-        // The spare may be enough; else nothing is (a cached free slab would have been found).
-        const holder = this.spare.holder;
-        return holder !== null && holder.dropSpare() ? this.getOrder(order) : 0;
+        return 0;
       }
       this.slabsHeld++;
       this.refreshViews();
@@ -749,7 +726,6 @@ export class SlabCache {
       if (p === 0) {
         this.failure = this.arena.failure;
         for (let i = 0; i < cached; i++) this.retakeFreeSlab();
-        if (this.spare.holder !== null && this.spare.holder.dropSpare()) return this.getRun(size);
         return 0;
       }
     }

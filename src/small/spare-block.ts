@@ -1,0 +1,67 @@
+/**
+ * The spare block: the one empty block the Mempools of a SlabCache keep between them, and the
+ * retry every allocator over the cache makes with it before an allocation fails.
+ *
+ * Memory source: none of its own; the block is a mempool slab some pool holds, in its heap.
+ *
+ * Why one, shared: a pool whose last object goes keeps the block (as Tarantool's mempool keeps
+ * a spare slab), so an alloc/free pair at the edge of a slab does not send it to the cache and
+ * back each time; but one spare per pool let the empty pools of a size-class allocator hold the
+ * whole quota. So the pools of one cache share a single slot, and any other block that empties
+ * goes back to the cache at once.
+ *
+ * Layering: the cache knows nothing of it. The allocators over the cache (Mempool, SmallAlloc,
+ * Region, Ibuf, Obuf) get blocks through {@link tryGetBlock} and {@link tryGetPages}, which ask
+ * the slot's holder, a sibling, to give the spare back when the cache has nothing, then try
+ * again. A direct `SlabCache.get` does not reach it.
+ *
+ * Thread-safety: one worker's, as its cache is.
+ *
+ * Invariant: `holder === null` iff `block === 0`; the block is one of the holder's slabs. It may
+ * have been allocated from since it was filed: the holder checks it is still empty.
+ */
+import type { SlabCache } from './slabs/slab-cache.js';
+
+/** A pool that can keep the spare block: gives it back if it is still empty. @internal */
+export interface SpareHolder {
+  /** Clears the slot; returns true if the block was still empty and went back to the cache. */
+  dropSpare(): boolean;
+}
+
+/** The slot of one cache. @internal */
+export class SpareBlock {
+  /** The pool keeping the block, or null. */
+  holder: SpareHolder | null = null;
+  /** The block's start, or 0 when there is none. */
+  block = 0;
+
+  /** Asks the holder for the block back; true if memory went back to the cache. */
+  giveBack(): boolean {
+    const holder = this.holder;
+    return holder !== null && holder.dropSpare();
+  }
+}
+
+const slots = new WeakMap<SlabCache, SpareBlock>();
+
+/** The spare-block slot of `cache` (made on first use). @internal */
+export function spareBlockOf(cache: SlabCache): SpareBlock {
+  let slot = slots.get(cache);
+  if (slot === undefined) {
+    slot = new SpareBlock();
+    slots.set(cache, slot);
+  }
+  return slot;
+}
+
+/** `cache.tryGet(size)`; when that finds nothing, again after the spare block went back. @internal */
+export function tryGetBlock(cache: SlabCache, size: number): number {
+  const p = cache.tryGet(size);
+  return p !== 0 || !spareBlockOf(cache).giveBack() ? p : cache.tryGet(size);
+}
+
+/** `cache.getPages(size)`; when that finds nothing, again after the spare block went back. @internal */
+export function tryGetPages(cache: SlabCache, size: number): number {
+  const p = cache.getPages(size);
+  return p !== 0 || !spareBlockOf(cache).giveBack() ? p : cache.getPages(size);
+}
