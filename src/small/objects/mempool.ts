@@ -104,7 +104,7 @@ export interface MempoolAdoption {
  *
  * Adoption: the objects of a worker that has exited are taken over by {@link Mempool.adopt}.
  */
-export class Mempool implements BlockOwner, SpareHolder {
+export class Mempool {
   /** Bytes per object, as asked. */
   declare readonly objsize: number;
   /** The memory source. */

@@ -175,7 +175,7 @@ const viewReaper = new FinalizationRegistry<{ owner: SmallAlloc; rec: ViewRecord
  * Adoption: the allocations of a worker that has exited are taken over by
  * {@link SmallAlloc.adopt}.
  */
-export class SmallAlloc implements BlockOwner {
+export class SmallAlloc {
   /** The memory source. */
   declare readonly cache: SlabCache;
   /** Growth factor between classes actually achieved. */
@@ -398,22 +398,22 @@ export class SmallAlloc implements BlockOwner {
   realloc(ptr: number, size: number): number {
     if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('SmallAlloc.realloc', 'size', size, 0, MAX_BYTE_LENGTH);
     // A class object of ours, found as free's fast path finds it.
-    if (typeof ptr === 'number' && (ptr >>> 0) === ptr && ptr < this.end) {
-      const o = this.pageMap[ptr >>> Page.SHIFT]! - 1;
-      if ((o >>> 0) < Page.MAX_BLOCK) {
-        const s = ptr - (ptr & ((Page.BYTES << o) - 1));
-        const pool = this.poolOf(s);
-        if (pool !== null && this.u32[(s >>> 2) + Word.OWNER] === this.ownerId && pool.holds(ptr, s)) {
-          const real = pool.objsize;
-          // The same class holds the sizes above the previous class, up to its own.
-          if (size <= real && real <= this.objsizeMax && this.classOf(size) === this.classOf(real)) return ptr;
-          const q = this.moveTo(ptr, real, size);
-          pool.freeIn(ptr, s);
-          return q;
-        }
-      }
+    const s = typeof ptr === 'number' && (ptr >>> 0) === ptr ? this.slabOfOurs(ptr) : 0;
+    if (s > 0) {
+      const pool = this.pools[this.u32[(s >>> 2) + Word.CLASS]!]!;
+      if (pool.holds(ptr, s)) return this.reallocIn(pool, ptr, s, size);
     }
     return this.reallocSlow(ptr, size);
+  }
+
+  /** realloc of `ptr`, a live object of our `pool`'s slab `s`. */
+  private reallocIn(pool: Mempool, ptr: number, s: number, size: number): number {
+    const real = pool.objsize;
+    // The same class holds the sizes above the previous class, up to its own.
+    if (size <= real && real <= this.objsizeMax && this.classOf(size) === this.classOf(real)) return ptr;
+    const q = this.moveTo(ptr, real, size);
+    pool.freeIn(ptr, s);
+    return q;
   }
 
   /** realloc of 0, of a large allocation, past our views, or of what is not ours. */
@@ -444,6 +444,12 @@ export class SmallAlloc implements BlockOwner {
         this.freeLarge(ptr);
         return q;
       }
+    } else if (ptr < arena.maximum) {
+      // An object of a pool the fast path does not look at (adopted, of another geometry).
+      const s = slabOf(arena, ptr) >>> 0;
+      const ours = s !== 0 && s + Word.BYTES <= this.end && this.u32[(s >>> 2) + Word.OWNER] === this.ownerId;
+      const pool = ours ? this.poolOf(s) : null;
+      if (pool !== null && pool.holds(ptr, s)) return this.reallocIn(pool, ptr, s, size);
     }
     this.invalid(where, ptr, 'is not a live allocation of this allocator');
   }
@@ -491,30 +497,37 @@ export class SmallAlloc implements BlockOwner {
       this.freeSlow(ptr, size);
       return;
     }
-    // The page map's byte minus 1 is a handed-out block's order; anything else goes slow.
-    const o = this.pageMap[ptr >>> Page.SHIFT]! - 1;
-    if ((o >>> 0) >= Page.MAX_BLOCK) {
+    const s = this.slabOfOurs(ptr);
+    if (s > 0) {
+      this.pools[this.u32[(s >>> 2) + Word.CLASS]!]!.freeIn(ptr, s);
+    } else if (s < 0) {
+      freeRemote('SmallAlloc', this.u32, this.i32, ptr, -s);
+    } else {
       this.freeSlow(ptr, size);
-      return;
     }
+  }
+
+  /**
+   * Whose block is `ptr` (a u32) in, as the fast paths of free and realloc decode it: the start
+   * of the mempool slab that holds it when one of our class pools owns that slab; minus the
+   * start when another worker's pool does; else 0 (a large allocation, another allocator of
+   * this worker, past our views, not handed out).
+   */
+  private slabOfOurs(ptr: number): number {
+    // The page map's byte minus 1 is a handed-out block's order.
+    const o = this.pageMap[ptr >>> Page.SHIFT]! - 1;
+    if ((o >>> 0) >= Page.MAX_BLOCK) return 0;
     const s = ptr - (ptr & ((Page.BYTES << o) - 1));
     const h = s >>> 2;
     const u32 = this.u32;
     // A pool id is written only with the magic and cleared when the slab goes back, so an
     // owner, class and pool id that match are our own mempool slab. Past our views' end the
-    // reads give undefined: no match, the slow path refreshes the views.
+    // reads give undefined: no match, and the slow paths refresh the views.
     const cls = u32[h + Word.CLASS]!;
     const pool = cls < this.pools.length ? this.pools[cls]! : null;
-    if (pool === null || u32[h + Word.OWNER] !== this.ownerId || pool.poolId !== u32[h + Word.POOL]) {
-      // Another worker's mempool slab: straight to the remote free (which checks the slot).
-      if (u32[h + Word.MAGIC] === Mark.MEMPOOL && u32[h + Word.OWNER] !== this.ownerId) {
-        freeRemote('SmallAlloc', u32, this.i32, ptr, s);
-        return;
-      }
-      this.freeSlow(ptr, size);
-      return;
-    }
-    pool.freeIn(ptr, s);
+    const owner = u32[h + Word.OWNER];
+    if (pool !== null && owner === this.ownerId && pool.poolId === u32[h + Word.POOL]) return s;
+    return u32[h + Word.MAGIC] === Mark.MEMPOOL && owner !== this.ownerId ? -s : 0;
   }
 
   /** Every free the fast path leaves: deferred frees due, debug mode, a size, anything odd. */
