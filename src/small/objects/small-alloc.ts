@@ -399,7 +399,7 @@ export class SmallAlloc {
     if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('SmallAlloc.realloc', 'size', size, 0, MAX_BYTE_LENGTH);
     // A class object of ours, found as free's fast path finds it.
     const s = typeof ptr === 'number' && (ptr >>> 0) === ptr ? this.slabOfOurs(ptr) : 0;
-    if (s > 0) {
+    if (s !== 0) {
       const pool = this.pools[this.u32[(s >>> 2) + Word.CLASS]!]!;
       if (pool.holds(ptr, s)) return this.reallocIn(pool, ptr, s, size);
     }
@@ -416,7 +416,7 @@ export class SmallAlloc {
     return q;
   }
 
-  /** realloc of 0, of a large allocation, past our views, or of what is not ours. */
+  /** realloc of 0, of a large allocation, of an adopted pool's object, past our views, or of what is not ours. */
   private reallocSlow(ptr: number, size: number): number {
     const where = 'SmallAlloc.realloc';
     if (ptr === 0) {
@@ -498,26 +498,29 @@ export class SmallAlloc {
       return;
     }
     const s = this.slabOfOurs(ptr);
-    if (s > 0) {
-      this.pools[this.u32[(s >>> 2) + Word.CLASS]!]!.freeIn(ptr, s);
-    } else if (s < 0) {
-      freeRemote('SmallAlloc', this.u32, this.i32, ptr, -s);
+    if (s !== 0) this.pools[this.u32[(s >>> 2) + Word.CLASS]!]!.freeIn(ptr, s);
+    else this.freeNotOurs(ptr);
+  }
+
+  /** A free the fast path found in no slab of ours: another worker's object goes straight to the remote free. */
+  private freeNotOurs(ptr: number): void {
+    const s = this.blockStart(ptr);
+    const h = s >>> 2;
+    if (s !== 0 && this.u32[h + Word.MAGIC] === Mark.MEMPOOL && this.u32[h + Word.OWNER] !== this.ownerId) {
+      freeRemote('SmallAlloc', this.u32, this.i32, ptr, s);
     } else {
-      this.freeSlow(ptr, size);
+      this.freeSlow(ptr, undefined);
     }
   }
 
   /**
    * Whose block is `ptr` (a u32) in, as the fast paths of free and realloc decode it: the start
-   * of the mempool slab that holds it when one of our class pools owns that slab; minus the
-   * start when another worker's pool does; else 0 (a large allocation, another allocator of
-   * this worker, past our views, not handed out).
+   * of the mempool slab that holds it when one of our class pools owns that slab, else 0 (another
+   * worker's slab, a large allocation, another allocator of this worker, past our views, not
+   * handed out).
    */
   private slabOfOurs(ptr: number): number {
-    // The page map's byte minus 1 is a handed-out block's order.
-    const o = this.pageMap[ptr >>> Page.SHIFT]! - 1;
-    if ((o >>> 0) >= Page.MAX_BLOCK) return 0;
-    const s = ptr - (ptr & ((Page.BYTES << o) - 1));
+    const s = this.blockStart(ptr);
     const h = s >>> 2;
     const u32 = this.u32;
     // A pool id is written only with the magic and cleared when the slab goes back, so an
@@ -525,9 +528,14 @@ export class SmallAlloc {
     // reads give undefined: no match, and the slow paths refresh the views.
     const cls = u32[h + Word.CLASS]!;
     const pool = cls < this.pools.length ? this.pools[cls]! : null;
-    const owner = u32[h + Word.OWNER];
-    if (pool !== null && owner === this.ownerId && pool.poolId === u32[h + Word.POOL]) return s;
-    return u32[h + Word.MAGIC] === Mark.MEMPOOL && owner !== this.ownerId ? -s : 0;
+    return s !== 0 && pool !== null && u32[h + Word.OWNER] === this.ownerId && pool.poolId === u32[h + Word.POOL] ? s : 0;
+  }
+
+  /** The start of the buddy block `ptr` (a u32) is in, from the page map; 0 if none is handed out there. */
+  private blockStart(ptr: number): number {
+    // The page map's byte minus 1 is a handed-out block's order.
+    const o = this.pageMap[ptr >>> Page.SHIFT]! - 1;
+    return (o >>> 0) < Page.MAX_BLOCK ? ptr - (ptr & ((Page.BYTES << o) - 1)) : 0;
   }
 
   /** Every free the fast path leaves: deferred frees due, debug mode, a size, anything odd. */
