@@ -10,11 +10,11 @@
  * memory through the arena and claim nothing. Wrapping a shared buffer in another `Memory`
  * (as every worker does to reach it) is not a claim and is not checked.
  *
- * Views: `u8`, `dv`, `i32` and `u32` are fixed-length views over the whole current buffer,
- * rebuilt when the buffer grows or (for wasm) is swapped. Fixed-length views are used on
- * purpose: on Node 20 a length-tracking view over a growable `SharedArrayBuffer` is about 25x
- * slower per access than a fixed-length one. Allocators keep their own copies of the views and
- * call `sync()` when they get memory past their views' end.
+ * Views: `u8`, `dv`, `i32`, `u32` and `f64` are fixed-length views over the whole current
+ * buffer, rebuilt when the buffer grows or (for wasm) is swapped. Fixed-length views are used
+ * on purpose: a length-tracking view over a growable `SharedArrayBuffer` is about 50x slower
+ * per access than a fixed-length one. Allocators keep their own copies of the views, taken by
+ * `holdViews` when they are made and again when they meet memory past their copies' end.
  *
  * Invariants: `byteLength <= maxByteLength`; `byteLength` never decreases; after `sync()` (and
  * on every read of a view getter) the views cover exactly `[0, byteLength)` of `buffer`.
@@ -84,6 +84,7 @@ export class Memory {
   private _dv: DataView;
   private _i32: Int32Array;
   private _u32: Uint32Array;
+  private _f64: Float64Array;
   /** The allocator that claimed this memory (see the module comment); null while none has. */
   private owner: string | null = null;
 
@@ -100,6 +101,7 @@ export class Memory {
     this._dv = new DataView(source, 0, source.byteLength);
     this._i32 = new Int32Array(source, 0, source.byteLength >>> 2);
     this._u32 = new Uint32Array(source, 0, source.byteLength >>> 2);
+    this._f64 = new Float64Array(source, 0, source.byteLength >>> 3);
   }
 
   /**
@@ -203,6 +205,12 @@ export class Memory {
     return this._u32;
   }
 
+  /** A `Float64Array` over all of the current buffer (its whole 8-byte words). */
+  get f64(): Float64Array {
+    this.sync();
+    return this._f64;
+  }
+
   /**
    * Rebuilds the views if the buffer grew (here or in another worker) or was swapped.
    * Returns true when it did, so a caller knows to re-read its own copies.
@@ -230,6 +238,7 @@ export class Memory {
     this._dv = new DataView(buffer, 0, n);
     this._i32 = new Int32Array(buffer, 0, n >>> 2);
     this._u32 = new Uint32Array(buffer, 0, n >>> 2);
+    this._f64 = new Float64Array(buffer, 0, n >>> 3);
   }
 
   /**
@@ -285,4 +294,30 @@ function growBuffer(buffer: ArrayBuffer | SharedArrayBuffer, byteLength: number)
     if (!buffer.resizable) throw new RangeError('buffer is not resizable');
     buffer.resize(byteLength);
   }
+}
+
+/**
+ * The copies of its memory's views an allocator keeps in fields of its own, for fast paths that
+ * must not call a getter; `viewEnd` is the byte length they cover. @internal
+ */
+export interface HeldViews {
+  u8: Uint8Array;
+  dv: DataView;
+  i32: Int32Array;
+  u32: Uint32Array;
+  f64: Float64Array;
+  viewEnd: number;
+}
+
+/**
+ * The one way an allocator refreshes its views: takes `memory`'s current ones into `held`, at
+ * construction and whenever it meets memory past `held.viewEnd` (the memory grew). @internal
+ */
+export function holdViews(memory: Memory, held: HeldViews): void {
+  held.u8 = memory.u8;
+  held.dv = memory.dv;
+  held.i32 = memory.i32;
+  held.u32 = memory.u32;
+  held.f64 = memory.f64;
+  held.viewEnd = held.u8.length;
 }

@@ -16,6 +16,9 @@ test('Memory.create reserves up to maximum and grows on demand', () => {
   m.u8[65535] = 9;
   assert.equal(m.dv.getUint8(65535), 9);
   assert.equal(m.i32.length, 16384);
+  m.f64[8191] = 1.5;
+  assert.equal(m.f64.length, 8192);
+  assert.equal(m.dv.getFloat64(65528, true), 1.5);
 });
 
 test('Memory.grow past the maximum throws OutOfMemoryError and changes nothing', () => {

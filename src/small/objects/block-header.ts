@@ -82,11 +82,6 @@ export function headerTag(ownerId: number, poolId: number): number {
   return new Float64Array(words.buffer)[0]!;
 }
 
-/** A fixed-length Float64Array over the whole of `u8`'s buffer (as long as `u8`). @internal */
-export function f64View(u8: Uint8Array): Float64Array {
-  return new Float64Array(u8.buffer, 0, u8.length >>> 3);
-}
-
 /**
  * True when mempool slab `s` holds no object: nothing allocated, nothing deferred (read from
  * its header and bitmap, which are current even for a pool's current slab). @internal

@@ -42,10 +42,11 @@ import { InvalidPointerError } from '../../errors.js';
 import { checkInstance, checkInt, checkPointer, describe, rangeError } from '../../internal/checks.js';
 import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../../internal/strings.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
+import { holdViews } from '../../memory.js';
 import { blockByte, Page } from '../slabs/page-map.js';
 import { SlabCache } from '../slabs/slab-cache.js';
 import { spareBlockOf, tryGetBlock, type SpareBlock, type SpareHolder } from '../spare-block.js';
-import { blockIsEmpty, f64View, headerTag, Mark, retireSlab, Word } from './block-header.js';
+import { blockIsEmpty, headerTag, Mark, retireSlab, Word } from './block-header.js';
 import { freeAnywhere } from './free-route.js';
 import { geometry, inverse32, mempoolObjsizeMax, pickOrder, slotAt } from './geometry.js';
 import { isPageRun, LargeState, largeState, tagIndex } from './large.js';
@@ -149,11 +150,16 @@ export class Mempool {
   /** A SmallAlloc's pool: it counts no debug operations and leaves reclaiming to the SmallAlloc. */
   private declare readonly hosted: boolean;
 
-  private declare u8: Uint8Array;
-  private declare u32: Uint32Array;
-  private declare i32: Int32Array;
-  /** The buffer as doubles: f64[(s >>> 3) + 1] holds slab s's owner and pool words. */
-  private declare f64: Float64Array;
+  /** Views of the memory (see holdViews). @internal */
+  declare u8: Uint8Array;
+  /** @internal */
+  declare dv: DataView;
+  /** @internal */
+  declare u32: Uint32Array;
+  /** @internal */
+  declare i32: Int32Array;
+  /** The buffer as doubles: f64[(s >>> 3) + 1] holds slab s's owner and pool words. @internal */
+  declare f64: Float64Array;
   /**
    * Our owner and pool words read as one double (pool ids are below 2^30, so it is never a
    * NaN, and owner ids are not 0, so it is never a zero): equal doubles are equal words.
@@ -161,8 +167,8 @@ export class Mempool {
    */
   declare readonly tag: number;
   private declare readonly pageMap: Uint8Array;
-  /** Byte length our views cover. */
-  private declare viewEnd: number;
+  /** Byte length our views cover. @internal */
+  declare viewEnd: number;
 
   // The current slab (the heap's top) keeps its free list head and bump address in these
   // fields instead of its header while it is current: the fast paths then touch the shared
@@ -257,13 +263,7 @@ export class Mempool {
     this.debug = d.enabled;
     this.periodic = new PeriodicCheck(d.checkEvery);
     this.quick = !this.debug && !this.views.anyOpen;
-    const memory = cache.arena.memory;
-    memory.sync();
-    this.u8 = memory.u8;
-    this.u32 = memory.u32;
-    this.i32 = memory.i32;
-    this.f64 = f64View(this.u8);
-    this.viewEnd = this.u8.length;
+    holdViews(cache.arena.memory, this);
     this.pageMap = cache.arena.pageMap;
     this.spare = spareBlockOf(cache);
   }
@@ -665,13 +665,7 @@ export class Mempool {
 
   /** Re-reads the views after the buffer grew. @internal */
   refresh(): void {
-    const memory = this.cache.arena.memory;
-    memory.sync();
-    this.u8 = memory.u8;
-    this.u32 = memory.u32;
-    this.i32 = memory.i32;
-    this.f64 = f64View(this.u8);
-    this.viewEnd = this.u8.length;
+    holdViews(this.cache.arena.memory, this);
   }
 
   /** Writes the current slab's cached state back to its header. */

@@ -35,7 +35,7 @@ import { checkInstance, checkInt, checkPointer, describe, optionsBag, rangeError
 import { getDebug, PeriodicCheck } from '../../debug.js';
 import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../../internal/typed.js';
-import { MAX_BYTE_LENGTH, type Memory } from '../../memory.js';
+import { holdViews, MAX_BYTE_LENGTH, type Memory } from '../../memory.js';
 import { currentThreadId } from '../../internal/thread.js';
 import { LargeState, isPageRun, largeFail, largeId, largeState, largeWord, liveLargeWord, tagIndex } from './large.js';
 import { Mark, retireSlab, Word } from './block-header.js';
@@ -223,11 +223,18 @@ export class SmallAlloc {
   /** Views closed by the garbage collector (dropped without close()). */
   private viewsCollected = 0;
 
-  private declare u8: Uint8Array;
-  private declare dv: DataView;
-  private declare u32: Uint32Array;
-  private declare i32: Int32Array;
-  private declare end: number;
+  /** Views of the memory (see holdViews). @internal */
+  declare u8: Uint8Array;
+  /** @internal */
+  declare dv: DataView;
+  /** @internal */
+  declare i32: Int32Array;
+  /** @internal */
+  declare u32: Uint32Array;
+  /** @internal */
+  declare f64: Float64Array;
+  /** Byte length our views cover. @internal */
+  declare viewEnd: number;
   private declare readonly pageMap: Uint8Array;
 
   /** Large allocations held (live, remote-freed, deferred), by start. */
@@ -282,12 +289,7 @@ export class SmallAlloc {
     this.ownerId = cache.ownerId;
     const memory = cache.arena.memory;
     this.memory = memory;
-    memory.sync();
-    this.u8 = memory.u8;
-    this.dv = memory.dv;
-    this.u32 = memory.u32;
-    this.i32 = memory.i32;
-    this.end = this.u32.length * 4;
+    holdViews(memory, this);
     this.pageMap = cache.arena.pageMap;
     this.tags = cache.arena.pageTags;
     this.fastPaths();
@@ -379,7 +381,7 @@ export class SmallAlloc {
     if (typeof size !== 'number' || (size >>> 0) !== size) checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH);
     const p = this.tryAlloc(size);
     if (p === 0) this.cache.noMemory(where, size);
-    if (p + size > this.end) this.refresh();
+    if (p + size > this.viewEnd) this.refresh();
     this.u8.fill(0, p, p + size);
     return p;
   }
@@ -425,9 +427,9 @@ export class SmallAlloc {
       return p;
     }
     if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
-    if (ptr >= this.end) {
+    if (ptr >= this.viewEnd) {
       this.refresh();
-      if (ptr < this.end) return this.realloc(ptr, size);
+      if (ptr < this.viewEnd) return this.realloc(ptr, size);
     }
     const arena = this.cache.arena;
     if (ptr < arena.maximum && isPageRun(arena, ptr)) {
@@ -447,7 +449,7 @@ export class SmallAlloc {
     } else if (ptr < arena.maximum) {
       // An object of a pool the fast path does not look at (adopted, of another geometry).
       const s = slabOf(arena, ptr) >>> 0;
-      const ours = s !== 0 && s + Word.BYTES <= this.end && this.u32[(s >>> 2) + Word.OWNER] === this.ownerId;
+      const ours = s !== 0 && s + Word.BYTES <= this.viewEnd && this.u32[(s >>> 2) + Word.OWNER] === this.ownerId;
       const pool = ours ? this.poolOf(s) : null;
       if (pool !== null && pool.holds(ptr, s)) return this.reallocIn(pool, ptr, s, size);
     }
@@ -458,7 +460,7 @@ export class SmallAlloc {
   private moveTo(ptr: number, real: number, size: number): number {
     const q = this.tryAlloc(size);
     if (q === 0) this.cache.noMemory('SmallAlloc.realloc', size);
-    if (q + size > this.end) this.refresh();
+    if (q + size > this.viewEnd) this.refresh();
     this.u8.copyWithin(q, ptr, ptr + (real < size ? real : size));
     return q;
   }
@@ -550,7 +552,7 @@ export class SmallAlloc {
     const ptr = ArrayBuffer.isView(arg) ? this.viewStart(arg, where) : arg;
     if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
     if (size !== undefined && size !== null) checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH);
-    if (ptr >= this.end) this.refresh();
+    if (ptr >= this.viewEnd) this.refresh();
     const arena = this.cache.arena;
     const sized = size !== undefined && size !== null;
     if (ptr !== 0 && ptr < arena.maximum && isPageRun(arena, ptr)) {
@@ -564,7 +566,7 @@ export class SmallAlloc {
     }
     if (sized && ptr !== 0 && ptr < arena.maximum) {
       const s = slabOf(arena, ptr) >>> 0;
-      if (s !== 0 && s + Word.BYTES <= this.end && this.u32[(s >>> 2) + Word.MAGIC] === Mark.MEMPOOL) {
+      if (s !== 0 && s + Word.BYTES <= this.viewEnd && this.u32[(s >>> 2) + Word.MAGIC] === Mark.MEMPOOL) {
         this.checkSize(ptr, s, size, this.poolOf(s) !== null && this.u32[(s >>> 2) + Word.OWNER] === this.ownerId);
       }
     }
@@ -636,13 +638,7 @@ export class SmallAlloc {
   }
 
   private refresh(): void {
-    const memory = this.cache.arena.memory;
-    memory.sync();
-    this.u8 = memory.u8;
-    this.dv = memory.dv;
-    this.u32 = memory.u32;
-    this.i32 = memory.i32;
-    this.end = this.u32.length * 4;
+    holdViews(this.memory, this);
   }
 
   // ---- the large path ----
@@ -660,7 +656,7 @@ export class SmallAlloc {
       this.cache.noMemory(where, size);
     }
     this.largeSinceScan++;
-    if (s >= this.end) this.refresh();
+    if (s >= this.viewEnd) this.refresh();
     const t = tagIndex(s);
     this.tags[t + 1] = size | 0;
     Atomics.store(this.tags, t, largeWord(LargeState.LIVE, this.id));
@@ -763,7 +759,7 @@ export class SmallAlloc {
   }
 
   private releaseOne(ptr: number): void {
-    if (ptr >= this.end) this.refresh();
+    if (ptr >= this.viewEnd) this.refresh();
     if (isPageRun(this.cache.arena, ptr)) {
       this.largeDeferred--;
       this.dropLarge(ptr);
@@ -809,7 +805,7 @@ export class SmallAlloc {
     const n = stringArg(where, s);
     const p = this.tryAlloc(STRING_PREFIX + n);
     if (p === 0) this.cache.noMemory(where, STRING_PREFIX + n);
-    if (p + STRING_PREFIX + n > this.end) this.refresh();
+    if (p + STRING_PREFIX + n > this.viewEnd) this.refresh();
     writeString(this.u8, this.dv, p, s, n);
     return p;
   }
@@ -834,7 +830,7 @@ export class SmallAlloc {
     if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
     const arena = this.cache.arena;
     if (ptr === 0 || ptr >= arena.maximum) this.invalid(where, ptr, 'is not a pointer into the arena');
-    if (ptr >= this.end) this.refresh();
+    if (ptr >= this.viewEnd) this.refresh();
     // Any allocator's pointer is answered, as free() accepts it; one of this worker's must
     // still belong to a live allocator.
     const mine = arena.slabOwner[Math.floor(ptr / arena.slabSize)] === this.ownerId;
@@ -844,7 +840,7 @@ export class SmallAlloc {
       return -this.cache.pagesSize(this.largeSize(ptr));
     }
     const s = slabOf(arena, ptr) >>> 0;
-    if (s === 0 || s + Word.BYTES > this.end) this.invalid(where, ptr, 'is not in a block handed out by the arena');
+    if (s === 0 || s + Word.BYTES > this.viewEnd) this.invalid(where, ptr, 'is not in a block handed out by the arena');
     const u32 = this.u32;
     const i32 = this.i32;
     const h = s >>> 2;
@@ -984,7 +980,7 @@ export class SmallAlloc {
     const arena = this.cache.arena;
     for (const start of starts) {
       const s = start >>> 0;
-      if (s + Word.BYTES > this.end) this.refresh();
+      if (s + Word.BYTES > this.viewEnd) this.refresh();
       if (isPageRun(arena, s)) {
         if (this.adoptLarge(s)) {
           result.large++;

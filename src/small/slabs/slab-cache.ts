@@ -39,7 +39,7 @@ import { currentThreadId } from '../../internal/thread.js';
 import { InvalidPointerError } from '../../errors.js';
 import { checkInstance, checkInt, checkPointer } from '../../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
-import { MAX_BYTE_LENGTH } from '../../memory.js';
+import { holdViews, MAX_BYTE_LENGTH } from '../../memory.js';
 import { blockByte, blockBytes, blockOrder, freeByte, freeOrder, isRun, Page } from './page-map.js';
 import { MapFailure, SlabArena } from './slab-arena.js';
 
@@ -172,8 +172,18 @@ export class SlabCache {
   private readonly slabSize: number;
   private readonly pagesPerSlab: number;
   // The memory's u32 view as of this cache's last map: covers every block it holds.
-  private u32: Uint32Array;
-  private u8: Uint8Array;
+  /** Views of the memory (see holdViews). @internal */
+  declare u8: Uint8Array;
+  /** @internal */
+  declare dv: DataView;
+  /** @internal */
+  declare i32: Int32Array;
+  /** @internal */
+  declare u32: Uint32Array;
+  /** @internal */
+  declare f64: Float64Array;
+  /** Byte length our views cover. @internal */
+  declare viewEnd: number;
   // Per order: first free block's page index (0 = empty), blocks free, blocks handed out.
   private readonly heads: Int32Array;
   private readonly freeCount: Int32Array;
@@ -208,8 +218,7 @@ export class SlabCache {
     this.pagesPerSlab = arena.pagesPerSlab;
     this.pageMap = arena.pageMap;
     this.slabOwner = arena.slabOwner;
-    this.u32 = arena.memory.u32;
-    this.u8 = arena.memory.u8;
+    holdViews(arena.memory, this);
     this.heads = new Int32Array(this.orderMax + 1);
     this.freeCount = new Int32Array(this.orderMax + 1);
     this.usedCount = new Int32Array(this.orderMax + 1);
@@ -586,10 +595,7 @@ export class SlabCache {
   }
 
   private refreshViews(): void {
-    const m = this.arena.memory;
-    m.sync();
-    this.u32 = m.u32;
-    this.u8 = m.u8;
+    holdViews(this.arena.memory, this);
   }
 
   /** InvalidPointerError unless this cache owns the arena slab of `ptr`. */
