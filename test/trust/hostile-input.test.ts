@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidPointerError, OutOfMemoryError } from '../../src/errors.js';
 import {
-  Arena, BumpArena, exported, Ibuf, LSRegion, Memory, Mempool, need, Obuf, Quota, Region, SlabArena, SlabCache,
+  Arena, BumpArena, exported, LSRegion, Memory, Mempool, need, Quota, Region, SlabArena, SlabCache,
   SmallAlloc, unless,
 } from '../support/lib.js';
 

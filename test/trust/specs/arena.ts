@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import assert from 'node:assert/strict';
 import { OutOfMemoryError } from '../../../src/errors.js';
 import { Arena, Memory, need, unless, type ArenaLike } from '../../support/lib.js';
-import { assertDisjoint, command, expectThrow, sizeArb, stamp, verifyAll, type Block, type ModelSpec, type Real } from '../../support/model.js';
+import { assertDisjoint, command, sizeArb, stamp, verifyAll, type Block, type ModelSpec, type Real } from '../../support/model.js';
 
 interface M {
   readonly blockSize: number;
