@@ -67,8 +67,6 @@ export interface ModelSpec<M extends object, R extends Real, P = undefined> {
   readonly name: string;
   /** Printed with the seed (default: `name`). */
   readonly label?: string;
-  /** false when the classes it needs are exported, else why it is skipped. */
-  readonly skip: false | string;
   /** Runs that `npm test` executes (kept small: the suite runs on 2 cores). */
   readonly quickRuns: number;
   /** Longest command sequence. */

@@ -6,18 +6,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidPointerError } from '../../src/errors.js';
-import { FREED_BYTE, FRESH_BYTE, getDebug, setDebug } from '../../src/debug.js';
 import {
-  Arena, BumpArena, Ibuf, LSRegion, Mempool, need, Obuf, Quota, Region, SlabArena, SlabCache, SmallAlloc, unless,
-  type MemoryLike,
-} from '../support/lib.js';
+  Arena, BumpArena, FREED_BYTE, FRESH_BYTE, getDebug, Ibuf, InvalidPointerError, LSRegion, Mempool, Obuf, Quota, Region,
+  setDebug, SlabArena, SlabCache, SmallAlloc, type Memory,
+} from '../../src/index.js';
 
 const SLAB = 1 << 16;
 
 /** An allocator as the debug tests drive it. */
 interface Subject {
-  memory: MemoryLike;
+  memory: Memory;
   /** Object whose check() debug mode must call periodically (none: not claimed). */
   checked?: { check(): void };
   alloc(i: number): [ptr: number, size: number];
@@ -29,64 +27,64 @@ interface Subject {
 }
 
 function small() {
-  const quota = new (need(Quota, 'Quota'))(64 * SLAB);
-  const arena = new (need(SlabArena, 'SlabArena'))({ quota, slabSize: SLAB });
+  const quota = new Quota(64 * SLAB);
+  const arena = new SlabArena({ quota, slabSize: SLAB });
   return { quota, arena };
 }
 function cache() {
-  return new (need(SlabCache, 'SlabCache'))(small().arena);
+  return new SlabCache(small().arena);
 }
 
-const subjects: [string, string[], () => Subject][] = [
-  ['Arena', ['Arena'], () => {
-    const a = new (need(Arena, 'Arena'))();
+const subjects: [string, () => Subject][] = [
+  ['Arena', () => {
+    const a = new Arena();
     return { memory: a.memory, alloc: (i) => [a.allocate(8 + (i % 50)), 8 + (i % 50)], freeAll: () => a.reset() };
   }],
-  ['BumpArena', ['BumpArena'], () => {
-    const a = new (need(BumpArena, 'BumpArena'))(1 << 16);
+  ['BumpArena', () => {
+    const a = new BumpArena(1 << 16);
     return { memory: a.memory, alloc: (i) => [a.alloc(8 + (i % 50)), 8 + (i % 50)], freeAll: () => a.reset() };
   }],
-  ['SlabCache', ['SlabCache', 'SlabArena', 'Quota'], () => {
+  ['SlabCache', () => {
     const c = cache();
     return {
       memory: c.arena.memory, checked: c, alloc: (i) => [c.get(100 + i * 97 % 9000), c.realSize(100 + i * 97 % 9000)],
       free: (p) => c.put(p), interior: (p) => c.put(p + 16),
     };
   }],
-  ['Mempool', ['Mempool', 'SlabCache', 'SlabArena', 'Quota'], () => {
+  ['Mempool', () => {
     const c = cache();
-    const m = new (need(Mempool, 'Mempool'))(c, 40);
+    const m = new Mempool(c, 40);
     return { memory: c.arena.memory, checked: m, alloc: () => [m.alloc(), 40], free: (p) => m.free(p), interior: (p) => m.free(p + 8) };
   }],
-  ['SmallAlloc', ['SmallAlloc', 'SlabCache', 'SlabArena', 'Quota'], () => {
+  ['SmallAlloc', () => {
     const c = cache();
-    const s = new (need(SmallAlloc, 'SmallAlloc'))(c);
+    const s = new SmallAlloc(c);
     return {
       // Its periodic checks are its pools' own (each Mempool checks itself), not SmallAlloc.check().
       memory: c.arena.memory, alloc: (i) => [s.alloc(16 + (i * 37) % 3000), 16 + (i * 37) % 3000],
       free: (p) => s.free(p), interior: (p) => s.free(p + 8),
     };
   }],
-  ['Region', ['Region', 'SlabCache', 'SlabArena', 'Quota'], () => {
-    const r = new (need(Region, 'Region'))(cache());
-    return { memory: (r as unknown as { memory: MemoryLike }).memory, checked: r as never,
+  ['Region', () => {
+    const r = new Region(cache());
+    return { memory: r.memory, checked: r,
       alloc: (i) => [r.alloc(8 + (i % 300)), 8 + (i % 300)], freeAll: () => r.reset() };
   }],
-  ['LSRegion', ['LSRegion', 'SlabArena', 'Quota'], () => {
+  ['LSRegion', () => {
     const { arena } = small();
-    const l = new (need(LSRegion, 'LSRegion'))(arena);
+    const l = new LSRegion(arena);
     let id = 0;
-    return { memory: arena.memory, checked: l as never, alloc: (i) => [l.alloc(8 + (i % 300), ++id), 8 + (i % 300)], freeAll: () => l.gc(id) };
+    return { memory: arena.memory, checked: l, alloc: (i) => [l.alloc(8 + (i % 300), ++id), 8 + (i % 300)], freeAll: () => l.gc(id) };
   }],
-  ['Ibuf', ['Ibuf', 'SlabCache', 'SlabArena', 'Quota'], () => {
+  ['Ibuf', () => {
     const c = cache();
-    const b = new (need(Ibuf, 'Ibuf'))(c);
-    return { memory: c.arena.memory, checked: b as never, alloc: (i) => [b.alloc(8 + (i % 100)), 8 + (i % 100)] };
+    const b = new Ibuf(c);
+    return { memory: c.arena.memory, checked: b, alloc: (i) => [b.alloc(8 + (i % 100)), 8 + (i % 100)] };
   }],
-  ['Obuf', ['Obuf', 'SlabCache', 'SlabArena', 'Quota'], () => {
+  ['Obuf', () => {
     const c = cache();
-    const b = new (need(Obuf, 'Obuf'))(c);
-    return { memory: c.arena.memory, checked: b as never, alloc: (i) => [b.alloc(8 + (i % 100)), 8 + (i % 100)] };
+    const b = new Obuf(c);
+    return { memory: c.arena.memory, checked: b, alloc: (i) => [b.alloc(8 + (i % 100)), 8 + (i % 100)] };
   }],
 ];
 
@@ -106,9 +104,8 @@ function firstNot(u8: Uint8Array, from: number, to: number, b: number): number {
   return -1;
 }
 
-for (const [name, needs, make] of subjects) {
-  const skip = unless(...needs);
-  test(`${name} in debug mode hands out FRESH_BYTE memory and poisons what it frees with FREED_BYTE`, { skip }, () => {
+for (const [name, make] of subjects) {
+  test(`${name} in debug mode hands out FRESH_BYTE memory and poisons what it frees with FREED_BYTE`, () => {
     withDebug({ enabled: true, checkEvery: 0 }, () => {
       const s = make();
       const live: [number, number][] = [];
@@ -140,7 +137,7 @@ for (const [name, needs, make] of subjects) {
   });
 
   if (['SlabCache', 'Mempool', 'SmallAlloc'].includes(name)) {
-    test(`${name} in debug mode refuses an interior pointer and changes nothing`, { skip }, () => {
+    test(`${name} in debug mode refuses an interior pointer and changes nothing`, () => {
       withDebug({ enabled: true, checkEvery: 0 }, () => {
         const s = make();
         const [p, size] = s.alloc(3);
@@ -153,7 +150,7 @@ for (const [name, needs, make] of subjects) {
     });
   }
 
-  test(`${name} in debug mode runs check() periodically`, { skip }, () => {
+  test(`${name} in debug mode runs check() periodically`, () => {
     withDebug({ enabled: true, checkEvery: 4 }, () => {
       const s = make();
       if (s.checked === undefined || typeof s.checked.check !== 'function') return;
@@ -175,8 +172,8 @@ for (const [name, needs, make] of subjects) {
 
 // Not Ibuf: its unread bytes move as it grows (its pointers do not survive by contract); the
 // reserve test below covers what it holds.
-for (const [name, needs, make] of subjects.filter(([n]) => n !== 'Ibuf')) {
-  test(`${name} in debug mode never writes into memory it has handed out and not taken back`, { skip: unless(...needs) }, () => {
+for (const [name, make] of subjects.filter(([n]) => n !== 'Ibuf')) {
+  test(`${name} in debug mode never writes into memory it has handed out and not taken back`, () => {
     withDebug({ enabled: true, checkEvery: 7 }, () => {
       const s = make();
       const live: [number, number, number][] = [];
@@ -200,29 +197,29 @@ for (const [name, needs, make] of subjects.filter(([n]) => n !== 'Ibuf')) {
 
 /** An allocator with `reserve(n)` then `alloc(k <= n)`, as the debug tests drive it. */
 interface Reserving {
-  memory: MemoryLike;
+  memory: Memory;
   reserve(size: number): number;
   alloc(size: number): number;
 }
-const reserving: [string, string[], () => Reserving][] = [
-  ['Region', ['Region', 'SlabCache', 'SlabArena', 'Quota'], () => {
-    const r = new (need(Region, 'Region'))(cache());
-    return { memory: (r as unknown as { memory: MemoryLike }).memory, reserve: (n) => r.reserve(n), alloc: (n) => r.alloc(n) };
+const reserving: [string, () => Reserving][] = [
+  ['Region', () => {
+    const r = new Region(cache());
+    return { memory: r.memory, reserve: (n) => r.reserve(n), alloc: (n) => r.alloc(n) };
   }],
-  ['Ibuf', ['Ibuf', 'SlabCache', 'SlabArena', 'Quota'], () => {
+  ['Ibuf', () => {
     const c = cache();
-    const b = new (need(Ibuf, 'Ibuf'))(c);
+    const b = new Ibuf(c);
     return { memory: c.arena.memory, reserve: (n) => b.reserve(n), alloc: (n) => b.alloc(n) };
   }],
-  ['Obuf', ['Obuf', 'SlabCache', 'SlabArena', 'Quota'], () => {
+  ['Obuf', () => {
     const c = cache();
-    const b = new (need(Obuf, 'Obuf'))(c);
+    const b = new Obuf(c);
     return { memory: c.arena.memory, reserve: (n) => b.reserve(n), alloc: (n) => b.alloc(n) };
   }],
 ];
 
-for (const [name, needs, make] of reserving) {
-  test(`${name} in debug mode keeps the bytes written into reserved room when it is allocated`, { skip: unless(...needs) }, () => {
+for (const [name, make] of reserving) {
+  test(`${name} in debug mode keeps the bytes written into reserved room when it is allocated`, () => {
     withDebug({ enabled: true, checkEvery: 1 }, () => {
       const s = make();
       s.alloc(10);
@@ -243,10 +240,10 @@ for (const [name, needs, make] of reserving) {
   });
 }
 
-test('Region in debug mode keeps reserved bytes under an aligned alloc of them, and poisons them once truncated', { skip: unless('Region', 'SlabCache', 'SlabArena', 'Quota') }, () => {
+test('Region in debug mode keeps reserved bytes under an aligned alloc of them, and poisons them once truncated', () => {
   withDebug({ enabled: true, checkEvery: 1 }, () => {
-    const r = new (need(Region, 'Region'))(cache());
-    const memory = (r as unknown as { memory: MemoryLike }).memory;
+    const r = new Region(cache());
+    const memory = r.memory;
     r.alloc(3);
     const svp = r.used;
     const p = r.reserve(256);
@@ -263,9 +260,9 @@ test('Region in debug mode keeps reserved bytes under an aligned alloc of them, 
   });
 });
 
-test('debug mode is off again after the tests, and allocators made then do not poison', { skip: unless('BumpArena') }, () => {
+test('debug mode is off again after the tests, and allocators made then do not poison', () => {
   assert.equal(getDebug().enabled, false);
-  const a = new (need(BumpArena, 'BumpArena'))(64);
+  const a = new BumpArena(64);
   const p = a.alloc(16);
   assert.equal(firstNot(a.memory.u8, p, p + 16, 0), -1, 'plain zeroed memory');
 });
@@ -274,12 +271,12 @@ test('Arena and BumpArena in debug mode run their check() every checkEvery opera
   const saved = getDebug();
   setDebug({ enabled: true, checkEvery: 4 });
   try {
-    const arena = new (need(Arena, 'Arena'))();
+    const arena = new Arena();
     arena.allocate(8);
     // Broken state only check() sees: the arena's usage below its blocks' bookkeeping.
     (arena as unknown as { usage: number }).usage = -1;
     assert.throws(() => { for (let i = 0; i < 8; i++) arena.allocate(8); }, /Arena\.check: usage below the bookkeeping/);
-    const bump = new (need(BumpArena, 'BumpArena'))(1024) as unknown as { alloc(n: number): number; tryAlloc(n: number): number; capacity: number; memory: { buffer: ArrayBufferLike } };
+    const bump = new BumpArena(1024);
     bump.alloc(8);
     // The stored capacity word in the header is what check() compares.
     const words = new Uint32Array(bump.memory.buffer, 0, 8);

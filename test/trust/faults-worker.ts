@@ -10,11 +10,14 @@
  * only thing the main thread cannot see: at most one per worker, and the tests allow for it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { BumpArena, Quota, SlabArena } from '../support/lib.js';
+import {
+  BumpArena, Quota, SlabArena, type BumpArenaHandle, type QuotaHandle, type SlabArenaHandle,
+} from '../../src/index.js';
 
 interface Data {
   kind: 'BumpArena' | 'SlabArena' | 'Quota';
-  handle: unknown;
+  /** The handle of a structure of `kind`. */
+  handle: BumpArenaHandle | SlabArenaHandle | QuotaHandle;
   log: SharedArrayBuffer;
   id: number;
 }
@@ -39,7 +42,7 @@ const next = (n: number): number => {
 
 parentPort!.postMessage('ready');
 if (kind === 'BumpArena') {
-  const arena = BumpArena!.attach(handle);
+  const arena = BumpArena.attach(handle as BumpArenaHandle);
   const u8 = arena.memory.u8;
   for (;;) {
     const size = 1 + next(64);
@@ -49,7 +52,7 @@ if (kind === 'BumpArena') {
     if (!record(p, size)) break;
   }
 } else if (kind === 'SlabArena') {
-  const arena = SlabArena!.attach(handle);
+  const arena = SlabArena.attach(handle as SlabArenaHandle);
   const mine: number[] = [];
   for (;;) {
     if (mine.length > 0 && next(3) === 0) {
@@ -69,7 +72,7 @@ if (kind === 'BumpArena') {
     }
   }
 } else {
-  const quota = Quota!.attach(handle);
+  const quota = Quota.attach(handle as QuotaHandle);
   const mine: number[] = [];
   for (;;) {
     const got = quota.tryUse(1 + next(3000));

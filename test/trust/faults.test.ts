@@ -9,11 +9,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { OutOfMemoryError, QuotaExceededError } from '../../src/errors.js';
 import {
-  Arena, BumpArena, LSRegion, Memory, Mempool, need, Quota, Region, SlabArena, SlabCache, SmallAlloc, unless,
-  type MemoryLike, type QuotaLike,
-} from '../support/lib.js';
+  Arena, BumpArena, LSRegion, Memory, Mempool, OutOfMemoryError, Quota, QuotaExceededError, Region, SlabArena, SlabCache,
+  SmallAlloc,
+} from '../../src/index.js';
 import { seeded, type Rng } from '../support/rng.js';
 import { stamp, verifyAll, type Block } from '../support/model.js';
 
@@ -22,7 +21,7 @@ let scenarios = 0;
 
 /** An allocator as the exhaustion scenario drives it. */
 interface Driver {
-  memory(): MemoryLike;
+  memory(): Memory;
   /** Allocates `size` bytes (throws OutOfMemoryError when out). */
   alloc(size: number): number;
   /** Frees one block, or returns false if this allocator frees only all at once. */
@@ -93,13 +92,13 @@ function exhaust(rng: Rng, d: Driver, sizes: () => number, rounds = 3): { failur
 }
 
 function smallFamily(quotaBytes: number, opts: { maximum?: number } = {}) {
-  const quota = new (need(Quota, 'Quota'))(quotaBytes);
-  const arena = new (need(SlabArena, 'SlabArena'))({ quota, slabSize: SLAB, ...opts });
+  const quota = new Quota(quotaBytes);
+  const arena = new SlabArena({ quota, slabSize: SLAB, ...opts });
   return { quota, arena };
 }
 const carved = (a: unknown): number | undefined => (a as { carved?: number }).carved;
 
-test('SlabArena runs out of quota mid-sequence, frees, and continues with nothing lost', { skip: unless('SlabArena', 'Quota') }, () => {
+test('SlabArena runs out of quota mid-sequence, frees, and continues with nothing lost', () => {
   const rng = seeded('faults slab-arena quota');
   const { quota, arena } = smallFamily(6 * SLAB);
   const r = exhaust(rng, {
@@ -121,7 +120,7 @@ test('SlabArena runs out of quota mid-sequence, frees, and continues with nothin
   assert.ok(r.failures >= 3);
 });
 
-test('SlabArena runs out of address space (maximum) before its quota, frees, and continues', { skip: unless('SlabArena', 'Quota') }, () => {
+test('SlabArena runs out of address space (maximum) before its quota, frees, and continues', () => {
   const rng = seeded('faults slab-arena maximum');
   const { quota, arena } = smallFamily(64 * SLAB, { maximum: 8 * SLAB });
   let maxLive = 0;
@@ -148,9 +147,9 @@ test('SlabArena runs out of address space (maximum) before its quota, frees, and
   scenarios++;
 });
 
-test('BumpArena runs out of capacity mid-sequence; remaining stays exact; reset continues', { skip: unless('BumpArena') }, () => {
+test('BumpArena runs out of capacity mid-sequence; remaining stays exact; reset continues', () => {
   const rng = seeded('faults bump-arena');
-  const arena = new (need(BumpArena, 'BumpArena'))(10_000);
+  const arena = new BumpArena(10_000);
   exhaust(rng, {
     memory: () => arena.memory,
     alloc: (size) => arena.alloc(size, 8),
@@ -167,10 +166,10 @@ test('BumpArena runs out of capacity mid-sequence; remaining stays exact; reset 
   scenarios++;
 });
 
-test('Arena runs out when its Memory cannot grow past its maximum, resets, and continues', { skip: unless('Arena', 'Memory') }, () => {
+test('Arena runs out when its Memory cannot grow past its maximum, resets, and continues', () => {
   const rng = seeded('faults arena memory');
-  const memory = need(Memory, 'Memory').create({ maximum: 1 << 16 });
-  const arena = new (need(Arena, 'Arena'))({ memory });
+  const memory = Memory.create({ maximum: 1 << 16 });
+  const arena = new Arena({ memory });
   exhaust(rng, {
     memory: () => arena.memory,
     alloc: (size) => arena.allocate(size),
@@ -186,8 +185,8 @@ test('Arena runs out when its Memory cannot grow past its maximum, resets, and c
   scenarios++;
 });
 
-test('Memory.grow past the maximum in the middle of growth changes nothing', { skip: unless('Memory') }, () => {
-  const m = need(Memory, 'Memory').create({ initial: 100, maximum: 1 << 16, shared: true });
+test('Memory.grow past the maximum in the middle of growth changes nothing', () => {
+  const m = Memory.create({ initial: 100, maximum: 1 << 16, shared: true });
   m.u8[99] = 7;
   for (let n = 1000; n <= 1 << 16; n *= 2) m.grow(n);
   m.grow(1 << 16);
@@ -199,9 +198,8 @@ test('Memory.grow past the maximum in the middle of growth changes nothing', { s
 });
 
 /** The small-family allocators over a quota of a few slabs: quota, then free, then go on. */
-type CacheLike = InstanceType<NonNullable<typeof SlabCache>>;
-const overCache: [string, string[], (cache: CacheLike) => Driver][] = [
-  ['SlabCache', [], (cache: CacheLike) => ({
+const overCache: [string, (cache: SlabCache) => Driver][] = [
+  ['SlabCache', (cache: SlabCache) => ({
     memory: () => cache.arena.memory,
     alloc: (size) => cache.get(size),
     free: (b) => (cache.put(b.ptr), true),
@@ -213,8 +211,8 @@ const overCache: [string, string[], (cache: CacheLike) => Driver][] = [
     },
     limitError: QuotaExceededError,
   })],
-  ['Mempool', ['Mempool'], (cache: CacheLike) => {
-    const pool = new (need(Mempool, 'Mempool'))(cache, 48);
+  ['Mempool', (cache: SlabCache) => {
+    const pool = new Mempool(cache, 48);
     return {
       memory: () => cache.arena.memory,
       alloc: () => pool.alloc(),
@@ -230,8 +228,8 @@ const overCache: [string, string[], (cache: CacheLike) => Driver][] = [
       fixedSize: 48,
     };
   }],
-  ['SmallAlloc', ['SmallAlloc'], (cache: CacheLike) => {
-    const small = new (need(SmallAlloc, 'SmallAlloc'))(cache);
+  ['SmallAlloc', (cache: SlabCache) => {
+    const small = new SmallAlloc(cache);
     return {
       memory: () => cache.arena.memory,
       alloc: (size) => small.alloc(size),
@@ -253,8 +251,8 @@ const overCache: [string, string[], (cache: CacheLike) => Driver][] = [
       limitError: QuotaExceededError,
     };
   }],
-  ['Region', ['Region'], (cache: CacheLike) => {
-    const region = new (need(Region, 'Region'))(cache);
+  ['Region', (cache: SlabCache) => {
+    const region = new Region(cache);
     return {
       memory: () => cache.arena.memory,
       alloc: (size) => region.alloc(size),
@@ -270,11 +268,11 @@ const overCache: [string, string[], (cache: CacheLike) => Driver][] = [
   }],
 ];
 
-for (const [name, extra, make] of overCache) {
-  test(`${name} runs out of quota mid-sequence, frees, and continues with nothing lost`, { skip: unless('SlabCache', 'SlabArena', 'Quota', ...extra) }, () => {
+for (const [name, make] of overCache) {
+  test(`${name} runs out of quota mid-sequence, frees, and continues with nothing lost`, () => {
     const rng = seeded(`faults ${name} quota`);
     const { quota, arena } = smallFamily(5 * SLAB);
-    const cache = new (need(SlabCache, 'SlabCache'))(arena);
+    const cache = new SlabCache(arena);
     exhaust(rng, make(cache), () => (rng.chance(0.02) ? rng.int(SLAB / 2, 2 * SLAB) : rng.int(0, 3000)));
     assert.ok(quota.used <= quota.total);
     assert.ok(arena.used <= quota.used, 'the arena never hands out more than it was charged for');
@@ -282,10 +280,10 @@ for (const [name, extra, make] of overCache) {
   });
 }
 
-test('LSRegion runs out of quota mid-sequence, gc frees, and it continues', { skip: unless('LSRegion', 'SlabArena', 'Quota') }, () => {
+test('LSRegion runs out of quota mid-sequence, gc frees, and it continues', () => {
   const rng = seeded('faults lsregion quota');
   const { quota, arena } = smallFamily(4 * SLAB);
-  const ls = new (need(LSRegion, 'LSRegion'))(arena);
+  const ls = new LSRegion(arena);
   let id = 1;
   const ids = new Map<number, number>();
   exhaust(rng, {
@@ -308,7 +306,7 @@ test('LSRegion runs out of quota mid-sequence, gc frees, and it continues', { sk
   scenarios++;
 });
 
-test('Quota.set lowered to what is used stops growth; raised again, allocation continues', { skip: unless('SlabArena', 'Quota') }, () => {
+test('Quota.set lowered to what is used stops growth; raised again, allocation continues', () => {
   const { quota, arena } = smallFamily(8 * SLAB);
   const a = arena.map();
   arena.map();
@@ -380,9 +378,9 @@ async function runWorkers(kind: string, handle: unknown, n: number, kill: number
   return { entries, killed };
 }
 
-test('a worker terminated while allocating from a shared BumpArena leaves it consistent', { skip: unless('BumpArena'), timeout: 20_000 }, async () => {
+test('a worker terminated while allocating from a shared BumpArena leaves it consistent', { timeout: 20_000 }, async () => {
   const n = 3;
-  const arena = new (need(BumpArena, 'BumpArena'))(64 << 20, { shared: true });
+  const arena = new BumpArena(64 << 20, { shared: true });
   const { entries } = await runWorkers('BumpArena', arena.handle(), n, 2);
   assert.ok(entries.length > 0, 'the workers allocated');
   const sorted = entries.map((e) => ({ ptr: e.value >>> 0, size: e.size, id: e.id })).sort((a, b) => a.ptr - b.ptr);
@@ -430,10 +428,10 @@ function checkAfterKill(arena: { check?(): void }, killed: number): void {
   }
 }
 
-test('a worker terminated while mapping from a shared SlabArena leaves it consistent', { skip: unless('SlabArena', 'Quota'), timeout: 20_000 }, async () => {
+test('a worker terminated while mapping from a shared SlabArena leaves it consistent', { timeout: 20_000 }, async () => {
   const n = 3;
-  const quota = new (need(Quota, 'Quota'))(64 * SLAB);
-  const arena = new (need(SlabArena, 'SlabArena'))({ quota, slabSize: SLAB, shared: true });
+  const quota = new Quota(64 * SLAB);
+  const arena = new SlabArena({ quota, slabSize: SLAB, shared: true });
   const { entries } = await runWorkers('SlabArena', arena.handle(), n, 2);
   assert.ok(entries.length > 0, 'the workers mapped');
   const live = new Map<number, number>();
@@ -479,9 +477,9 @@ test('a worker terminated while mapping from a shared SlabArena leaves it consis
   scenarios++;
 });
 
-test('a worker terminated while charging a shared Quota leaves it consistent', { skip: unless('Quota'), timeout: 20_000 }, async () => {
+test('a worker terminated while charging a shared Quota leaves it consistent', { timeout: 20_000 }, async () => {
   const n = 3;
-  const quota: QuotaLike = new (need(Quota, 'Quota'))(256 * 1024);
+  const quota = new Quota(256 * 1024);
   const { entries, killed } = await runWorkers('Quota', quota.handle(), n, 2);
   assert.ok(entries.length > 0);
   let net = 0;

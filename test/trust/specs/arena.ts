@@ -7,8 +7,7 @@
  */
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
-import { OutOfMemoryError } from '../../../src/errors.js';
-import { Arena, Memory, need, unless, type ArenaLike } from '../../support/lib.js';
+import { Arena, Memory, OutOfMemoryError } from '../../../src/index.js';
 import { assertDisjoint, command, sizeArb, stamp, verifyAll, type Block, type ModelSpec, type Real } from '../../support/model.js';
 
 interface M {
@@ -24,7 +23,7 @@ interface M {
   tag: number;
 }
 interface R extends Real {
-  arena: ArenaLike;
+  arena: Arena;
 }
 interface P {
   blockSize: number | undefined;
@@ -76,7 +75,6 @@ function allocate(m: M, r: R, size: number, aligned: boolean): void {
 
 const spec: ModelSpec<M, R, P> = {
   name: 'Arena',
-  skip: unless('Arena'),
   quickRuns: 60,
   maxCommands: 60,
   params: fc.record({
@@ -84,8 +82,8 @@ const spec: ModelSpec<M, R, P> = {
     maximum: fc.constantFrom(1 << 16, 1 << 20),
   }),
   setup({ blockSize, maximum }) {
-    const memory = need(Memory, 'Memory').create({ maximum });
-    const arena = new (need(Arena, 'Arena'))({ memory, ...(blockSize !== undefined ? { blockSize } : {}) });
+    const memory = Memory.create({ maximum });
+    const arena = new Arena({ memory, ...(blockSize !== undefined ? { blockSize } : {}) });
     const model: M = { blockSize: blockSize ?? 4096, maximum, cur: 0, remaining: 0, usage: 0, carved: 0, live: [], tag: 0 };
     const real: R = {
       arena,

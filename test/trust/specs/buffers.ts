@@ -7,21 +7,19 @@
  */
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
-import { OutOfMemoryError } from '../../../src/errors.js';
 import {
-  Ibuf, LSRegion, need, Obuf, Quota, Region, SlabArena, SlabCache, unless, type IbufLike, type LSRegionLike, type MemoryLike,
-  type ObufLike, type RegionLike, type SlabArenaLike, type SlabCacheLike,
-} from '../../support/lib.js';
+  Ibuf, LSRegion, Obuf, OutOfMemoryError, Quota, Region, SlabArena, SlabCache, type Memory, type ObufSavepoint,
+} from '../../../src/index.js';
 import { assertDisjoint, command, expectThrow, sizeArb, stamp, verifyAll, type Block, type ModelSpec, type Real } from '../../support/model.js';
 
 const SLAB = 1 << 16;
 
-function makeArena(quotaSlabs: number): SlabArenaLike {
-  const quota = new (need(Quota, 'Quota'))(quotaSlabs * SLAB);
-  return new (need(SlabArena, 'SlabArena'))({ quota, slabSize: SLAB });
+function makeArena(quotaSlabs: number): SlabArena {
+  const quota = new Quota(quotaSlabs * SLAB);
+  return new SlabArena({ quota, slabSize: SLAB });
 }
-function makeCache(quotaSlabs: number): SlabCacheLike {
-  return new (need(SlabCache, 'SlabCache'))(makeArena(quotaSlabs));
+function makeCache(quotaSlabs: number): SlabCache {
+  return new SlabCache(makeArena(quotaSlabs));
 }
 /** `n` bytes derived from `seed`. */
 function bytesOf(seed: number, n: number): Uint8Array {
@@ -57,9 +55,9 @@ interface RM {
   tag: number;
 }
 interface RR extends Real {
-  region: RegionLike;
-  cache: SlabCacheLike;
-  memory: MemoryLike;
+  region: Region;
+  cache: SlabCache;
+  memory: Memory;
 }
 function regionPush(m: RM, r: RR, p: number, size: number, at: number): void {
   const tag = ++m.tag;
@@ -84,13 +82,12 @@ function regionTail(m: RM, n: number): Uint8Array | null {
 }
 const regionSpec: ModelSpec<RM, RR, number> = {
   name: 'Region',
-  skip: unless('Region', 'SlabCache', 'SlabArena', 'Quota'),
   quickRuns: 30,
   maxCommands: 50,
   params: fc.constantFrom(4, 64),
   setup(quotaSlabs) {
     const cache = makeCache(quotaSlabs);
-    const region = new (need(Region, 'Region'))(cache);
+    const region = new Region(cache);
     const model: RM = { used: 0, blocks: [], tag: 0 };
     const real: RR = {
       region,
@@ -188,18 +185,17 @@ interface IM {
   tag: number;
 }
 interface IR extends Real {
-  buf: IbufLike;
-  memory: MemoryLike;
+  buf: Ibuf;
+  memory: Memory;
 }
 const ibufSpec: ModelSpec<IM, IR, number | undefined> = {
   name: 'Ibuf',
-  skip: unless('Ibuf', 'SlabCache', 'SlabArena', 'Quota'),
   quickRuns: 30,
   maxCommands: 50,
   params: fc.constantFrom(undefined, 1, 100, 5000),
   setup(start) {
     const cache = makeCache(64);
-    const buf = new (need(Ibuf, 'Ibuf'))(cache, start);
+    const buf = new Ibuf(cache, start);
     const model: IM = { data: [], tag: 0 };
     const real: IR = {
       buf,
@@ -258,24 +254,23 @@ const ibufSpec: ModelSpec<IM, IR, number | undefined> = {
 
 interface OM {
   data: number[];
-  readonly svps: { svp: unknown; size: number }[];
+  readonly svps: { svp: ObufSavepoint; size: number }[];
   /** Savepoints made stale by a reset or by a rollback to a smaller size: refused for good. */
-  readonly stale: unknown[];
+  readonly stale: ObufSavepoint[];
   tag: number;
 }
 interface OR extends Real {
-  buf: ObufLike;
-  memory: MemoryLike;
+  buf: Obuf;
+  memory: Memory;
 }
 const obufSpec: ModelSpec<OM, OR, number | undefined> = {
   name: 'Obuf',
-  skip: unless('Obuf', 'SlabCache', 'SlabArena', 'Quota'),
   quickRuns: 30,
   maxCommands: 50,
   params: fc.constantFrom(undefined, 16, 1000),
   setup(start) {
     const cache = makeCache(64);
-    const buf = new (need(Obuf, 'Obuf'))(cache, start);
+    const buf = new Obuf(cache, start);
     const model: OM = { data: [], svps: [], stale: [], tag: 0 };
     const real: OR = {
       buf,
@@ -327,7 +322,7 @@ const obufSpec: ModelSpec<OM, OR, number | undefined> = {
       for (const later of m.svps.splice(k + 1)) if (later.size > s.size) m.stale.push(later.svp);
     }, (m) => m.svps.length > 0),
     command('rollbackToStale', fc.nat(), (m: OM, r: OR, i) => {
-      const svp = m.stale[i % m.stale.length];
+      const svp = m.stale[i % m.stale.length]!;
       expectThrow(() => r.buf.rollbackTo(svp), RangeError, 'rollbackTo a stale savepoint');
       // check() then verifies that nothing changed.
     }, (m) => m.stale.length > 0),
@@ -351,18 +346,17 @@ interface LM {
   tag: number;
 }
 interface LR extends Real {
-  ls: LSRegionLike;
-  arena: SlabArenaLike;
+  ls: LSRegion;
+  arena: SlabArena;
 }
 const lsSpec: ModelSpec<LM, LR, number> = {
   name: 'LSRegion',
-  skip: unless('LSRegion', 'SlabArena', 'Quota'),
   quickRuns: 30,
   maxCommands: 50,
   params: fc.constantFrom(4, 64),
   setup(quotaSlabs) {
     const arena = makeArena(quotaSlabs);
-    const ls = new (need(LSRegion, 'LSRegion'))(arena);
+    const ls = new LSRegion(arena);
     const model: LM = { id: 0, live: [], tag: 0 };
     const real: LR = {
       ls,

@@ -8,8 +8,7 @@
  */
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
-import { OutOfMemoryError } from '../../../src/errors.js';
-import { BumpArena, need, unless, type BumpArenaLike, type TypedArray, type TypedArrayCtor } from '../../support/lib.js';
+import { BumpArena, OutOfMemoryError, type TypedArray, type TypedArrayConstructor } from '../../../src/index.js';
 import {
   assertDisjoint, command, expectThrow, sizeArb, stamp, verifyAll, type Block, type ModelSpec, type Real,
 } from '../../support/model.js';
@@ -26,7 +25,7 @@ interface M {
   tag: number;
 }
 interface R extends Real {
-  arena: BumpArenaLike;
+  arena: BumpArena;
 }
 
 const SLICE_TYPES = [Uint8Array, Int16Array, Uint32Array, Float32Array, Float64Array, BigInt64Array] as const;
@@ -76,7 +75,7 @@ function alloc(m: M, r: R, size: number, align: number, useTry: boolean): void {
 }
 
 function allocSlice(m: M, r: R, t: number, length: number, fill: number | null, useTry: boolean): void {
-  const type = SLICE_TYPES[t % SLICE_TYPES.length]! as unknown as TypedArrayCtor<TypedArray>;
+  const type = SLICE_TYPES[t % SLICE_TYPES.length]! as unknown as TypedArrayConstructor<TypedArray>;
   const bpe = type.BYTES_PER_ELEMENT;
   const bytes = length * bpe;
   const what = `${useTry ? 'tryAllocSlice' : 'allocSlice'}(${type.name}, ${length})`;
@@ -104,12 +103,11 @@ function allocSlice(m: M, r: R, t: number, length: number, fill: number | null, 
 
 const spec: ModelSpec<M, R, { capacity: number; shared: boolean }> = {
   name: 'BumpArena',
-  skip: unless('BumpArena'),
   quickRuns: 60,
   maxCommands: 50,
   params: fc.record({ capacity: fc.constantFrom(1, 7, 64, 1000, 4096, 65536), shared: fc.boolean() }),
   setup({ capacity, shared }) {
-    const arena = new (need(BumpArena, 'BumpArena'))(capacity, { shared });
+    const arena = new BumpArena(capacity, { shared });
     assert.equal(arena.capacity, capacity);
     assert.equal(arena.remaining(), capacity, 'a new arena has all of its capacity');
     const model: M = { capacity, remaining: capacity, live: [], strings: [], tag: 0 };

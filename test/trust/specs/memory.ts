@@ -6,8 +6,7 @@
  */
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
-import { OutOfMemoryError } from '../../../src/errors.js';
-import { Memory, need, type MemoryLike } from '../../support/lib.js';
+import { Memory, OutOfMemoryError } from '../../../src/index.js';
 import { command, expectThrow, type ModelSpec, type Real } from '../../support/model.js';
 
 interface M {
@@ -17,9 +16,9 @@ interface M {
   readonly bytes: Map<number, number>;
 }
 interface R extends Real {
-  mem: MemoryLike;
+  mem: Memory;
   /** A second Memory over the same buffer (shared runs only). */
-  twin: MemoryLike | null;
+  twin: Memory | null;
 }
 
 function verify(m: M, r: R): void {
@@ -39,12 +38,11 @@ function spec(shared: boolean): ModelSpec<M, R> {
   const maximum = 1 << 18;
   return {
     name: shared ? 'Memory (shared)' : 'Memory',
-    skip: false,
     quickRuns: 40,
     maxCommands: 40,
     setup() {
-      const mem = need(Memory, 'Memory').create({ initial: 1024, maximum, shared });
-      const twin = shared ? need(Memory, 'Memory').wrap(mem.buffer) : null;
+      const mem = Memory.create({ initial: 1024, maximum, shared });
+      const twin = shared ? Memory.wrap(mem.buffer) : null;
       const real: R = { mem, twin, check: () => {} };
       const model: M = { byteLength: 1024, maximum, bytes: new Map() };
       real.check = () => verify(model, real);

@@ -10,19 +10,17 @@
  */
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
-import { InvalidPointerError, OutOfMemoryError } from '../../../src/errors.js';
 import {
-  Mempool, need, Quota, SlabArena, SlabCache, SmallAlloc, unless, type MempoolLike, type ReadViewLike, type SlabCacheLike,
-  type SmallAllocLike,
-} from '../../support/lib.js';
+  InvalidPointerError, Mempool, OutOfMemoryError, Quota, SlabArena, SlabCache, SmallAlloc, type ReadView,
+} from '../../../src/index.js';
 import { assertDisjoint, command, expectThrow, sizeArb, stamp, verifyAll, verifyStamp, type Block, type ModelSpec, type Real } from '../../support/model.js';
 
 const SLAB = 1 << 16;
 
-function makeCache(quotaSlabs: number): SlabCacheLike {
-  const quota = new (need(Quota, 'Quota'))(quotaSlabs * SLAB);
-  const arena = new (need(SlabArena, 'SlabArena'))({ quota, slabSize: SLAB });
-  return new (need(SlabCache, 'SlabCache'))(arena);
+function makeCache(quotaSlabs: number): SlabCache {
+  const quota = new Quota(quotaSlabs * SLAB);
+  const arena = new SlabArena({ quota, slabSize: SLAB });
+  return new SlabCache(arena);
 }
 
 /** Runs an allocation that may run out; returns 0 after checking that a failure changed nothing. */
@@ -46,11 +44,10 @@ interface CM {
   tag: number;
 }
 interface CR extends Real {
-  cache: SlabCacheLike;
+  cache: SlabCache;
 }
 const cacheSpec: ModelSpec<CM, CR, number> = {
   name: 'SlabCache',
-  skip: unless('SlabCache', 'SlabArena', 'Quota'),
   quickRuns: 30,
   maxCommands: 40,
   params: fc.constantFrom(2, 4, 16),
@@ -110,18 +107,17 @@ interface PM {
   tag: number;
 }
 interface PR extends Real {
-  pool: MempoolLike;
-  cache: SlabCacheLike;
+  pool: Mempool;
+  cache: SlabCache;
 }
 const poolSpec: ModelSpec<PM, PR, { objsize: number; quotaSlabs: number }> = {
   name: 'Mempool',
-  skip: unless('Mempool', 'SlabCache', 'SlabArena', 'Quota'),
   quickRuns: 30,
   maxCommands: 60,
   params: fc.record({ objsize: fc.constantFrom(1, 8, 24, 40, 64, 100, 256, 1000, 4096, 20000), quotaSlabs: fc.constantFrom(2, 8) }),
   setup({ objsize, quotaSlabs }) {
     const cache = makeCache(quotaSlabs);
-    const pool = new (need(Mempool, 'Mempool'))(cache, objsize);
+    const pool = new Mempool(cache, objsize);
     assert.equal(pool.objsize, objsize);
     const model: PM = { objsize, live: [], tag: 0 };
     const real: PR = {
@@ -182,13 +178,13 @@ interface SM {
   readonly live: (Block & { real: number; large: boolean })[];
   /** Freed while views were open: contents kept, not reused. */
   readonly held: Held[];
-  readonly views: Map<number, ReadViewLike>;
+  readonly views: Map<number, ReadView>;
   nextView: number;
   tag: number;
 }
 interface SR extends Real {
-  small: SmallAllocLike;
-  cache: SlabCacheLike;
+  small: SmallAlloc;
+  cache: SlabCache;
 }
 function release(m: SM, id: number): void {
   for (const h of m.held) h.views.delete(id);
@@ -196,13 +192,12 @@ function release(m: SM, id: number): void {
 }
 const smallSpec: ModelSpec<SM, SR, { quotaSlabs: number; factor: number }> = {
   name: 'SmallAlloc',
-  skip: unless('SmallAlloc', 'SlabCache', 'SlabArena', 'Quota'),
   quickRuns: 30,
   maxCommands: 60,
   params: fc.record({ quotaSlabs: fc.constantFrom(4, 32), factor: fc.constantFrom(1.05, 1.3, 2) }),
   setup({ quotaSlabs, factor }) {
     const cache = makeCache(quotaSlabs);
-    const small = new (need(SmallAlloc, 'SmallAlloc'))(cache, { allocFactor: factor });
+    const small = new SmallAlloc(cache, { allocFactor: factor });
     const model: SM = { objsizeMax: small.objsizeMax, live: [], held: [], views: new Map(), nextView: 1, tag: 0 };
     const real: SR = {
       small,

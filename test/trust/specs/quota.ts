@@ -6,8 +6,7 @@
  */
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
-import { QuotaExceededError } from '../../../src/errors.js';
-import { need, Quota, unless, type QuotaLike } from '../../support/lib.js';
+import { Quota, QuotaExceededError } from '../../../src/index.js';
 import { command, expectThrow, type ModelSpec, type Real } from '../../support/model.js';
 
 const UNIT = 1024;
@@ -19,20 +18,19 @@ interface M {
 }
 interface R extends Real {
   /** The quota, and (shared runs) the same quota attached from its handle. */
-  views: QuotaLike[];
+  views: Quota[];
 }
 
 const bytesArb = fc.oneof(fc.integer({ min: 0, max: 3 * UNIT }), fc.integer({ min: 0, max: 1 << 20 }));
-const pick = (r: R, i: number): QuotaLike => r.views[i % r.views.length]!;
+const pick = (r: R, i: number): Quota => r.views[i % r.views.length]!;
 
 const spec: ModelSpec<M, R, { limit: number; shared: boolean }> = {
   name: 'Quota',
-  skip: unless('Quota'),
   quickRuns: 60,
   maxCommands: 40,
   params: fc.record({ limit: fc.oneof(fc.integer({ min: 0, max: 8 * UNIT }), fc.integer({ min: 0, max: 1 << 21 })), shared: fc.boolean() }),
   setup({ limit, shared }) {
-    const Q = need(Quota, 'Quota');
+    const Q = Quota;
     assert.equal(Q.UNIT, UNIT);
     const q = new Q(limit, { shared });
     const views = shared ? [q, Q.attach(structuredClone(q.handle()))] : [q];

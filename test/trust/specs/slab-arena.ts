@@ -10,8 +10,7 @@
  */
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
-import { InvalidPointerError, OutOfMemoryError, QuotaExceededError } from '../../../src/errors.js';
-import { need, Quota, SlabArena, unless, type QuotaLike, type SlabArenaLike } from '../../support/lib.js';
+import { InvalidPointerError, OutOfMemoryError, Quota, QuotaExceededError, SlabArena } from '../../../src/index.js';
 import { assertDisjoint, command, expectThrow, stamp, verifyAll, type Block, type ModelSpec, type Real } from '../../support/model.js';
 
 interface Run extends Block {
@@ -27,8 +26,8 @@ interface M {
   tag: number;
 }
 interface R extends Real {
-  quota: QuotaLike;
-  views: SlabArenaLike[];
+  quota: Quota;
+  views: SlabArena[];
 }
 interface P {
   slabShift: number;
@@ -39,7 +38,7 @@ interface P {
   shared: boolean;
 }
 
-const pick = (r: R, i: number): SlabArenaLike => r.views[i % r.views.length]!;
+const pick = (r: R, i: number): SlabArena => r.views[i % r.views.length]!;
 
 function mapSome(m: M, r: R, slabs: number, i: number, useTry: boolean, run: boolean): void {
   const a = pick(r, i);
@@ -49,7 +48,7 @@ function mapSome(m: M, r: R, slabs: number, i: number, useTry: boolean, run: boo
   const kept = m.carved - m.live.reduce((n, x) => n + x.slabs, 0);
   const quotaRoom = r.quota.total - usedBefore >= bytes;
   let ptr = 0;
-  if (run && bytes > a.maximum - (a as unknown as { ctrlSlabs: number }).ctrlSlabs * m.slab) {
+  if (run && bytes > a.maximum - a.ctrlSlabs * m.slab) {
     // More slabs than the address space holds past its control state.
     expectThrow(() => (useTry ? a.tryMapRun(slabs) : a.mapRun(slabs)), RangeError, what);
     assert.equal(r.quota.used, usedBefore, `${what}: a refused map charges nothing`);
@@ -82,7 +81,6 @@ function mapSome(m: M, r: R, slabs: number, i: number, useTry: boolean, run: boo
 
 const spec: ModelSpec<M, R, P> = {
   name: 'SlabArena',
-  skip: unless('SlabArena', 'Quota'),
   quickRuns: 40,
   maxCommands: 40,
   params: fc.record({
@@ -95,11 +93,11 @@ const spec: ModelSpec<M, R, P> = {
   }),
   setup({ slabShift, quotaSlabs, extra, preSlabs, maxSlabs, shared }) {
     const slab = 2 ** slabShift;
-    const quota = new (need(Quota, 'Quota'))(quotaSlabs * slab + extra);
+    const quota = new Quota(quotaSlabs * slab + extra);
     // The control state takes one slab, two of 64 KiB (its owner registry alone is 64 KiB).
     const ctrl = slabShift === 16 ? 2 : 1;
     const pre = Math.min(preSlabs, quotaSlabs, maxSlabs === null ? quotaSlabs : maxSlabs - ctrl);
-    const A = need(SlabArena, 'SlabArena');
+    const A = SlabArena;
     const arena = new A({
       quota, slabSize: slab, shared,
       ...(pre > 0 ? { prealloc: pre * slab } : {}),
