@@ -14,18 +14,10 @@
  * `SharedArrayBuffer` cannot give memory back; an unmapped slab is kept free and handed out
  * again before any new memory is carved. `used` counts only slabs handed out.
  *
- * Layout of the buffer (the control state fills the first `ctrlSlabs` slabs, so no slab at
- * address 0 is ever handed out; n = maximum / slabSize slabs, P = n * slabSize / 4096 pages):
- * ```
- *  byte 0      16                     48        56        64                 64+16*OWNERS (OWNERS = 4096)
- *  +-----------+----------------------+---------+---------+------------------+---------+----------+---------+----------+
- *  | header    | shift, n, ctrl,      | hint    | begun,  | owner registry   | info[n] | owner[n] | pageMap | pageTags |
- *  | (Kind.    | carved, used, quota  | BigUint | ended   | 4 x Int32        | Int32   | Int32    | 1 byte  | 2 x Int32|
- *  | SlabArena)| id low/high, 0       | ver<<32 | (op     | x OWNERS         |         |          | x P     | x P      |
- *  |           | (Int32 words 4..11)  | | index | counts) |                  |         |          |         |          |
- *  +-----------+----------------------+---------+---------+------------------+---------+----------+---------+----------+
- *  ... padding to ctrlSlabs * slabSize | slab ctrlSlabs | slab ctrlSlabs+1 | ... | slab n-1 |
- * ```
+ * State (its layout in the buffer: arena-layout.ts): control words (geometry, carved end, `used`,
+ * the quota's identity), the hint, the op counts, the owner registry (owner-registry.ts), and
+ * per-slab and per-page arrays. The control state fills the first `ctrlSlabs` slabs, so no slab
+ * at address 0 is ever handed out.
  * Per slab i (the control slabs included):
  * - `info[i]`: k > 0 when i starts a mapped run of k slabs (k = 1: a single slab); -j when i is
  *   the j-th slab of a mapped run (its start is i - j); FREE (0) when carved and free;
@@ -38,25 +30,11 @@
  * before the slabs turn FREE (from CLAIMING), and a map never raises it over a CLAIMING slab.
  * `begun`/`ended`: maps and unmaps started and finished, so `attach` can tell a quiet moment.
  *
- * Owner registry entry e (1..OWNERS), 4 Int32 words:
- * ```
- *  word 0: adopter << 2 | state     word 1: thread id     word 2: full id (last one issued)     word 3: 0
- * ```
- * A full owner id is `e + OWNERS * gen` (gen >= 1, bumped on each registration of the entry,
- * the id below 2^30), so a stale id never matches a re-registered entry. States:
- * ```
- *  FREE --registerOwner--> CLAIMING --> LIVE --releaseOwner--> FREE
- *                                         |
- *                                   claimOwners(its thread, X): adopter = X
- *                                         v
- *                                      ADOPTING --finishOwner(id, X)--> FREE
- *                                         |  ^
- *                                         +--+ claimOwners by another adopter Y (X died, or
- *                                              Y races X): adopter = Y
- * ```
- * State and adopter share one word, so each step is one compare-exchange.
+ * Owner registry (owner-registry.ts): one entry per live `SlabCache`, with the worker it lives
+ * in; `owner[i]` holds an entry's generation-tagged id, so a stale id never matches.
  *
- * Invariants (at a quiet moment; `check()` verifies them, `attach` too when it sees one):
+ * Invariants (at a quiet moment; `check()` verifies them (arena-check.ts), `attach` too when it
+ * sees one):
  * `ctrlSlabs <= carved <= n`; `info[i] == UNCARVED` for `i < ctrlSlabs` and `i >= carved`;
  * every carved slab is mapped, FREE, or claimed (CLAIMING, -j under a CLAIMING start, or
  * UNCARVED below `carved`: in flight, or leaked by a killed worker);
@@ -70,44 +48,38 @@ import { HandOff } from '../../internal/hand-off.js';
 import {
   checkInstance, checkInt, checkPointer, isSharedBuffer, optionalBool, optionalInt, optionalPowerOfTwo, optionsBag, rangeError, typeError,
 } from '../../internal/checks.js';
-import { Kind, verifyHeader, writeHeader } from '../../internal/header.js';
+import { Kind, writeHeader } from '../../internal/header.js';
 import { MAX_BYTE_LENGTH, Memory } from '../../memory.js';
+import { verifyHandle } from './arena-attach.js';
+import { inspectQuiet, inspectShared, inspectWhenQuiet } from './arena-check.js';
+import { ARRAYS_BYTE, controlBytes, Ctl, HINT_BYTE, REGISTRY_BYTE, SlabState, VERSION } from './arena-layout.js';
+import {
+  claimOwners, finishOwner, inspectRegistry, OWNERS, ownerIndex, ownerThread, registerOwner, releaseOwner,
+} from './owner-registry.js';
 import { Page } from './page-map.js';
 import { Quota, type QuotaHandle } from './quota.js';
 
-const VERSION = 2;
-/** Entries in the owner registry. */
-export const OWNERS = 4096;
+export { OWNERS } from './owner-registry.js';
+/** @internal */
+export { ownerIndex } from './owner-registry.js';
 
-/** Owner ids are below this. */
-const ID_LIMIT = 2 ** 30;
-
-// Int32 word indexes of the control words (after the 16-byte header).
-const W_SHIFT = 4; // log2(slabSize)
-const W_NSLABS = 5; // slabs in the whole reserved space, control slabs included
-const W_CTRL = 6; // control slabs
-const W_CARVED = 7; // index of the first slab never carved
-const W_USED = 8; // slabs handed out
-const W_QUOTA_LO = 9; // the quota's identity, low 32 bits
-const W_QUOTA_HI = 10; // and high bits
-const W_ZERO = 11; // reserved, 0
-const HINT_BYTE = 48; // BigUint64: frees << 32 | lowest slab index that may be free
-const W_BEGUN = 14; // maps and unmaps started
-const W_ENDED = 15; // and finished
-const REGISTRY_BYTE = 64;
-const ARRAYS_BYTE = REGISTRY_BYTE + 16 * OWNERS;
-const LOW = 0xffffffffn;
+// The layout's numbers as this module's constants (const enum values are written in as
+// literals): the hot paths read them as they always did.
+const W_SHIFT = Ctl.SHIFT;
+const W_NSLABS = Ctl.NSLABS;
+const W_CTRL = Ctl.CTRL;
+const W_CARVED = Ctl.CARVED;
+const W_USED = Ctl.USED;
+const W_QUOTA_LO = Ctl.QUOTA_LO;
+const W_QUOTA_HI = Ctl.QUOTA_HI;
+const W_BEGUN = Ctl.BEGUN;
+const W_ENDED = Ctl.ENDED;
+const LOW = 0xffffffffn; // the hint's slab index half (as arena-layout.ts's LOW)
 
 /** Slab states besides k > 0 (a run's start) and -j (inside a run). */
-const FREE = 0;
-const UNCARVED = -0x80000000;
-const CLAIMING = -0x7fffffff;
-
-/** Owner registry states (low 2 bits of an entry's word 0). */
-const O_FREE = 0;
-const O_CLAIMING = 1;
-const O_LIVE = 2;
-const O_ADOPTING = 3;
+const FREE = SlabState.FREE;
+const UNCARVED = SlabState.UNCARVED;
+const CLAIMING = SlabState.CLAIMING;
 
 /** Why the last failed map of this object failed (kept per worker, for the error it throws). */
 export const enum MapFailure {
@@ -119,19 +91,6 @@ export const enum MapFailure {
 const MIN_SLAB = 65536;
 const MAX_SLAB = 2 ** 30;
 const DEFAULT_SLAB = 4 * 1024 * 1024;
-
-function controlBytes(nslabs: number, shift: number): number {
-  const pages = nslabs * 2 ** (shift - Page.SHIFT);
-  return ARRAYS_BYTE + 8 * nslabs + 9 * pages; // a multiple of 8: pages is a multiple of 16
-}
-
-/**
- * The registry entry (1..OWNERS) of owner id `id`, or 0 when `id` is not an owner id (ids are
- * `entry + OWNERS * gen`, gen >= 1, below 2^30). @internal
- */
-export function ownerIndex(id: number): number {
-  return Number.isInteger(id) && id > OWNERS && id < ID_LIMIT ? ((id - 1) & (OWNERS - 1)) + 1 : 0;
-}
 
 /** What `SlabArena.attach` needs: structured-cloneable, send it with `postMessage`. */
 export interface SlabArenaHandle {
@@ -230,8 +189,11 @@ export class SlabArena {
   /** Why this object's last failed map failed; the arena alone writes it. */
   private lastFailure: MapFailure = MapFailure.None;
 
-  private readonly ctl: Int32Array;
-  private readonly hint: BigUint64Array;
+  /** Control words 0..15 (indexes: arena-layout.ts's Ctl); read by the invariant walker. @internal */
+  readonly ctl: Int32Array;
+  /** The free hint (frees << 32 | lowest slab that may be free); read by the invariant walker. @internal */
+  readonly hint: BigUint64Array;
+  /** The owner registry's entries (owner-registry.ts). */
   private readonly registry: Int32Array;
   /** The commit error of this object's last failed map, if that is why it failed. */
   private commitError: string | null = null;
@@ -331,33 +293,8 @@ export class SlabArena {
    */
   static attach(handle: SlabArenaHandle): SlabArena {
     const where = 'SlabArena.attach';
-    if (typeof handle !== 'object' || handle === null) typeError(where, 'handle', 'a SlabArenaHandle', handle);
-    const buffer = handle.buffer;
-    const declared = verifyHeader(where, buffer, Kind.SlabArena, VERSION, ARRAYS_BYTE);
-    const sab = buffer as SharedArrayBuffer;
-    const w = new Int32Array(sab, 0, 16);
-    const shift = w[W_SHIFT]!;
-    const nslabs = w[W_NSLABS]!;
-    const ctrl = w[W_CTRL]!;
-    const lo = w[W_QUOTA_LO]!;
-    const hi = w[W_QUOTA_HI]!;
-    const ok = shift >= 16 && shift <= 30 && nslabs >= 2 && nslabs <= MAX_BYTE_LENGTH / 2 ** shift &&
-      declared === controlBytes(nslabs, shift) && ctrl === Math.ceil(declared / 2 ** shift) && ctrl < nslabs &&
-      hi >= 1 && hi < 2 ** 21;
-    if (!ok) {
-      throw new TypeError(`${where}: corrupt control state (slab shift ${shift}, ${nslabs} slabs, ${ctrl} control slabs, quota identity high word ${hi})`);
-    }
-    const reserved = sab.growable ? sab.maxByteLength : sab.byteLength;
-    if (reserved !== nslabs * 2 ** shift || sab.byteLength < declared) {
-      throw new TypeError(`${where}: buffer is truncated (${sab.byteLength} of ${reserved} bytes, arena needs ${nslabs * 2 ** shift} reserved)`);
-    }
-    if (typeof handle.quota !== 'object' || handle.quota === null) typeError(where, 'handle.quota', 'a QuotaHandle', handle.quota);
-    const quota = Quota.attach(handle.quota);
-    if (lo !== (quota.identity % 2 ** 32 | 0) || hi !== Math.floor(quota.identity / 2 ** 32)) {
-      throw new TypeError(`${where}: handle.quota is not this arena's quota (identity ${(lo >>> 0) + hi * 2 ** 32}, the handle's is ${quota.identity})`);
-    }
-    const arena = attaching.build({ memory: Memory.wrap(sab), quota }, () => new SlabArena(undefined as unknown as SlabArenaOptions));
-    const problem = arena.inspectShared(true) ?? arena.inspectWhenQuiet();
+    const arena = attaching.build(verifyHandle(where, handle), () => new SlabArena(undefined as unknown as SlabArenaOptions));
+    const problem = inspectShared(arena, true) ?? inspectRegistry(arena.registry) ?? inspectWhenQuiet(arena);
     if (problem !== null) throw new TypeError(`${where}: corrupt control state (${problem})`);
     return arena;
   }
@@ -481,129 +418,41 @@ export class SlabArena {
    * @throws Error naming the broken invariant.
    */
   check(): void {
-    const problem = this.inspectShared(false) ?? this.inspectQuiet();
+    const problem = inspectShared(this, false) ?? inspectRegistry(this.registry) ?? inspectQuiet(this);
     if (problem !== null) throw new Error(`SlabArena.check: ${problem}`);
   }
 
-  // ---- owner registry (used by SlabCache) ----
+  // ---- owner registry (used by SlabCache; owner-registry.ts) ----
 
   /**
-   * Claims a registry entry for a `SlabCache` living in worker `threadId`; returns its full id
-   * (`entry + OWNERS * gen`, below 2^30). Throws `OutOfMemoryError` when all `OWNERS` entries
-   * are taken. @internal
+   * Claims a registry entry for a `SlabCache` living in worker `threadId`; returns its full id.
+   * Throws `OutOfMemoryError` when all `OWNERS` entries are taken. @internal
    */
   registerOwner(threadId: number): number {
-    checkInt('SlabArena.registerOwner', 'threadId', threadId, 0, 2 ** 31 - 1);
-    const r = this.registry;
-    for (let e = 1; e <= OWNERS; e++) {
-      const b = 4 * (e - 1);
-      if (Atomics.load(r, b) !== O_FREE || Atomics.compareExchange(r, b, O_FREE, O_CLAIMING) !== O_FREE) continue;
-      const last = Atomics.load(r, b + 2);
-      let id = last === 0 ? e + OWNERS : last + OWNERS;
-      if (id >= ID_LIMIT) id = e + OWNERS;
-      Atomics.store(r, b + 1, threadId);
-      Atomics.store(r, b + 2, id);
-      Atomics.store(r, b, O_LIVE);
-      return id;
-    }
-    throw new OutOfMemoryError(0, `SlabArena: all ${OWNERS} slab cache owner entries are in use`);
+    return registerOwner(this.registry, threadId);
   }
 
-  /**
-   * Frees the registry entry of `id` (LIVE or ADOPTING) if `id` is still its current id; a stale
-   * id changes nothing. Its slabs must have been handed over or returned first. @internal
-   */
+  /** Frees the registry entry of `id` if `id` is still its current id; a stale id changes nothing. @internal */
   releaseOwner(id: number): void {
-    const e = ownerIndex(id);
-    if (e === 0) return;
-    const r = this.registry;
-    const b = 4 * (e - 1);
-    for (;;) {
-      const w = Atomics.load(r, b);
-      const s = w & 3;
-      if ((s !== O_LIVE && s !== O_ADOPTING) || Atomics.load(r, b + 2) !== id) return;
-      if (Atomics.compareExchange(r, b, w, O_CLAIMING) !== w) continue;
-      // CLAIMING holds the entry: its id cannot change now. It may have been re-registered
-      // between the id test and the exchange: then it is not ours to free.
-      if (Atomics.load(r, b + 2) !== id) {
-        Atomics.store(r, b, w);
-        return;
-      }
-      Atomics.store(r, b + 1, 0);
-      Atomics.store(r, b, O_FREE);
-      return;
-    }
+    releaseOwner(this.registry, id);
   }
 
   /** The worker thread id registered for owner `id`, or -1 if `id` is not a live or adopted entry's current id. @internal */
   ownerThread(id: number): number {
-    const e = ownerIndex(id);
-    if (e === 0) return -1;
-    const b = 4 * (e - 1);
-    const s = Atomics.load(this.registry, b) & 3;
-    if ((s !== O_LIVE && s !== O_ADOPTING) || Atomics.load(this.registry, b + 2) !== id) return -1;
-    return Atomics.load(this.registry, b + 1);
+    return ownerThread(this.registry, id);
   }
 
   /**
-   * Takes the registry entries the caller, the cache `adopter`, must now adopt and returns their
-   * full ids: (a) LIVE entries of worker `threadId` other than `adopter`; (b) ADOPTING entries of
-   * `threadId` (an adoption whose adopter died, or a concurrent one: taken over); (c) ADOPTING
-   * entries whose adopter is one of the ids taken (adopting a killed adopter takes over what it
-   * was adopting), to a fixed point. Each ends ADOPTING with this adopter, by compare-exchange,
-   * so racing callers are fine: an entry one of them takes over drops out of the other's
-   * adoption, whose slab-by-slab exchanges of `slabOwner` then fail. @internal
+   * Takes the registry entries of worker `threadId` (and of adoptions it was making) for the
+   * cache `adopter` to adopt, and returns their ids. @internal
    */
   claimOwners(threadId: number, adopter: number): number[] {
-    checkInt('SlabArena.claimOwners', 'threadId', threadId, 0, 2 ** 31 - 1);
-    if (ownerIndex(adopter) === 0) rangeError('SlabArena.claimOwners', 'adopter', 'an owner id from registerOwner', adopter);
-    const r = this.registry;
-    const mine = ((adopter << 2) | O_ADOPTING) | 0;
-    const ids: number[] = [];
-    const taken = new Uint8Array(OWNERS + 1);
-    for (let more = true; more;) {
-      more = false;
-      for (let e = 1; e <= OWNERS; e++) {
-        if (taken[e]) continue;
-        const b = 4 * (e - 1);
-        const w = Atomics.load(r, b);
-        const s = w & 3;
-        if (s !== O_LIVE && s !== O_ADOPTING) continue;
-        const id = Atomics.load(r, b + 2);
-        const t = Atomics.load(r, b + 1);
-        const a = w >>> 2;
-        if (id === adopter) continue;
-        const wanted = s === O_LIVE ? t === threadId : t === threadId || (a !== 0 && ids.includes(a));
-        if (!wanted) continue;
-        if (w !== mine && Atomics.compareExchange(r, b, w, mine) !== w) continue;
-        // An entry freed and registered again between the loads and the exchange (same word)
-        // is not the one chosen: give it back.
-        if (Atomics.load(r, b + 2) !== id || Atomics.load(r, b + 1) !== t) {
-          if (w !== mine) Atomics.compareExchange(r, b, mine, w);
-          continue;
-        }
-        taken[e] = 1;
-        ids.push(id);
-        more = true;
-      }
-    }
-    return ids;
+    return claimOwners(this.registry, threadId, adopter);
   }
 
   /** Frees the entry of `id` if it is still ADOPTING with adopter `adopter` (the adoption is done). @internal */
   finishOwner(id: number, adopter: number): void {
-    const e = ownerIndex(id);
-    if (e === 0 || ownerIndex(adopter) === 0) return;
-    const r = this.registry;
-    const b = 4 * (e - 1);
-    const mine = ((adopter << 2) | O_ADOPTING) | 0;
-    if (Atomics.load(r, b + 2) !== id || Atomics.compareExchange(r, b, mine, O_CLAIMING) !== mine) return;
-    if (Atomics.load(r, b + 2) !== id) {
-      Atomics.store(r, b, mine);
-      return;
-    }
-    Atomics.store(r, b + 1, 0);
-    Atomics.store(r, b, O_FREE);
+    finishOwner(this.registry, id, adopter);
   }
 
   /** Index of the first slab never carved. @internal */
@@ -835,147 +684,4 @@ export class SlabArena {
       ? `${where}: slab ${slab} is held by a SlabCache (owner ${held}); it goes back through that cache`
       : `${where}: slab ${slab} belongs to ${held === 0 ? 'no SlabCache' : `owner ${held}`}, not to owner ${owner}`);
   }
-
-  /**
-   * What can be checked while other workers map and unmap: the control words, every slab's
-   * info and owner word on its own, the registry entries, and that never-carved slabs have
-   * UNCARVED info and owner 0 (with `pages`, also zero page map and page tags: that reads the
-   * whole control state). The first problem found, or null.
-   */
-  private inspectShared(pages: boolean): string | null {
-    const c = this.ctl;
-    const n = this.slabCount;
-    const ctrl = this.ctrlSlabs;
-    const used = Atomics.load(c, W_USED);
-    const carved0 = Atomics.load(c, W_CARVED);
-    const hint = Number(Atomics.load(this.hint, 0) & LOW);
-    if (carved0 < ctrl || carved0 > n) return `carved end ${carved0} is outside [${ctrl}, ${n}]`;
-    if (used < 0 || used > n - ctrl) return `used counts ${used} slabs, outside [0, ${n - ctrl}]`;
-    if (hint < ctrl || hint > n) return `free hint ${hint} is outside [${ctrl}, ${n}]`;
-    if (c[W_ZERO] !== 0) return `reserved word ${W_ZERO} is ${c[W_ZERO]}, not 0`;
-    const info = this.slabInfo;
-    const owner = this.slabOwner;
-    for (let i = 0; i < ctrl; i++) {
-      if (info[i] !== UNCARVED || owner[i] !== 0) return `control slab ${i} has info ${info[i]} and owner ${owner[i]}`;
-    }
-    // Any slab seen in use must lie below the carved end read afterwards: a carve moves the
-    // end before it writes its slabs.
-    let last = -1;
-    for (let i = ctrl; i < n; i++) {
-      const v = info[i]!;
-      const o = owner[i]!;
-      if (v !== UNCARVED) {
-        if (v !== FREE && v !== CLAIMING && !(v > 0 && v <= n - i) && !(v < 0 && v >= ctrl - i)) {
-          return `slab ${i} has info ${v}, which is no state`;
-        }
-        last = i;
-      }
-      if (o !== 0) {
-        if (ownerIndex(o) === 0) return `slab ${i} has owner ${o}, which is no owner id`;
-        last = i;
-      }
-    }
-    const ppw = this.pagesPerSlab >>> 2; // Int32 words of page map per slab
-    const pm32 = new Int32Array(this.pageMap.buffer, this.pageMap.byteOffset, this.pageMap.length >>> 2);
-    const tags = this.pageTags;
-    for (let i = 0; pages && i < n; i++) {
-      if (i >= ctrl && i < carved0) continue;
-      if (!zero(pm32, i * ppw, (i + 1) * ppw) || !zero(tags, 2 * i * this.pagesPerSlab, 2 * (i + 1) * this.pagesPerSlab)) {
-        if (i < ctrl) return `the page map or page tags of control slab ${i} are not zero`;
-        last = Math.max(last, i);
-      }
-    }
-    const carved = Atomics.load(c, W_CARVED);
-    if (last >= carved) return `slab ${last}, past the carved end ${carved}, is not in the never-carved state (info ${info[last]}, owner ${owner[last]}, or its page map or page tags written)`;
-    return this.inspectRegistry();
-  }
-
-  private inspectRegistry(): string | null {
-    const r = this.registry;
-    for (let e = 1; e <= OWNERS; e++) {
-      const b = 4 * (e - 1);
-      const w = Atomics.load(r, b);
-      const s = w & 3;
-      const a = w >>> 2;
-      const t = Atomics.load(r, b + 1);
-      const id = Atomics.load(r, b + 2);
-      if (r[b + 3] !== 0) return `owner entry ${e} has a non-zero reserved word`;
-      if (id !== 0 && ownerIndex(id) !== e) return `owner entry ${e} holds id ${id}, which is not an id of entry ${e}`;
-      if (t < 0) return `owner entry ${e} has thread ${t}`;
-      if (s === O_ADOPTING ? ownerIndex(a) === 0 : a !== 0) return `owner entry ${e} (state ${s}) has adopter ${a}`;
-      if ((s === O_LIVE || s === O_ADOPTING) && id === 0) return `owner entry ${e} is in use but has no id`;
-    }
-    return null;
-  }
-
-  /**
-   * `inspectQuiet` if a quiet moment comes within a few tries: no map or unmap in flight when
-   * it starts, none started or finished while it runs. Else null: the invariants that need one
-   * are not checked (a worker killed in the middle of a map leaves one in flight for ever).
-   */
-  private inspectWhenQuiet(): string | null {
-    const c = this.ctl;
-    for (let tries = 0; tries < 8; tries++) {
-      const b = Atomics.load(c, W_BEGUN);
-      const e = Atomics.load(c, W_ENDED);
-      if (b !== e) continue;
-      const problem = this.inspectQuiet();
-      if (Atomics.load(c, W_BEGUN) === b && Atomics.load(c, W_ENDED) === e) return problem;
-    }
-    return null;
-  }
-
-  /**
-   * The invariants that need a quiet moment (no map or unmap in flight in a live worker): run
-   * structure, the `used` bounds, the hint, and zero owner, page map and page tags of free slabs.
-   */
-  private inspectQuiet(): string | null {
-    const c = this.ctl;
-    const info = this.slabInfo;
-    const owner = this.slabOwner;
-    const carved = Atomics.load(c, W_CARVED);
-    const used = Atomics.load(c, W_USED);
-    const hint = Number(Atomics.load(this.hint, 0) & LOW);
-    const pps = this.pagesPerSlab;
-    let mapped = 0;
-    let claimed = 0;
-    let firstFree = -1;
-    for (let i = this.ctrlSlabs; i < carved;) {
-      const k = info[i]!;
-      if (k > 0) {
-        if (i + k > carved) return `run at slab ${i} of ${k} slabs passes the carved end ${carved}`;
-        for (let j = 1; j < k; j++) {
-          if (info[i + j] !== -j) return `slab ${i + j} inside the run at ${i} has info ${info[i + j]}, expected ${-j}`;
-        }
-        mapped += k;
-        i += k;
-      } else if (k === FREE) {
-        if (firstFree < 0) firstFree = i;
-        if (owner[i] !== 0) return `free slab ${i} has owner ${owner[i]}`;
-        const pm = this.pageMap;
-        for (let p = i * pps; p < (i + 1) * pps; p++) {
-          if (pm[p] !== 0 || this.pageTags[2 * p] !== 0 || this.pageTags[2 * p + 1] !== 0) return `free slab ${i} has page ${p} written in the page map or page tags`;
-        }
-        i++;
-      } else if (k === CLAIMING || k === UNCARVED) {
-        // Claimed by a map or unmap in flight, or leaked by a killed worker; a run being
-        // published or unmapped shows its first inner slabs after its CLAIMING start.
-        claimed++;
-        let j = 1;
-        while (i + j < carved && info[i + j] === -j) j++;
-        claimed += j - 1;
-        i += j;
-      } else {
-        return `slab ${i} says it is inside a run (${k}) but follows no run start`;
-      }
-    }
-    if (used < mapped || used > mapped + claimed) return `used counts ${used} slabs, ${mapped} are mapped (and ${claimed} claimed)`;
-    if (firstFree >= 0 && hint > firstFree) return `free hint ${hint} is above free slab ${firstFree}`;
-    return null;
-  }
-}
-
-function zero(a: Int32Array, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (a[i] !== 0) return false;
-  return true;
 }

@@ -23,11 +23,11 @@
  * a run may form) and tries again. The one empty block the pools over it keep between them is
  * theirs (spare-block.ts): the cache never calls up to them.
  *
- * Adoption: the arena's registry moves the dead owner's entries to ADOPTING with this cache as
- * adopter; each slab then changes owner by one compare-exchange of its owner word, so it keeps
- * a valid owner (the dead cache, or the adopter) at every instant.
+ * Adoption (cache-adopt.ts): the arena's registry moves the dead owner's entries to ADOPTING
+ * with this cache as adopter; each slab then changes owner by one compare-exchange of its owner
+ * word, so it keeps a valid owner (the dead cache, or the adopter) at every instant.
  *
- * Invariants (per order k, B(k) = order0Size << k):
+ * Invariants (per order k, B(k) = order0Size << k; `check()` verifies them: slab-cache-check.ts):
  *   |free list k| == freeCount[k]; every free block of order k starts with freeByte(k);
  *   no free block of order k < orderMax has its buddy (start XOR B(k)) free at order k;
  *   used == Σ usedCount[k] * B(k) + pageBytes + runBytes;
@@ -40,8 +40,10 @@ import { InvalidPointerError } from '../../errors.js';
 import { checkInstance, checkInt, checkPointer } from '../../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import { holdViews, MAX_BYTE_LENGTH } from '../../memory.js';
-import { blockByte, blockBytes, blockOrder, freeByte, freeOrder, isRun, Page } from './page-map.js';
+import { adoptSlabs } from './cache-adopt.js';
+import { blockByte, blockBytes, blockOrder, freeByte, isRun, Page } from './page-map.js';
 import { MapFailure, SlabArena } from './slab-arena.js';
+import { checkSlabCache } from './slab-cache-check.js';
 
 // u32 words per page: a page index times this is the u32 index of the page's first word.
 const WORDS_PER_PAGE = Page.BYTES >>> 2;
@@ -185,17 +187,25 @@ export class SlabCache {
   /** Byte length our views cover. @internal */
   declare viewEnd: number;
   // Per order: first free block's page index (0 = empty), blocks free, blocks handed out.
-  private readonly heads: Int32Array;
-  private readonly freeCount: Int32Array;
-  private readonly usedCount: Int32Array;
-  private usedBytes = 0;
-  private slabsHeld = 0;
-  /** Exact page runs inside held slabs (getPages). */
-  private pageRuns = 0;
-  private pageBytes = 0;
-  /** Runs of arena slabs (sizes above a slab). */
-  private runs = 0;
-  private runBytes = 0;
+  // These and the counters below are @internal for the checker and adoption (slab-cache-check.ts, cache-adopt.ts).
+  /** @internal */
+  readonly heads: Int32Array;
+  /** @internal */
+  readonly freeCount: Int32Array;
+  /** @internal */
+  readonly usedCount: Int32Array;
+  /** Bytes of buddy blocks handed out. @internal */
+  usedBytes = 0;
+  /** Arena slabs held (runs not included). @internal */
+  slabsHeld = 0;
+  /** Exact page runs inside held slabs (getPages). @internal */
+  pageRuns = 0;
+  /** @internal */
+  pageBytes = 0;
+  /** Runs of arena slabs (sizes above a slab). @internal */
+  runs = 0;
+  /** @internal */
+  runBytes = 0;
   private readonly debug: boolean;
   private readonly periodic: PeriodicCheck;
   private destroyed = false;
@@ -364,112 +374,7 @@ export class SlabCache {
    * @throws Error naming the first broken invariant.
    */
   check(): void {
-    const pm = this.pageMap;
-    const listed = new Int32Array(this.orderMax + 1);
-    for (let k = 0; k <= this.orderMax; k++) {
-      let page = this.heads[k]!;
-      let prev = 0;
-      let n = 0;
-      while (page !== 0) {
-        const start = page * Page.BYTES;
-        if (pm[page] !== freeByte(k)) {
-          throw new Error(`SlabCache.check: block ${start} on free list ${k} has page byte ${pm[page]}, expected ${freeByte(k)}`);
-        }
-        if (start % (Page.BYTES << k) !== 0) throw new Error(`SlabCache.check: free block ${start} of order ${k} is misaligned`);
-        if (this.slabOwner[Math.floor(start / this.slabSize)] !== this.ownerId) {
-          throw new Error(`SlabCache.check: free block ${start} of order ${k} lies in an arena slab this cache does not own`);
-        }
-        if (this.u32[page * WORDS_PER_PAGE + 1] !== prev) {
-          throw new Error(`SlabCache.check: free block ${start} of order ${k} has prev ${this.u32[page * WORDS_PER_PAGE + 1]}, expected ${prev}`);
-        }
-        if (++n > this.freeCount[k]!) throw new Error(`SlabCache.check: free list ${k} is longer than its count ${this.freeCount[k]} (or has a cycle)`);
-        prev = page;
-        page = this.u32[page * WORDS_PER_PAGE]!;
-      }
-      if (n !== this.freeCount[k]) throw new Error(`SlabCache.check: free list ${k} has ${n} blocks, its count says ${this.freeCount[k]}`);
-      listed[k] = n;
-    }
-    if (this.freeCount[this.orderMax]! > 1) {
-      throw new Error(`SlabCache.check: ${this.freeCount[this.orderMax]} wholly free arena slabs are cached, at most 1 may be`);
-    }
-    // Every page of every held slab, from the page map alone.
-    const used = new Int32Array(this.orderMax + 1);
-    const free = new Int32Array(this.orderMax + 1);
-    let slabs = 0;
-    let runs = 0;
-    let runBytes = 0;
-    let pageRuns = 0;
-    let pageBytes = 0;
-    const info = this.arena.slabInfo;
-    const end = this.arena.carvedEnd();
-    for (let idx = this.arena.ctrlSlabs; idx < end; idx++) {
-      if (this.slabOwner[idx] !== this.ownerId) continue;
-      const n = info[idx]!;
-      const p0 = idx * this.pagesPerSlab;
-      if (n > 1) {
-        for (let j = 0; j < n; j++) {
-          if (this.slabOwner[idx + j] !== this.ownerId) throw new Error(`SlabCache.check: slab ${idx + j} of the run at ${idx * this.slabSize} has another owner`);
-        }
-        for (let p = p0; p < p0 + n * this.pagesPerSlab; p++) {
-          const want = p === p0 ? Page.RUN : Page.RUN_TAIL;
-          if (pm[p] !== want) throw new Error(`SlabCache.check: page ${p} of the run at ${idx * this.slabSize} has page byte ${pm[p]}, expected ${want}`);
-        }
-        runs++;
-        runBytes += n * this.slabSize;
-        idx += n - 1;
-        continue;
-      }
-      if (n !== 1) throw new Error(`SlabCache.check: slab ${idx * this.slabSize} is owned by this cache but not mapped (info ${n})`);
-      slabs++;
-      for (let p = p0; p < p0 + this.pagesPerSlab;) {
-        const v = pm[p]!;
-        const k = blockOrder(v);
-        if (k >= 0 && k <= this.orderMax) {
-          const np = 1 << k;
-          if (p % np !== 0) throw new Error(`SlabCache.check: page ${p} starts a block of order ${k} but is misaligned`);
-          for (let q = p + 1; q < p + np; q++) {
-            if (pm[q] !== v) throw new Error(`SlabCache.check: page ${q} inside the block at ${p * Page.BYTES} of order ${k} has page byte ${pm[q]}`);
-          }
-          used[k]!++;
-          p += np;
-        } else if (v === Page.RUN) {
-          let q = p + 1;
-          while (q < p0 + this.pagesPerSlab && pm[q] === Page.RUN_TAIL) q++;
-          pageRuns++;
-          pageBytes += (q - p) * Page.BYTES;
-          p = q;
-        } else if (freeOrder(v) >= 0 && freeOrder(v) <= this.orderMax) {
-          const k = freeOrder(v);
-          const np = 1 << k;
-          if (p % np !== 0) throw new Error(`SlabCache.check: page ${p} starts a free block of order ${k} but is misaligned`);
-          for (let q = p + 1; q < p + np; q++) {
-            if (pm[q] !== 0) throw new Error(`SlabCache.check: page ${q} inside the free block at ${p * Page.BYTES} has page byte ${pm[q]}`);
-          }
-          if (k < this.orderMax) {
-            const buddy = p ^ np;
-            if (pm[buddy] === v) throw new Error(`SlabCache.check: free blocks ${p * Page.BYTES} and ${buddy * Page.BYTES} of order ${k} are unmerged buddies`);
-          }
-          free[k]!++;
-          p += np;
-        } else {
-          throw new Error(`SlabCache.check: page ${p} of held slab ${idx * this.slabSize} has page byte ${v}, in no block`);
-        }
-      }
-    }
-    let usedBytes = 0;
-    for (let k = 0; k <= this.orderMax; k++) {
-      if (used[k] !== this.usedCount[k]) throw new Error(`SlabCache.check: ${used[k]} blocks of order ${k} are handed out in the page map, the count says ${this.usedCount[k]}`);
-      if (free[k] !== listed[k]) throw new Error(`SlabCache.check: ${free[k]} free blocks of order ${k} in the page map, ${listed[k]} on the free list`);
-      usedBytes += used[k]! * (Page.BYTES << k);
-    }
-    if (usedBytes !== this.usedBytes) throw new Error(`SlabCache.check: blocks handed out add up to ${usedBytes} bytes, used says ${this.usedBytes}`);
-    if (slabs !== this.slabsHeld) throw new Error(`SlabCache.check: ${slabs} arena slabs are owned, the count says ${this.slabsHeld}`);
-    if (runs !== this.runs || runBytes !== this.runBytes) {
-      throw new Error(`SlabCache.check: ${runs} runs of ${runBytes} bytes are owned, the counters say ${this.runs} of ${this.runBytes}`);
-    }
-    if (pageRuns !== this.pageRuns || pageBytes !== this.pageBytes) {
-      throw new Error(`SlabCache.check: ${pageRuns} page runs of ${pageBytes} bytes are in held slabs, the counters say ${this.pageRuns} of ${this.pageBytes}`);
-    }
+    checkSlabCache(this);
   }
 
   /**
@@ -481,67 +386,7 @@ export class SlabCache {
    * `RangeError` for the calling thread's own id. @internal
    */
   adopt(threadId: number): number[] {
-    checkInt('SlabCache.adopt', 'threadId', threadId, 0, 2 ** 31 - 1);
-    if (threadId === currentThreadId) {
-      throw new RangeError(`SlabCache.adopt: threadId must be the id of a worker that has exited, got ${threadId}, the calling thread's own`);
-    }
-    const out: number[] = [];
-    const me = this.ownerId;
-    const ids = this.arena.claimOwners(threadId, me);
-    if (ids.length === 0) return out;
-    this.refreshViews();
-    const arena = this.arena;
-    const info = arena.slabInfo;
-    const owner = this.slabOwner;
-    const pm = this.pageMap;
-    const end = arena.carvedEnd();
-    for (let idx = arena.ctrlSlabs; idx < end; idx++) {
-      const from = Atomics.load(owner, idx);
-      if (from === 0 || from === me || !ids.includes(from)) continue;
-      const n = Atomics.load(info, idx);
-      // Only a run's start changes hands (its other slabs follow it); the compare-exchange
-      // makes two adopters of one id take disjoint slabs.
-      if (n < 1 || Atomics.compareExchange(owner, idx, from, me) !== from) continue;
-      const p0 = idx * this.pagesPerSlab;
-      if (n > 1) {
-        for (let j = 1; j < n; j++) Atomics.store(owner, idx + j, me);
-        if (pm[p0] === Page.RUN) {
-          this.markRun(p0, n * this.pagesPerSlab);
-          this.runs++;
-          this.runBytes += n * this.slabSize;
-          out.push(idx * this.slabSize);
-        } else {
-          // Mapped but never handed out (the worker died in between): back to the arena.
-          arena.unmapFor(idx * this.slabSize, me);
-        }
-        idx += n - 1;
-        continue;
-      }
-      this.slabsHeld++;
-      // Normalize: keep only well-formed handed-out blocks and page runs; the rest is free.
-      for (let p = p0; p < p0 + this.pagesPerSlab;) {
-        const v = pm[p]!;
-        const k = blockOrder(v);
-        if (k >= 0 && k <= this.orderMax && p % (1 << k) === 0) {
-          const np = 1 << k;
-          pm.fill(v, p, p + np);
-          p += np;
-        } else if (v === Page.RUN) {
-          let q = p + 1;
-          while (q < p0 + this.pagesPerSlab && pm[q] === Page.RUN_TAIL) q++;
-          this.pageRuns++;
-          this.pageBytes += (q - p) * Page.BYTES;
-          out.push(p * Page.BYTES);
-          p = q;
-        } else {
-          pm[p] = 0;
-          p++;
-        }
-      }
-      this.rebuild(p0, this.orderMax, out);
-    }
-    for (const id of ids) arena.finishOwner(id, me);
-    return out;
+    return adoptSlabs(this, threadId);
   }
 
   /**
@@ -594,7 +439,8 @@ export class SlabCache {
     if (this.periodic.due()) this.check();
   }
 
-  private refreshViews(): void {
+  /** @internal */
+  refreshViews(): void {
     holdViews(this.arena.memory, this);
   }
 
@@ -675,8 +521,8 @@ export class SlabCache {
     this.addFree(k, start);
   }
 
-  /** A free block: cached, or (a whole arena slab when one is already cached) back to the arena. */
-  private addFree(k: number, start: number): void {
+  /** A free block: cached, or (a whole arena slab when one is already cached) back to the arena. @internal */
+  addFree(k: number, start: number): void {
     if (k === this.orderMax && this.freeCount[k]! > 0) {
       // The arena clears the owner as it takes the slab back.
       this.slabsHeld--;
@@ -708,8 +554,8 @@ export class SlabCache {
     this.freeCount[k]--;
   }
 
-  /** Page map of a page run of `pages` pages from `page`: its first page, then its tail. */
-  private markRun(page: number, pages: number): void {
+  /** Page map of a page run of `pages` pages from `page`: its first page, then its tail. @internal */
+  markRun(page: number, pages: number): void {
     this.pageMap[page] = Page.RUN;
     if (pages > 1) this.pageMap.fill(Page.RUN_TAIL, page + 1, page + pages);
   }
@@ -773,32 +619,5 @@ export class SlabCache {
       this.release(ptr + off * Page.BYTES, k);
       off += 1 << k;
     }
-  }
-
-  /** Adoption: classifies the buddy-tree node at page `p` of order `k` after normalization. */
-  private rebuild(p: number, k: number, out: number[]): void {
-    const pm = this.pageMap;
-    const v = pm[p]!;
-    if (v === blockByte(k)) {
-      this.usedCount[k]++;
-      this.usedBytes += Page.BYTES << k;
-      out.push(p * Page.BYTES);
-      return;
-    }
-    let empty = true;
-    for (let q = p, e = p + (1 << k); q < e; q++) {
-      if (pm[q] !== 0) {
-        empty = false;
-        break;
-      }
-    }
-    if (empty) {
-      this.addFree(k, p * Page.BYTES);
-      return;
-    }
-    // A page of a page run (counted by adopt) or a node with something inside: look deeper.
-    if (k === 0) return;
-    this.rebuild(p, k - 1, out);
-    this.rebuild(p + (1 << (k - 1)), k - 1, out);
   }
 }

@@ -1,0 +1,79 @@
+/**
+ * Where a SlabArena's state lies in its buffer: the control words, the hint, the owner registry
+ * and the per-slab and per-page arrays, and the slab states. One source of these numbers for
+ * slab-arena.ts and the cold modules beside it (arena-attach.ts, arena-check.ts); what the
+ * states mean and how maps and unmaps move between them is in slab-arena.ts.
+ *
+ * Memory source: none; names, offsets and the size of the control state. Thread-safety:
+ * constants and a pure function. Failure: none.
+ *
+ * Layout of the buffer (the control state fills the first `ctrlSlabs` slabs, so no slab at
+ * address 0 is ever handed out; n = maximum / slabSize slabs, P = n * slabSize / 4096 pages):
+ * ```
+ *  byte 0      16                     48        56        64                 64+16*OWNERS (OWNERS = 4096)
+ *  +-----------+----------------------+---------+---------+------------------+---------+----------+---------+----------+
+ *  | header    | shift, n, ctrl,      | hint    | begun,  | owner registry   | info[n] | owner[n] | pageMap | pageTags |
+ *  | (Kind.    | carved, used, quota  | BigUint | ended   | 4 x Int32        | Int32   | Int32    | 1 byte  | 2 x Int32|
+ *  | SlabArena)| id low/high, 0       | ver<<32 | (op     | x OWNERS         |         |          | x P     | x P      |
+ *  |           | (Int32 words 4..11)  | | index | counts) |                  |         |          |         |          |
+ *  +-----------+----------------------+---------+---------+------------------+---------+----------+---------+----------+
+ *  ... padding to ctrlSlabs * slabSize | slab ctrlSlabs | slab ctrlSlabs+1 | ... | slab n-1 |
+ * ```
+ * The owner registry's entries are described in owner-registry.ts.
+ */
+import { Page } from './page-map.js';
+import { OWNERS } from './owner-registry.js';
+
+/** Version of this layout, in the header. @internal */
+export const VERSION = 2;
+
+// const enums: tsc writes their values in as literals, so no reader loads a module binding.
+
+/** Int32 word indexes of the control words (after the 16-byte header). @internal */
+export const enum Ctl {
+  /** log2(slabSize) */
+  SHIFT = 4,
+  /** Slabs in the whole reserved space, control slabs included. */
+  NSLABS = 5,
+  /** Control slabs. */
+  CTRL = 6,
+  /** Index of the first slab never carved. */
+  CARVED = 7,
+  /** Slabs handed out. */
+  USED = 8,
+  /** The quota's identity, low 32 bits. */
+  QUOTA_LO = 9,
+  /** And high bits. */
+  QUOTA_HI = 10,
+  /** Reserved, 0. */
+  ZERO = 11,
+  /** Maps and unmaps started. */
+  BEGUN = 14,
+  /** And finished. */
+  ENDED = 15,
+}
+
+/** Slab states besides k > 0 (a run's start) and -j (inside a run). @internal */
+export const enum SlabState {
+  /** Carved and free. */
+  FREE = 0,
+  /** Never carved (or carved by a map that has not yet claimed it). */
+  UNCARVED = -0x80000000,
+  /** Held by a map or unmap in flight (or leaked by a killed worker). */
+  CLAIMING = -0x7fffffff,
+}
+
+/** BigUint64: frees << 32 | lowest slab index that may be free. @internal */
+export const HINT_BYTE = 48;
+/** The owner registry: OWNERS entries of 4 Int32 words. @internal */
+export const REGISTRY_BYTE = 64;
+/** The per-slab arrays (info, owner), then the per-page ones (page map, page tags). @internal */
+export const ARRAYS_BYTE = REGISTRY_BYTE + 16 * OWNERS;
+/** The hint's slab index half. @internal */
+export const LOW = 0xffffffffn;
+
+/** Bytes of control state for `nslabs` slabs of 2^shift bytes. @internal */
+export function controlBytes(nslabs: number, shift: number): number {
+  const pages = nslabs * 2 ** (shift - Page.SHIFT);
+  return ARRAYS_BYTE + 8 * nslabs + 9 * pages; // a multiple of 8: pages is a multiple of 16
+}

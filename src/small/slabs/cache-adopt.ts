@@ -1,0 +1,125 @@
+/**
+ * Adoption by a SlabCache: `SlabCache.adopt(threadId)` delegates here. It takes over every arena
+ * slab of the caches registered by a worker that has exited, rebuilds this cache's free lists
+ * and counters over them from the page map, and returns the blocks and page runs that were
+ * handed out in them, so the allocators above (Mempool, SmallAlloc) can adopt their objects.
+ * Kept out of slab-cache.ts, next to the fast paths, because it runs once per dead worker.
+ *
+ * Memory source: the adopted arena slabs themselves (wholly free ones beyond the one kept go
+ * back to the arena); the returned array, on the JS heap.
+ *
+ * Thread-safety: run by the adopting cache's owner; the dead worker must have exited (the
+ * caller asserts it). Other workers may adopt the same thread id at the same time: the arena's
+ * registry moves the dead owner's entries to ADOPTING with this cache as adopter
+ * (`claimOwners`), and each slab then changes owner by one compare-exchange of its owner word,
+ * so two adopters take disjoint slabs and a slab keeps a valid owner (the dead cache, or the
+ * adopter) at every instant. An adopter killed half-way leaves slabs that a later adoption of
+ * either thread id finds.
+ *
+ * Failure: `RangeError` for a bad thread id or the calling thread's own (nothing changed).
+ *
+ * Invariants: after it, the adopted slabs satisfy slab-cache.ts's invariants as this cache's:
+ * a page byte that is no well-formed handed-out block or page run is cleared (the dead worker
+ * may have died mid-write) and its pages become free blocks.
+ */
+import { checkInt } from '../../internal/checks.js';
+import { currentThreadId } from '../../internal/thread.js';
+import { blockByte, blockOrder, Page } from './page-map.js';
+import type { SlabCache } from './slab-cache.js';
+
+/**
+ * Takes over every arena slab of the caches registered by worker `threadId` for `cache`, and
+ * returns the starts of the blocks and page runs that were handed out in them (see
+ * `SlabCache.adopt`). @internal
+ */
+export function adoptSlabs(cache: SlabCache, threadId: number): number[] {
+  checkInt('SlabCache.adopt', 'threadId', threadId, 0, 2 ** 31 - 1);
+  if (threadId === currentThreadId) {
+    throw new RangeError(`SlabCache.adopt: threadId must be the id of a worker that has exited, got ${threadId}, the calling thread's own`);
+  }
+  const out: number[] = [];
+  const me = cache.ownerId;
+  const ids = cache.arena.claimOwners(threadId, me);
+  if (ids.length === 0) return out;
+  cache.refreshViews();
+  const arena = cache.arena;
+  const info = arena.slabInfo;
+  const owner = arena.slabOwner;
+  const pm = arena.pageMap;
+  const { slabSize, pagesPerSlab } = arena;
+  const end = arena.carvedEnd();
+  for (let idx = arena.ctrlSlabs; idx < end; idx++) {
+    const from = Atomics.load(owner, idx);
+    if (from === 0 || from === me || !ids.includes(from)) continue;
+    const n = Atomics.load(info, idx);
+    // Only a run's start changes hands (its other slabs follow it); the compare-exchange
+    // makes two adopters of one id take disjoint slabs.
+    if (n < 1 || Atomics.compareExchange(owner, idx, from, me) !== from) continue;
+    const p0 = idx * pagesPerSlab;
+    if (n > 1) {
+      for (let j = 1; j < n; j++) Atomics.store(owner, idx + j, me);
+      if (pm[p0] === Page.RUN) {
+        cache.markRun(p0, n * pagesPerSlab);
+        cache.runs++;
+        cache.runBytes += n * slabSize;
+        out.push(idx * slabSize);
+      } else {
+        // Mapped but never handed out (the worker died in between): back to the arena.
+        arena.unmapFor(idx * slabSize, me);
+      }
+      idx += n - 1;
+      continue;
+    }
+    cache.slabsHeld++;
+    // Normalize: keep only well-formed handed-out blocks and page runs; the rest is free.
+    for (let p = p0; p < p0 + pagesPerSlab;) {
+      const v = pm[p]!;
+      const k = blockOrder(v);
+      if (k >= 0 && k <= cache.orderMax && p % (1 << k) === 0) {
+        const np = 1 << k;
+        pm.fill(v, p, p + np);
+        p += np;
+      } else if (v === Page.RUN) {
+        let q = p + 1;
+        while (q < p0 + pagesPerSlab && pm[q] === Page.RUN_TAIL) q++;
+        cache.pageRuns++;
+        cache.pageBytes += (q - p) * Page.BYTES;
+        out.push(p * Page.BYTES);
+        p = q;
+      } else {
+        pm[p] = 0;
+        p++;
+      }
+    }
+    rebuild(cache, p0, cache.orderMax, out);
+  }
+  for (const id of ids) arena.finishOwner(id, me);
+  return out;
+}
+
+/** Classifies the buddy-tree node at page `p` of order `k` after normalization. */
+function rebuild(cache: SlabCache, p: number, k: number, out: number[]): void {
+  const pm = cache.arena.pageMap;
+  const v = pm[p]!;
+  if (v === blockByte(k)) {
+    cache.usedCount[k]++;
+    cache.usedBytes += Page.BYTES << k;
+    out.push(p * Page.BYTES);
+    return;
+  }
+  let empty = true;
+  for (let q = p, e = p + (1 << k); q < e; q++) {
+    if (pm[q] !== 0) {
+      empty = false;
+      break;
+    }
+  }
+  if (empty) {
+    cache.addFree(k, p * Page.BYTES);
+    return;
+  }
+  // A page of a page run (counted by adopt) or a node with something inside: look deeper.
+  if (k === 0) return;
+  rebuild(cache, p, k - 1, out);
+  rebuild(cache, p + (1 << (k - 1)), k - 1, out);
+}
