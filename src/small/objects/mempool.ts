@@ -10,8 +10,11 @@
  *
  * The slab's header layout and the glossary (slot, untouched, free, deferred) are in
  * block-header.ts; slab geometry in geometry.ts; the owner registry in owners.ts; the route a
- * free takes off the fast paths in free-route.ts; read views' queue in read-views.ts.
- *
+ * free takes off the fast paths in free-route.ts; read views' queue in read-views.ts. Code
+ * off the fast paths lives beside this file, as functions of the pool: slabs joining and
+ * leaving in mempool-slabs.ts, adoption in mempool-adopt.ts, taking remote frees in in
+ * remote-frees.ts, stats in mempool-stats.ts, strings in mempool-strings.ts, and the
+ * invariant walker behind `check()` in mempool-check.ts, with the invariants it checks.
  *
  * Allocation takes the lowest-address slab with room (a min-heap of slab addresses, touched
  * only when a slab turns full or gets its first free slot back), so memory stays compact.
@@ -25,66 +28,32 @@
  * random, so stray bytes that match are unlikely); anything else goes to the page map.
  * The slot index is computed without a division (see `shift` and `dinv`).
  *
- * Invariants (checked by `check()`), for every slab s of the pool:
- * - popcount(ALLOCATED) + deferred + nfree == count;  REMOTE ⊆ ALLOCATED;
- * - nfree == |free list| + untouched, where untouched == (s + first + count*stride - bump) / stride;
- * - no slot is both ALLOCATED and free, untouched or deferred; the free list has no repeats;
- * - nfree >= coldLimit  =>  s is in the heap (a slab that filled up leaves the heap lazily,
- *   when an allocation finds it full at the top, and stays out, "cold", until a tenth of its
- *   slots are free again); the heap is ordered by address; current == its top;
- * - at most one slab is empty (nfree == count), and only as the spare block: the pools of one
- *   SlabCache share one spare-block slot (spare-block.ts), so together they keep at most one
- *   empty slab; any other slab that empties goes back to the cache at once;
- * - Σ popcount(ALLOCATED) == this.count (remote frees not yet taken in are still counted);
- *   this.count == liveRest + popcount(ALLOCATED of the current slab).
+ * Invariants (mempool-check.ts lists them all): every slot of a slab is exactly one of
+ * allocated, deferred, on the free list, untouched; a slab with coldLimit free slots is in the
+ * heap, whose top is the current slab; at most one slab is empty, the cache's spare block.
  */
 import { InvalidPointerError } from '../../errors.js';
-import { checkInstance, checkInt, checkPointer, describe, rangeError } from '../../internal/checks.js';
-import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../../internal/strings.js';
+import { checkInstance, checkInt, checkPointer, describe } from '../../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import { holdViews } from '../../memory.js';
-import { blockByte, Page } from '../slabs/page-map.js';
+import { blockByte } from '../slabs/page-map.js';
 import { SlabCache } from '../slabs/slab-cache.js';
 import { spareBlockOf, tryGetBlock, type SpareBlock, type SpareHolder } from '../spare-block.js';
-import { blockIsEmpty, headerTag, Mark, retireSlab, Word } from './block-header.js';
+import { blockIsEmpty, headerTag, Mark, Word } from './block-header.js';
 import { freeAnywhere } from './free-route.js';
-import { geometry, inverse32, mempoolObjsizeMax, pickOrder, slotAt } from './geometry.js';
-import { isPageRun, LargeState, largeState, tagIndex } from './large.js';
+import { geometry, inverse32, mempoolObjsizeMax, pickOrder } from './geometry.js';
+import { adoptSlab, adoptThread, slabFits, type MempoolAdoption } from './mempool-adopt.js';
+import { checkMempool } from './mempool-check.js';
+import { destroySlabs, dropSpare, formatSlab, giveBack } from './mempool-slabs.js';
+import { mempoolStats, type MempoolStats } from './mempool-stats.js';
+import { allocString, readString } from './mempool-strings.js';
 import { newPoolId, type BlockOwner } from './owners.js';
 import { ReadViews } from './read-views.js';
+import { takeRemote } from './remote-frees.js';
 import { SlabHeap } from './slab-heap.js';
 
-/** The result of {@link Mempool.stats}. */
-export interface MempoolStats {
-  /** Bytes handed out and live: count * objsize. */
-  used: number;
-  /** Bytes of slabs held. */
-  total: number;
-  /** Live objects. */
-  count: number;
-  /** Slabs held. */
-  slabs: number;
-  /** Bytes asked for per object. */
-  objsize: number;
-  /** Bytes per slab. */
-  slabSize: number;
-  /** Objects per slab. */
-  objectsPerSlab: number;
-  /** Empty slabs held (0 or 1: the spare). */
-  emptySlabs: number;
-  /** Objects freed but held back for read views (SmallAlloc). */
-  deferred: number;
-}
-
-/** The result of {@link Mempool.adopt}. */
-export interface MempoolAdoption {
-  /** Slabs that joined this pool. */
-  slabs: number;
-  /** Live objects in them (now this pool's). */
-  objects: number;
-  /** Starts of slabs and large runs this pool could not take; they are this worker's now. */
-  others: number[];
-}
+export type { MempoolAdoption } from './mempool-adopt.js';
+export type { MempoolStats } from './mempool-stats.js';
 
 /**
  * A pool of fixed-size objects over a SlabCache.
@@ -143,10 +112,11 @@ export class Mempool {
   private declare readonly slabMask: number;
   private declare readonly order1: number;
   private declare readonly name: string;
-  private declare readonly debug: boolean;
+  /** Debug mode: poisoned memory, periodic checks. @internal */
+  declare readonly debug: boolean;
   private readonly periodic: PeriodicCheck;
-  /** The read views of the SmallAlloc this pool serves (one that never opens for a pool of its own). */
-  private declare readonly views: ReadViews;
+  /** The read views of the SmallAlloc this pool serves (one that never opens for a pool of its own). @internal */
+  declare readonly views: ReadViews;
   /** A SmallAlloc's pool: it counts no debug operations and leaves reclaiming to the SmallAlloc. */
   private declare readonly hosted: boolean;
 
@@ -173,10 +143,10 @@ export class Mempool {
   // The current slab (the heap's top) keeps its free list head and bump address in these
   // fields instead of its header while it is current: the fast paths then touch the shared
   // buffer only for the bitmap and the free list links. flush() writes them back.
-  /** The current slab, 0 when the heap is empty. */
-  private cur = 0;
-  /** Its free list head (0 = empty). */
-  private fl = 0;
+  /** The current slab, 0 when the heap is empty. @internal */
+  cur = 0;
+  /** Its free list head (0 = empty). @internal */
+  fl = 0;
   /** Its first untouched slot. */
   private bump = 0;
   /** Its end of slots: bump === bumpEnd means no untouched slot is left. */
@@ -195,17 +165,18 @@ export class Mempool {
   /**
    * Min-heap (by address) of slabs that may have room; each slab's index is in Word.HEAPIDX.
    * Every slab with room is in it; a slab that filled up leaves it lazily, when it is at the
-   * top and an allocation finds it full.
+   * top and an allocation finds it full. @internal
    */
-  private readonly heap = new SlabHeap();
-  /** Every slab held; each slab's index is in its Word.LISTIDX. */
-  private slabs: number[] = [];
+  readonly heap = new SlabHeap();
+  /** Every slab held; each slab's index is in its Word.LISTIDX. @internal */
+  slabs: number[] = [];
   /**
    * The spare-block slot of our cache, shared with every pool over it. Its block may have been
    * allocated from since it was filed (allocations do not clear it): whoever consults it checks
    * that it is still empty. Every path that takes a slab from a pool clears the slot if it holds it.
+   * @internal
    */
-  private declare readonly spare: SpareBlock;
+  declare readonly spare: SpareBlock;
   /**
    * Live objects in every slab but the current one (remote frees not yet taken in included).
    * The fast paths keep no counter at all (a counter bumped by both alloc and free is a
@@ -213,13 +184,13 @@ export class Mempool {
    * bits set in its ALLOCATED bitmap and its free slots are count - live - deferred, both
    * recomputed (O(bw)) only where they are needed: when it stops being current, when its
    * last object may have gone, and in count / stats / check. setCur moves a slab's share of
-   * live objects in and out of this field.
+   * live objects in and out of this field. @internal
    */
-  private liveRest = 0;
-  /** Objects deferred for read views. */
-  private deferredCount = 0;
-  /** Slots made available since the last scan for remote frees (bounds the scan cost). */
-  private sinceScan = 0;
+  liveRest = 0;
+  /** Objects deferred for read views. @internal */
+  deferredCount = 0;
+  /** Slots made available since the last scan for remote frees (bounds the scan cost). @internal */
+  sinceScan = 0;
 
   /**
    * A pool of `objsize`-byte objects over `cache`. `objsize` is an integer in
@@ -321,16 +292,7 @@ export class Mempool {
    * @throws TypeError if `s` is not a string; RangeError if it needs more than `objsize` bytes; OutOfMemoryError when the cache has no slab.
    */
   allocString(s: string): number {
-    const where = 'Mempool.allocString';
-    const n = stringArg(where, s);
-    if (STRING_PREFIX + n > this.objsize) {
-      rangeError(where, 's', `a string of at most ${this.objsize - STRING_PREFIX} bytes of UTF-8 (objsize ${this.objsize})`, s);
-    }
-    const p = this.tryAlloc();
-    if (p === 0) this.cache.noMemory(where, this.objsize);
-    const dv = this.cache.arena.memory.dv;
-    writeString(this.u8, dv, p, s, n);
-    return p;
+    return allocString(this, s);
   }
 
   /**
@@ -339,14 +301,7 @@ export class Mempool {
    * @throws RangeError if `ptr` is not a non-negative integer; InvalidPointerError if it is not a live object of this pool.
    */
   readString(ptr: number): string {
-    const where = 'Mempool.readString';
-    if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
-    const s = ptr - (ptr & this.slabMask);
-    if (ptr >= this.viewEnd) this.refresh();
-    if (ptr >= this.viewEnd || this.f64[(s >>> 3) + 1] !== this.tag || !this.holds(ptr, s)) {
-      throw new InvalidPointerError(ptr, `${where}: pointer ${describe(ptr)} is not a live object of this pool`);
-    }
-    return readStringAt(this.u8, this.cache.arena.memory.dv, ptr, ptr + this.objsize, where);
+    return readString(this, ptr, this.slabMask);
   }
 
   /**
@@ -382,32 +337,9 @@ export class Mempool {
         if (!throwing) return 0;
         this.cache.noMemory(`${this.name}.alloc`, this.objsize);
       }
-      this.format(s);
+      formatSlab(this, s);
       this.sinceScan += this.objcount;
     }
-  }
-
-  /** Writes a fresh slab's header and bitmaps and makes it the pool's. */
-  private format(s: number): void {
-    if (s + this.slabSize > this.viewEnd) this.refresh();
-    const u32 = this.u32;
-    const h = s >>> 2;
-    u32.fill(0, h, h + Word.WORDS + 2 * this.bw);
-    u32[h + Word.OWNER] = this.ownerId;
-    u32[h + Word.POOL] = this.poolId;
-    u32[h + Word.OBJSIZE] = this.objsize;
-    u32[h + Word.STRIDE] = this.stride;
-    u32[h + Word.COUNT] = this.objcount;
-    u32[h + Word.FIRST] = this.first;
-    u32[h + Word.SLABSIZE] = this.slabSize;
-    u32[h + Word.CLASS] = this.classIndex;
-    u32[h + Word.NFREE] = this.objcount;
-    u32[h + Word.BUMP] = s + this.first;
-    u32[h + Word.HEAPIDX] = Mark.NONE;
-    u32[h + Word.LISTIDX] = this.slabs.length;
-    u32[h + Word.MAGIC] = Mark.MEMPOOL;
-    this.slabs.push(s);
-    this.heapPush(s);
   }
 
   /**
@@ -562,8 +494,8 @@ export class Mempool {
     this.release(ptr, s);
   }
 
-  /** Free slots of slab `s` (for the current slab, recounted from its bitmap). */
-  private nfree(s: number): number {
+  /** Free slots of slab `s` (for the current slab, recounted from its bitmap). @internal */
+  nfree(s: number): number {
     if (s !== this.cur) return this.u32[(s >>> 2) + Word.NFREE]!;
     return this.objcount - this.allocated(s) - this.u32[(s >>> 2) + Word.DEFERRED]!;
   }
@@ -589,15 +521,15 @@ export class Mempool {
 
   /**
    * Slab `s` became empty: it takes the spare-block slot when the slot is free (or its block
-   * has been used since), else it goes back to the cache at once.
+   * has been used since), else it goes back to the cache at once. @internal
    */
-  private becameEmpty(s: number): void {
+  becameEmpty(s: number): void {
     const slot = this.spare;
     if (slot.block === s) return;
     // The spare may be another pool's, in memory carved after our views were taken.
     if (slot.block >= this.viewEnd) this.refresh();
     if (slot.block !== 0 && blockIsEmpty(this.u32, this.i32, slot.block)) {
-      this.giveBack(s);
+      giveBack(this, s);
       return;
     }
     slot.holder = this;
@@ -606,36 +538,7 @@ export class Mempool {
 
   /** {@link SpareHolder.dropSpare}: our spare goes back to the cache if it is still empty. @internal */
   dropSpare(): boolean {
-    const slot = this.spare;
-    const s = slot.block;
-    slot.holder = null;
-    slot.block = 0;
-    if (s === 0 || this.nfree(s) !== this.objcount) return false;
-    this.giveBack(s);
-    return true;
-  }
-
-  /** Returns our empty slab `s` to the cache. */
-  private giveBack(s: number): void {
-    if (this.spare.block === s) {
-      this.spare.block = 0;
-      this.spare.holder = null;
-    }
-    this.heapRemove(this.u32[(s >>> 2) + Word.HEAPIDX]!);
-    retireSlab(this.u32, s);
-    this.unlist(s);
-    this.cache.put(s);
-  }
-
-
-  private unlist(s: number): void {
-    const u32 = this.u32;
-    const i = u32[(s >>> 2) + Word.LISTIDX]!;
-    const last = this.slabs.pop()!;
-    if (last !== s) {
-      this.slabs[i] = last;
-      u32[(last >>> 2) + Word.LISTIDX] = i;
-    }
+    return dropSpare(this);
   }
 
   /**
@@ -668,8 +571,8 @@ export class Mempool {
     holdViews(this.cache.arena.memory, this);
   }
 
-  /** Writes the current slab's cached state back to its header. */
-  private flush(): void {
+  /** Writes the current slab's cached state back to its header. @internal */
+  flush(): void {
     const s = this.cur;
     if (s === 0) return;
     const h = s >>> 2;
@@ -678,8 +581,8 @@ export class Mempool {
     this.u32[h + Word.NFREE] = this.nfree(s);
   }
 
-  /** Makes `s` (the heap's new top, or 0) the current slab. */
-  private setCur(s: number): void {
+  /** Makes `s` (the heap's new top, or 0) the current slab. @internal */
+  setCur(s: number): void {
     const old = this.cur;
     if (s === old) return;
     this.flush();
@@ -705,125 +608,19 @@ export class Mempool {
     this.quick = !this.debug && !this.views.anyOpen;
   }
 
-  /**
-   * Takes in the remote frees of every slab whose pending flag is up. Returns the slots freed.
-   * @internal
-   */
+  /** Takes in the remote frees of every slab whose pending flag is up; returns the slots freed. @internal */
   takeRemote(): number {
-    let total = 0;
-    const i32 = this.i32;
-    // Backwards: a slab returned to the cache is swapped with the last, already visited.
-    for (let i = this.slabs.length - 1; i >= 0; i--) {
-      const s = this.slabs[i];
-      if (s === undefined) continue;
-      if (Atomics.load(i32, (s >>> 2) + Word.PENDING) !== 0) total += this.takeSlab(s);
-    }
-    return total;
-  }
-
-  /** Takes in slab `s`'s remote frees: lower the flag first, so a later free raises it again. */
-  private takeSlab(s: number): number {
-    const i32 = this.i32;
-    const u32 = this.u32;
-    const h = s >>> 2;
-    const isCur = s === this.cur;
-    if (isCur) this.flush();
-    Atomics.store(i32, h + Word.PENDING, 0);
-    const ra = h + Word.WORDS + this.bw;
-    const views = this.views.anyOpen;
-    let n = 0;
-    const nfree0 = u32[h + Word.NFREE]!;
-    for (let w = 0; w < this.bw; w++) {
-      if (Atomics.load(i32, ra + w) === 0) continue; // atomic: ordered after the flag store above
-      let bits = Atomics.exchange(i32, ra + w, 0);
-      i32[h + Word.WORDS + w]! &= ~bits;
-      while (bits !== 0) {
-        const b = 31 - Math.clz32(bits & -bits);
-        bits &= bits - 1;
-        const ptr = s + this.first + (w * 32 + b) * this.stride;
-        n++;
-        if (views) {
-          u32[h + Word.DEFERRED]!++;
-          this.deferredCount++;
-          this.views.defer(ptr);
-        } else {
-          if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
-          u32[ptr >>> 2] = u32[h + Word.FREE]!;
-          u32[h + Word.FREE] = ptr;
-        }
-      }
-    }
-    if (!isCur) this.liveRest -= n;
-    if (views || n === 0) return n;
-    const nfree = nfree0 + n;
-    u32[h + Word.NFREE] = nfree;
-    if (isCur) {
-      this.fl = u32[h + Word.FREE]!;
-    } else if (nfree >= this.coldLimit && u32[h + Word.HEAPIDX] === Mark.NONE) {
-      this.heapPush(s);
-    }
-    if (nfree === this.objcount) this.becameEmpty(s);
-    return n;
+    return takeRemote(this);
   }
 
   /** True when slab `s` (a formatted mempool slab) has this pool's objsize and geometry. @internal */
   fits(s: number): boolean {
-    const u32 = this.u32;
-    const h = s >>> 2;
-    return u32[h + Word.MAGIC] === Mark.MEMPOOL && u32[h + Word.OBJSIZE] === this.objsize && u32[h + Word.STRIDE] === this.stride &&
-      u32[h + Word.COUNT] === this.objcount && u32[h + Word.FIRST] === this.first && u32[h + Word.SLABSIZE] === this.slabSize;
+    return slabFits(this, s);
   }
 
-  /**
-   * Takes over slab `s` (a mempool slab of this objsize and slab size whose owner is gone):
-   * re-tags it, takes its remote frees in, and rebuilds its free list from the bitmaps.
-   * Slots the old owner held back for its read views become free. Returns the live objects
-   * it holds (an empty slab goes back to the cache). @internal
-   */
+  /** Takes over slab `s` of a worker that has exited (mempool-adopt.ts); returns its live objects. @internal */
   adoptSlab(slab: number): number {
-    const s = slab >>> 0;
-    if (s + this.slabSize > this.viewEnd) this.refresh();
-    const u32 = this.u32;
-    const i32 = this.i32;
-    const h = s >>> 2;
-    u32[h + Word.OWNER] = this.ownerId;
-    u32[h + Word.POOL] = this.poolId;
-    u32[h + Word.CLASS] = this.classIndex;
-    Atomics.store(i32, h + Word.PENDING, 0);
-    const aw = h + Word.WORDS;
-    const ra = aw + this.bw;
-    let live = 0;
-    let head = 0;
-    let nfree = 0;
-    for (let w = this.bw - 1; w >= 0; w--) {
-      const remote = Atomics.exchange(i32, ra + w, 0);
-      const a = i32[aw + w]! & ~remote;
-      i32[aw + w] = a;
-      for (let b = 31; b >= 0; b--) {
-        const idx = w * 32 + b;
-        if (idx >= this.objcount) continue;
-        if ((a & (1 << b)) !== 0) {
-          live++;
-          continue;
-        }
-        const ptr = s + this.first + idx * this.stride;
-        if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
-        u32[ptr >>> 2] = head;
-        head = ptr;
-        nfree++;
-      }
-    }
-    u32[h + Word.FREE] = head;
-    u32[h + Word.NFREE] = nfree;
-    u32[h + Word.BUMP] = s + this.first + this.objcount * this.stride;
-    u32[h + Word.DEFERRED] = 0;
-    u32[h + Word.HEAPIDX] = Mark.NONE;
-    u32[h + Word.LISTIDX] = this.slabs.length;
-    this.slabs.push(s);
-    this.liveRest += live;
-    if (nfree >= this.coldLimit) this.heapPush(s);
-    if (nfree === this.objcount) this.becameEmpty(s);
-    return live;
+    return adoptSlab(this, slab);
   }
 
   /**
@@ -835,62 +632,17 @@ export class Mempool {
    * @throws RangeError for a bad `threadId`, or the calling thread's own.
    */
   adopt(threadId: number): MempoolAdoption {
-    checkInt('Mempool.adopt', 'threadId', threadId, 0, 2 ** 31 - 1);
-    const starts = this.cache.adopt(threadId);
-    this.refresh();
-    const result: MempoolAdoption = { slabs: 0, objects: 0, others: [] };
-    const arena = this.cache.arena;
-    for (const start of starts) {
-      const s = start >>> 0;
-      if (isPageRun(arena, s)) {
-        if (largeState(Atomics.load(arena.pageTags, tagIndex(s))) !== LargeState.NONE) result.others.push(s);
-        else this.cache.put(s);
-      } else if (this.fits(s)) {
-        result.slabs++;
-        result.objects += this.adoptSlab(s);
-      } else if (this.u32[(s >>> 2) + Word.MAGIC] === Mark.MEMPOOL) {
-        result.others.push(s);
-      } else {
-        this.cache.put(s);
-      }
-    }
-    return result;
+    return adoptThread(this, threadId);
   }
 
   /** Statistics (remote frees are taken in first). */
   stats(): MempoolStats {
-    this.takeRemote();
-    const s = this.spare.block;
-    const empty = s !== 0 && this.spare.holder === this && this.nfree(s) === this.objcount ? 1 : 0;
-    return {
-      used: this.used,
-      total: this.total,
-      count: this.live(),
-      slabs: this.slabs.length,
-      objsize: this.objsize,
-      slabSize: this.slabSize,
-      objectsPerSlab: this.objcount,
-      emptySlabs: empty,
-      deferred: this.deferredCount,
-    };
+    return mempoolStats(this);
   }
 
   /** Every slab back to the cache; the pool is empty and usable again. */
   destroy(): void {
-    this.setCur(0);
-    if (this.spare.holder === this) {
-      this.spare.holder = null;
-      this.spare.block = 0;
-    }
-    for (const s of this.slabs) {
-      retireSlab(this.u32, s);
-      this.cache.put(s);
-    }
-    this.slabs = [];
-    this.heap.clear();
-    this.liveRest = 0;
-    this.deferredCount = 0;
-    this.sinceScan = 0;
+    destroySlabs(this);
   }
 
   /** Deferred slots held now (SmallAlloc's check compares them with its queue). @internal */
@@ -899,107 +651,23 @@ export class Mempool {
   }
 
   /**
-   * Walks every slab and throws an Error naming the first broken invariant (see the module
-   * header). Remote frees are taken in first.
+   * Walks every slab and throws an Error naming the first broken invariant (listed in
+   * mempool-check.ts). Remote frees are taken in first.
    * @throws Error naming the first broken invariant.
    */
   check(): void {
-    this.takeRemote();
-    this.flush();
-    const where = `${this.name}.check`;
-    const fail = (msg: string): never => {
-      throw new Error(`${where}: ${msg}`);
-    };
-    const u32 = this.u32;
-    const i32 = this.i32;
-    let live = 0;
-    let deferred = 0;
-    let empties = 0;
-    const mark = new Uint8Array(this.objcount);
-    for (let i = 0; i < this.slabs.length; i++) {
-      const s = this.slabs[i]!;
-      const h = s >>> 2;
-      const at = `slab ${s}`;
-      if (s % this.slabSize !== 0) fail(`${at} is not aligned to ${this.slabSize}`);
-      if (u32[h + Word.MAGIC] !== Mark.MEMPOOL) fail(`${at} has magic ${u32[h + Word.MAGIC]}`);
-      if (u32[h + Word.OWNER] !== this.ownerId || u32[h + Word.POOL] !== this.poolId) {
-        fail(`${at} belongs to owner ${u32[h + Word.OWNER]} pool ${u32[h + Word.POOL]}, not ${this.ownerId}/${this.poolId}`);
-      }
-      if (u32[h + Word.OBJSIZE] !== this.objsize || u32[h + Word.STRIDE] !== this.stride || u32[h + Word.COUNT] !== this.objcount ||
-        u32[h + Word.FIRST] !== this.first || u32[h + Word.SLABSIZE] !== this.slabSize || u32[h + Word.CLASS] !== this.classIndex) {
-        fail(`${at} has a header that does not match the pool`);
-      }
-      if (this.pageMap[s >>> Page.SHIFT] !== this.order1) fail(`${at} is not a block of order ${this.order1 - 1} in the page map`);
-      if (u32[h + Word.LISTIDX] !== i) fail(`${at} says list index ${u32[h + Word.LISTIDX]}, is at ${i}`);
-      mark.fill(0);
-      let alloc = 0;
-      for (let w = 0; w < this.bw; w++) {
-        const a = i32[h + Word.WORDS + w]!;
-        const r = i32[h + Word.WORDS + this.bw + w]!;
-        if ((r & ~a) !== 0) fail(`${at}: a slot is remote-freed but not allocated (word ${w})`);
-        for (let b = 0; b < 32; b++) {
-          if ((a & (1 << b)) === 0) continue;
-          const idx = w * 32 + b;
-          if (idx >= this.objcount) fail(`${at}: bit ${idx} set past the ${this.objcount} slots`);
-          mark[idx] = 1;
-          alloc++;
-        }
-      }
-      const nfree = u32[h + Word.NFREE]!;
-      const def = u32[h + Word.DEFERRED]!;
-      if (alloc + def + nfree !== this.objcount) {
-        fail(`${at}: ${alloc} allocated + ${def} deferred + ${nfree} free != ${this.objcount} slots`);
-      }
-      const endAddr = s + this.first + this.objcount * this.stride;
-      const bump = u32[h + Word.BUMP]!;
-      if (bump < s + this.first || bump > endAddr || (bump - s - this.first) % this.stride !== 0) {
-        fail(`${at}: bump address ${bump} is not a slot boundary in the slab`);
-      }
-      const untouched = (endAddr - bump) / this.stride;
-      for (let idx = this.objcount - untouched; idx < this.objcount; idx++) {
-        if (mark[idx] !== 0) fail(`${at}: untouched slot ${idx} is allocated`);
-        mark[idx] = 2;
-      }
-      let listed = 0;
-      for (let p = u32[h + Word.FREE]!; p !== 0; p = u32[p >>> 2]!) {
-        const idx = slotAt(p - s - this.first, this.stride, this.objcount);
-        if (idx < 0) fail(`${at}: free list holds ${p}, not a slot`);
-        if (mark[idx] === 1) fail(`${at}: slot ${p} is both allocated and on the free list`);
-        if (mark[idx] === 2) fail(`${at}: slot ${p} is on the free list twice, or also untouched`);
-        mark[idx] = 2;
-        if (this.debug) {
-          for (let k = p + 4; k < p + this.objsize; k++) {
-            if (this.u8[k] !== FREED_BYTE) fail(`${at}: free slot ${p} was written after it was freed (byte ${k - p})`);
-          }
-        }
-        if (++listed > nfree) fail(`${at}: the free list is longer than ${nfree} (a cycle?)`);
-      }
-      if (listed + untouched !== nfree) fail(`${at}: ${listed} listed + ${untouched} untouched != nfree ${nfree}`);
-      const hi = u32[h + Word.HEAPIDX]!;
-      if (hi !== Mark.NONE && this.heap.at(hi) !== s) fail(`${at} says heap index ${hi}, the heap holds ${this.heap.at(hi)} there`);
-      if (nfree >= this.coldLimit && hi === Mark.NONE) fail(`${at} has ${nfree} free slots (cold below ${this.coldLimit}) but is not in the heap`);
-      if (nfree === this.objcount) {
-        empties++;
-        if (this.spare.block !== s || this.spare.holder !== this) fail(`${at} is empty but not the spare block (${this.spare.block})`);
-      }
-      live += alloc;
-      deferred += def;
-    }
-    if (empties > 1) fail(`${empties} empty slabs, at most 1 (the spare) is kept`);
-    if (live !== this.live()) fail(`the bitmaps hold ${live} objects, count says ${this.live()}`);
-    if (deferred !== this.deferredCount) fail(`slabs hold ${deferred} deferred slots, pool says ${this.deferredCount}`);
-    const problem = this.heap.problem(u32);
-    if (problem !== null) fail(problem);
-    if (this.cur !== this.heap.top) fail(`current slab ${this.cur} is not the heap top`);
+    checkMempool(this, this.name, this.pageMap, this.order1);
   }
 
   // ---- the heap of slabs with room: it returns its new top, which becomes current ----
 
-  private heapPush(s: number): void {
+  /** Puts slab `s` in the heap. @internal */
+  heapPush(s: number): void {
     this.setCur(this.heap.push(this.u32, s));
   }
 
-  private heapRemove(i: number): void {
+  /** Takes the slab at heap index `i` out of the heap. @internal */
+  heapRemove(i: number): void {
     if (this.heap.at(i) === this.cur) this.setCur(0);
     this.setCur(this.heap.remove(this.u32, i));
   }

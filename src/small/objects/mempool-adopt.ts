@@ -1,0 +1,123 @@
+/**
+ * Adoption for a Mempool: taking over the slabs of a worker that has exited. `Mempool.adopt`,
+ * `fits` and `adoptSlab` delegate here; a SmallAlloc calls the last two for each pool of its
+ * own.
+ *
+ * Memory source: the exited worker's blocks, which `SlabCache.adopt` hands to this worker's
+ * cache; a slab joins the pool, anything it cannot take goes back to the cache or to the
+ * caller (`others`).
+ *
+ * Thread-safety: the adopting pool's owner only. The old owner is gone, but other workers may
+ * still free into its slabs: the pending flag is lowered before the REMOTE words are swapped
+ * for 0, so a free that lands meanwhile is taken in by the next scan.
+ *
+ * Failure: RangeError for a bad thread id or the caller's own (nothing changed); otherwise none.
+ *
+ * Invariant kept: once adoptSlab returns, the slab meets the pool's invariants (mempool-check.ts):
+ * re-tagged, its free list rebuilt from the bitmaps, in the heap if it has coldLimit free slots,
+ * the spare block or back in the cache if empty.
+ */
+import { checkInt } from '../../internal/checks.js';
+import { FREED_BYTE } from '../../debug.js';
+import { Mark, Word } from './block-header.js';
+import { isPageRun, LargeState, largeState, tagIndex } from './large.js';
+import type { Mempool } from './mempool.js';
+
+/** The result of {@link Mempool.adopt}. */
+export interface MempoolAdoption {
+  /** Slabs that joined this pool. */
+  slabs: number;
+  /** Live objects in them (now this pool's). */
+  objects: number;
+  /** Starts of slabs and large runs this pool could not take; they are this worker's now. */
+  others: number[];
+}
+
+/** True when slab `s` (a formatted mempool slab) has `pool`'s objsize and geometry. @internal */
+export function slabFits(pool: Mempool, s: number): boolean {
+  const u32 = pool.u32;
+  const h = s >>> 2;
+  return u32[h + Word.MAGIC] === Mark.MEMPOOL && u32[h + Word.OBJSIZE] === pool.objsize && u32[h + Word.STRIDE] === pool.stride &&
+    u32[h + Word.COUNT] === pool.objcount && u32[h + Word.FIRST] === pool.first && u32[h + Word.SLABSIZE] === pool.slabSize;
+}
+
+/**
+ * `pool` takes over slab `s` (a mempool slab of its objsize and slab size whose owner is
+ * gone): re-tags it, takes its remote frees in, and rebuilds its free list from the bitmaps.
+ * Slots the old owner held back for its read views become free. Returns the live objects it
+ * holds (an empty slab goes back to the cache). @internal
+ */
+export function adoptSlab(pool: Mempool, slab: number): number {
+  const s = slab >>> 0;
+  if (s + pool.slabSize > pool.viewEnd) pool.refresh();
+  const u32 = pool.u32;
+  const i32 = pool.i32;
+  const h = s >>> 2;
+  u32[h + Word.OWNER] = pool.ownerId;
+  u32[h + Word.POOL] = pool.poolId;
+  u32[h + Word.CLASS] = pool.classIndex;
+  Atomics.store(i32, h + Word.PENDING, 0);
+  const aw = h + Word.WORDS;
+  const ra = aw + pool.bw;
+  let live = 0;
+  let head = 0;
+  let nfree = 0;
+  for (let w = pool.bw - 1; w >= 0; w--) {
+    const remote = Atomics.exchange(i32, ra + w, 0);
+    const a = i32[aw + w]! & ~remote;
+    i32[aw + w] = a;
+    for (let b = 31; b >= 0; b--) {
+      const idx = w * 32 + b;
+      if (idx >= pool.objcount) continue;
+      if ((a & (1 << b)) !== 0) {
+        live++;
+        continue;
+      }
+      const ptr = s + pool.first + idx * pool.stride;
+      if (pool.debug) pool.u8.fill(FREED_BYTE, ptr, ptr + pool.objsize);
+      u32[ptr >>> 2] = head;
+      head = ptr;
+      nfree++;
+    }
+  }
+  u32[h + Word.FREE] = head;
+  u32[h + Word.NFREE] = nfree;
+  u32[h + Word.BUMP] = s + pool.first + pool.objcount * pool.stride;
+  u32[h + Word.DEFERRED] = 0;
+  u32[h + Word.HEAPIDX] = Mark.NONE;
+  u32[h + Word.LISTIDX] = pool.slabs.length;
+  pool.slabs.push(s);
+  pool.liveRest += live;
+  if (nfree >= pool.coldLimit) pool.heapPush(s);
+  if (nfree === pool.objcount) pool.becameEmpty(s);
+  return live;
+}
+
+/**
+ * Worker `threadId` has exited: `pool` takes over, through its cache, every slab that worker's
+ * slab caches held (see {@link Mempool.adopt}).
+ * @throws RangeError for a bad `threadId`, or the calling thread's own.
+ * @internal
+ */
+export function adoptThread(pool: Mempool, threadId: number): MempoolAdoption {
+  checkInt('Mempool.adopt', 'threadId', threadId, 0, 2 ** 31 - 1);
+  const starts = pool.cache.adopt(threadId);
+  pool.refresh();
+  const result: MempoolAdoption = { slabs: 0, objects: 0, others: [] };
+  const arena = pool.cache.arena;
+  for (const start of starts) {
+    const s = start >>> 0;
+    if (isPageRun(arena, s)) {
+      if (largeState(Atomics.load(arena.pageTags, tagIndex(s))) !== LargeState.NONE) result.others.push(s);
+      else pool.cache.put(s);
+    } else if (slabFits(pool, s)) {
+      result.slabs++;
+      result.objects += adoptSlab(pool, s);
+    } else if (pool.u32[(s >>> 2) + Word.MAGIC] === Mark.MEMPOOL) {
+      result.others.push(s);
+    } else {
+      pool.cache.put(s);
+    }
+  }
+  return result;
+}

@@ -1,0 +1,101 @@
+/**
+ * Slabs joining and leaving a Mempool, off its fast paths: a fresh block from the cache is
+ * formatted as a slab of the pool; an empty slab goes back to the cache (or stays as the spare
+ * block, spare-block.ts); `destroy` sends every slab back. The pool calls these once per slab,
+ * never per object; adoption (another worker's slabs joining) is in mempool-adopt.ts.
+ *
+ * Memory source: the pool's SlabCache: blocks the pool got from it (`tryGetBlock`) are
+ * formatted here, and go back to it (`put`) from here.
+ *
+ * Thread-safety: the pool's owner only. A slab going back is retired first (its magic and pool
+ * words cleared), so a stale pointer into it, freed by any worker, matches no pool.
+ *
+ * Failure: none (the caller got the block; a failure to get one is the caller's).
+ *
+ * Invariants kept: a slab is in `pool.slabs` at the index its Word.LISTIDX says, from its
+ * format to its return; the spare-block slot never names a slab that went back.
+ */
+import type { SpareHolder } from '../spare-block.js';
+import { Mark, retireSlab, Word } from './block-header.js';
+import type { Mempool } from './mempool.js';
+
+/** Writes fresh slab `s`'s header and bitmaps and makes it `pool`'s. @internal */
+export function formatSlab(pool: Mempool, s: number): void {
+  if (s + pool.slabSize > pool.viewEnd) pool.refresh();
+  const u32 = pool.u32;
+  const h = s >>> 2;
+  u32.fill(0, h, h + Word.WORDS + 2 * pool.bw);
+  u32[h + Word.OWNER] = pool.ownerId;
+  u32[h + Word.POOL] = pool.poolId;
+  u32[h + Word.OBJSIZE] = pool.objsize;
+  u32[h + Word.STRIDE] = pool.stride;
+  u32[h + Word.COUNT] = pool.objcount;
+  u32[h + Word.FIRST] = pool.first;
+  u32[h + Word.SLABSIZE] = pool.slabSize;
+  u32[h + Word.CLASS] = pool.classIndex;
+  u32[h + Word.NFREE] = pool.objcount;
+  u32[h + Word.BUMP] = s + pool.first;
+  u32[h + Word.HEAPIDX] = Mark.NONE;
+  u32[h + Word.LISTIDX] = pool.slabs.length;
+  u32[h + Word.MAGIC] = Mark.MEMPOOL;
+  pool.slabs.push(s);
+  pool.heapPush(s);
+}
+
+/**
+ * {@link SpareHolder.dropSpare} of `pool`: clears the spare-block slot, and returns the slab
+ * it named to the cache if it is still empty (true then). @internal
+ */
+export function dropSpare(pool: Mempool): boolean {
+  const slot = pool.spare;
+  const s = slot.block;
+  slot.holder = null;
+  slot.block = 0;
+  if (s === 0 || pool.nfree(s) !== pool.objcount) return false;
+  giveBack(pool, s);
+  return true;
+}
+
+/** Returns `pool`'s empty slab `s` to the cache. @internal */
+export function giveBack(pool: Mempool, s: number): void {
+  if (pool.spare.block === s) {
+    pool.spare.block = 0;
+    pool.spare.holder = null;
+  }
+  pool.heapRemove(pool.u32[(s >>> 2) + Word.HEAPIDX]!);
+  retireSlab(pool.u32, s);
+  unlist(pool, s);
+  pool.cache.put(s);
+}
+
+/** Takes slab `s` out of `pool.slabs`: the last slab fills its place. */
+function unlist(pool: Mempool, s: number): void {
+  const u32 = pool.u32;
+  const i = u32[(s >>> 2) + Word.LISTIDX]!;
+  const last = pool.slabs.pop()!;
+  if (last !== s) {
+    pool.slabs[i] = last;
+    u32[(last >>> 2) + Word.LISTIDX] = i;
+  }
+}
+
+/**
+ * {@link Mempool.destroy}: every slab of `pool` back to the cache, live objects or not; the
+ * pool is empty and usable again. @internal
+ */
+export function destroySlabs(pool: Mempool): void {
+  pool.setCur(0);
+  if (pool.spare.holder === pool) {
+    pool.spare.holder = null;
+    pool.spare.block = 0;
+  }
+  for (const s of pool.slabs) {
+    retireSlab(pool.u32, s);
+    pool.cache.put(s);
+  }
+  pool.slabs = [];
+  pool.heap.clear();
+  pool.liveRest = 0;
+  pool.deferredCount = 0;
+  pool.sinceScan = 0;
+}

@@ -1,0 +1,53 @@
+/**
+ * A Mempool's statistics: the shape of `Mempool.stats()` and the walk that fills it.
+ * `Mempool.stats` delegates here; a SmallAlloc sums its pools' stats (small-alloc-stats.ts).
+ *
+ * Memory source: none; it reads the pool's counters and the spare block's free count, and the
+ * result is a plain JSON-serializable object.
+ *
+ * Thread-safety: the pool's owner only, as `Mempool.stats` is (it takes remote frees in first,
+ * so they count as freed).
+ *
+ * Failure: none.
+ */
+import type { Mempool } from './mempool.js';
+
+/** The result of {@link Mempool.stats}. */
+export interface MempoolStats {
+  /** Bytes handed out and live: count * objsize. */
+  used: number;
+  /** Bytes of slabs held. */
+  total: number;
+  /** Live objects. */
+  count: number;
+  /** Slabs held. */
+  slabs: number;
+  /** Bytes asked for per object. */
+  objsize: number;
+  /** Bytes per slab. */
+  slabSize: number;
+  /** Objects per slab. */
+  objectsPerSlab: number;
+  /** Empty slabs held (0 or 1: the spare). */
+  emptySlabs: number;
+  /** Objects freed but held back for read views (SmallAlloc). */
+  deferred: number;
+}
+
+/** `pool`'s statistics (remote frees are taken in first). @internal */
+export function mempoolStats(pool: Mempool): MempoolStats {
+  pool.takeRemote();
+  const s = pool.spare.block;
+  const empty = s !== 0 && pool.spare.holder === pool && pool.nfree(s) === pool.objcount ? 1 : 0;
+  return {
+    used: pool.used,
+    total: pool.total,
+    count: pool.count,
+    slabs: pool.slabs.length,
+    objsize: pool.objsize,
+    slabSize: pool.slabSize,
+    objectsPerSlab: pool.objcount,
+    emptySlabs: empty,
+    deferred: pool.deferredCount,
+  };
+}
