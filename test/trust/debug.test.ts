@@ -16,7 +16,10 @@ const SLAB = 1 << 16;
 /** An allocator as the debug tests drive it. */
 interface Subject {
   memory: Memory;
-  /** Object whose check() debug mode must call periodically (none: not claimed). */
+  /**
+   * The object whose own check() debug mode calls every checkEvery operations (none for
+   * SmallAlloc, whose periodic check walks its pools: tested on its own below).
+   */
   checked?: { check(): void };
   alloc(i: number): [ptr: number, size: number];
   /** Frees one allocation (undefined: frees only all at once via freeAll). */
@@ -38,11 +41,11 @@ function cache() {
 const subjects: [string, () => Subject][] = [
   ['Arena', () => {
     const a = new Arena();
-    return { memory: a.memory, alloc: (i) => [a.allocate(8 + (i % 50)), 8 + (i % 50)], freeAll: () => a.reset() };
+    return { memory: a.memory, checked: a, alloc: (i) => [a.allocate(8 + (i % 50)), 8 + (i % 50)], freeAll: () => a.reset() };
   }],
   ['BumpArena', () => {
     const a = new BumpArena(1 << 16);
-    return { memory: a.memory, alloc: (i) => [a.alloc(8 + (i % 50)), 8 + (i % 50)], freeAll: () => a.reset() };
+    return { memory: a.memory, checked: a, alloc: (i) => [a.alloc(8 + (i % 50)), 8 + (i % 50)], freeAll: () => a.reset() };
   }],
   ['SlabCache', () => {
     const c = cache();
@@ -60,7 +63,6 @@ const subjects: [string, () => Subject][] = [
     const c = cache();
     const s = new SmallAlloc(c);
     return {
-      // Its periodic checks are its pools' own (each Mempool checks itself), not SmallAlloc.check().
       memory: c.arena.memory, alloc: (i) => [s.alloc(16 + (i * 37) % 3000), 16 + (i * 37) % 3000],
       free: (p) => s.free(p), interior: (p) => s.free(p + 8),
     };
@@ -150,10 +152,10 @@ for (const [name, make] of subjects) {
     });
   }
 
-  test(`${name} in debug mode runs check() periodically`, () => {
+  if (name !== 'SmallAlloc') test(`${name} in debug mode runs check() periodically`, () => {
     withDebug({ enabled: true, checkEvery: 4 }, () => {
       const s = make();
-      if (s.checked === undefined || typeof s.checked.check !== 'function') return;
+      assert.ok(s.checked !== undefined, `${name} names the object debug mode checks`);
       let calls = 0;
       const orig = s.checked.check.bind(s.checked);
       s.checked.check = () => {
@@ -165,6 +167,32 @@ for (const [name, make] of subjects) {
     });
   });
 }
+
+test('SmallAlloc in debug mode checks its pools periodically, as its own check() does', () => {
+  // One size from each of the first 40 classes (each the one past the last one's objects):
+  // every pool sees one operation, too few for its own periodic check, so every pool check
+  // counted below is SmallAlloc's walk of them all.
+  const probe = new SmallAlloc(cache());
+  const sizes = [16];
+  while (sizes.length < 40) sizes.push(probe.info(probe.alloc(sizes[sizes.length - 1]!)).realSize + 1);
+  withDebug({ enabled: true, checkEvery: 4 }, () => {
+    const s = new SmallAlloc(cache());
+    let calls = 0;
+    const orig = Object.getOwnPropertyDescriptor(Mempool.prototype, 'check')!;
+    Mempool.prototype.check = function (this: Mempool) {
+      calls++;
+      orig.value.call(this);
+    };
+    let ptrs: number[];
+    try {
+      ptrs = sizes.map((n) => s.alloc(n));
+    } finally {
+      Object.defineProperty(Mempool.prototype, 'check', orig);
+    }
+    assert.equal(new Set(ptrs.map((p) => s.info(p).realSize)).size, sizes.length, 'one class per size');
+    assert.ok(calls >= 10, `pools were checked ${calls} times in 40 allocations with checkEvery 4`);
+  });
+});
 
 // Debug mode never changes what a program sees: it poisons only memory no one holds. The
 // bytes of live allocations, and bytes written into room given by `reserve` and then

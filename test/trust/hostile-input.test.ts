@@ -6,7 +6,7 @@
  * names it, and that the allocator's state and statistics did not change. `undefined` and
  * `null` for an optional argument mean its default and must be accepted.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   Arena, BumpArena, getDebug, Ibuf, InvalidPointerError, LSRegion, Memory, Mempool, Obuf, OutOfMemoryError, Quota, Region,
@@ -486,9 +486,8 @@ for (const row of rows) {
   });
 }
 
-test('hostile input cases are counted', () => {
-  console.log(`hostile input: ${cases} cases over ${rows.length} arguments, ${failures.length} refused wrongly, ${known.length} known`);
-});
+// A summary for people reading the output, not a test: every row asserts on its own.
+after(() => console.log(`hostile input: ${cases} cases over ${rows.length} arguments, ${failures.length} refused wrongly, ${known.length} known`));
 
 test('known hostile-input gaps are listed until fixed', { todo: KNOWN.size > 0 ? 'known gaps, see KNOWN' : false }, () => {
   for (const k of known) console.log(`known gap: ${k}`);

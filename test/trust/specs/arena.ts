@@ -88,7 +88,7 @@ const spec: ModelSpec<M, R, P> = {
     const real: R = {
       arena,
       check() {
-        (arena as unknown as { check?(): void }).check?.();
+        arena.check();
         assert.equal(arena.memoryUsage(), model.usage, 'memoryUsage() is Σ block sizes + 8 per block');
         verifyAll(arena.memory.u8, model.live);
       },

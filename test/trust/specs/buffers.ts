@@ -94,7 +94,7 @@ const regionSpec: ModelSpec<RM, RR, number> = {
       cache,
       memory: cache.arena.memory,
       check() {
-        region.check?.();
+        region.check();
         assert.equal(region.used, model.used, 'used');
         assert.equal(cache.used, region.total, 'total is what the region holds from its cache');
         const u8 = cache.arena.memory.u8;
@@ -201,7 +201,7 @@ const ibufSpec: ModelSpec<IM, IR, number | undefined> = {
       buf,
       memory: cache.arena.memory,
       check() {
-        buf.check?.();
+        buf.check();
         assert.equal(buf.used, model.data.length, 'used');
         assert.equal(buf.wpos - buf.rpos, model.data.length, 'wpos - rpos');
         assert.ok(buf.capacity >= buf.used, 'capacity >= used');
@@ -276,7 +276,7 @@ const obufSpec: ModelSpec<OM, OR, number | undefined> = {
       buf,
       memory: cache.arena.memory,
       check() {
-        buf.check?.();
+        buf.check();
         assert.equal(buf.size, model.data.length, 'size');
         const all: number[] = [];
         for (const v of buf.toBuffers()) for (const b of v) all.push(b);
@@ -362,7 +362,7 @@ const lsSpec: ModelSpec<LM, LR, number> = {
       ls,
       arena,
       check() {
-        ls.check?.();
+        ls.check();
         assert.ok(ls.used >= model.live.reduce((n, b) => n + b.size, 0), 'used covers every live allocation');
         assert.ok(ls.total >= ls.used, 'total >= used');
         assert.ok(arena.used >= ls.total - SLAB, 'what it holds comes from the arena');

@@ -114,7 +114,7 @@ const spec: ModelSpec<M, R, { capacity: number; shared: boolean }> = {
     const real: R = {
       arena,
       check() {
-        (arena as unknown as { check?(): void }).check?.();
+        arena.check();
         assert.equal(arena.remaining(), model.remaining, 'remaining()');
         const u8 = arena.memory.u8;
         verifyAll(u8, model.live);
