@@ -2,8 +2,16 @@
  * SmallAlloc: any size, by size classes over mempools (Tarantool's `small_alloc`), with read
  * views (MVCC snapshots) and frees from any worker. Its contract (memory source, thread-safety,
  * failure, read views, adoption) is on the class. The size classes are in size-class.ts; the
- * LARGE path (requests above `objsizeMax`) is in large.ts. A free from another worker only
- * sets bits with `Atomics` (see free-route.ts).
+ * LARGE path (requests above `objsizeMax`) keeps its page tags as large.ts lays them out, and
+ * this allocator's set and counters of them in small-alloc-large.ts. A free from another
+ * worker only sets bits with `Atomics` (see free-route.ts).
+ *
+ * This file keeps the fast paths and what they call. Cold code sits beside it, in helpers it
+ * calls: the options (small-alloc-options.ts), free's checked slow path (small-alloc-free.ts),
+ * info's and readString's checks (small-alloc-info.ts), the read view handle
+ * (small-alloc-view.ts), stats() (small-alloc-stats.ts), check() (small-alloc-check.ts) and
+ * adoption (small-alloc-adopt.ts). They call nothing of it but two hooks it hands them: a view
+ * handle closes through `closeView`, and adoption makes a class pool through a callback.
  *
  * Fast paths: alloc maps a size to its pool with one array load (`bySize`, by granule, for
  * sizes up to TABLE_MAX_ENTRIES granules) and the pool's alloc is small enough for V8 to
@@ -24,124 +32,47 @@
  * the next allocation, `stats()` or `check()` releases everything at once. A view closed by
  * the garbage collector is counted in `stats().viewsCollected` (debug mode warns).
  *
- * Invariants (checked by `check()`):
+ * Invariants (checked by `check()`, in small-alloc-check.ts):
  * - every pool passes Mempool.check; each pool sits at its class index (or among the adopted);
  * - |deferred queue| == Σ pool.deferred + large allocations in state DEFERRED;
  * - large count == allocations in state LIVE or REMOTE; their page tags name this allocator;
  * - open views == views not closed; generations in the queue never decrease.
  */
-import { InvalidPointerError } from '../../errors.js';
-import { checkInstance, checkInt, checkPointer, describe, optionsBag, rangeError, typeError } from '../../internal/checks.js';
+import { checkInstance, checkInt, checkPointer } from '../../internal/checks.js';
 import { getDebug, PeriodicCheck } from '../../debug.js';
 import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../../internal/typed.js';
 import { holdViews, MAX_BYTE_LENGTH, type Memory } from '../../memory.js';
 import { currentThreadId } from '../../internal/thread.js';
-import { LargeState, isPageRun, largeFail, largeId, largeState, largeWord, liveLargeWord, tagIndex } from './large.js';
-import { Mark, retireSlab, Word } from './block-header.js';
-import { freeAnywhere, freeRemote } from './free-route.js';
-import { mempoolObjsizeMax, slotAt } from './geometry.js';
-import { Mempool, type MempoolStats } from './mempool.js';
-import { newPoolId, ownerOf, type BlockOwner } from './owners.js';
+import { isPageRun, largeId, liveLargeWord, tagIndex } from './large.js';
+import { Mark, Word } from './block-header.js';
+import { freeRemote } from './free-route.js';
+import { Mempool } from './mempool.js';
+import { newPoolId, type BlockOwner } from './owners.js';
 import { ReadViews, type ViewRecord } from './read-views.js';
 import { SizeClasses } from './size-class.js';
+import { adoptBlocks, type SmallAdoption } from './small-alloc-adopt.js';
+import { checkSmallAlloc } from './small-alloc-check.js';
+import { freeChecked, poolOf } from './small-alloc-free.js';
+import { invalid, liveSize, type AllocationInfo } from './small-alloc-info.js';
+import { LargeAllocations } from './small-alloc-large.js';
+import { sizeClassesFor, type SmallAllocOptions } from './small-alloc-options.js';
+import { smallStats, type SmallStats } from './small-alloc-stats.js';
+import { newReadView, type ReadView } from './small-alloc-view.js';
 import { Page } from '../slabs/page-map.js';
-import { SlabCache, slabOf, slabSizeAt } from '../slabs/slab-cache.js';
+import { SlabCache, slabOf } from '../slabs/slab-cache.js';
 import { tryGetPages } from '../spare-block.js';
+
+export type { SmallAdoption } from './small-alloc-adopt.js';
+export type { AllocationInfo } from './small-alloc-info.js';
+export type { SmallAllocOptions } from './small-alloc-options.js';
+export type { SmallClassStats, SmallStats } from './small-alloc-stats.js';
+export type { ReadView } from './small-alloc-view.js';
 
 /** Deferred frees released per alloc/free/stats/check call. */
 const BATCH = 16;
 /** Entries of the class table: sizes up to TABLE_MAX_ENTRIES - 1 granules are looked up. */
 const TABLE_MAX_ENTRIES = 4096;
-
-/** Options of the {@link SmallAlloc} constructor. */
-export interface SmallAllocOptions {
-  /** Size of the smallest class, rounded up to granularity. Default 16. */
-  objsizeMin?: number;
-  /** Every class size is a multiple of it: a power of two in [1, 4096]. Default 8. */
-  granularity?: number;
-  /** Desired growth between classes, in (1, 2]. Default 1.05. */
-  allocFactor?: number;
-}
-
-/** A read view: while open, memory freed through its allocator keeps its bytes. */
-export interface ReadView {
-  /** Ends the view; idempotent. */
-  close(): void;
-  /** Same as close(), for `using view = alloc.openReadView()`. */
-  [Symbol.dispose](): void;
-}
-
-/** One size class in {@link SmallStats}. */
-export interface SmallClassStats extends MempoolStats {
-  /** Class index (-1 for a pool adopted from an exited worker with a size outside the classes). */
-  cls: number;
-}
-
-/** The result of {@link SmallAlloc.stats}; JSON-serializable. */
-export interface SmallStats {
-  /** Bytes handed out and live: class objects at their class size, large ones as asked. */
-  used: number;
-  /** Bytes of slabs and runs held. */
-  total: number;
-  /** Live allocations (small and large). */
-  count: number;
-  /** Allocations above objsizeMax. */
-  large: {
-    /** Live large allocations. */
-    count: number;
-    /** Bytes asked for by them. */
-    used: number;
-    /** Bytes of pages they hold. */
-    total: number;
-  };
-  /** Frees held back for read views. */
-  deferred: number;
-  /** Read views open now. */
-  views: number;
-  /** Read views dropped without close() and closed when the garbage collector reclaimed them. */
-  viewsCollected: number;
-  /** Pools that exist, by object size. */
-  classes: SmallClassStats[];
-}
-
-/** What {@link SmallAlloc.info} tells of a live allocation. */
-export interface AllocationInfo {
-  /** True for an allocation above `objsizeMax` (a run of pages of its own). */
-  isLarge: boolean;
-  /** Usable bytes: the class size, or a large allocation's pages. */
-  realSize: number;
-}
-
-/** The result of {@link SmallAlloc.adopt}. */
-export interface SmallAdoption {
-  /** Mempool slabs taken over. */
-  slabs: number;
-  /** Live small objects in them. */
-  objects: number;
-  /** Live large allocations taken over. */
-  large: number;
-}
-
-class SmallReadView implements ReadView {
-  constructor(private readonly owner: SmallAlloc, private readonly rec: ViewRecord) {}
-
-  close(): void {
-    if (!this.rec.closed) {
-      viewReaper.unregister(this.rec);
-      this.owner.closeView(this.rec);
-    }
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
-}
-
-/** Closes a view the program dropped without close(), when the garbage collector reclaims it. */
-const viewReaper = new FinalizationRegistry<{ owner: SmallAlloc; rec: ViewRecord }>(({ owner, rec }) => {
-  if (!rec.closed) owner.closeView(rec, true);
-});
 
 /**
  * Allocations of any size over size-class mempools; read views; frees from any worker.
@@ -237,14 +168,9 @@ export class SmallAlloc {
   declare viewEnd: number;
   private declare readonly pageMap: Uint8Array;
 
-  /** Large allocations held (live, remote-freed, deferred), by start. */
-  private larges = new Set<number>();
   private declare readonly tags: Int32Array;
-  private largeLive = 0;
-  private largeUsed = 0;
-  private largeTotal = 0;
-  private largeDeferred = 0;
-  private largeSinceScan = 0;
+  /** Large allocations held (live, remote-freed, deferred) and their counters. */
+  private declare readonly large: LargeAllocations;
 
   /**
    * A size-class allocator over `cache`.
@@ -254,22 +180,8 @@ export class SmallAlloc {
   constructor(cache: SlabCache, opts?: SmallAllocOptions) {
     const where = 'SmallAlloc';
     checkInstance(where, 'cache', cache, SlabCache);
-    const o = optionsBag<SmallAllocOptions>(where, opts);
-    const granularity = o.granularity ?? 8;
-    if (typeof granularity !== 'number') typeError(where, 'granularity', 'a number', granularity);
-    if (!Number.isInteger(granularity) || granularity < 1 || granularity > 4096 || (granularity & (granularity - 1)) !== 0) {
-      rangeError(where, 'granularity', 'a power of two in [1, 4096]', granularity);
-    }
-    const factor = o.allocFactor ?? 1.05;
-    if (typeof factor !== 'number') typeError(where, 'allocFactor', 'a number', factor);
-    if (!(factor > 1 && factor <= 2)) rangeError(where, 'allocFactor', 'a number in (1, 2]', factor);
-    // As Tarantool: at least 16 of the largest objects fit the biggest slab.
-    const maxSlab = cache.order0Size * 2 ** cache.orderMax;
-    const max = Math.floor((maxSlab - 64) / 16 / granularity) * granularity;
-    const objsizeMin = o.objsizeMin ?? 16;
-    checkInt(where, 'objsizeMin', objsizeMin, 1, Math.max(1, max - 16 * granularity));
     this.cache = cache;
-    this.classes = new SizeClasses(objsizeMin, granularity, factor, Math.min(max, mempoolObjsizeMax(cache)));
+    this.classes = sizeClassesFor(where, cache, opts);
     this.actualFactor = this.classes.actualFactor;
     this.objsizeMax = this.classes.objsizeMax;
     this.pools = new Array<Mempool | null>(this.classes.count).fill(null);
@@ -292,6 +204,7 @@ export class SmallAlloc {
     holdViews(memory, this);
     this.pageMap = cache.arena.pageMap;
     this.tags = cache.arena.pageTags;
+    this.large = new LargeAllocations(cache, this.tags, this.id, this.views);
     this.fastPaths();
   }
 
@@ -434,26 +347,26 @@ export class SmallAlloc {
     const arena = this.cache.arena;
     if (ptr < arena.maximum && isPageRun(arena, ptr)) {
       const w = liveLargeWord(arena, ptr, where);
-      if (largeId(w) === this.id && this.larges.has(ptr)) {
-        const pages = this.cache.pagesSize(this.largeSize(ptr));
+      if (largeId(w) === this.id && this.large.held.has(ptr)) {
+        const pages = this.cache.pagesSize(this.large.size(ptr));
         if (size > this.objsizeMax && this.cache.pagesSize(size) === pages) {
           const t = tagIndex(ptr) + 1;
-          this.largeUsed += size - (this.tags[t]! >>> 0);
+          this.large.used += size - (this.tags[t]! >>> 0);
           this.tags[t] = size | 0;
           return ptr;
         }
         const q = this.moveTo(ptr, pages, size);
-        this.freeLarge(ptr);
+        this.large.free(ptr);
         return q;
       }
     } else if (ptr < arena.maximum) {
       // An object of a pool the fast path does not look at (adopted, of another geometry).
       const s = slabOf(arena, ptr) >>> 0;
       const ours = s !== 0 && s + Word.BYTES <= this.viewEnd && this.u32[(s >>> 2) + Word.OWNER] === this.ownerId;
-      const pool = ours ? this.poolOf(s) : null;
+      const pool = ours ? poolOf(this.u32, this.pools, this.extra, s) : null;
       if (pool !== null && pool.holds(ptr, s)) return this.reallocIn(pool, ptr, s, size);
     }
-    this.invalid(where, ptr, 'is not a live allocation of this allocator');
+    invalid(where, ptr, 'is not a live allocation of this allocator');
   }
 
   /** A new allocation of `size` bytes holding the first bytes of the `real` at `ptr`. */
@@ -543,34 +456,8 @@ export class SmallAlloc {
   /** Every free the fast path leaves: deferred frees due, debug mode, a size, anything odd. */
   private freeSlow(arg: number | TypedArray, size: number | undefined): void {
     if (this.releasable) this.collect(BATCH);
-    this.freeChecked(arg, size);
+    freeChecked(this, this.ownerId, this.pools, this.extra, this.large, arg, size);
     if (this.debug) this.debugOp();
-  }
-
-  private freeChecked(arg: number | TypedArray, size: number | undefined): void {
-    const where = 'SmallAlloc.free';
-    const ptr = ArrayBuffer.isView(arg) ? this.viewStart(arg, where) : arg;
-    if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
-    if (size !== undefined && size !== null) checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH);
-    if (ptr >= this.viewEnd) this.refresh();
-    const arena = this.cache.arena;
-    const sized = size !== undefined && size !== null;
-    if (ptr !== 0 && ptr < arena.maximum && isPageRun(arena, ptr)) {
-      const w = liveLargeWord(arena, ptr, where);
-      if (sized && size !== this.tags[tagIndex(ptr) + 1]! >>> 0) {
-        rangeError(where, 'size', `${this.tags[tagIndex(ptr) + 1]! >>> 0} (the size allocated at ${ptr})`, size);
-      }
-      if (largeId(w) === this.id && this.larges.has(ptr)) this.freeOwned(ptr, ptr, 'SmallAlloc');
-      else freeAnywhere(arena, this.ownerId, this.u32, this.i32, ptr, 'SmallAlloc');
-      return;
-    }
-    if (sized && ptr !== 0 && ptr < arena.maximum) {
-      const s = slabOf(arena, ptr) >>> 0;
-      if (s !== 0 && s + Word.BYTES <= this.viewEnd && this.u32[(s >>> 2) + Word.MAGIC] === Mark.MEMPOOL) {
-        this.checkSize(ptr, s, size, this.poolOf(s) !== null && this.u32[(s >>> 2) + Word.OWNER] === this.ownerId);
-      }
-    }
-    freeAnywhere(arena, this.ownerId, this.u32, this.i32, ptr, 'SmallAlloc');
   }
 
   /**
@@ -578,63 +465,12 @@ export class SmallAlloc {
    * address), made here or through another allocator of this worker. @internal
    */
   freeOwned(ptr: number, s: number, caller: string): void {
-    const where = `${caller}.free`;
-    const w = liveLargeWord(this.cache.arena, ptr, where);
-    if (largeId(w) !== this.id || !this.larges.has(s)) largeFail(where, ptr, 'is not a large allocation of the allocator it names');
-    this.freeLarge(s);
-  }
-
-  /**
-   * RangeError unless `size` could have asked for the object at `ptr` in mempool slab `s`: the
-   * same class for our own objects, at most the object size for another worker's (its classes
-   * may differ).
-   */
-  private checkSize(ptr: number, s: number, size: number, ours: boolean): void {
-    const h = s >>> 2;
-    const u32 = this.u32;
-    const recorded = u32[h + Word.OBJSIZE]!;
-    const cls = u32[h + Word.CLASS]!;
-    const ok = ours && cls < this.classes.count
-      ? size <= this.objsizeMax && this.classes.classOf(size) === cls
-      : size <= recorded;
-    if (!ok) rangeError('SmallAlloc.free', 'size', `a size of the class of ${ptr} (at most ${recorded} bytes)`, size);
-  }
-
-  /** The allocation a typed array from allocAs views: the start of the block it lies in. */
-  private viewStart(view: ArrayBufferView, where: string): number {
-    const addr = view.byteOffset;
-    if (view.buffer !== this.memory.buffer) {
-      throw new InvalidPointerError(addr, `${where}: the typed array does not view this allocator's memory`);
-    }
-    const arena = this.cache.arena;
-    if (isPageRun(arena, addr)) return slabOf(arena, addr);
-    const s = slabOf(arena, addr) >>> 0;
-    const pool = s === 0 ? null : this.poolOf(s);
-    // Not in one of our slots: the free that follows finds out what it is.
-    return pool === null ? addr : pool.slotOf(addr, s) || addr;
+    this.large.freeOwned(ptr, s, caller);
   }
 
   /** The class of `size` (at most objsizeMax): one table load for the sizes the table covers. */
   private classOf(size: number): number {
     return size <= this.tableMax ? this.table[(size + this.granMask) >>> this.granShift]! : this.classes.classOf(size);
-  }
-
-  /** Our pool that owns our mempool slab `s`, or null if another allocator of ours owns it. */
-  private poolOf(s: number): Mempool | null {
-    const u32 = this.u32;
-    const h = s >>> 2;
-    const id = u32[h + Word.POOL]!;
-    const cls = u32[h + Word.CLASS]!;
-    if (cls < this.pools.length) {
-      const p = this.pools[cls]!;
-      return p !== null && p.poolId === id ? p : null;
-    }
-    const p = this.extra.get(u32[h + Word.OBJSIZE]!);
-    return p !== undefined && p.poolId === id ? p : null;
-  }
-
-  private invalid(where: string, ptr: unknown, why: string): never {
-    throw new InvalidPointerError(typeof ptr === 'number' ? ptr : NaN, `${where}: pointer ${describe(ptr)} ${why}`);
   }
 
   private refresh(): void {
@@ -645,9 +481,10 @@ export class SmallAlloc {
 
   private allocLarge(where: string, size: number, throwing: boolean): number {
     checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH);
-    if (this.largeSinceScan >= this.larges.size && this.larges.size > 0) {
-      this.largeSinceScan = 0;
-      this.takeRemoteLarge();
+    const large = this.large;
+    if (large.sinceScan >= large.held.size && large.held.size > 0) {
+      large.sinceScan = 0;
+      large.takeRemote();
     }
     let s = tryGetPages(this.cache, size);
     if (s === 0 && this.reclaimAll()) s = tryGetPages(this.cache, size);
@@ -655,57 +492,11 @@ export class SmallAlloc {
       if (!throwing) return 0;
       this.cache.noMemory(where, size);
     }
-    this.largeSinceScan++;
+    large.sinceScan++;
     if (s >= this.viewEnd) this.refresh();
-    const t = tagIndex(s);
-    this.tags[t + 1] = size | 0;
-    Atomics.store(this.tags, t, largeWord(LargeState.LIVE, this.id));
-    this.larges.add(s);
-    this.largeLive++;
-    this.largeUsed += size;
-    this.largeTotal += this.cache.pagesSize(size);
+    large.add(s, size);
     if (this.debug) this.debugOp();
     return s;
-  }
-
-  /** Bytes asked for by large allocation `s`. */
-  private largeSize(s: number): number {
-    return this.tags[tagIndex(s) + 1]! >>> 0;
-  }
-
-  /** Our large allocation at `s` (state LIVE or REMOTE) is freed now. */
-  private freeLarge(s: number): void {
-    this.largeLive--;
-    this.largeUsed -= this.largeSize(s);
-    if (this.views.anyOpen) {
-      Atomics.store(this.tags, tagIndex(s), largeWord(LargeState.DEFERRED, this.id));
-      this.largeDeferred++;
-      this.views.defer(s);
-      return;
-    }
-    this.dropLarge(s);
-  }
-
-  /** Returns large allocation `s` to the cache. */
-  private dropLarge(s: number): void {
-    this.larges.delete(s);
-    this.largeTotal -= this.cache.pagesSize(this.largeSize(s));
-    const t = tagIndex(s);
-    Atomics.store(this.tags, t, 0);
-    this.tags[t + 1] = 0;
-    this.cache.put(s);
-  }
-
-  /** Takes in large allocations freed by other workers. Returns how many. */
-  private takeRemoteLarge(): number {
-    let n = 0;
-    for (const s of this.larges) {
-      if (largeState(Atomics.load(this.tags, tagIndex(s))) === LargeState.REMOTE) {
-        n++;
-        this.freeLarge(s);
-      }
-    }
-    return n;
   }
 
   // ---- read views ----
@@ -714,9 +505,7 @@ export class SmallAlloc {
   openReadView(): ReadView {
     const rec = this.views.openView();
     if (this.views.open === 1) this.viewsChanged();
-    const view = new SmallReadView(this, rec);
-    viewReaper.register(view, { owner: this, rec }, rec);
-    return view;
+    return newReadView(this, rec);
   }
 
   /** Ends view `v`; `collected` when the garbage collector found it dropped unclosed. @internal */
@@ -761,12 +550,12 @@ export class SmallAlloc {
   private releaseOne(ptr: number): void {
     if (ptr >= this.viewEnd) this.refresh();
     if (isPageRun(this.cache.arena, ptr)) {
-      this.largeDeferred--;
-      this.dropLarge(ptr);
+      this.large.deferred--;
+      this.large.drop(ptr);
       return;
     }
     const s = slabOf(this.cache.arena, ptr) >>> 0;
-    this.poolOf(s)!.releaseDeferred(ptr, s);
+    poolOf(this.u32, this.pools, this.extra, s)!.releaseDeferred(ptr, s);
   }
 
   /** Takes in every remote free and releases every releasable deferred free; true if any. */
@@ -777,7 +566,7 @@ export class SmallAlloc {
   }
 
   private takeRemoteAll(): number {
-    let n = this.takeRemoteLarge();
+    let n = this.large.takeRemote();
     for (const p of this.pools) if (p !== null) n += p.takeRemote();
     for (const p of this.extra.values()) n += p.takeRemote();
     return n;
@@ -791,7 +580,7 @@ export class SmallAlloc {
    * @throws RangeError if `ptr` is not a non-negative integer; InvalidPointerError if it is not live.
    */
   info(ptr: number): AllocationInfo {
-    const real = this.liveSize(ptr, 'SmallAlloc.info');
+    const real = liveSize(this, this.ownerId, this.large, ptr, 'SmallAlloc.info');
     return real < 0 ? { isLarge: true, realSize: -real } : { isLarge: false, realSize: real };
   }
 
@@ -817,74 +606,15 @@ export class SmallAlloc {
    */
   readString(ptr: number): string {
     const where = 'SmallAlloc.readString';
-    const real = this.liveSize(ptr, where);
+    const real = liveSize(this, this.ownerId, this.large, ptr, where);
     return readStringAt(this.u8, this.dv, ptr, ptr + (real < 0 ? -real : real), where);
-  }
-
-  /**
-   * The usable bytes of the live allocation at `ptr`, any allocator's over the arena (as
-   * free() accepts it): its class size, or (negated) a large allocation's pages.
-   * InvalidPointerError naming `where` if it is not live.
-   */
-  private liveSize(ptr: number, where: string): number {
-    if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
-    const arena = this.cache.arena;
-    if (ptr === 0 || ptr >= arena.maximum) this.invalid(where, ptr, 'is not a pointer into the arena');
-    if (ptr >= this.viewEnd) this.refresh();
-    // Any allocator's pointer is answered, as free() accepts it; one of this worker's must
-    // still belong to a live allocator.
-    const mine = arena.slabOwner[Math.floor(ptr / arena.slabSize)] === this.ownerId;
-    if (isPageRun(arena, ptr)) {
-      const w = liveLargeWord(arena, ptr, where);
-      if (mine && ownerOf(largeId(w)) === undefined) this.invalid(where, ptr, 'is in a block of no live allocator');
-      return -this.cache.pagesSize(this.largeSize(ptr));
-    }
-    const s = slabOf(arena, ptr) >>> 0;
-    if (s === 0 || s + Word.BYTES > this.viewEnd) this.invalid(where, ptr, 'is not in a block handed out by the arena');
-    const u32 = this.u32;
-    const i32 = this.i32;
-    const h = s >>> 2;
-    if (u32[h + Word.MAGIC] !== Mark.MEMPOOL) this.invalid(where, ptr, 'is not in a mempool slab or a large allocation');
-    if (mine && ownerOf(u32[h + Word.POOL]!) === undefined) this.invalid(where, ptr, 'is in a block of no live allocator');
-    const idx = slotAt(ptr - s - u32[h + Word.FIRST]!, u32[h + Word.STRIDE]!, u32[h + Word.COUNT]!);
-    if (idx < 0) this.invalid(where, ptr, 'is not at an object boundary');
-    const bw = Math.ceil(u32[h + Word.COUNT]! / 32);
-    const w = h + Word.WORDS + (idx >>> 5);
-    const bit = 1 << (idx & 31);
-    if ((Atomics.load(i32, w) & bit) === 0 || (Atomics.load(i32, w + bw) & bit) !== 0) this.invalid(where, ptr, 'is not a live allocation');
-    return u32[h + Word.OBJSIZE]!;
   }
 
   /** Statistics; remote frees are taken in and a batch of deferred frees released first. */
   stats(): SmallStats {
     this.takeRemoteAll();
     if (this.releasable) this.collect(BATCH);
-    const classes: SmallClassStats[] = [];
-    let used = this.largeUsed;
-    let total = this.largeTotal;
-    let count = this.largeLive;
-    let deferred = this.largeDeferred;
-    const add = (p: Mempool, cls: number): void => {
-      const st = p.stats();
-      classes.push({ cls, ...st });
-      used += st.used;
-      total += st.total;
-      count += st.count;
-      deferred += st.deferred;
-    };
-    this.pools.forEach((p, cls) => {
-      if (p !== null) add(p, cls);
-    });
-    for (const p of this.extra.values()) add(p, -1);
-    classes.sort((a, b) => a.objsize - b.objsize);
-    return {
-      used, total, count,
-      large: { count: this.largeLive, used: this.largeUsed, total: this.largeTotal },
-      deferred,
-      views: this.views.open,
-      viewsCollected: this.viewsCollected,
-      classes,
-    };
+    return smallStats(this.pools, this.extra, this.large, this.views.open, this.viewsCollected);
   }
 
   /**
@@ -900,57 +630,9 @@ export class SmallAlloc {
    * debug mode may run in the middle of such a release).
    */
   private verify(release: boolean): void {
-    const where = 'SmallAlloc.check';
-    const fail = (msg: string): never => {
-      throw new Error(`${where}: ${msg}`);
-    };
     this.takeRemoteAll();
     if (release && this.releasable) this.collect(BATCH);
-    let deferred = 0;
-    this.pools.forEach((p, cls) => {
-      if (p === null) return;
-      if (p.classIndex !== cls || p.objsize !== this.classes.sizeOf(cls)) fail(`pool of objsize ${p.objsize} sits at class ${cls}`);
-      p.check();
-      deferred += p.deferred;
-    });
-    for (const [objsize, p] of this.extra) {
-      if (p.objsize !== objsize || p.classIndex !== Mark.NO_CLASS) fail(`adopted pool of objsize ${p.objsize} is misfiled`);
-      p.check();
-      deferred += p.deferred;
-    }
-    const arena = this.cache.arena;
-    let live = 0;
-    let liveBytes = 0;
-    let held = 0;
-    let largeDeferred = 0;
-    for (const s of this.larges) {
-      const w = Atomics.load(this.tags, tagIndex(s));
-      if (largeId(w) !== this.id || arena.slabOwner[Math.floor(s / arena.slabSize)] !== this.ownerId) {
-        fail(`large allocation at ${s} has page tags or an owner that do not name this allocator`);
-      }
-      const size = this.largeSize(s);
-      if (slabOf(arena, s) !== s || slabSizeAt(arena, s) !== this.cache.pagesSize(size)) {
-        fail(`large allocation at ${s} is not a run of ${this.cache.pagesSize(size)} bytes the cache handed out`);
-      }
-      const state = largeState(w);
-      held += this.cache.pagesSize(size);
-      if (state === LargeState.LIVE || state === LargeState.REMOTE) {
-        live++;
-        liveBytes += size;
-      } else if (state === LargeState.DEFERRED) {
-        largeDeferred++;
-      } else fail(`large allocation at ${s} is in state ${state}`);
-    }
-    if (live !== this.largeLive || liveBytes !== this.largeUsed) {
-      fail(`${live} large allocations of ${liveBytes} bytes are live, counters say ${this.largeLive} of ${this.largeUsed}`);
-    }
-    if (held !== this.largeTotal) fail(`large allocations hold ${held} bytes, counter says ${this.largeTotal}`);
-    if (largeDeferred !== this.largeDeferred) fail(`${largeDeferred} large allocations deferred, counter says ${this.largeDeferred}`);
-    if (this.views.size !== deferred + largeDeferred) {
-      fail(`the deferred queue holds ${this.views.size} entries, slabs and large allocations hold ${deferred + largeDeferred}`);
-    }
-    const problem = this.views.problem();
-    if (problem !== null) fail(problem);
+    checkSmallAlloc(this, this.ownerId, this.pools, this.extra, this.large, this.views);
   }
 
   // ---- a worker's exit ----
@@ -975,72 +657,7 @@ export class SmallAlloc {
    * `cache.adopt`, or `Mempool.adopt`'s `others`). @internal
    */
   adoptSlabs(starts: readonly number[]): SmallAdoption {
-    this.refresh();
-    const result: SmallAdoption = { slabs: 0, objects: 0, large: 0 };
-    const arena = this.cache.arena;
-    for (const start of starts) {
-      const s = start >>> 0;
-      if (s + Word.BYTES > this.viewEnd) this.refresh();
-      if (isPageRun(arena, s)) {
-        if (this.adoptLarge(s)) {
-          result.large++;
-          continue;
-        }
-      } else if (this.u32[(s >>> 2) + Word.MAGIC] === Mark.MEMPOOL) {
-        const pool = this.poolForAdoption(s);
-        if (pool !== null) {
-          result.slabs++;
-          result.objects += pool.adoptSlab(s);
-          continue;
-        }
-        retireSlab(this.u32, s);
-      }
-      this.cache.put(s);
-    }
-    return result;
-  }
-
-  /**
-   * Takes over page run `s` if it is a live large allocation (LIVE, or REMOTE: freed by another
-   * worker and not yet taken in, which the next scan takes in). A deferred one is free now.
-   */
-  private adoptLarge(s: number): boolean {
-    const t = tagIndex(s);
-    for (;;) {
-      const w = Atomics.load(this.tags, t);
-      const state = largeState(w);
-      if (state !== LargeState.LIVE && state !== LargeState.REMOTE) {
-        Atomics.store(this.tags, t, 0);
-        return false;
-      }
-      // The exchange loses only to a remote free turning LIVE into REMOTE: then look again.
-      if (Atomics.compareExchange(this.tags, t, w, largeWord(state, this.id)) !== w) continue;
-      const size = this.largeSize(s);
-      this.larges.add(s);
-      this.largeLive++;
-      this.largeUsed += size;
-      this.largeTotal += this.cache.pagesSize(size);
-      return true;
-    }
-  }
-
-  /** The pool that can take mempool slab `s`, created if needed; null if none can. */
-  private poolForAdoption(s: number): Mempool | null {
-    const objsize = this.u32[(s >>> 2) + Word.OBJSIZE]!;
-    if (objsize <= this.objsizeMax) {
-      const cls = this.classes.classOf(objsize);
-      if (this.classes.sizeOf(cls) === objsize) {
-        const pool = this.pools[cls] ?? this.makePool(cls);
-        if (pool.fits(s)) return pool;
-      }
-    }
-    let pool = this.extra.get(objsize);
-    if (pool === undefined) {
-      if (objsize < 1 || objsize > mempoolObjsizeMax(this.cache)) return null;
-      pool = new Mempool(this.cache, objsize, this.views, Mark.NO_CLASS);
-      this.extra.set(objsize, pool);
-    }
-    return pool.fits(s) ? pool : null;
+    return adoptBlocks(this, starts, this.large, this.extra, this.views, (cls) => this.pools[cls] ?? this.makePool(cls));
   }
 
   /** Every slab and large allocation back to the cache; open views are closed. */
@@ -1050,15 +667,7 @@ export class SmallAlloc {
     this.pools.fill(null);
     this.bySize.fill(null);
     this.extra.clear();
-    for (const s of this.larges) {
-      Atomics.store(this.tags, tagIndex(s), 0);
-      this.cache.put(s);
-    }
-    this.larges.clear();
-    this.largeLive = 0;
-    this.largeUsed = 0;
-    this.largeTotal = 0;
-    this.largeDeferred = 0;
+    this.large.clear();
     this.views.reset();
     this.releasable = false;
     this.fastPaths();

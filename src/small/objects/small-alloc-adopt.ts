@@ -1,0 +1,97 @@
+/**
+ * SmallAlloc's adoption: taking over the blocks of a worker that has exited (the body of
+ * `SmallAlloc.adoptSlabs`, which `SmallAlloc.adopt` calls). Mempool slabs join the pool of
+ * their objsize (a class pool, or an adopted pool when the size is outside the classes); live
+ * large allocations join the allocator's; everything else goes back to the cache.
+ *
+ * Memory source: the blocks given, which the allocator's SlabCache already holds (from
+ * `cache.adopt`); an adopted pool takes its slabs from that cache too.
+ *
+ * Thread-safety: the adopter's worker only. Other workers may still free into the blocks: a
+ * large allocation's re-tag retries when it loses to such a free (LargeAllocations.adopt), and
+ * a slab's frees are its new pool's to take in (Mempool.adoptSlab).
+ *
+ * Failure: none; a block no pool can take (a foreign geometry, a bad header) goes back to the
+ * cache, and so does one that holds nothing live.
+ */
+import { holdViews } from '../../memory.js';
+import { Mark, retireSlab, Word } from './block-header.js';
+import { mempoolObjsizeMax } from './geometry.js';
+import { isPageRun } from './large.js';
+import { Mempool } from './mempool.js';
+import type { ReadViews } from './read-views.js';
+import type { SmallAlloc } from './small-alloc.js';
+import type { LargeAllocations } from './small-alloc-large.js';
+
+/** The result of {@link SmallAlloc.adopt}. */
+export interface SmallAdoption {
+  /** Mempool slabs taken over. */
+  slabs: number;
+  /** Live small objects in them. */
+  objects: number;
+  /** Live large allocations taken over. */
+  large: number;
+}
+
+/**
+ * Takes over, for `a`, blocks its cache now holds but no allocator of it owns: `large` is its
+ * large allocations, `extra` its adopted pools by objsize, `views` its read views, and
+ * `classPool(cls)` its pool of class `cls`, made if needed. @internal
+ */
+export function adoptBlocks(
+  a: SmallAlloc,
+  starts: readonly number[],
+  large: LargeAllocations,
+  extra: Map<number, Mempool>,
+  views: ReadViews,
+  classPool: (cls: number) => Mempool,
+): SmallAdoption {
+  holdViews(a.memory, a);
+  const result: SmallAdoption = { slabs: 0, objects: 0, large: 0 };
+  const arena = a.cache.arena;
+  for (const start of starts) {
+    const s = start >>> 0;
+    if (s + Word.BYTES > a.viewEnd) holdViews(a.memory, a);
+    if (isPageRun(arena, s)) {
+      if (large.adopt(s)) {
+        result.large++;
+        continue;
+      }
+    } else if (a.u32[(s >>> 2) + Word.MAGIC] === Mark.MEMPOOL) {
+      const pool = poolForAdoption(a, s, extra, views, classPool);
+      if (pool !== null) {
+        result.slabs++;
+        result.objects += pool.adoptSlab(s);
+        continue;
+      }
+      retireSlab(a.u32, s);
+    }
+    a.cache.put(s);
+  }
+  return result;
+}
+
+/** The pool of `a` that can take mempool slab `s`, created if needed; null if none can. */
+function poolForAdoption(
+  a: SmallAlloc,
+  s: number,
+  extra: Map<number, Mempool>,
+  views: ReadViews,
+  classPool: (cls: number) => Mempool,
+): Mempool | null {
+  const objsize = a.u32[(s >>> 2) + Word.OBJSIZE]!;
+  if (objsize <= a.objsizeMax) {
+    const cls = a.classes.classOf(objsize);
+    if (a.classes.sizeOf(cls) === objsize) {
+      const pool = classPool(cls);
+      if (pool.fits(s)) return pool;
+    }
+  }
+  let pool = extra.get(objsize);
+  if (pool === undefined) {
+    if (objsize < 1 || objsize > mempoolObjsizeMax(a.cache)) return null;
+    pool = new Mempool(a.cache, objsize, views, Mark.NO_CLASS);
+    extra.set(objsize, pool);
+  }
+  return pool.fits(s) ? pool : null;
+}

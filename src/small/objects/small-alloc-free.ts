@@ -1,0 +1,118 @@
+/**
+ * SmallAlloc's checked free, the slow path of `free` (a typed array, a size given, a pointer the
+ * fast path did not find in its own slabs, debug mode): the argument checked and decoded, the
+ * size checked against what was allocated, and the free routed to whoever owns the block. Also
+ * the pool of a slab of ours, which the allocator's other slow paths use too.
+ *
+ * Memory source: none; it reads the slab headers and page tags of the allocator's memory.
+ *
+ * Thread-safety: the allocator's worker. Another worker's block gets a remote free, which only
+ * sets bits with `Atomics` (free-route.ts).
+ *
+ * Failure: TypeError or RangeError for a bad argument or a size that does not match,
+ * InvalidPointerError for anything that is not a live allocation; nothing changed then.
+ */
+import { InvalidPointerError } from '../../errors.js';
+import { checkInt, checkPointer, rangeError } from '../../internal/checks.js';
+import type { TypedArray } from '../../internal/typed.js';
+import { holdViews, MAX_BYTE_LENGTH } from '../../memory.js';
+import { slabOf } from '../slabs/slab-cache.js';
+import { Mark, Word } from './block-header.js';
+import { freeAnywhere } from './free-route.js';
+import { isPageRun, largeId, liveLargeWord, tagIndex } from './large.js';
+import type { Mempool } from './mempool.js';
+import type { SmallAlloc } from './small-alloc.js';
+import type { LargeAllocations } from './small-alloc-large.js';
+
+/**
+ * Frees `arg` (a pointer, or a typed array from allocAs) through `a`, checked: `ownerId` is its
+ * cache's owner, `pools` its class pools, `extra` its adopted pools by objsize, `large` its large
+ * allocations. `size`, when given, must be what was asked for (any size of the same class
+ * does). @internal
+ */
+export function freeChecked(
+  a: SmallAlloc,
+  ownerId: number,
+  pools: readonly (Mempool | null)[],
+  extra: ReadonlyMap<number, Mempool>,
+  large: LargeAllocations,
+  arg: number | TypedArray,
+  size: number | undefined,
+): void {
+  const where = 'SmallAlloc.free';
+  const ptr = ArrayBuffer.isView(arg) ? viewStart(a, pools, extra, arg, where) : arg;
+  if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
+  if (size !== undefined && size !== null) checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH);
+  if (ptr >= a.viewEnd) holdViews(a.memory, a);
+  const arena = a.cache.arena;
+  const sized = size !== undefined && size !== null;
+  if (ptr !== 0 && ptr < arena.maximum && isPageRun(arena, ptr)) {
+    const w = liveLargeWord(arena, ptr, where);
+    if (sized && size !== large.tags[tagIndex(ptr) + 1]! >>> 0) {
+      rangeError(where, 'size', `${large.tags[tagIndex(ptr) + 1]! >>> 0} (the size allocated at ${ptr})`, size);
+    }
+    if (largeId(w) === a.id && large.held.has(ptr)) large.freeOwned(ptr, ptr, 'SmallAlloc');
+    else freeAnywhere(arena, ownerId, a.u32, a.i32, ptr, 'SmallAlloc');
+    return;
+  }
+  if (sized && ptr !== 0 && ptr < arena.maximum) {
+    const s = slabOf(arena, ptr) >>> 0;
+    if (s !== 0 && s + Word.BYTES <= a.viewEnd && a.u32[(s >>> 2) + Word.MAGIC] === Mark.MEMPOOL) {
+      checkSize(a, ptr, s, size, poolOf(a.u32, pools, extra, s) !== null && a.u32[(s >>> 2) + Word.OWNER] === ownerId);
+    }
+  }
+  freeAnywhere(arena, ownerId, a.u32, a.i32, ptr, 'SmallAlloc');
+}
+
+/**
+ * RangeError unless `size` could have asked for the object at `ptr` in mempool slab `s`: the
+ * same class for our own objects, at most the object size for another worker's (its classes
+ * may differ).
+ */
+function checkSize(a: SmallAlloc, ptr: number, s: number, size: number, ours: boolean): void {
+  const h = s >>> 2;
+  const u32 = a.u32;
+  const recorded = u32[h + Word.OBJSIZE]!;
+  const cls = u32[h + Word.CLASS]!;
+  const ok = ours && cls < a.classes.count
+    ? size <= a.objsizeMax && a.classes.classOf(size) === cls
+    : size <= recorded;
+  if (!ok) rangeError('SmallAlloc.free', 'size', `a size of the class of ${ptr} (at most ${recorded} bytes)`, size);
+}
+
+/** The allocation a typed array from allocAs views: the start of the block it lies in. */
+function viewStart(
+  a: SmallAlloc,
+  pools: readonly (Mempool | null)[],
+  extra: ReadonlyMap<number, Mempool>,
+  view: ArrayBufferView,
+  where: string,
+): number {
+  const addr = view.byteOffset;
+  if (view.buffer !== a.memory.buffer) {
+    throw new InvalidPointerError(addr, `${where}: the typed array does not view this allocator's memory`);
+  }
+  const arena = a.cache.arena;
+  if (isPageRun(arena, addr)) return slabOf(arena, addr);
+  const s = slabOf(arena, addr) >>> 0;
+  const pool = s === 0 ? null : poolOf(a.u32, pools, extra, s);
+  // Not in one of our slots: the free that follows finds out what it is.
+  return pool === null ? addr : pool.slotOf(addr, s) || addr;
+}
+
+/**
+ * The pool among `pools` (by class) and `extra` (adopted, by objsize) that owns mempool slab
+ * `s`, as `u32` (the allocator's view) reads its header; null if another allocator owns it.
+ * @internal
+ */
+export function poolOf(u32: Uint32Array, pools: readonly (Mempool | null)[], extra: ReadonlyMap<number, Mempool>, s: number): Mempool | null {
+  const h = s >>> 2;
+  const id = u32[h + Word.POOL]!;
+  const cls = u32[h + Word.CLASS]!;
+  if (cls < pools.length) {
+    const p = pools[cls]!;
+    return p !== null && p.poolId === id ? p : null;
+  }
+  const p = extra.get(u32[h + Word.OBJSIZE]!);
+  return p !== undefined && p.poolId === id ? p : null;
+}

@@ -1,0 +1,86 @@
+/**
+ * SmallAlloc's statistics: the shape of `SmallAlloc.stats()` and the sum over its pools and
+ * large allocations that fills it.
+ *
+ * Memory source: none; it reads the pools' stats and the large allocations' counters, and the
+ * result is a plain JSON-serializable object. The SmallAlloc takes remote frees in (and
+ * releases a batch of deferred frees) before it calls.
+ *
+ * Thread-safety: the owner worker's, as the allocator it sums.
+ *
+ * Failure: none.
+ */
+import type { Mempool, MempoolStats } from './mempool.js';
+import type { LargeAllocations } from './small-alloc-large.js';
+
+/** One size class in {@link SmallStats}. */
+export interface SmallClassStats extends MempoolStats {
+  /** Class index (-1 for a pool adopted from an exited worker with a size outside the classes). */
+  cls: number;
+}
+
+/** The result of {@link SmallAlloc.stats}; JSON-serializable. */
+export interface SmallStats {
+  /** Bytes handed out and live: class objects at their class size, large ones as asked. */
+  used: number;
+  /** Bytes of slabs and runs held. */
+  total: number;
+  /** Live allocations (small and large). */
+  count: number;
+  /** Allocations above objsizeMax. */
+  large: {
+    /** Live large allocations. */
+    count: number;
+    /** Bytes asked for by them. */
+    used: number;
+    /** Bytes of pages they hold. */
+    total: number;
+  };
+  /** Frees held back for read views. */
+  deferred: number;
+  /** Read views open now. */
+  views: number;
+  /** Read views dropped without close() and closed when the garbage collector reclaimed them. */
+  viewsCollected: number;
+  /** Pools that exist, by object size. */
+  classes: SmallClassStats[];
+}
+
+/**
+ * The statistics of a SmallAlloc, from its class pools, its adopted pools, its large
+ * allocations, the views open now and the views the garbage collector closed. @internal
+ */
+export function smallStats(
+  pools: readonly (Mempool | null)[],
+  extra: ReadonlyMap<number, Mempool>,
+  large: LargeAllocations,
+  views: number,
+  viewsCollected: number,
+): SmallStats {
+  const classes: SmallClassStats[] = [];
+  let used = large.used;
+  let total = large.total;
+  let count = large.live;
+  let deferred = large.deferred;
+  const add = (p: Mempool, cls: number): void => {
+    const st = p.stats();
+    classes.push({ cls, ...st });
+    used += st.used;
+    total += st.total;
+    count += st.count;
+    deferred += st.deferred;
+  };
+  pools.forEach((p, cls) => {
+    if (p !== null) add(p, cls);
+  });
+  for (const p of extra.values()) add(p, -1);
+  classes.sort((a, b) => a.objsize - b.objsize);
+  return {
+    used, total, count,
+    large: { count: large.live, used: large.used, total: large.total },
+    deferred,
+    views,
+    viewsCollected,
+    classes,
+  };
+}
