@@ -22,11 +22,21 @@ test('Memory.create reserves up to maximum and grows on demand', () => {
 });
 
 test('Memory.grow past the maximum throws OutOfMemoryError and changes nothing', () => {
-  const m = Memory.create({ initial: 4096, maximum: 8192 });
-  assert.throws(() => m.grow(8193), OutOfMemoryError);
-  assert.equal(m.byteLength, 4096);
-  m.grow(100); // smaller than now: a no-op
-  assert.equal(m.byteLength, 4096);
+  for (const shared of [false, true]) {
+    const m = Memory.create({ initial: 4096, maximum: 8192, shared });
+    m.u8[4095] = 7;
+    assert.throws(() => m.grow(8193), OutOfMemoryError);
+    assert.equal(m.byteLength, 4096);
+    m.grow(100); // smaller than now: a no-op
+    assert.equal(m.byteLength, 4096);
+    // Grown to exactly the maximum, it still refuses one byte more, and keeps its bytes.
+    m.grow(8192);
+    assert.throws(() => m.grow(8193), OutOfMemoryError);
+    assert.equal(m.byteLength, 8192);
+    assert.equal(m.u8[4095], 7);
+    m.grow(8192);
+    assert.equal(m.byteLength, 8192);
+  }
 });
 
 test('Memory.create shared is a growable SharedArrayBuffer', () => {
