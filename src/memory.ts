@@ -211,6 +211,16 @@ export class Memory {
     return this._f64;
   }
 
+  /** Copies the views as they are, without looking at the buffer again (see holdViews). @internal */
+  viewsInto(held: HeldViews): void {
+    held.u8 = this._u8;
+    held.dv = this._dv;
+    held.i32 = this._i32;
+    held.u32 = this._u32;
+    held.f64 = this._f64;
+    held.viewEnd = this._u8.length;
+  }
+
   /**
    * Rebuilds the views if the buffer grew (here or in another worker) or was swapped.
    * Returns true when it did, so a caller knows to re-read its own copies.
@@ -311,13 +321,12 @@ export interface HeldViews {
 
 /**
  * The one way an allocator refreshes its views: takes `memory`'s current ones into `held`, at
- * construction and whenever it meets memory past `held.viewEnd` (the memory grew). @internal
+ * construction and whenever it meets memory past `held.viewEnd` (the memory grew). All from one
+ * look at the buffer: views of different lengths (another worker growing the memory between
+ * two getters) would let a header read through one pass and an `Atomics` call on the other
+ * throw. @internal
  */
 export function holdViews(memory: Memory, held: HeldViews): void {
-  held.u8 = memory.u8;
-  held.dv = memory.dv;
-  held.i32 = memory.i32;
-  held.u32 = memory.u32;
-  held.f64 = memory.f64;
-  held.viewEnd = held.u8.length;
+  memory.sync();
+  memory.viewsInto(held);
 }
