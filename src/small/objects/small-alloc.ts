@@ -412,20 +412,25 @@ export class SmallAlloc {
       this.freeSlow(ptr, size);
       return;
     }
-    const s = this.slabOfOurs(ptr);
-    if (s !== 0) this.pools[this.u32[(s >>> 2) + Word.CLASS]!]!.freeIn(ptr, s);
-    else this.freeNotOurs(ptr);
-  }
-
-  /** A free the fast path found in no slab of ours: another worker's object goes straight to the remote free. */
-  private freeNotOurs(ptr: number): void {
-    const s = this.blockStart(ptr);
-    const h = s >>> 2;
-    if (s !== 0 && this.u32[h + Word.MAGIC] === Mark.MEMPOOL && this.u32[h + Word.OWNER] !== this.ownerId) {
-      freeRemote('SmallAlloc', this.u32, this.i32, ptr, s);
-    } else {
-      this.freeSlow(ptr, undefined);
+    // slabOfOurs, written out, with the remote case besides: as a call it cost about 1.5 ns a
+    // free (workload (a): 0.52-0.54x TLSF against 0.56-0.58x, in one process each).
+    const o = this.pageMap[ptr >>> Page.SHIFT]! - 1;
+    if ((o >>> 0) >= Page.MAX_BLOCK) {
+      this.freeSlow(ptr, size);
+      return;
     }
+    const s = ptr - (ptr & ((Page.BYTES << o) - 1));
+    const h = s >>> 2;
+    const u32 = this.u32;
+    const cls = u32[h + Word.CLASS]!;
+    const pool = cls < this.pools.length ? this.pools[cls]! : null;
+    if (pool === null || u32[h + Word.OWNER] !== this.ownerId || pool.poolId !== u32[h + Word.POOL]) {
+      // Another worker's mempool slab: straight to the remote free (which checks the slot).
+      if (u32[h + Word.MAGIC] === Mark.MEMPOOL && u32[h + Word.OWNER] !== this.ownerId) freeRemote('SmallAlloc', u32, this.i32, ptr, s);
+      else this.freeSlow(ptr, size);
+      return;
+    }
+    pool.freeIn(ptr, s);
   }
 
   /**
@@ -435,7 +440,10 @@ export class SmallAlloc {
    * handed out).
    */
   private slabOfOurs(ptr: number): number {
-    const s = this.blockStart(ptr);
+    // The page map's byte minus 1 is a handed-out block's order.
+    const o = this.pageMap[ptr >>> Page.SHIFT]! - 1;
+    if ((o >>> 0) >= Page.MAX_BLOCK) return 0;
+    const s = ptr - (ptr & ((Page.BYTES << o) - 1));
     const h = s >>> 2;
     const u32 = this.u32;
     // A pool id is written only with the magic and cleared when the slab goes back, so an
@@ -443,14 +451,7 @@ export class SmallAlloc {
     // reads give undefined: no match, and the slow paths refresh the views.
     const cls = u32[h + Word.CLASS]!;
     const pool = cls < this.pools.length ? this.pools[cls]! : null;
-    return s !== 0 && pool !== null && u32[h + Word.OWNER] === this.ownerId && pool.poolId === u32[h + Word.POOL] ? s : 0;
-  }
-
-  /** The start of the buddy block `ptr` (a u32) is in, from the page map; 0 if none is handed out there. */
-  private blockStart(ptr: number): number {
-    // The page map's byte minus 1 is a handed-out block's order.
-    const o = this.pageMap[ptr >>> Page.SHIFT]! - 1;
-    return (o >>> 0) < Page.MAX_BLOCK ? ptr - (ptr & ((Page.BYTES << o) - 1)) : 0;
+    return pool !== null && u32[h + Word.OWNER] === this.ownerId && pool.poolId === u32[h + Word.POOL] ? s : 0;
   }
 
   /** Every free the fast path leaves: deferred frees due, debug mode, a size, anything odd. */
