@@ -16,7 +16,7 @@
  * - nfree == |free list| + untouched, where untouched == (s + first + count*stride - bump) / stride;
  * - no slot is both ALLOCATED and free, untouched or deferred; the free list has no repeats;
  * - nfree >= coldLimit  =>  s is in the heap (a slab that filled up leaves the heap lazily,
- *   when an allocation finds it full at the top, and stays out, "cold", until a tenth of its
+ *   when an allocation finds it full at the top, and stays out, "cold", until a twelfth of its
  *   slots are free again); the heap is ordered by address; current == its top;
  * - at most one slab is empty (nfree == count), and only as the spare block: the pools of one
  *   SlabCache share one spare-block slot (spare-block.ts), so together they keep at most one

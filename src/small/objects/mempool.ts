@@ -84,11 +84,11 @@ export class Mempool {
   /** Slots per slab. @internal */
   declare readonly objcount: number;
   /**
-   * Free slots a slab out of the heap needs before it goes back in: a tenth of its slots (at
+   * Free slots a slab out of the heap needs before it goes back in: a twelfth of its slots (at
    * least 1), as Tarantool keeps "cold" slabs out of its ordered set (it waits for an eighth).
    * A slab that filled up and got a few slots back stays out, so a free into it costs no heap
    * operation. Measured on workload (c): 1/8 made steps about 45% faster but held 1.105x the
-   * bytes asked after churn; 1/10 holds 1.08x. @internal
+   * bytes asked after churn; 1/12 holds 1.073x. @internal
    */
   declare readonly coldLimit: number;
   /** Distance between slots. @internal */
