@@ -173,8 +173,10 @@ export class SlabCache {
   private readonly slabOwner: Int32Array;
   private readonly slabSize: number;
   private readonly pagesPerSlab: number;
-  // The memory's u32 view as of this cache's last map: covers every block it holds.
-  /** Views of the memory (see holdViews). @internal */
+  /**
+   * Views of the memory as of this cache's last map, so they cover every block it holds (see
+   * holdViews). @internal
+   */
   declare u8: Uint8Array;
   /** @internal */
   declare dv: DataView;
