@@ -292,7 +292,7 @@ test('a valid SlabArena handle attaches in a worker, which is refused a corrupt 
   const { arena, run } = busyArena();
   const bad = corrupted(arena, (v) => { v.info[run / SLAB] = 0; });
   const stamp = 0x5eed1234;
-  const w = new Worker(new URL('../small/slab-arena-attach-worker.js', import.meta.url), {
+  const w = new Worker(new URL('../small/slabs/slab-arena-attach-worker.js', import.meta.url), {
     workerData: { good: arena.handle(), bad, stamp },
   });
   try {

@@ -19,7 +19,7 @@ interface Subject {
   /**
    * The object whose check() debug mode calls every checkEvery operations, spied on below.
    * None for Arena and BumpArena (tested at the end of this file by breaking their state) and
-   * SmallAlloc (in test/small/small-alloc.test.ts, the same way).
+   * SmallAlloc (in test/small/objects/small-alloc.test.ts, the same way).
    */
   checked?: { check(): void };
   alloc(i: number): [ptr: number, size: number];

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Quota, QuotaExceededError, OutOfMemoryError } from '../../src/index.js';
-import { HEADER_BYTES, Kind, writeHeader } from '../../src/internal/header.js';
+import { Quota, QuotaExceededError, OutOfMemoryError } from '../../../src/index.js';
+import { HEADER_BYTES, Kind, writeHeader } from '../../../src/internal/header.js';
 
 test('Quota rounds its limit and every charge up to UNIT', () => {
   assert.equal(Quota.UNIT, 1024);

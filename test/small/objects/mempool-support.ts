@@ -3,7 +3,7 @@
  * test can tell that nothing overlapped or moved.
  */
 import assert from 'node:assert/strict';
-import { Quota, SlabArena, SlabCache } from '../../src/index.js';
+import { Quota, SlabArena, SlabCache } from '../../../src/index.js';
 
 export const KB = 1024;
 export const MB = 1024 * KB;

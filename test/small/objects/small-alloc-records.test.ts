@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import {
   Arena, InvalidPointerError, LSRegion, Mempool, OutOfMemoryError, Quota, QuotaExceededError, Region, SlabArena, SlabCache,
   SmallAlloc, createAllocator,
-} from '../../src/index.js';
-import { seeded } from '../support/rng.js';
-import { stamp, verifyStamp } from '../support/model.js';
+} from '../../../src/index.js';
+import { seeded } from '../../support/rng.js';
+import { stamp, verifyStamp } from '../../support/model.js';
 import { KB, MB, throwsLike } from './mempool-support.js';
 
 test('createAllocator builds a quota, an arena, a cache and a SmallAlloc, reachable from it', () => {

@@ -4,8 +4,8 @@
 // - 'looper': allocates and frees forever, publishing some objects it never frees, until the
 //   test terminates it mid-operation.
 import { parentPort, workerData } from 'node:worker_threads';
-import { InvalidPointerError, SlabArena, SlabCache, SmallAlloc, type SlabArenaHandle } from '../../src/index.js';
-import { rngFromSeed } from '../support/rng.js';
+import { InvalidPointerError, SlabArena, SlabCache, SmallAlloc, type SlabArenaHandle } from '../../../src/index.js';
+import { rngFromSeed } from '../../support/rng.js';
 import { stamp, verifyStamp } from './mempool-support.js';
 
 const { handle, role, seed } = workerData as { handle: SlabArenaHandle; role: string; seed: number };

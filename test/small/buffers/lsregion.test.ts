@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   FREED_BYTE, FRESH_BYTE, LSRegion, OutOfMemoryError, Quota, QuotaExceededError, SlabArena, setDebug,
-} from '../../src/index.js';
-import { seeded } from '../support/rng.js';
-import { bytesOf, holds } from '../support/bytes.js';
+} from '../../../src/index.js';
+import { seeded } from '../../support/rng.js';
+import { bytesOf, holds } from '../../support/bytes.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

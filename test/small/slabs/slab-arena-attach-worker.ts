@@ -1,7 +1,7 @@
 // Worker for trust/attach.test.ts: attaches a good SlabArena handle and maps and stamps a slab
 // through it, and tries a corrupt one, reporting what attach said.
 import { parentPort, workerData } from 'node:worker_threads';
-import { SlabArena, type SlabArenaHandle } from '../../src/index.js';
+import { SlabArena, type SlabArenaHandle } from '../../../src/index.js';
 
 const { good, bad, stamp } = workerData as { good: SlabArenaHandle; bad: unknown; stamp: number };
 let refused = '';

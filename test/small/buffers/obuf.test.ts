@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { FREED_BYTE, FRESH_BYTE, Obuf, OutOfMemoryError, Quota, SlabArena, SlabCache, setDebug } from '../../src/index.js';
-import type { ObufSavepoint } from '../../src/index.js';
-import { seeded } from '../support/rng.js';
-import { bytesOf } from '../support/bytes.js';
+import { FREED_BYTE, FRESH_BYTE, Obuf, OutOfMemoryError, Quota, SlabArena, SlabCache, setDebug } from '../../../src/index.js';
+import type { ObufSavepoint } from '../../../src/index.js';
+import { seeded } from '../../support/rng.js';
+import { bytesOf } from '../../support/bytes.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -1,8 +1,8 @@
 // Worker for slab-cache.test.ts: allocates and frees blocks from its own SlabCache, forever,
 // until the test terminates it mid-operation.
 import { parentPort, workerData } from 'node:worker_threads';
-import { SlabArena, SlabCache, type SlabArenaHandle } from '../../src/index.js';
-import { rngFromSeed } from '../support/rng.js';
+import { SlabArena, SlabCache, type SlabArenaHandle } from '../../../src/index.js';
+import { rngFromSeed } from '../../support/rng.js';
 
 const { handle, seed } = workerData as { handle: SlabArenaHandle; seed: number };
 const cache = new SlabCache(SlabArena.attach(handle));

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import {
   FREED_BYTE, FRESH_BYTE, InvalidPointerError, Mempool, OutOfMemoryError, Quota, QuotaExceededError, SlabArena, SlabCache,
   SmallAlloc, getDebug, setDebug,
-} from '../../src/index.js';
-import { geometry, mempoolObjsizeMax, pickOrder } from '../../src/small/objects/geometry.js';
-import { seeded } from '../support/rng.js';
+} from '../../../src/index.js';
+import { geometry, mempoolObjsizeMax, pickOrder } from '../../../src/small/objects/geometry.js';
+import { seeded } from '../../support/rng.js';
 import { KB, MB, cacheOf, stamp, throwsLike, verifyStamp } from './mempool-support.js';
 
 test('Mempool hands out distinct objects and counts them', () => {

@@ -1,8 +1,8 @@
 // Worker for slab-arena.test.ts: maps, unmaps and stamps slabs, uses and releases the quota, and
 // (the setter) moves the limit, checking after every step that used <= limit in one atomic read.
 import { parentPort, workerData } from 'node:worker_threads';
-import { SlabArena, type SlabArenaHandle } from '../../src/index.js';
-import { rngFromSeed } from '../support/rng.js';
+import { SlabArena, type SlabArenaHandle } from '../../../src/index.js';
+import { rngFromSeed } from '../../support/rng.js';
 
 const { handle, id, seed, setter, ms } = workerData as { handle: SlabArenaHandle; id: number; seed: number; setter: boolean; ms: number };
 const a = SlabArena.attach(handle);

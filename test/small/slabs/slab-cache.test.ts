@@ -4,10 +4,10 @@ import { Worker } from 'node:worker_threads';
 import {
   FREED_BYTE, FRESH_BYTE, InvalidPointerError, OutOfMemoryError, Quota, QuotaExceededError, SlabArena, SlabCache,
   getDebug, setDebug,
-} from '../../src/index.js';
-import { ownerIndex } from '../../src/small/slabs/slab-arena.js';
-import { slabOf, slabSizeAt } from '../../src/small/slabs/slab-cache.js';
-import { seeded } from '../support/rng.js';
+} from '../../../src/index.js';
+import { ownerIndex } from '../../../src/small/slabs/slab-arena.js';
+import { slabOf, slabSizeAt } from '../../../src/small/slabs/slab-cache.js';
+import { seeded } from '../../support/rng.js';
 
 const KB = 1024;
 const KB64 = 64 * KB;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SizeClasses } from '../../src/small/objects/size-class.js';
+import { SizeClasses } from '../../../src/small/objects/size-class.js';
 
 /**
  * The class sizes written out the slow way: the first 2^n classes step by granularity, then

@@ -2,8 +2,8 @@
 // fills every slab it holds with a stamp of its own and verifies the stamp before it unmaps,
 // so a slab handed to two workers at once, or taken back while held, shows as a bad stamp.
 import { parentPort, workerData } from 'node:worker_threads';
-import { SlabArena, type SlabArenaHandle } from '../../src/index.js';
-import { rngFromSeed } from '../support/rng.js';
+import { SlabArena, type SlabArenaHandle } from '../../../src/index.js';
+import { rngFromSeed } from '../../support/rng.js';
 
 export interface StressParams {
   handle: SlabArenaHandle;
