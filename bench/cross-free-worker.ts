@@ -10,7 +10,7 @@
 // nothing to take in, so the owner just allocates again (allocAfterRemote).
 import { parentPort, workerData } from 'node:worker_threads';
 import { SlabArena, SlabCache, SmallAlloc, type SlabArenaHandle } from '../src/index.js';
-import { rngFromSeed } from './support/rng.js';
+import { rngFromSeed } from '../dev/rng.js';
 import { loadSharedMemoryObjects, type SmoHeapMemory } from './support/shared-memory-objects.js';
 import { SmoPeer } from './support/peers.js';
 

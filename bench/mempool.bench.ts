@@ -15,7 +15,7 @@ import { Mempool } from '../src/small/objects/mempool.js';
 import { Quota } from '../src/small/slabs/quota.js';
 import { SlabArena } from '../src/small/slabs/slab-arena.js';
 import { SlabCache } from '../src/small/slabs/slab-cache.js';
-import { seeded } from './support/rng.js';
+import { seeded } from '../dev/rng.js';
 import { compare, type Case } from './support/harness.js';
 import {
   BareFreeList, CheckedFreeList, GcPeer, ThingPeer, TlsfPeer, batchLoop, pairsLoop, specialize, verifyChecksFrees, verifyPeer,

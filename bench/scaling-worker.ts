@@ -5,7 +5,7 @@
 // shared barrier.
 import { parentPort, workerData } from 'node:worker_threads';
 import { SlabArena, SlabCache, SmallAlloc, type SlabArenaHandle } from '../src/index.js';
-import { rngFromSeed } from './support/rng.js';
+import { rngFromSeed } from '../dev/rng.js';
 import { LockedFreeList, lockedFreeListBuffer } from './scaling-locked.js';
 import { loadSharedMemoryObjects, type SmoHeapMemory } from './support/shared-memory-objects.js';
 import { SmoPeer } from './support/peers.js';

@@ -25,7 +25,7 @@ import { Quota } from '../src/small/slabs/quota.js';
 import { SlabArena } from '../src/small/slabs/slab-arena.js';
 import { SlabCache } from '../src/small/slabs/slab-cache.js';
 import { SmallAlloc } from '../src/small/objects/small-alloc.js';
-import { seeded, type Rng } from './support/rng.js';
+import { seeded, type Rng } from '../dev/rng.js';
 import { compare, results, type Case, type Row } from './support/harness.js';
 import {
   GcPeer, SmoPeer, ThingPeer, TlsfPeer, WasmCallFloor, batchLoop, churnLoop, drainLoop, fillLoop, pairsLoop, specialize, verifyPeer,

@@ -8,7 +8,7 @@ import { test as nodeTest } from 'node:test';
 import assert from 'node:assert/strict';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { defineLayout, InvalidPointerError, Memory, type FieldKind, type FieldRecord } from '../src/index.js';
-import { seeded, type Rng } from './support/rng.js';
+import { seeded, type Rng } from '../dev/rng.js';
 import { runWorkers } from './multi/support.js';
 
 const test = isMainThread ? nodeTest : ((() => undefined) as unknown as typeof nodeTest);

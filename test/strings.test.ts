@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { InvalidPointerError } from '../src/errors.js';
 import { readStringAt, stringBytes, STRING_ALIGN, STRING_PREFIX, writeString } from '../src/internal/strings.js';
 import { Memory } from '../src/memory.js';
-import { seeded } from './support/rng.js';
+import { seeded } from '../dev/rng.js';
 
 const encoder = new TextEncoder();
 

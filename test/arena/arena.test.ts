@@ -4,7 +4,7 @@ import { Arena } from '../../src/arena/arena.js';
 import { Memory } from '../../src/memory.js';
 import { OutOfMemoryError } from '../../src/errors.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug, setDebug } from '../../src/debug.js';
-import { seeded } from '../support/rng.js';
+import { seeded } from '../../dev/rng.js';
 
 /** LevelDB's util/random.h: Park-Miller, seed in [1, 2^31 - 2]; exact in doubles. */
 class LevelDbRandom {

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { BumpArena, type BumpArenaHandle } from '../../src/arena/bump-arena.js';
-import { rngFromSeed } from '../support/rng.js';
+import { rngFromSeed } from '../../dev/rng.js';
 
 interface Job {
   handle: BumpArenaHandle;

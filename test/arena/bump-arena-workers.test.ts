@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { BumpArena } from '../../src/arena/bump-arena.js';
-import { seeded } from '../support/rng.js';
+import { seeded } from '../../dev/rng.js';
 
 interface Result { id: number; n: number; ptrs: Uint32Array; sizes: Uint32Array; aligns: Uint32Array }
 

@@ -4,7 +4,7 @@ import { BumpArena } from '../../src/arena/bump-arena.js';
 import { InvalidPointerError, OutOfMemoryError } from '../../src/errors.js';
 import { FRESH_BYTE, getDebug, setDebug } from '../../src/debug.js';
 import { Kind, writeHeader } from '../../src/internal/header.js';
-import { seeded } from '../support/rng.js';
+import { seeded } from '../../dev/rng.js';
 
 const MODES = [false, true] as const;
 const label = (shared: boolean): string => (shared ? 'shared' : 'unshared');

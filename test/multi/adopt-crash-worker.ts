@@ -16,7 +16,7 @@
 //                                                  -> { count, used }
 import { parentPort, workerData } from 'node:worker_threads';
 import { InvalidPointerError, SlabArena, SlabCache, SmallAlloc, type SlabArenaHandle } from '../../src/index.js';
-import { rngFromSeed } from '../support/rng.js';
+import { rngFromSeed } from '../../dev/rng.js';
 import { barrier, stampAt, stampError, tagOf } from './support.js';
 
 export interface AdoptCrashParams {

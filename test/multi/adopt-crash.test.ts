@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { Quota, SlabArena } from '../../src/index.js';
-import { rngFromSeed, type Rng } from '../support/rng.js';
+import { rngFromSeed, type Rng } from '../../dev/rng.js';
 import type { AdoptCrashParams, Adoption, FillReport } from './adopt-crash-worker.js';
 
 const KB = 1024;

@@ -4,7 +4,7 @@
 // free from another worker). The producer samples the memory in use as it goes.
 import { parentPort, workerData } from 'node:worker_threads';
 import { SlabArena, SlabCache, SmallAlloc, type SlabArenaHandle } from '../../src/index.js';
-import { rngFromSeed } from '../support/rng.js';
+import { rngFromSeed } from '../../dev/rng.js';
 import { Ring, waitUntil } from './support.js';
 
 export interface PcParams {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Quota, SlabArena } from '../../src/index.js';
-import { seeded } from '../support/rng.js';
+import { seeded } from '../../dev/rng.js';
 import { Ring, runWorkers } from './support.js';
 import type { PcParams, PcReport } from './producer-consumer-worker.js';
 

@@ -5,7 +5,7 @@
 // Reports its counters at the end.
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { Mempool, SlabArena, SlabCache, SmallAlloc, setDebug, type SlabArenaHandle } from '../../src/index.js';
-import { rngFromSeed } from '../support/rng.js';
+import { rngFromSeed } from '../../dev/rng.js';
 import { Claims, Ring, barrier, stampAt, stampError, tagOf } from './support.js';
 
 export interface StressParams {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { Quota, SlabArena } from '../../src/index.js';
-import { seeded } from '../support/rng.js';
+import { seeded } from '../../dev/rng.js';
 import { Claims, Ring, runWorkers, stressWorkers } from './support.js';
 import type { StressParams, StressReport } from './shared-arena-worker.js';
 

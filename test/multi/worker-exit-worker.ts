@@ -11,7 +11,7 @@
 //   LIVE -> VICTIM_FREEING -> EMPTY   or   LIVE -> FREER_FREEING -> EMPTY
 import { parentPort, workerData } from 'node:worker_threads';
 import { SlabArena, SlabCache, SmallAlloc, type SlabArenaHandle } from '../../src/index.js';
-import { rngFromSeed } from '../support/rng.js';
+import { rngFromSeed } from '../../dev/rng.js';
 import { Claims, EMPTY, ALLOCATING, LIVE, VICTIM_FREEING, FREER_FREEING, SLOT, stampAt, stampError, tagOf } from './support.js';
 
 

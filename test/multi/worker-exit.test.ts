@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { InvalidPointerError, Quota, SlabArena, SlabCache, SmallAlloc } from '../../src/index.js';
-import { seeded, type Rng } from '../support/rng.js';
+import { seeded, type Rng } from '../../dev/rng.js';
 import { ALLOCATING, Claims, EMPTY, FREER_FREEING, LIVE, SLOT, VICTIM_FREEING, stampError } from './support.js';
 import type { ExitParams, FreerReport } from './worker-exit-worker.js';
 

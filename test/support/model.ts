@@ -12,7 +12,7 @@
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
 import { getDebug, setDebug } from '../../src/debug.js';
-import { seeded } from './rng.js';
+import { seeded } from '../../dev/rng.js';
 
 /** What a command runs against: the allocator(s) under test, with their invariant walker. */
 export interface Real {

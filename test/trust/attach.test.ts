@@ -11,7 +11,7 @@ import { HEADER_BYTES, writeHeader } from '../../src/internal/header.js';
 import {
   BumpArena, Quota, SlabArena, type BumpArenaHandle, type QuotaHandle, type SlabArenaHandle,
 } from '../../src/index.js';
-import { seeded } from '../support/rng.js';
+import { seeded } from '../../dev/rng.js';
 
 interface Shareable {
   handle(): unknown;

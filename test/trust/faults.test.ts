@@ -13,7 +13,7 @@ import {
   Arena, BumpArena, LSRegion, Memory, Mempool, OutOfMemoryError, Quota, QuotaExceededError, Region, SlabArena, SlabCache,
   SmallAlloc,
 } from '../../src/index.js';
-import { seeded, type Rng } from '../support/rng.js';
+import { seeded, type Rng } from '../../dev/rng.js';
 import { stamp, verifyAll, type Block } from '../support/model.js';
 
 const SLAB = 1 << 16;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FREED_BYTE, FRESH_BYTE, Ibuf, OutOfMemoryError, Quota, QuotaExceededError, SlabArena, SlabCache, setDebug } from '../../../src/index.js';
-import { seeded } from '../../support/rng.js';
+import { seeded } from '../../../dev/rng.js';
 import { bytesOf } from '../../support/bytes.js';
 
 const KiB = 1024;

@@ -4,7 +4,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { FREED_BYTE, FRESH_BYTE, Obuf, OutOfMemoryError, Quota, SlabArena, SlabCache, setDebug } from '../../../src/index.js';
 import type { ObufSavepoint } from '../../../src/index.js';
-import { seeded } from '../../support/rng.js';
+import { seeded } from '../../../dev/rng.js';
 import { bytesOf } from '../../support/bytes.js';
 
 const KiB = 1024;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {
   FREED_BYTE, FRESH_BYTE, OutOfMemoryError, Quota, QuotaExceededError, Region, REGION_SLAB_CAP, SlabArena, SlabCache, setDebug,
 } from '../../../src/index.js';
-import { seeded } from '../../support/rng.js';
+import { seeded } from '../../../dev/rng.js';
 import { bytesOf, holds } from '../../support/bytes.js';
 
 const KiB = 1024;

@@ -5,7 +5,7 @@ import {
   SmallAlloc, getDebug, setDebug,
 } from '../../../src/index.js';
 import { geometry, mempoolObjsizeMax, pickOrder } from '../../../src/small/objects/geometry.js';
-import { seeded } from '../../support/rng.js';
+import { seeded } from '../../../dev/rng.js';
 import { KB, MB, cacheOf, stamp, throwsLike, verifyStamp } from './mempool-support.js';
 
 test('Mempool hands out distinct objects and counts them', () => {

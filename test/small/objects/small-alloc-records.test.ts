@@ -8,7 +8,7 @@ import {
   Arena, InvalidPointerError, LSRegion, Mempool, OutOfMemoryError, Quota, QuotaExceededError, Region, SlabArena, SlabCache,
   SmallAlloc, createAllocator,
 } from '../../../src/index.js';
-import { seeded } from '../../support/rng.js';
+import { seeded } from '../../../dev/rng.js';
 import { stamp, verifyStamp } from '../../support/model.js';
 import { KB, MB, throwsLike } from './mempool-support.js';
 

@@ -5,7 +5,7 @@
 //   test terminates it mid-operation.
 import { parentPort, workerData } from 'node:worker_threads';
 import { InvalidPointerError, SlabArena, SlabCache, SmallAlloc, type SlabArenaHandle } from '../../../src/index.js';
-import { rngFromSeed } from '../../support/rng.js';
+import { rngFromSeed } from '../../../dev/rng.js';
 import { stamp, verifyStamp } from './mempool-support.js';
 
 const { handle, role, seed } = workerData as { handle: SlabArenaHandle; role: string; seed: number };

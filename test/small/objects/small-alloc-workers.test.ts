@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { InvalidPointerError, Quota, SlabArena, SlabCache, SmallAlloc, type SmallStats } from '../../../src/index.js';
-import { seeded } from '../../support/rng.js';
+import { seeded } from '../../../dev/rng.js';
 import { MB, verifyStamp } from './mempool-support.js';
 
 type Item = [number, number, number];

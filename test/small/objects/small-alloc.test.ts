@@ -4,7 +4,7 @@ import {
   FREED_BYTE, FRESH_BYTE, InvalidPointerError, Mempool, OutOfMemoryError, Quota, QuotaExceededError, SlabArena,
   SlabCache, SmallAlloc, getDebug, setDebug,
 } from '../../../src/index.js';
-import { seeded, type Rng } from '../../support/rng.js';
+import { seeded, type Rng } from '../../../dev/rng.js';
 import { KB, MB, cacheOf, stamp, throwsLike, verifyStamp } from './mempool-support.js';
 
 /** A size: mostly small, sometimes near a class edge, rarely large. */

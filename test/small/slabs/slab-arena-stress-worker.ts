@@ -3,7 +3,7 @@
 // so a slab handed to two workers at once, or taken back while held, shows as a bad stamp.
 import { parentPort, workerData } from 'node:worker_threads';
 import { SlabArena, type SlabArenaHandle } from '../../../src/index.js';
-import { rngFromSeed } from '../../support/rng.js';
+import { rngFromSeed } from '../../../dev/rng.js';
 
 export interface StressParams {
   handle: SlabArenaHandle;

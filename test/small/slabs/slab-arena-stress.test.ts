@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { Quota, SlabArena } from '../../../src/index.js';
 import { runWorkers } from '../../multi/support.js';
-import { seeded } from '../../support/rng.js';
+import { seeded } from '../../../dev/rng.js';
 import type { StressParams, StressReport } from './slab-arena-stress-worker.js';
 
 const KB64 = 64 * 1024;

@@ -2,7 +2,7 @@
 // (the setter) moves the limit, checking after every step that used <= limit in one atomic read.
 import { parentPort, workerData } from 'node:worker_threads';
 import { SlabArena, type SlabArenaHandle } from '../../../src/index.js';
-import { rngFromSeed } from '../../support/rng.js';
+import { rngFromSeed } from '../../../dev/rng.js';
 
 const { handle, id, seed, setter, ms } = workerData as { handle: SlabArenaHandle; id: number; seed: number; setter: boolean; ms: number };
 const a = SlabArena.attach(handle);

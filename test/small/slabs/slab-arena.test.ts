@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { InvalidPointerError, OutOfMemoryError, Quota, QuotaExceededError, SlabArena } from '../../../src/index.js';
 import { Kind, writeHeader } from '../../../src/internal/header.js';
 import { MapFailure, OWNERS, ownerIndex } from '../../../src/small/slabs/slab-arena.js';
-import { seeded } from '../../support/rng.js';
+import { seeded } from '../../../dev/rng.js';
 
 const KB64 = 64 * 1024;
 const MB = 1024 * 1024;

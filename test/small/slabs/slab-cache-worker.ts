@@ -2,7 +2,7 @@
 // until the test terminates it mid-operation.
 import { parentPort, workerData } from 'node:worker_threads';
 import { SlabArena, SlabCache, type SlabArenaHandle } from '../../../src/index.js';
-import { rngFromSeed } from '../../support/rng.js';
+import { rngFromSeed } from '../../../dev/rng.js';
 
 const { handle, seed } = workerData as { handle: SlabArenaHandle; seed: number };
 const cache = new SlabCache(SlabArena.attach(handle));

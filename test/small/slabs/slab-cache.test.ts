@@ -7,7 +7,7 @@ import {
 } from '../../../src/index.js';
 import { ownerIndex } from '../../../src/small/slabs/slab-arena.js';
 import { slabOf, slabSizeAt } from '../../../src/small/slabs/slab-cache.js';
-import { seeded } from '../../support/rng.js';
+import { seeded } from '../../../dev/rng.js';
 
 const KB = 1024;
 const KB64 = 64 * KB;

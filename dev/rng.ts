@@ -1,9 +1,9 @@
 /**
- * The benchmarks' seeded generator: mulberry32, the same generator and the same `SEED` rule as
- * the tests' own, so a seed gives the same sequence in both. The benchmarks keep their own
- * copy because they import nothing from the tests.
+ * A seeded random generator for the tests and the benchmarks (development only, not part of the
+ * package). The seed comes from the `SEED` environment variable when it is set (to replay a
+ * failure), otherwise from the clock; it is always printed.
  *
- *     const rng = seeded('mempool bench');   // prints "mempool bench: SEED=1234"
+ *     const rng = seeded('mempool random ops');   // prints "mempool random ops: SEED=1234"
  */
 export interface Rng {
   readonly seed: number;
@@ -11,11 +11,15 @@ export interface Rng {
   next(): number;
   /** An integer in [lo, hi] inclusive. */
   int(lo: number, hi: number): number;
+  /** True with probability p. */
+  chance(p: number): boolean;
+  /** A uniformly chosen element. */
+  pick<T>(items: readonly T[]): T;
   /** Fisher-Yates shuffle in place. */
   shuffle<T>(items: T[]): T[];
 }
 
-/** mulberry32 from `seed`. */
+/** mulberry32: small, fast, and good enough for test sequences. */
 export function rngFromSeed(seed: number): Rng {
   let state = seed >>> 0;
   const next = (): number => {
@@ -25,10 +29,12 @@ export function rngFromSeed(seed: number): Rng {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-  return {
+  const rng: Rng = {
     seed,
     next,
     int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)),
+    chance: (p) => next() < p,
+    pick: (items) => items[Math.floor(next() * items.length)]!,
     shuffle: (items) => {
       for (let i = items.length - 1; i > 0; i--) {
         const j = Math.floor(next() * (i + 1));
@@ -37,6 +43,7 @@ export function rngFromSeed(seed: number): Rng {
       return items;
     },
   };
+  return rng;
 }
 
 /** A generator seeded from `SEED` or the clock; prints `label: SEED=n` so a run can be replayed. */
