@@ -11,8 +11,8 @@
  *                 /       \                           buffer; lock-free, shared
  *           SlabCache    LSRegion       small/slabs/ (buddy system, per worker), small/buffers/
  *          /    |    \
- *    Mempool  Region  Ibuf, Obuf        small/objects/, small/buffers/
- *       |
+ *    Mempool  Region  Ibuf, Obuf        small/objects/, small/buffers/; they get blocks through
+ *       |                               small/spare-block.ts (the pools' one empty block)
  *   SmallAlloc                          small/objects/: size classes, read views, large blocks
  *
  *  layout.ts, format.ts, heap-map.ts    records over any memory; stats and pictures for people
