@@ -206,7 +206,7 @@ export class Mempool {
     checkInstance(where, 'cache', cache, SlabCache);
     checkInt(where, 'objsize', objsize, 1, mempoolObjsizeMax(cache));
     this.cache = cache;
-    this.objsize = objsize;
+    this.objsize = objsize | 0;
     const order = pickOrder(cache, objsize);
     // Integer arithmetic throughout, so these fields keep a small-integer representation.
     this.slabSize = (cache.order0Size << order) >>> 0;
