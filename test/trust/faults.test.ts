@@ -222,11 +222,13 @@ const overCache: [string, (cache: SlabCache) => Driver][] = [
       freeAll: () => {},
       // Pools are created lazily: a failed allocation may add an empty one to the list. Before
       // failing it gives the one empty spare block back (nothing live changes): held bytes are
-      // counted without empty blocks.
+      // counted without empty blocks, and so are slabs.
       counters: () => {
-        const st = small.stats() as { total: number; classes?: { count: number; total: number; emptySlabs: number; slabSize: number }[] };
-        const classes = (st.classes ?? []).map((c) => ({ ...c, total: c.total - c.emptySlabs * c.slabSize, emptySlabs: 0 }));
-        const empty = (st.classes ?? []).reduce((n, c) => n + c.emptySlabs * c.slabSize, 0);
+        const st = small.stats();
+        const classes = st.classes.map((c) => ({
+          ...c, total: c.total - c.emptySlabs * c.slabSize, slabs: c.slabs - c.emptySlabs, emptySlabs: 0,
+        }));
+        const empty = st.classes.reduce((n, c) => n + c.emptySlabs * c.slabSize, 0);
         return { ...st, total: st.total - empty, classes: classes.filter((c) => c.count !== 0 || c.total !== 0) };
       },
       verify: (live) => {
