@@ -26,7 +26,8 @@
 import { formatBytes, formatPercent } from './format.js';
 import { checkInstance, optionalInt, optionsBag } from './internal/checks.js';
 import { LargeState, largeState, tagIndex } from './small/objects/large.js';
-import { Word, Mark } from './small/objects/block-header.js';
+import { Mark, popcount, tailBits, Word } from './small/objects/block-header.js';
+import { BITMAPS } from './small/objects/geometry.js';
 import { blockOrder, freeOrder, Page } from './small/slabs/page-map.js';
 import { SlabArena } from './small/slabs/slab-arena.js';
 
@@ -100,13 +101,6 @@ function n(v: number): string {
 
 function rect(x: number, y: number, w: number, h: number, fill: string, extra = ''): string {
   return `<rect x="${n(x)}" y="${n(y)}" width="${n(w)}" height="${n(h)}" fill="${fill}"${extra}/>`;
-}
-
-/** Population count of a 32-bit word. */
-function popcount(v: number): number {
-  v -= (v >>> 1) & 0x55555555;
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
 }
 
 /**
@@ -365,9 +359,13 @@ function poolOf(dv: DataView, s: number, size: number, own: number): { objsize: 
   if (word(Word.MAGIC) !== Mark.MEMPOOL || word(Word.SLABSIZE) !== size || (word(Word.OWNER) | 0) !== own) return null;
   const count = word(Word.COUNT);
   const bw = Math.ceil(count / 32);
-  if (count === 0 || Word.BYTES + 8 * bw > size) return null;
+  if (count === 0 || Word.BYTES + 4 * BITMAPS * bw > size) return null;
   let live = 0;
-  for (let k = 0; k < bw; k++) live += popcount((word(Word.WORDS + k) & ~word(Word.WORDS + bw + k)) >>> 0);
+  // Taken and not freed (REMOTE); the bits past the last slot are taken for good.
+  for (let k = 0; k < bw; k++) {
+    const past = k === bw - 1 ? tailBits(count) : 0;
+    live += popcount((word(Word.WORDS + k) & ~word(Word.WORDS + bw + k) & ~past) >>> 0);
+  }
   return { objsize: word(Word.OBJSIZE), count, live, cls: word(Word.CLASS) };
 }
 

@@ -3,23 +3,28 @@
  * the owner's own bookkeeping beside them. Mempool writes it; SmallAlloc, the free route and
  * the heap map read it.
  *
- * Glossary: a *slot* is the place of one object in a slab; *untouched* slots are those never
- * handed out since the slab was formatted (above the bump address); *free* slots are on the
- * slab's local free list; *deferred* slots were freed while a read view could see them
- * (SmallAlloc) and wait to become free.
+ * Glossary: a *slot* is the place of one object in a slab. A slot is *taken* when its bit in
+ * the ALLOCATED bitmap is set, else *free*: allocation finds a free slot in the bitmap, so the
+ * allocator never reads or writes the objects themselves (a write through a stale pointer can
+ * corrupt that object's bytes, never the allocator's state). A taken slot is *live*, or
+ * *pending* when its REMOTE bit is set too: freed by another worker and not yet taken in (its
+ * HELD bit clear), or *deferred*, freed while a read view could see it (SmallAlloc), waiting
+ * to become free (its HELD bit set).
  *
  * Slab layout (every field in the shared buffer, so a worker holding only a pointer finds
  * everything; words are 32-bit, little-endian):
  * ```
- *  s+0                                          s+64          s+64+4*bw        s+first
- *  +------------------------------------------------+-------------+----------------+------+-----+----+
- *  | magic objsize owner pool stride count first    | ALLOCATED   | REMOTE-FREE    | pad  | obj | ...|
- *  | slabSize class PENDING | nfree freeHead bump   | bitmap      | bitmap         |      |  0  |    |
- *  | heapIdx listIdx deferred                       | bw words    | bw words       |      |     |    |
- *  +------------------------------------------------+-------------+----------------+------+-----+----+
+ *  s+0                                       s+64        s+64+4*bw   s+64+8*bw    s+first
+ *  +---------------------------------------------+-----------+-----------+-----------+-----+-----+----+
+ *  | magic objsize owner pool stride count first | ALLOCATED | REMOTE    | HELD      | pad | obj | ...|
+ *  | slabSize class PENDING | nfree heapIdx      | bitmap    | bitmap    | bitmap    |     |  0  |    |
+ *  | listIdx deferred (two words unused)         | bw words  | bw words  | bw words  |     |     |    |
+ *  +---------------------------------------------+-----------+-----------+-----------+-----+-----+----+
  *   words 0-9 are written when the slab is formatted and read by any worker (PENDING is atomic);
- *   words 10-15 are the owner's own bookkeeping, never touched by other workers.
- *   bw = ceil(count / 32). A free slot's first 4 bytes hold the next free slot's address (0 ends).
+ *   words 10-15 are the owner's own bookkeeping, never touched by other workers; so is HELD.
+ *   bw = ceil(count / 32). The bits of ALLOCATED past the last slot are set (taken for good),
+ *   so a search for a clear bit needs no bound; every other bitmap has them clear.
+ *   REMOTE is set by any worker (Atomics.or), cleared by the owner (Atomics.and).
  *   owner and pool are words 2 and 3: one aligned 8-byte read (a Float64Array element)
  *   compares both on the fast free paths.
  * ```
@@ -54,12 +59,14 @@ export const enum Word {
   /** Atomic: 1 when REMOTE may hold bits the owner has not taken in. */
   PENDING = 9,
   // The owner's own bookkeeping, never touched by other workers:
+  /** Free slots (for the current slab, as of when it stopped being current). */
   NFREE = 10,
-  FREE = 11,
-  BUMP = 12,
-  HEAPIDX = 13,
-  LISTIDX = 14,
-  DEFERRED = 15,
+  /** Index in the pool's heap, or Mark.NONE. */
+  HEAPIDX = 11,
+  /** Index in the pool's list of slabs. */
+  LISTIDX = 12,
+  /** Deferred slots (bits set in HELD). */
+  DEFERRED = 13,
   /** Header words before the ALLOCATED bitmap. */
   WORDS = 16,
   /** Header bytes. */
@@ -83,15 +90,31 @@ export function headerTag(ownerId: number, poolId: number): number {
 }
 
 /**
- * True when mempool slab `s` holds no object: nothing allocated, nothing deferred (read from
- * its header and bitmap, which are current even for a pool's current slab). @internal
+ * The bits of a slab's last ALLOCATED word that are past its `count` slots (set for good), as
+ * an int32; 0 when count is a multiple of 32. @internal
  */
-export function blockIsEmpty(u32: Uint32Array, i32: Int32Array, s: number): boolean {
+export function tailBits(count: number): number {
+  return (count & 31) === 0 ? 0 : -1 << (count & 31);
+}
+
+/** Bits set in the 32-bit word `x`. @internal */
+export function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+}
+
+/**
+ * True when mempool slab `s` holds no object: no slot taken (read from its header and bitmap,
+ * which are current even for a pool's current slab). @internal
+ */
+export function blockIsEmpty(i32: Int32Array, s: number): boolean {
   const h = s >>> 2;
-  if (u32[h + Word.MAGIC] !== Mark.MEMPOOL || u32[h + Word.DEFERRED] !== 0) return false;
-  const bw = (u32[h + Word.COUNT]! + 31) >>> 5;
-  for (let w = 0; w < bw; w++) if (i32[h + Word.WORDS + w] !== 0) return false;
-  return true;
+  if (i32[h + Word.MAGIC] !== (Mark.MEMPOOL | 0)) return false;
+  const count = i32[h + Word.COUNT]!;
+  const last = (count + 31) >>> 5;
+  for (let w = 0; w < last - 1; w++) if (i32[h + Word.WORDS + w] !== 0) return false;
+  return i32[h + Word.WORDS + last - 1] === tailBits(count);
 }
 
 /**

@@ -8,6 +8,9 @@ import { Word } from './block-header.js';
 /** Largest share of a slab that header + tail may waste before a bigger order is tried. */
 const WASTE_RATIO = 0.01;
 
+/** Bitmaps in a slab header: ALLOCATED, REMOTE, HELD (block-header.ts). @internal */
+export const BITMAPS = 3;
+
 /** The multiplicative inverse of odd `d` modulo 2^32 (Newton's iteration doubles the bits). @internal */
 export function inverse32(d: number): number {
   let x = d;
@@ -32,11 +35,11 @@ export function geometry(objsize: number, slabSize: number): SlabGeometry {
   const stride = objsize <= 4 ? 4 : Math.ceil(objsize / 4) * 4;
   const pow2 = (objsize & (objsize - 1)) === 0 && objsize >= 8;
   const align = pow2 ? objsize : 8;
-  // Start from the estimate with 2 bits of bitmap per slot, then step down until it fits.
-  let count = Math.max(0, Math.floor((slabSize - Word.BYTES) / (stride + 0.25)));
+  // Start from the estimate with 3 bits of bitmap per slot, then step down until it fits.
+  let count = Math.max(0, Math.floor((slabSize - Word.BYTES) / (stride + 0.375)));
   for (; count > 0; count--) {
     const bw = Math.ceil(count / 32);
-    const first = Math.ceil((Word.BYTES + 8 * bw) / align) * align;
+    const first = Math.ceil((Word.BYTES + BITMAPS * 4 * bw) / align) * align;
     if (first + count * stride <= slabSize) return { stride, count, first, bw };
   }
   return { stride, count: 0, first: 0, bw: 0 };
@@ -44,12 +47,12 @@ export function geometry(objsize: number, slabSize: number): SlabGeometry {
 
 /** Largest objsize a Mempool over `cache` accepts: one object in the biggest slab. @internal */
 export function mempoolObjsizeMax(cache: SlabCache): number {
-  return cache.order0Size * 2 ** cache.orderMax - Word.BYTES - 8;
+  return cache.order0Size * 2 ** cache.orderMax - Word.BYTES - 16;
 }
 
 /**
  * The slab order for `objsize`: the smallest whose header + bitmaps + tail waste at most
- * ~1% beyond the bitmaps' 2 bits per slot; failing that, the one wasting the least. @internal
+ * ~1% beyond the bitmaps' 3 bits per slot; failing that, the one wasting the least. @internal
  */
 export function pickOrder(cache: SlabCache, objsize: number): number {
   let best = -1;
@@ -58,7 +61,7 @@ export function pickOrder(cache: SlabCache, objsize: number): number {
     const size = cache.order0Size * 2 ** k;
     const g = geometry(objsize, size);
     if (g.count === 0) continue;
-    const waste = size - g.count * g.stride - 8 * g.bw;
+    const waste = size - g.count * g.stride - BITMAPS * 4 * g.bw;
     const ratio = waste / size;
     if (ratio <= WASTE_RATIO) return k;
     if (ratio < bestRatio - 1e-4) {

@@ -14,12 +14,12 @@
  * Failure: RangeError for a bad thread id or the caller's own (nothing changed); otherwise none.
  *
  * Invariant kept: once adoptSlab returns, the slab meets the pool's invariants (mempool-check.ts):
- * re-tagged, its free list rebuilt from the bitmaps, in the heap if it has coldLimit free slots,
+ * re-tagged, its pending and deferred slots made free, in the heap if it has coldLimit free slots,
  * the spare block or back in the cache if empty.
  */
 import { checkInt } from '../../internal/checks.js';
 import { FREED_BYTE } from '../../debug.js';
-import { Mark, Word } from './block-header.js';
+import { Mark, popcount, tailBits, Word } from './block-header.js';
 import { isPageRun, LargeState, largeState, tagIndex } from './large.js';
 import type { Mempool } from './mempool.js';
 
@@ -43,8 +43,8 @@ export function slabFits(pool: Mempool, s: number): boolean {
 
 /**
  * `pool` takes over slab `s` (a mempool slab of its objsize and slab size whose owner is
- * gone): re-tags it, takes its remote frees in, and rebuilds its free list from the bitmaps.
- * Slots the old owner held back for its read views become free. Returns the live objects it
+ * gone): re-tags it and makes free the slots freed by other workers and not taken in, and
+ * those the old owner held back for its read views. Returns the live objects it
  * holds (an empty slab goes back to the cache). @internal
  */
 export function adoptSlab(pool: Mempool, slab: number): number {
@@ -58,39 +58,38 @@ export function adoptSlab(pool: Mempool, slab: number): number {
   u32[h + Word.CLASS] = pool.classIndex;
   Atomics.store(i32, h + Word.PENDING, 0);
   const aw = h + Word.WORDS;
-  const ra = aw + pool.bw;
-  let live = 0;
-  let head = 0;
-  let nfree = 0;
-  for (let w = pool.bw - 1; w >= 0; w--) {
-    const remote = Atomics.exchange(i32, ra + w, 0);
-    const a = i32[aw + w]! & ~remote;
+  const bw = pool.bw;
+  let taken = -popcount(tailBits(pool.objcount));
+  for (let w = 0; w < bw; w++) {
+    // The old owner's remote frees not taken in and its deferred slots: all free now.
+    const freed = Atomics.load(i32, aw + bw + w);
+    Atomics.and(i32, aw + bw + w, ~freed);
+    i32[aw + 2 * bw + w] = 0;
+    const a = i32[aw + w]! & ~freed;
     i32[aw + w] = a;
-    for (let b = 31; b >= 0; b--) {
-      const idx = w * 32 + b;
-      if (idx >= pool.objcount) continue;
-      if ((a & (1 << b)) !== 0) {
-        live++;
-        continue;
-      }
-      const ptr = s + pool.first + idx * pool.stride;
-      if (pool.debug) pool.u8.fill(FREED_BYTE, ptr, ptr + pool.objsize);
-      u32[ptr >>> 2] = head;
-      head = ptr;
-      nfree++;
-    }
+    taken += popcount(a);
   }
-  u32[h + Word.FREE] = head;
+  if (pool.debug) poisonFree(pool, s);
+  const nfree = pool.objcount - taken;
   u32[h + Word.NFREE] = nfree;
-  u32[h + Word.BUMP] = s + pool.first + pool.objcount * pool.stride;
   u32[h + Word.DEFERRED] = 0;
   u32[h + Word.HEAPIDX] = Mark.NONE;
   u32[h + Word.LISTIDX] = pool.slabs.length;
   pool.slabs.push(s);
-  pool.liveRest += live;
+  pool.liveRest += taken;
   if (nfree >= pool.coldLimit) pool.heapPush(s);
   if (nfree === pool.objcount) pool.becameEmpty(s);
-  return live;
+  return taken;
+}
+
+/** Fills every free slot of slab `s` with the poison debug mode checks for. */
+function poisonFree(pool: Mempool, s: number): void {
+  const aw = (s >>> 2) + Word.WORDS;
+  for (let idx = 0; idx < pool.objcount; idx++) {
+    if ((pool.i32[aw + (idx >>> 5)]! & (1 << (idx & 31))) !== 0) continue;
+    const ptr = s + pool.first + idx * pool.stride;
+    pool.u8.fill(FREED_BYTE, ptr, ptr + pool.objsize);
+  }
 }
 
 /**

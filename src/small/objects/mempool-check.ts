@@ -3,7 +3,7 @@
  * paths in mempool.ts because it runs only when asked (and every checkEvery operations in debug
  * mode).
  *
- * Memory source: none in the arena; one scratch byte per slot of a slab, on the JS heap.
+ * Memory source: none.
  *
  * Thread-safety: the pool's owner only, as `Mempool.check` is: it takes remote frees in and
  * writes the current slab's cached state back to its header before it reads anything.
@@ -12,22 +12,23 @@
  * what taking remote frees in and writing the current slab back change.
  *
  * Invariants, for every slab s of the pool:
- * - popcount(ALLOCATED) + deferred + nfree == count;  REMOTE ⊆ ALLOCATED;
- * - nfree == |free list| + untouched, where untouched == (s + first + count*stride - bump) / stride;
- * - no slot is both ALLOCATED and free, untouched or deferred; the free list has no repeats;
+ * - REMOTE ⊆ ALLOCATED; HELD ⊆ REMOTE; the ALLOCATED bits past the last slot are set, those
+ *   of REMOTE and HELD clear;
+ * - taken (ALLOCATED slots) + nfree == count; popcount(HELD) == deferred;
+ * - for the current slab, every ALLOCATED word before `scan` is full;
+ * - in debug mode, every free slot holds the poison it was freed with;
  * - nfree >= coldLimit  =>  s is in the heap (a slab that filled up leaves the heap lazily,
  *   when an allocation finds it full at the top, and stays out, "cold", until a twelfth of its
  *   slots are free again); the heap is ordered by address; current == its top;
  * - at most one slab is empty (nfree == count), and only as the spare block: the pools of one
  *   SlabCache share one spare-block slot (spare-block.ts), so together they keep at most one
  *   empty slab; any other slab that empties goes back to the cache at once;
- * - Σ popcount(ALLOCATED) == pool.count (remote frees not yet taken in are still counted);
- *   pool.count == liveRest + popcount(ALLOCATED of the current slab).
+ * - Σ (taken - deferred) == pool.count (remote frees not yet taken in are still counted);
+ *   pool.count == liveRest + the current slab's taken - deferred.
  */
 import { FREED_BYTE } from '../../debug.js';
 import { Page } from '../slabs/page-map.js';
-import { Mark, Word } from './block-header.js';
-import { slotAt } from './geometry.js';
+import { Mark, popcount, tailBits, Word } from './block-header.js';
 import type { Mempool } from './mempool.js';
 
 /**
@@ -48,7 +49,6 @@ export function checkMempool(pool: Mempool, name: string, pageMap: Uint8Array, o
   let live = 0;
   let deferred = 0;
   let empties = 0;
-  const mark = new Uint8Array(pool.objcount);
   for (let i = 0; i < pool.slabs.length; i++) {
     const s = pool.slabs[i]!;
     const h = s >>> 2;
@@ -64,50 +64,27 @@ export function checkMempool(pool: Mempool, name: string, pageMap: Uint8Array, o
     }
     if (pageMap[s >>> Page.SHIFT] !== order1) fail(`${at} is not a block of order ${order1 - 1} in the page map`);
     if (u32[h + Word.LISTIDX] !== i) fail(`${at} says list index ${u32[h + Word.LISTIDX]}, is at ${i}`);
-    mark.fill(0);
-    let alloc = 0;
-    for (let w = 0; w < pool.bw; w++) {
-      const a = i32[h + Word.WORDS + w]!;
-      const r = i32[h + Word.WORDS + pool.bw + w]!;
+    const bw = pool.bw;
+    const aw = h + Word.WORDS;
+    let taken = 0;
+    let held = 0;
+    for (let w = 0; w < bw; w++) {
+      const a = i32[aw + w]!;
+      const r = i32[aw + bw + w]!;
+      const d = i32[aw + 2 * bw + w]!;
       if ((r & ~a) !== 0) fail(`${at}: a slot is remote-freed but not allocated (word ${w})`);
-      for (let b = 0; b < 32; b++) {
-        if ((a & (1 << b)) === 0) continue;
-        const idx = w * 32 + b;
-        if (idx >= pool.objcount) fail(`${at}: bit ${idx} set past the ${pool.objcount} slots`);
-        mark[idx] = 1;
-        alloc++;
-      }
+      if ((d & ~r) !== 0) fail(`${at}: a slot is held for a read view but not marked freed (word ${w})`);
+      const past = w === bw - 1 ? tailBits(pool.objcount) : 0;
+      if ((a & past) !== past || ((r | d) & past) !== 0) fail(`${at}: the bits past the last slot are wrong (word ${w})`);
+      if (s === pool.cur && aw + w < pool.scan && a !== -1) fail(`${at}: word ${w} has room but the search starts past it`);
+      taken += popcount(a) - popcount(past);
+      held += popcount(d);
+      if (pool.debug) checkPoison(pool, at, s, w, a, fail);
     }
     const nfree = u32[h + Word.NFREE]!;
     const def = u32[h + Word.DEFERRED]!;
-    if (alloc + def + nfree !== pool.objcount) {
-      fail(`${at}: ${alloc} allocated + ${def} deferred + ${nfree} free != ${pool.objcount} slots`);
-    }
-    const endAddr = s + pool.first + pool.objcount * pool.stride;
-    const bump = u32[h + Word.BUMP]!;
-    if (bump < s + pool.first || bump > endAddr || (bump - s - pool.first) % pool.stride !== 0) {
-      fail(`${at}: bump address ${bump} is not a slot boundary in the slab`);
-    }
-    const untouched = (endAddr - bump) / pool.stride;
-    for (let idx = pool.objcount - untouched; idx < pool.objcount; idx++) {
-      if (mark[idx] !== 0) fail(`${at}: untouched slot ${idx} is allocated`);
-      mark[idx] = 2;
-    }
-    let listed = 0;
-    for (let p = u32[h + Word.FREE]!; p !== 0; p = u32[p >>> 2]!) {
-      const idx = slotAt(p - s - pool.first, pool.stride, pool.objcount);
-      if (idx < 0) fail(`${at}: free list holds ${p}, not a slot`);
-      if (mark[idx] === 1) fail(`${at}: slot ${p} is both allocated and on the free list`);
-      if (mark[idx] === 2) fail(`${at}: slot ${p} is on the free list twice, or also untouched`);
-      mark[idx] = 2;
-      if (pool.debug) {
-        for (let k = p + 4; k < p + pool.objsize; k++) {
-          if (pool.u8[k] !== FREED_BYTE) fail(`${at}: free slot ${p} was written after it was freed (byte ${k - p})`);
-        }
-      }
-      if (++listed > nfree) fail(`${at}: the free list is longer than ${nfree} (a cycle?)`);
-    }
-    if (listed + untouched !== nfree) fail(`${at}: ${listed} listed + ${untouched} untouched != nfree ${nfree}`);
+    if (taken + nfree !== pool.objcount) fail(`${at}: ${taken} taken + ${nfree} free != ${pool.objcount} slots`);
+    if (held !== def) fail(`${at}: ${held} slots held for read views, the header says ${def}`);
     const hi = u32[h + Word.HEAPIDX]!;
     if (hi !== Mark.NONE && heap.at(hi) !== s) fail(`${at} says heap index ${hi}, the heap holds ${heap.at(hi)} there`);
     if (nfree >= pool.coldLimit && hi === Mark.NONE) fail(`${at} has ${nfree} free slots (cold below ${pool.coldLimit}) but is not in the heap`);
@@ -115,7 +92,7 @@ export function checkMempool(pool: Mempool, name: string, pageMap: Uint8Array, o
       empties++;
       if (pool.spare.block !== s || pool.spare.holder !== pool) fail(`${at} is empty but not the spare block (${pool.spare.block})`);
     }
-    live += alloc;
+    live += taken - def;
     deferred += def;
   }
   if (empties > 1) fail(`${empties} empty slabs, at most 1 (the spare) is kept`);
@@ -124,4 +101,16 @@ export function checkMempool(pool: Mempool, name: string, pageMap: Uint8Array, o
   const problem = heap.problem(u32);
   if (problem !== null) fail(problem);
   if (pool.cur !== heap.top) fail(`current slab ${pool.cur} is not the heap top`);
+}
+
+/** Fails unless every free slot in ALLOCATED word `w` (value `a`) of slab `s` is all poison. */
+function checkPoison(pool: Mempool, at: string, s: number, w: number, a: number, fail: (msg: string) => never): void {
+  for (let b = 0; b < 32; b++) {
+    const idx = w * 32 + b;
+    if ((a & (1 << b)) !== 0 || idx >= pool.objcount) continue;
+    const p = s + pool.first + idx * pool.stride;
+    for (let k = p; k < p + pool.objsize; k++) {
+      if (pool.u8[k] !== FREED_BYTE) fail(`${at}: free slot ${p} was written after it was freed (byte ${k - p})`);
+    }
+  }
 }

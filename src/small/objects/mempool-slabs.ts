@@ -16,7 +16,9 @@
  * format to its return; the spare-block slot never names a slab that went back.
  */
 import type { SpareHolder } from '../spare-block.js';
-import { Mark, retireSlab, Word } from './block-header.js';
+import { FREED_BYTE } from '../../debug.js';
+import { Mark, retireSlab, tailBits, Word } from './block-header.js';
+import { BITMAPS } from './geometry.js';
 import type { Mempool } from './mempool.js';
 
 /** Writes fresh slab `s`'s header and bitmaps and makes it `pool`'s. @internal */
@@ -24,7 +26,10 @@ export function formatSlab(pool: Mempool, s: number): void {
   if (s + pool.slabSize > pool.viewEnd) pool.refresh();
   const u32 = pool.u32;
   const h = s >>> 2;
-  u32.fill(0, h, h + Word.WORDS + 2 * pool.bw);
+  u32.fill(0, h, h + Word.WORDS + BITMAPS * pool.bw);
+  pool.i32[h + Word.WORDS + pool.bw - 1] = tailBits(pool.objcount);
+  // Debug mode checks that every free slot still holds the poison it was freed with.
+  if (pool.debug) pool.u8.fill(FREED_BYTE, s + pool.first, s + pool.first + pool.objcount * pool.stride);
   u32[h + Word.OWNER] = pool.ownerId;
   u32[h + Word.POOL] = pool.poolId;
   u32[h + Word.OBJSIZE] = pool.objsize;
@@ -34,7 +39,6 @@ export function formatSlab(pool: Mempool, s: number): void {
   u32[h + Word.SLABSIZE] = pool.slabSize;
   u32[h + Word.CLASS] = pool.classIndex;
   u32[h + Word.NFREE] = pool.objcount;
-  u32[h + Word.BUMP] = s + pool.first;
   u32[h + Word.HEAPIDX] = Mark.NONE;
   u32[h + Word.LISTIDX] = pool.slabs.length;
   u32[h + Word.MAGIC] = Mark.MEMPOOL;

@@ -17,20 +17,23 @@
  * invariant walker behind `check()` in mempool-check.ts, with the invariants it checks.
  *
  * Allocation takes the lowest-address slab with room (a min-heap of slab addresses, touched
- * only when a slab turns full or gets its first free slot back), so memory stays compact.
- * That slab, the *current* one, keeps freeHead and bump in JS fields while it is current (the
- * fast paths then touch the buffer only for the bitmap and the free-list link); they are
- * written back to its header, with nfree recounted from its bitmap, when another slab becomes
- * current, and by check(). The fast paths keep no counter: see liveRest.
+ * only when a slab turns full or gets its first free slots back), so memory stays compact.
+ * In that slab, the *current* one, it takes the lowest clear bit of the first ALLOCATED word
+ * that has one (`scan` keeps where to look: every word before it is full), and a free there
+ * moves `scan` back. Neither path reads or writes the object: no free list is threaded
+ * through free slots, so the allocator touches only the slab header's cache lines, and a
+ * write through a stale pointer cannot corrupt it. The current slab's nfree is recounted
+ * from its bitmap when another slab becomes current, and by check(). The fast paths keep no
+ * counter: see liveRest.
  *
  * Finding the slab of a freed pointer: slabs are aligned to their size, so Mempool.free masks
  * the pointer and compares the header's owner and pool words with its own (pool ids are
  * random, so stray bytes that match are unlikely); anything else goes to the page map.
  * The slot index is computed without a division (see `shift` and `dinv`).
  *
- * Invariants (mempool-check.ts lists them all): every slot of a slab is exactly one of
- * allocated, deferred, on the free list, untouched; a slab with coldLimit free slots is in the
- * heap, whose top is the current slab; at most one slab is empty, the cache's spare block.
+ * Invariants (mempool-check.ts lists them all): every slot of a slab is exactly one of free,
+ * live, pending, deferred (block-header.ts); a slab with coldLimit free slots is in the heap,
+ * whose top is the current slab; at most one slab is empty, the cache's spare block.
  */
 import { InvalidPointerError } from '../../errors.js';
 import { checkInstance, checkInt, checkPointer, describe } from '../../internal/checks.js';
@@ -39,7 +42,7 @@ import { holdViews } from '../../memory.js';
 import { blockByte } from '../slabs/page-map.js';
 import { SlabCache } from '../slabs/slab-cache.js';
 import { spareBlockOf, tryGetBlock, type SpareBlock, type SpareHolder } from '../spare-block.js';
-import { blockIsEmpty, headerTag, Mark, Word } from './block-header.js';
+import { blockIsEmpty, headerTag, Mark, popcount, tailBits, Word } from './block-header.js';
 import { freeAnywhere } from './free-route.js';
 import { geometry, inverse32, mempoolObjsizeMax, pickOrder } from './geometry.js';
 import { adoptSlab, adoptThread, slabFits, type MempoolAdoption } from './mempool-adopt.js';
@@ -140,21 +143,25 @@ export class Mempool {
   /** Byte length our views cover. @internal */
   declare viewEnd: number;
 
-  // The current slab (the heap's top) keeps its free list head and bump address in these
-  // fields instead of its header while it is current: the fast paths then touch the shared
-  // buffer only for the bitmap and the free list links. flush() writes them back.
+  // The current slab (the heap's top) is searched through these fields.
   /** The current slab, 0 when the heap is empty. @internal */
   cur = 0;
-  /** Its free list head (0 = empty). @internal */
-  fl = 0;
-  /** Its first untouched slot. */
-  private bump = 0;
-  /** Its end of slots: bump === bumpEnd means no untouched slot is left. */
-  private bumpEnd = 0;
   /** Its slot 0's address. */
   private curBase = 0;
-  /** Index in u32/i32 of its ALLOCATED bitmap's first word. */
-  private curBm = 0;
+  /** Index in u32/i32 of its ALLOCATED bitmap's first word. @internal */
+  curBm = 0;
+  /**
+   * Index in u32/i32 of the ALLOCATED word the next allocation looks in; every word of the
+   * current slab before it is full. 0 when there is no current slab. @internal
+   */
+  scan = 0;
+  /**
+   * A free slot of the current slab to hand out first, or 0: the last one freed there. An
+   * alloc+free pair at the edge of the live objects then reuses one slot without a search.
+   */
+  private hot = 0;
+  /** The value of the last ALLOCATED word of an empty slab: its bits past the last slot. */
+  private declare readonly tail: number;
   /**
    * True when a free may take the shortest road: no read view open, debug mode off. Read
    * views are counted in the shared ReadViews; the SmallAlloc that opens and closes them updates
@@ -180,9 +187,9 @@ export class Mempool {
   /**
    * Live objects in every slab but the current one (remote frees not yet taken in included).
    * The fast paths keep no counter at all (a counter bumped by both alloc and free is a
-   * load-store chain through memory on every call): the current slab's live objects are the
-   * bits set in its ALLOCATED bitmap and its free slots are count - live - deferred, both
-   * recomputed (O(bw)) only where they are needed: when it stops being current, when its
+   * load-store chain through memory on every call): the current slab's taken slots are the
+   * bits set in its ALLOCATED bitmap, its live objects those less the deferred, and its free
+   * slots count - taken, all recomputed (O(bw)) only where they are needed: when it stops being current, when its
    * last object may have gone, and in count / stats / check. setCur moves a slab's share of
    * live objects in and out of this field. @internal
    */
@@ -218,6 +225,7 @@ export class Mempool {
     this.first = g.first | 0;
     this.bw = g.bw | 0;
     this.coldLimit = Math.max(1, Math.floor(g.count / 12)) | 0;
+    this.tail = tailBits(g.count);
     const shift = 31 - Math.clz32(g.stride & -g.stride);
     this.shift = shift;
     this.dinv = inverse32(g.stride >>> shift) | 0;
@@ -252,7 +260,7 @@ export class Mempool {
   /** Live objects (see liveRest). */
   private live(): number {
     const s = this.cur;
-    return s === 0 ? this.liveRest : this.liveRest + this.allocated(s);
+    return s === 0 ? this.liveRest : this.liveRest + this.liveIn(s);
   }
 
   /** Bytes of slabs held. */
@@ -265,16 +273,22 @@ export class Mempool {
    * @throws OutOfMemoryError (QuotaExceededError when the quota refused) when the cache has no slab.
    */
   alloc(): number {
-    let p = this.fl;
-    if (p !== 0) {
-      this.fl = this.u32[p >>> 2]!;
-    } else {
-      p = this.bump;
-      if (p === this.bumpEnd) return this.allocSlow(true);
-      this.bump = p + this.stride;
+    const i32 = this.i32;
+    const hot = this.hot;
+    if (hot !== 0) {
+      this.hot = 0;
+      const idx = Math.imul((hot - this.curBase) >>> this.shift, this.dinv);
+      i32[this.curBm + (idx >>> 5)]! |= 1 << (idx & 31);
+      if (this.debug === true) this.debugAlloc(hot);
+      return hot;
     }
-    const idx = Math.imul((p - this.curBase) >>> this.shift, this.dinv);
-    this.i32[this.curBm + (idx >>> 5)]! |= 1 << (idx & 31);
+    const w = this.scan;
+    const x = i32[w]!;
+    if (x === -1 || w === 0) return this.allocSlow(true);
+    // x + 1 carries through the trailing ones: the lowest clear bit is the only one set in both.
+    const low = ~x & (x + 1);
+    i32[w] = x | low;
+    const p = this.curBase + Math.imul(((w - this.curBm) << 5) + 31 - Math.clz32(low), this.stride);
     // `=== true`: a plain truth test of a boolean field compiles to a generic ToBoolean.
     if (this.debug === true) this.debugAlloc(p);
     return p;
@@ -282,7 +296,8 @@ export class Mempool {
 
   /** An object of `objsize` bytes, or 0 when the cache has no slab. */
   tryAlloc(): number {
-    if (this.fl === 0 && this.bump === this.bumpEnd) return this.allocSlow(false);
+    const w = this.scan;
+    if (this.hot === 0 && (this.i32[w] === -1 || w === 0)) return this.allocSlow(false);
     return this.alloc();
   }
 
@@ -316,13 +331,14 @@ export class Mempool {
   }
 
   /**
-   * The current slab is full or there is none: drop full slabs off the heap's top; failing
-   * that take remote frees in (when enough was allocated since the last scan to pay for
-   * it), else a new slab; before failing, take everything in.
+   * The word at `scan` is full or there is no current slab: look further along the current
+   * slab; drop full slabs off the heap's top; failing that take remote frees in (when enough
+   * was allocated since the last scan to pay for it), else a new slab; before failing, take
+   * everything in.
    */
   private allocSlow(throwing: boolean): number {
     for (;;) {
-      while (this.cur !== 0 && this.fl === 0 && this.bump === this.bumpEnd) this.heapRemove(0);
+      while (this.cur !== 0 && !this.findRoom()) this.heapRemove(0);
       if (this.cur !== 0) return this.alloc();
       if (this.sinceScan >= this.slabs.length && this.slabs.length > 0) {
         this.sinceScan = this.takeRemote();
@@ -340,6 +356,20 @@ export class Mempool {
       formatSlab(this, s);
       this.sinceScan += this.objcount;
     }
+  }
+
+  /** Moves `scan` to the current slab's first ALLOCATED word with a clear bit; false if none. */
+  private findRoom(): boolean {
+    const i32 = this.i32;
+    const end = this.curBm + this.bw;
+    for (let w = this.scan; w < end; w++) {
+      if (i32[w] !== -1) {
+        this.scan = w;
+        return true;
+      }
+    }
+    this.scan = end - 1;
+    return false;
   }
 
   /**
@@ -415,26 +445,24 @@ export class Mempool {
       this.freeLocal(ptr, s, this.name);
       return;
     }
-    i32[w] = a ^ bit;
+    const left = a ^ bit;
+    i32[w] = left;
     if (s === this.cur) {
-      this.u32[ptr >>> 2] = this.fl;
-      this.fl = ptr;
+      this.hot = ptr;
+      if (w < this.scan) this.scan = w;
       // The slab can have become empty only if this word did; the spare needs no new look.
-      if (a === bit && this.spare.block !== s) this.curMaybeEmpty(s);
+      if ((left === 0 || left === this.tail) && this.spare.block !== s) this.curMaybeEmpty(s);
       return;
     }
     this.liveRest--;
-    this.pushFree(ptr, s);
+    this.freedIn(s);
   }
 
-  /** Puts `ptr` on the free list in the header of slab `s`, which is not the current one. */
-  private pushFree(ptr: number, s: number): void {
-    const u32 = this.u32;
-    const h = s >>> 2;
-    u32[ptr >>> 2] = u32[h + Word.FREE]!;
-    u32[h + Word.FREE] = ptr;
-    const n = u32[h + Word.NFREE]! + 1;
-    u32[h + Word.NFREE] = n;
+  /** A slot of slab `s`, not the current one, became free. */
+  private freedIn(s: number): void {
+    const nf = (s >>> 2) + Word.NFREE;
+    const n = this.u32[nf]! + 1;
+    this.u32[nf] = n;
     if (n === this.coldLimit || n === this.objcount) this.afterFree(s, n);
   }
 
@@ -449,26 +477,27 @@ export class Mempool {
     const w = (s >>> 2) + Word.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
     const a = i32[w]!;
-    if ((a & bit) === 0) this.invalid(ptr, 'is not allocated (a double free?)', caller);
-    if ((i32[w + this.bw]! & bit) !== 0) this.invalid(ptr, 'was already freed by another worker', caller);
-    i32[w] = a ^ bit;
+    const bw = this.bw;
+    if ((a & bit) === 0 || (i32[w + 2 * bw]! & bit) !== 0) this.invalid(ptr, 'is not allocated (a double free?)', caller);
+    if ((i32[w + bw]! & bit) !== 0) this.invalid(ptr, 'was already freed by another worker', caller);
     if (s !== this.cur) this.liveRest--;
     if (this.views.anyOpen) {
-      this.defer(ptr, s);
+      this.defer(ptr, s, w, bit);
       return;
     }
-    this.release(ptr, s);
+    i32[w] = a ^ bit;
+    this.release(ptr, s, w);
   }
 
-  /** Puts a slot whose ALLOCATED bit is already clear on its slab's free list. @internal */
-  release(ptr: number, s: number): void {
+  /** Slab `s`'s slot at `ptr`, in ALLOCATED word `w`, has just been made free. */
+  private release(ptr: number, s: number, w: number): void {
     if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
     if (s === this.cur) {
-      this.u32[ptr >>> 2] = this.fl;
-      this.fl = ptr;
+      this.hot = ptr;
+      if (w < this.scan) this.scan = w;
       if (this.spare.block !== s) this.curMaybeEmpty(s);
     } else {
-      this.pushFree(ptr, s);
+      this.freedIn(s);
     }
     if (this.debug) this.debugOps();
   }
@@ -479,8 +508,14 @@ export class Mempool {
     if (n === this.objcount) this.becameEmpty(s);
   }
 
-  /** Holds a freed slot back: a read view may still see it. */
-  private defer(ptr: number, s: number): void {
+  /**
+   * Holds a freed slot back, taken, while a read view may still see it: its REMOTE bit marks
+   * it no longer live (every free path refuses it), its HELD bit tells it from a remote free.
+   * `w` and `bit` are its ALLOCATED word and bit.
+   */
+  private defer(ptr: number, s: number, w: number, bit: number): void {
+    Atomics.or(this.i32, w + this.bw, bit);
+    this.i32[w + 2 * this.bw]! |= bit;
     this.u32[(s >>> 2) + Word.DEFERRED]!++;
     this.deferredCount++;
     this.views.defer(ptr);
@@ -489,29 +524,35 @@ export class Mempool {
 
   /** A deferred slot of our slab `s` may be reused now. @internal */
   releaseDeferred(ptr: number, s: number): void {
+    const idx = this.slot(ptr - s - this.first);
+    const w = (s >>> 2) + Word.WORDS + (idx >>> 5);
+    const bit = 1 << (idx & 31);
+    this.i32[w + 2 * this.bw]! &= ~bit;
+    Atomics.and(this.i32, w + this.bw, ~bit);
+    this.i32[w]! &= ~bit;
     this.u32[(s >>> 2) + Word.DEFERRED]!--;
     this.deferredCount--;
-    this.release(ptr, s);
+    this.release(ptr, s, w);
   }
 
   /** Free slots of slab `s` (for the current slab, recounted from its bitmap). @internal */
   nfree(s: number): number {
     if (s !== this.cur) return this.u32[(s >>> 2) + Word.NFREE]!;
-    return this.objcount - this.allocated(s) - this.u32[(s >>> 2) + Word.DEFERRED]!;
+    return this.objcount - this.taken(s);
   }
 
-  /** Bits set in slab `s`'s ALLOCATED bitmap: its live objects. */
-  private allocated(s: number): number {
+  /** Slots of slab `s` that are taken (live, pending or deferred): bits set in ALLOCATED. */
+  private taken(s: number): number {
     const i32 = this.i32;
     const a = (s >>> 2) + Word.WORDS;
     let n = 0;
-    for (let w = 0; w < this.bw; w++) {
-      let x = i32[a + w]!;
-      x -= (x >>> 1) & 0x55555555;
-      x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-      n += Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
-    }
-    return n;
+    for (let w = 0; w < this.bw; w++) n += popcount(i32[a + w]!);
+    return n - popcount(this.tail);
+  }
+
+  /** Live objects of slab `s` (pending remote frees included): taken and not deferred. */
+  private liveIn(s: number): number {
+    return this.taken(s) - this.u32[(s >>> 2) + Word.DEFERRED]!;
   }
 
   /** The current slab `s` may have lost its last object. */
@@ -528,7 +569,7 @@ export class Mempool {
     if (slot.block === s) return;
     // The spare may be another pool's, in memory carved after our views were taken.
     if (slot.block >= this.viewEnd) this.refresh();
-    if (slot.block !== 0 && blockIsEmpty(this.u32, this.i32, slot.block)) {
+    if (slot.block !== 0 && blockIsEmpty(this.i32, slot.block)) {
       giveBack(this, s);
       return;
     }
@@ -571,14 +612,10 @@ export class Mempool {
     holdViews(this.cache.arena.memory, this);
   }
 
-  /** Writes the current slab's cached state back to its header. @internal */
+  /** Writes the current slab's free count back to its header. @internal */
   flush(): void {
     const s = this.cur;
-    if (s === 0) return;
-    const h = s >>> 2;
-    this.u32[h + Word.FREE] = this.fl;
-    this.u32[h + Word.BUMP] = this.bump;
-    this.u32[h + Word.NFREE] = this.nfree(s);
+    if (s !== 0) this.u32[(s >>> 2) + Word.NFREE] = this.nfree(s);
   }
 
   /** Makes `s` (the heap's new top, or 0) the current slab. @internal */
@@ -586,21 +623,19 @@ export class Mempool {
     const old = this.cur;
     if (s === old) return;
     this.flush();
-    if (old !== 0) this.liveRest += this.allocated(old);
+    if (old !== 0) this.liveRest += this.liveIn(old);
     if (s !== 0) this.liveRest -= this.objcount - this.u32[(s >>> 2) + Word.NFREE]! - this.u32[(s >>> 2) + Word.DEFERRED]!;
     this.cur = s;
+    this.hot = 0;
     if (s === 0) {
-      this.fl = 0;
-      this.bump = 0;
-      this.bumpEnd = 0;
+      this.curBase = 0;
+      this.curBm = 0;
+      this.scan = 0;
       return;
     }
-    const h = s >>> 2;
-    this.fl = this.u32[h + Word.FREE]!;
-    this.bump = this.u32[h + Word.BUMP]!;
-    this.bumpEnd = s + this.first + this.objcount * this.stride;
     this.curBase = s + this.first;
-    this.curBm = h + Word.WORDS;
+    this.curBm = (s >>> 2) + Word.WORDS;
+    this.scan = this.curBm;
   }
 
   /** Views were opened or all closed: the fast free path must know (SmallAlloc calls this). @internal */

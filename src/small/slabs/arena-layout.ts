@@ -24,8 +24,11 @@
 import { Page } from './page-map.js';
 import { OWNERS } from './owner-registry.js';
 
-/** Version of this layout, in the header. @internal */
-export const VERSION = 2;
+/**
+ * Version of this layout, in the header; it also covers the format of the blocks' headers
+ * (block-header.ts, large.ts), which every worker attached reads. @internal
+ */
+export const VERSION = 3;
 
 // const enums: tsc writes their values in as literals, so no reader loads a module binding.
 
