@@ -9,7 +9,8 @@
  * B. a large allocation of a power of two takes that many bytes, not twice as many;
  * C. adopt() of a live thread is refused and changes nothing;
  * D. error classes and messages of SmallAlloc, and one rule for pointer arguments;
- * E. read views that are never closed, and the release of deferred frees after the last close.
+ * E. read views that are never closed, and the release of deferred frees after the last close;
+ * F. writes through stale pointers (use after free) spoil those bytes only, never the allocator.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -421,4 +422,39 @@ test('after the last read view closes, every deferred free is released at the ne
   view.close();
   assert.equal(s.alloc.stats().deferred, 0, 'one stats() call after the close releases every deferred free');
   nothingLost(s.arena, [s.alloc], [s.cache]);
+});
+
+// ---- F. use after free ----
+
+test('writes through stale pointers into freed objects spoil no allocator state: every pointer handed out afterwards is distinct, in range and live', () => {
+  const s = setup(8 * MB, 64 * KB);
+  const pool = new Mempool(s.cache, 40);
+  const u32 = (): Uint32Array => s.arena.memory.u32;
+  for (const [name, alloc, free] of [
+    ['Mempool', () => pool.alloc(), (p: number) => pool.free(p)],
+    ['SmallAlloc', () => s.alloc.alloc(40), (p: number) => s.alloc.free(p)],
+  ] as const) {
+    const live: number[] = [];
+    for (let i = 0; i < 5000; i++) live.push(alloc());
+    const stale = live.splice(0, 2500);
+    for (const p of stale) free(p);
+    // The program keeps writing through what it freed: addresses of other objects, of the slab
+    // header, zero, all ones, as a free list threaded through free objects would read them.
+    for (const [i, p] of stale.entries()) {
+      const v = [live[i]!, p - (p % (64 * KB)), 0, 0xffffffff][i % 4]!;
+      for (let k = 0; k < 10; k++) u32()[(p >>> 2) + k] = v;
+    }
+    const seen = new Set(live);
+    for (let i = 0; i < 5000; i++) {
+      const p = alloc();
+      assert.ok(!seen.has(p), `${name}: ${p} handed out twice`);
+      assert.ok(p > 0 && p + 40 <= s.arena.memory.byteLength, `${name}: ${p} is in the memory`);
+      seen.add(p);
+      live.push(p);
+    }
+    pool.check();
+    s.alloc.check();
+    for (const p of live) free(p);
+  }
+  nothingLost(s.arena, [pool, s.alloc], [s.cache]);
 });

@@ -15,7 +15,7 @@
  * - REMOTE ⊆ ALLOCATED; HELD ⊆ REMOTE; the ALLOCATED bits past the last slot are set, those
  *   of REMOTE and HELD clear;
  * - taken (ALLOCATED slots) + nfree == count; popcount(HELD) == deferred;
- * - for the current slab, every ALLOCATED word before `scan` is full;
+ * - for the current slab, `scan` is one of its ALLOCATED words and `hot` is 0 or a free slot;
  * - in debug mode, every free slot holds the poison it was freed with;
  * - nfree >= coldLimit  =>  s is in the heap (a slab that filled up leaves the heap lazily,
  *   when an allocation finds it full at the top, and stays out, "cold", until a twelfth of its
@@ -76,7 +76,6 @@ export function checkMempool(pool: Mempool, name: string, pageMap: Uint8Array, o
       if ((d & ~r) !== 0) fail(`${at}: a slot is held for a read view but not marked freed (word ${w})`);
       const past = w === bw - 1 ? tailBits(pool.objcount) : 0;
       if ((a & past) !== past || ((r | d) & past) !== 0) fail(`${at}: the bits past the last slot are wrong (word ${w})`);
-      if (s === pool.cur && aw + w < pool.scan && a !== -1) fail(`${at}: word ${w} has room but the search starts past it`);
       taken += popcount(a) - popcount(past);
       held += popcount(d);
       if (pool.debug) checkPoison(pool, at, s, w, a, fail);
@@ -85,6 +84,14 @@ export function checkMempool(pool: Mempool, name: string, pageMap: Uint8Array, o
     const def = u32[h + Word.DEFERRED]!;
     if (taken + nfree !== pool.objcount) fail(`${at}: ${taken} taken + ${nfree} free != ${pool.objcount} slots`);
     if (held !== def) fail(`${at}: ${held} slots held for read views, the header says ${def}`);
+    if (s === pool.cur) {
+      if (pool.scan < aw || pool.scan >= aw + bw) fail(`${at}: the search starts at word ${pool.scan - aw}, outside the bitmap`);
+      const hot = pool.hot;
+      const idx = hot === 0 ? 0 : (hot - s - pool.first) / pool.stride;
+      if (hot !== 0 && (!Number.isInteger(idx) || idx < 0 || idx >= pool.objcount || (i32[aw + (idx >>> 5)]! & (1 << (idx & 31))) !== 0)) {
+        fail(`${at}: the slot to hand out first, ${hot}, is not a free slot of it`);
+      }
+    }
     const hi = u32[h + Word.HEAPIDX]!;
     if (hi !== Mark.NONE && heap.at(hi) !== s) fail(`${at} says heap index ${hi}, the heap holds ${heap.at(hi)} there`);
     if (nfree >= pool.coldLimit && hi === Mark.NONE) fail(`${at} has ${nfree} free slots (cold below ${pool.coldLimit}) but is not in the heap`);

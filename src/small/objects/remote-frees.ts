@@ -70,7 +70,6 @@ function takeSlab(pool: Mempool, s: number): number {
   if (!isCur) pool.liveRest -= n;
   if (views || n === 0) return n;
   if (isCur) {
-    pool.scan = pool.curBm;
     if (pool.nfree(s) === pool.objcount) pool.becameEmpty(s);
     return n;
   }
