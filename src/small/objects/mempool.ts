@@ -489,11 +489,11 @@ export class Mempool {
       return;
     }
     i32[w] = a ^ bit;
-    this.release(ptr, s, w);
+    this.release(ptr, s);
   }
 
-  /** Slab `s`'s slot at `ptr`, in ALLOCATED word `w`, has just been made free. */
-  private release(ptr: number, s: number, w: number): void {
+  /** Slab `s`'s slot at `ptr` has just been made free. */
+  private release(ptr: number, s: number): void {
     if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
     if (s === this.cur) {
       this.hot = ptr;
@@ -534,7 +534,7 @@ export class Mempool {
     this.i32[w]! &= ~bit;
     this.u32[(s >>> 2) + Word.DEFERRED]!--;
     this.deferredCount--;
-    this.release(ptr, s, w);
+    this.release(ptr, s);
   }
 
   /** Free slots of slab `s` (for the current slab, recounted from its bitmap). @internal */
