@@ -52,7 +52,11 @@ export function freeRemote(name: string, u32: Uint32Array, i32: Int32Array, ptr:
   const bit = 1 << (idx & 31);
   if ((Atomics.load(i32, w) & bit) === 0) remoteFail(name, ptr, 'is not allocated (a double free?)');
   const old = Atomics.or(i32, w + bw, bit);
-  if ((old & bit) !== 0) remoteFail(name, ptr, 'was already freed by another worker');
+  if ((old & bit) !== 0) {
+    // Its HELD bit (the owner's, read only to word the message) tells a free the owner holds back for a read view.
+    const held = (Atomics.load(i32, w + 2 * bw) & bit) !== 0;
+    remoteFail(name, ptr, held ? 'is not allocated (a double free?)' : 'was already freed by another worker');
+  }
   // A load is a plain read on x86, a store a locked exchange: raise the flag only if it is down.
   // Safe: the owner lowers the flag before it takes the bitmap words, so a flag seen raised
   // after our bit was set means the owner's take comes later and sees the bit.

@@ -64,7 +64,7 @@ export type { MempoolStats } from './mempool-stats.js';
  *
  * @remarks
  * Memory source: slabs of one order from a {@link SlabCache}; the slab order is picked so the
- * slab header and the unusable tail cost about 1% (plus the two bitmap bits per object).
+ * slab header and the unusable tail cost about 1% (plus the three bitmap bits per object).
  *
  * Thread-safety: a Mempool belongs to the worker that created it: only that worker may call
  * `alloc`, `stats`, `check`, `destroy`. Any worker may `free` a pointer it handed out, through

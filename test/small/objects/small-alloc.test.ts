@@ -536,3 +536,27 @@ test('SmallAlloc in debug mode checks itself as a whole, not only its pools, eve
     setDebug(saved);
   }
 });
+
+test('a free another worker makes of an object held back for a read view is refused as a double free, and so is one the owner takes in while a view is open', () => {
+  const arena = new SlabArena({ quota: new Quota(64 * MB) });
+  const owner = new SmallAlloc(new SlabCache(arena));
+  const other = new SmallAlloc(new SlabCache(arena));
+  const ptrs = Array.from({ length: 100 }, () => owner.alloc(40));
+  const view = owner.openReadView();
+  owner.free(ptrs[0]!); // held back for the view
+  throwsLike(() => other.free(ptrs[0]!), InvalidPointerError, /double free/, 'remote free of a held-back object');
+  throwsLike(() => owner.free(ptrs[0]!), InvalidPointerError, /double free/, 'local free of a held-back object');
+  other.free(ptrs[1]!); // a remote free, taken in (and held back) by stats()
+  assert.equal(owner.stats().deferred, 2);
+  throwsLike(() => other.free(ptrs[1]!), InvalidPointerError, /double free/, 'remote free of a remote free held back');
+  owner.check();
+  view.close();
+  assert.equal(owner.stats().count, 98, 'both released once the view closed');
+  owner.check();
+  // Each slot is handed out again, once.
+  const again = new Set(Array.from({ length: 100 }, () => owner.alloc(40)));
+  assert.equal(again.size, 100);
+  for (const p of [...ptrs.slice(2), ...again]) owner.free(p);
+  owner.check();
+  assert.equal(owner.stats().count, 0);
+});
