@@ -26,7 +26,8 @@ export function formatSlab(pool: Mempool, s: number): void {
   if (s + pool.slabSize > pool.viewEnd) pool.refresh();
   const u32 = pool.u32;
   const h = s >>> 2;
-  u32.fill(0, h, h + Word.WORDS + BITMAPS * pool.bw);
+  // A loop: a few dozen words, where a typed array's fill() costs a call into the runtime.
+  for (let k = h + Word.WORDS + BITMAPS * pool.bw - 1; k >= h; k--) u32[k] = 0;
   pool.i32[h + Word.WORDS + pool.bw - 1] = tailBits(pool.objcount);
   // Debug mode checks that every free slot still holds the poison it was freed with.
   if (pool.debug) pool.u8.fill(FREED_BYTE, s + pool.first, s + pool.first + pool.objcount * pool.stride);

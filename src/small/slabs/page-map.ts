@@ -61,3 +61,15 @@ export function isRun(v: number): boolean {
 export function blockBytes(k: number): number {
   return Page.BYTES << k;
 }
+
+/**
+ * Sets the `pages` page-map entries from `page` to `v`: a loop for the few pages of a small
+ * block, where a typed array's fill() costs a call into the runtime. @internal
+ */
+export function fillPages(pageMap: Uint8Array, v: number, page: number, pages: number): void {
+  if (pages > 32) {
+    pageMap.fill(v, page, page + pages);
+    return;
+  }
+  for (let k = page + pages - 1; k >= page; k--) pageMap[k] = v;
+}

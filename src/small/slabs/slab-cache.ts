@@ -41,7 +41,7 @@ import { checkInstance, checkInt, checkPointer } from '../../internal/checks.js'
 import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import { holdViews, MAX_BYTE_LENGTH } from '../../memory.js';
 import { adoptSlabs } from './cache-adopt.js';
-import { blockByte, blockBytes, blockOrder, freeByte, isRun, Page } from './page-map.js';
+import { blockByte, blockBytes, blockOrder, fillPages, freeByte, isRun, Page } from './page-map.js';
 import { MapFailure, SlabArena } from './slab-arena.js';
 import { checkSlabCache } from './slab-cache-check.js';
 
@@ -330,8 +330,7 @@ export class SlabCache {
       }
       this.checkMine(ptr, 'block');
       if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + size);
-      if (k === 0) this.pageMap[page] = 0;
-      else this.pageMap.fill(0, page, page + (1 << k));
+      fillPages(this.pageMap, 0, page, 1 << k);
       this.usedCount[k]--;
       this.usedBytes -= size;
       this.release(ptr, k);
@@ -501,7 +500,7 @@ export class SlabCache {
       this.pushFree(k, start + (Page.BYTES << k));
     }
     const page = start / Page.BYTES;
-    this.pageMap.fill(blockByte(order), page, page + (1 << order));
+    fillPages(this.pageMap, blockByte(order), page, 1 << order);
     this.usedCount[order]++;
     this.usedBytes += Page.BYTES << order;
     return start;
