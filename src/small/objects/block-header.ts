@@ -105,6 +105,17 @@ export function popcount(x: number): number {
 }
 
 /**
+ * Slots of mempool slab `s` (with `bw` bitmap words) that are taken: bits set in ALLOCATED, the
+ * bits past the last slot not counted. @internal
+ */
+export function takenSlots(i32: Int32Array, s: number, bw: number): number {
+  const a = (s >>> 2) + Word.WORDS;
+  let n = 0;
+  for (let w = 0; w < bw; w++) n += popcount(i32[a + w]!);
+  return n - popcount(tailBits(i32[(s >>> 2) + Word.COUNT]!));
+}
+
+/**
  * True when mempool slab `s` holds no object: no slot taken (read from its header and bitmap,
  * which are current even for a pool's current slab). @internal
  */

@@ -22,6 +22,7 @@ import { FREED_BYTE } from '../../debug.js';
 import { Mark, popcount, tailBits, Word } from './block-header.js';
 import { isPageRun, LargeState, largeState, tagIndex } from './large.js';
 import type { Mempool } from './mempool.js';
+import { becameEmpty } from './mempool-slabs.js';
 
 /** The result of {@link Mempool.adopt}. */
 export interface MempoolAdoption {
@@ -78,7 +79,7 @@ export function adoptSlab(pool: Mempool, slab: number): number {
   pool.slabs.push(s);
   pool.liveRest += taken;
   if (nfree >= pool.coldLimit) pool.heapPush(s);
-  if (nfree === pool.objcount) pool.becameEmpty(s);
+  if (nfree === pool.objcount) becameEmpty(pool, s);
   return taken;
 }
 

@@ -5,11 +5,11 @@
  *
  * Memory source: none.
  *
- * Thread-safety: the pool's owner only, as `Mempool.check` is: it takes remote frees in and
- * writes the current slab's cached state back to its header before it reads anything.
+ * Thread-safety: the pool's owner only, as `Mempool.check` is: it takes remote frees in
+ * before it reads anything.
  *
  * Failure: throws Error naming the pool and the first broken invariant. It changes nothing but
- * what taking remote frees in and writing the current slab back change.
+ * what taking remote frees in changes.
  *
  * Invariants, for every slab s of the pool:
  * - REMOTE ⊆ ALLOCATED; HELD ⊆ REMOTE; the ALLOCATED bits past the last slot are set, those
@@ -39,7 +39,6 @@ import type { Mempool } from './mempool.js';
 export function checkMempool(pool: Mempool, name: string, pageMap: Uint8Array, order1: number): void {
   const heap = pool.heap;
   pool.takeRemote();
-  pool.flush();
   const where = `${name}.check`;
   const fail = (msg: string): never => {
     throw new Error(`${where}: ${msg}`);
@@ -80,7 +79,7 @@ export function checkMempool(pool: Mempool, name: string, pageMap: Uint8Array, o
       held += popcount(d);
       if (pool.debug) checkPoison(pool, at, s, w, a, fail);
     }
-    const nfree = u32[h + Word.NFREE]!;
+    const nfree = pool.nfree(s); // the current slab's, recounted from its bitmap
     const def = u32[h + Word.DEFERRED]!;
     if (taken + nfree !== pool.objcount) fail(`${at}: ${taken} taken + ${nfree} free != ${pool.objcount} slots`);
     if (held !== def) fail(`${at}: ${held} slots held for read views, the header says ${def}`);

@@ -17,7 +17,7 @@
  */
 import type { SpareHolder } from '../spare-block.js';
 import { FREED_BYTE } from '../../debug.js';
-import { Mark, retireSlab, tailBits, Word } from './block-header.js';
+import { blockIsEmpty, Mark, retireSlab, tailBits, Word } from './block-header.js';
 import { BITMAPS } from './geometry.js';
 import type { Mempool } from './mempool.js';
 
@@ -45,6 +45,23 @@ export function formatSlab(pool: Mempool, s: number): void {
   u32[h + Word.MAGIC] = Mark.MEMPOOL;
   pool.slabs.push(s);
   pool.heapPush(s);
+}
+
+/**
+ * Slab `s` of `pool` became empty: it takes the spare-block slot when the slot is free (or its
+ * block has been used since), else it goes back to the cache at once. @internal
+ */
+export function becameEmpty(pool: Mempool, s: number): void {
+  const slot = pool.spare;
+  if (slot.block === s) return;
+  // The spare may be another pool's, in memory carved after our views were taken.
+  if (slot.block >= pool.viewEnd) pool.refresh();
+  if (slot.block !== 0 && blockIsEmpty(pool.i32, slot.block)) {
+    giveBack(pool, s);
+    return;
+  }
+  slot.holder = pool;
+  slot.block = s;
 }
 
 /**

@@ -43,12 +43,12 @@ import { holdViews } from '../../memory.js';
 import { blockByte } from '../slabs/page-map.js';
 import { SlabCache } from '../slabs/slab-cache.js';
 import { spareBlockOf, tryGetBlock, type SpareBlock, type SpareHolder } from '../spare-block.js';
-import { blockIsEmpty, headerTag, Mark, popcount, tailBits, Word } from './block-header.js';
+import { headerTag, Mark, takenSlots, tailBits, Word } from './block-header.js';
 import { freeAnywhere } from './free-route.js';
 import { geometry, inverse32, mempoolObjsizeMax, pickOrder } from './geometry.js';
 import { adoptSlab, adoptThread, slabFits, type MempoolAdoption } from './mempool-adopt.js';
 import { checkMempool } from './mempool-check.js';
-import { destroySlabs, dropSpare, formatSlab, giveBack } from './mempool-slabs.js';
+import { becameEmpty, destroySlabs, dropSpare, formatSlab } from './mempool-slabs.js';
 import { mempoolStats, type MempoolStats } from './mempool-stats.js';
 import { allocString, readString } from './mempool-strings.js';
 import { newPoolId, type BlockOwner } from './owners.js';
@@ -262,7 +262,8 @@ export class Mempool {
   /** Live objects (see liveRest). */
   private live(): number {
     const s = this.cur;
-    return s === 0 ? this.liveRest : this.liveRest + this.liveIn(s);
+    // The current slab's live objects: taken and not deferred (pending remote frees count).
+    return s === 0 ? this.liveRest : this.liveRest + this.taken(s) - this.u32[(s >>> 2) + Word.DEFERRED]!;
   }
 
   /** Bytes of slabs held. */
@@ -507,7 +508,7 @@ export class Mempool {
   /** Slab `s` (not the current one) has `coldLimit` free slots again, or became empty. */
   private afterFree(s: number, n: number): void {
     if (n >= this.coldLimit && this.u32[(s >>> 2) + Word.HEAPIDX] === Mark.NONE) this.heapPush(s);
-    if (n === this.objcount) this.becameEmpty(s);
+    if (n === this.objcount) becameEmpty(this, s);
   }
 
   /**
@@ -543,40 +544,14 @@ export class Mempool {
     return this.objcount - this.taken(s);
   }
 
-  /** Slots of slab `s` that are taken (live, pending or deferred): bits set in ALLOCATED. */
+  /** Slots of slab `s` that are taken (live, pending or deferred). */
   private taken(s: number): number {
-    const i32 = this.i32;
-    const a = (s >>> 2) + Word.WORDS;
-    let n = 0;
-    for (let w = 0; w < this.bw; w++) n += popcount(i32[a + w]!);
-    return n - popcount(this.tail);
-  }
-
-  /** Live objects of slab `s` (pending remote frees included): taken and not deferred. */
-  private liveIn(s: number): number {
-    return this.taken(s) - this.u32[(s >>> 2) + Word.DEFERRED]!;
+    return takenSlots(this.i32, s, this.bw);
   }
 
   /** The current slab `s` may have lost its last object. */
   private curMaybeEmpty(s: number): void {
-    if (this.nfree(s) === this.objcount) this.becameEmpty(s);
-  }
-
-  /**
-   * Slab `s` became empty: it takes the spare-block slot when the slot is free (or its block
-   * has been used since), else it goes back to the cache at once. @internal
-   */
-  becameEmpty(s: number): void {
-    const slot = this.spare;
-    if (slot.block === s) return;
-    // The spare may be another pool's, in memory carved after our views were taken.
-    if (slot.block >= this.viewEnd) this.refresh();
-    if (slot.block !== 0 && blockIsEmpty(this.i32, slot.block)) {
-      giveBack(this, s);
-      return;
-    }
-    slot.holder = this;
-    slot.block = s;
+    if (this.nfree(s) === this.objcount) becameEmpty(this, s);
   }
 
   /** {@link SpareHolder.dropSpare}: our spare goes back to the cache if it is still empty. @internal */
@@ -612,12 +587,6 @@ export class Mempool {
   /** Re-reads the views after the buffer grew. @internal */
   refresh(): void {
     holdViews(this.cache.arena.memory, this);
-  }
-
-  /** Writes the current slab's free count back to its header. @internal */
-  flush(): void {
-    const s = this.cur;
-    if (s !== 0) this.u32[(s >>> 2) + Word.NFREE] = this.nfree(s);
   }
 
   /** Makes `s` (the heap's new top, or 0) the current slab. @internal */

@@ -18,6 +18,7 @@
 import { FREED_BYTE } from '../../debug.js';
 import { Mark, popcount, Word } from './block-header.js';
 import type { Mempool } from './mempool.js';
+import { becameEmpty } from './mempool-slabs.js';
 
 /**
  * Takes in the remote frees of every slab of `pool` whose pending flag is up. Returns the
@@ -70,12 +71,12 @@ function takeSlab(pool: Mempool, s: number): number {
   if (!isCur) pool.liveRest -= n;
   if (views || n === 0) return n;
   if (isCur) {
-    if (pool.nfree(s) === pool.objcount) pool.becameEmpty(s);
+    if (pool.nfree(s) === pool.objcount) becameEmpty(pool, s);
     return n;
   }
   const nfree = u32[h + Word.NFREE]! + n;
   u32[h + Word.NFREE] = nfree;
   if (nfree >= pool.coldLimit && u32[h + Word.HEAPIDX] === Mark.NONE) pool.heapPush(s);
-  if (nfree === pool.objcount) pool.becameEmpty(s);
+  if (nfree === pool.objcount) becameEmpty(pool, s);
   return n;
 }
