@@ -51,11 +51,12 @@ function takeSlab(pool: Mempool, s: number): number {
     // Atomic: ordered after the flag store above. HELD bits are deferred slots, not frees.
     const bits = Atomics.load(i32, aw + bw + w) & ~i32[aw + 2 * bw + w]!;
     if (bits === 0) continue;
-    n += popcount(bits);
+    const k = popcount(bits);
+    n += k;
     if (views) {
       i32[aw + 2 * bw + w]! |= bits;
-      u32[h + Word.DEFERRED]! += popcount(bits);
-      pool.deferredCount += popcount(bits);
+      u32[h + Word.DEFERRED]! += k;
+      pool.deferredCount += k;
     } else {
       Atomics.and(i32, aw + bw + w, ~bits);
       i32[aw + w]! &= ~bits;
