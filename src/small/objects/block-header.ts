@@ -105,27 +105,21 @@ export function popcount(x: number): number {
 }
 
 /**
- * Slots of mempool slab `s` (with `bw` bitmap words) that are taken: bits set in ALLOCATED, the
- * bits past the last slot not counted. @internal
+ * Slots of mempool slab `s` that are taken: bits set in ALLOCATED, those past the last slot
+ * not counted (read from its header and bitmap, which are current even for a pool's current
+ * slab). @internal
  */
-export function takenSlots(i32: Int32Array, s: number, bw: number): number {
-  const a = (s >>> 2) + Word.WORDS;
+export function takenSlots(i32: Int32Array, s: number): number {
+  const h = s >>> 2;
+  const count = i32[h + Word.COUNT]!;
   let n = 0;
-  for (let w = 0; w < bw; w++) n += popcount(i32[a + w]!);
-  return n - popcount(tailBits(i32[(s >>> 2) + Word.COUNT]!));
+  for (let w = 0; w < (count + 31) >>> 5; w++) n += popcount(i32[h + Word.WORDS + w]!);
+  return n - popcount(tailBits(count));
 }
 
-/**
- * True when mempool slab `s` holds no object: no slot taken (read from its header and bitmap,
- * which are current even for a pool's current slab). @internal
- */
+/** True when mempool slab `s` holds no object: no slot taken. @internal */
 export function blockIsEmpty(i32: Int32Array, s: number): boolean {
-  const h = s >>> 2;
-  if (i32[h + Word.MAGIC] !== (Mark.MEMPOOL | 0)) return false;
-  const count = i32[h + Word.COUNT]!;
-  const last = (count + 31) >>> 5;
-  for (let w = 0; w < last - 1; w++) if (i32[h + Word.WORDS + w] !== 0) return false;
-  return i32[h + Word.WORDS + last - 1] === tailBits(count);
+  return i32[(s >>> 2) + Word.MAGIC] === (Mark.MEMPOOL | 0) && takenSlots(i32, s) === 0;
 }
 
 /**

@@ -546,7 +546,7 @@ export class Mempool {
 
   /** Slots of slab `s` that are taken (live, pending or deferred). */
   private taken(s: number): number {
-    return takenSlots(this.i32, s, this.bw);
+    return takenSlots(this.i32, s);
   }
 
   /** The current slab `s` may have lost its last object. */
