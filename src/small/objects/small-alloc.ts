@@ -73,6 +73,12 @@ export type { ReadView } from './small-alloc-view.js';
 const BATCH = 16;
 /** Entries of the class table: sizes up to TABLE_MAX_ENTRIES - 1 granules are looked up. */
 const TABLE_MAX_ENTRIES = 4096;
+/**
+ * realloc copies up to this many bytes word by word, more with copyWithin (a call into the
+ * runtime: 16-19 ns for 16 bytes, 17-23 ns for 64, 19-27 ns for 128, where a word loop took
+ * 6, 14-20 and 33-44 ns; Node 20 and 24).
+ */
+const WORD_COPY_MAX = 64;
 
 /**
  * Allocations of any size over size-class mempools; read views; frees from any worker.
@@ -325,7 +331,7 @@ export class SmallAlloc {
   private reallocIn(pool: Mempool, ptr: number, s: number, size: number): number {
     const real = pool.objsize;
     // The same class holds the sizes above the previous class, up to its own.
-    if (size <= real && real <= this.objsizeMax && this.classOf(size) === this.classOf(real)) return ptr;
+    if (size <= real && this.classOf(size) === pool.classIndex) return ptr;
     const q = this.moveTo(ptr, real, size);
     pool.freeIn(ptr, s);
     return q;
@@ -374,7 +380,14 @@ export class SmallAlloc {
     const q = this.tryAlloc(size);
     if (q === 0) this.cache.noMemory('SmallAlloc.realloc', size);
     if (q + size > this.viewEnd) this.refresh();
-    this.u8.copyWithin(q, ptr, ptr + (real < size ? real : size));
+    const n = real < size ? real : size;
+    // A short copy word by word (see WORD_COPY_MAX).
+    if (n <= WORD_COPY_MAX && ((q | ptr | n) & 3) === 0) {
+      const i32 = this.i32;
+      for (let i = ptr >>> 2, j = q >>> 2, end = (ptr + n) >>> 2; i < end; i++, j++) i32[j] = i32[i]!;
+    } else {
+      this.u8.copyWithin(q, ptr, ptr + n);
+    }
     return q;
   }
 
