@@ -117,9 +117,18 @@ export function takenSlots(i32: Int32Array, s: number): number {
   return n - popcount(tailBits(count));
 }
 
-/** True when mempool slab `s` holds no object: no slot taken. @internal */
+/**
+ * True when mempool slab `s` holds no object: no slot taken. Word by word, stopping at the
+ * first taken slot, without counting: a slab with objects fails at its first word most often,
+ * and an empty one costs a compare a word where a count cost a population count. @internal
+ */
 export function blockIsEmpty(i32: Int32Array, s: number): boolean {
-  return i32[(s >>> 2) + Word.MAGIC] === (Mark.MEMPOOL | 0) && takenSlots(i32, s) === 0;
+  const h = s >>> 2;
+  if (i32[h + Word.MAGIC] !== (Mark.MEMPOOL | 0)) return false;
+  const count = i32[h + Word.COUNT]!;
+  const last = h + Word.WORDS + ((count - 1) >>> 5);
+  for (let w = h + Word.WORDS; w < last; w++) if (i32[w] !== 0) return false;
+  return i32[last] === tailBits(count);
 }
 
 /**

@@ -43,7 +43,7 @@ import { holdViews } from '../../memory.js';
 import { blockByte } from '../slabs/page-map.js';
 import { SlabCache } from '../slabs/slab-cache.js';
 import { spareBlockOf, tryGetBlock, type SpareBlock, type SpareHolder } from '../spare-block.js';
-import { headerTag, Mark, takenSlots, tailBits, Word } from './block-header.js';
+import { blockIsEmpty, headerTag, Mark, takenSlots, tailBits, Word } from './block-header.js';
 import { freeAnywhere } from './free-route.js';
 import { geometry, inverse32, mempoolObjsizeMax, pickOrder } from './geometry.js';
 import { adoptSlab, adoptThread, slabFits, type MempoolAdoption } from './mempool-adopt.js';
@@ -551,7 +551,7 @@ export class Mempool {
 
   /** The current slab `s` may have lost its last object. */
   private curMaybeEmpty(s: number): void {
-    if (this.nfree(s) === this.objcount) becameEmpty(this, s);
+    if (blockIsEmpty(this.i32, s)) becameEmpty(this, s);
   }
 
   /** {@link SpareHolder.dropSpare}: our spare goes back to the cache if it is still empty. @internal */
