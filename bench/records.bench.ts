@@ -50,7 +50,6 @@ function byHand(a: SmallAlloc, start: number, n: number): number {
   return p;
 }
 
-/** Runs the records group. */
 function copyWithinLoop(u8: Uint8Array, from: number, to: number, bytes: number, n: number): number {
   for (let r = 0; r < n; r++) u8.copyWithin(to, from, from + bytes);
   return u8[to]!;
@@ -63,6 +62,7 @@ function wordCopyLoop(i32: Int32Array, from: number, to: number, bytes: number, 
   return i32[to >>> 2]!;
 }
 
+/** Runs the records group. */
 export async function run(): Promise<void> {
   const mk = (): SmallAlloc => createAllocator({ limit: 256 * 2 ** 20 });
   const fPairs = specialize(pairs);

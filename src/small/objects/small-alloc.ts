@@ -74,9 +74,9 @@ const BATCH = 16;
 /** Entries of the class table: sizes up to TABLE_MAX_ENTRIES - 1 granules are looked up. */
 const TABLE_MAX_ENTRIES = 4096;
 /**
- * realloc copies up to this many bytes word by word, more with copyWithin (a call into the
- * runtime: 16-19 ns for 16 bytes, 17-23 ns for 64, 19-27 ns for 128, where a word loop took
- * 6, 14-20 and 33-44 ns; Node 20 and 24).
+ * realloc copies up to this many bytes word by word, more with copyWithin, a call into the
+ * runtime (`npm run bench -- records`, Node 20 and 24: copyWithin 15-18 ns for 16 or 64 bytes
+ * and 20-23 ns for 128; the word loop 4, 13-15 and 32-38 ns).
  */
 const WORD_COPY_MAX = 64;
 
