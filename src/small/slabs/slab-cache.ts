@@ -172,6 +172,8 @@ export class SlabCache {
   private readonly pageMap: Uint8Array;
   private readonly slabOwner: Int32Array;
   private readonly slabSize: number;
+  /** log2(slabSize). */
+  private readonly slabShift: number;
   private readonly pagesPerSlab: number;
   /**
    * Views of the memory as of this cache's last map, so they cover every block it holds (see
@@ -226,6 +228,7 @@ export class SlabCache {
     this.arena = arena;
     this.order0Size = Page.BYTES;
     this.slabSize = arena.slabSize;
+    this.slabShift = arena.slabShift;
     this.orderMax = arena.slabShift - Page.SHIFT;
     this.pagesPerSlab = arena.pagesPerSlab;
     this.pageMap = arena.pageMap;
@@ -315,7 +318,9 @@ export class SlabCache {
    */
   put(ptr: number): void {
     if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer('SlabCache.put', 'ptr', ptr);
-    const page = Math.floor(ptr / Page.BYTES);
+    // Shifts, not a division: a pool gives a block back every time one empties. A pointer of
+    // 4 GiB or more is past every page (MAX_BYTE_LENGTH).
+    const page = ptr < MAX_BYTE_LENGTH ? ptr >>> Page.SHIFT : this.pageMap.length;
     const v = page < this.pageMap.length ? this.pageMap[page]! : 0;
     if (isRun(v)) {
       this.putRun(ptr, v);
@@ -325,7 +330,7 @@ export class SlabCache {
         throw new InvalidPointerError(ptr, `SlabCache.put: ${ptr} is not a live block (${v === 0 ? 'never handed out or already put' : 'a free block'})`);
       }
       const size = blockBytes(k);
-      if (ptr % size !== 0) {
+      if ((ptr & (size - 1)) !== 0) {
         throw new InvalidPointerError(ptr, `SlabCache.put: ${ptr} points inside a block of ${size} bytes starting at ${ptr - (ptr % size)}`);
       }
       this.checkMine(ptr, 'block');
@@ -447,7 +452,7 @@ export class SlabCache {
 
   /** InvalidPointerError unless this cache owns the arena slab of `ptr`. */
   private checkMine(ptr: number, what: string): void {
-    if (this.slabOwner[Math.floor(ptr / this.slabSize)] !== this.ownerId) {
+    if (this.slabOwner[ptr >>> this.slabShift] !== this.ownerId) {
       throw new InvalidPointerError(ptr, `SlabCache.put: ${what} ${ptr} belongs to another slab cache`);
     }
   }
@@ -499,7 +504,7 @@ export class SlabCache {
       k--;
       this.pushFree(k, start + (Page.BYTES << k));
     }
-    const page = start / Page.BYTES;
+    const page = start >>> Page.SHIFT;
     fillPages(this.pageMap, blockByte(order), page, 1 << order);
     this.usedCount[order]++;
     this.usedBytes += Page.BYTES << order;
@@ -512,7 +517,7 @@ export class SlabCache {
     const max = this.orderMax;
     while (k < max) {
       const buddy = (start ^ (Page.BYTES << k)) >>> 0;
-      const bpage = buddy / Page.BYTES;
+      const bpage = buddy >>> Page.SHIFT;
       if (pm[bpage] !== freeByte(k)) break;
       this.unlink(k, bpage);
       pm[bpage] = 0;
@@ -534,7 +539,7 @@ export class SlabCache {
   }
 
   private pushFree(k: number, start: number): void {
-    const page = start / Page.BYTES;
+    const page = start >>> Page.SHIFT;
     const u32 = this.u32;
     const head = this.heads[k]!;
     u32[page * WORDS_PER_PAGE] = head;
