@@ -405,7 +405,8 @@ export class CheckedFreeList {
  * The checked free list with a byte of state per object instead of a bit: `alloc` stores 1,
  * `free` tests for 1 and stores 0, where the bitmap needs a read, an or and a write on both.
  * The cheapest check of a free there is; it costs eight times the bitmap's memory (a Mempool
- * slab keeps three bits per object).
+ * slab keeps three bits per object). A class of its own, not a flag or a subclass of
+ * CheckedFreeList: shared methods would see two kinds of receiver and time polymorphic loads.
  *
  *     state[(ptr - 8) / objsize] === 1  <=>  ptr is live
  */
