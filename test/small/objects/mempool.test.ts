@@ -45,7 +45,7 @@ test('Mempool aligns objects whose size is a power of two to that size', () => {
   }
 });
 
-test('Mempool picks slabs that waste about 1% beyond the bitmaps', () => {
+test('Mempool picks slabs that waste about 1% beyond the bitmaps and hold 96 objects or 64 KiB', () => {
   const cache = cacheOf(4 * MB);
   const wasteAt = (objsize: number, order: number): number => {
     const size = 4096 * 2 ** order;
@@ -53,12 +53,16 @@ test('Mempool picks slabs that waste about 1% beyond the bitmaps', () => {
     assert.ok(g.first + g.count * g.stride <= size);
     return g.count === 0 ? 1 : (size - g.count * g.stride - 4 * BITMAPS * g.bw) / size;
   };
-  for (const objsize of [8, 16, 24, 40, 64, 100, 136, 264, 500, 1024, 1500, 4000, 8192, 20_000]) {
+  const good = (objsize: number, order: number): boolean =>
+    wasteAt(objsize, order) <= 0.01 && (geometry(objsize, 4096 * 2 ** order).count >= 96 || order >= 4);
+  for (const objsize of [8, 16, 24, 40, 64, 100, 136, 264, 500, 776, 904, 1024, 1500, 4000, 8192, 20_000]) {
     const order = pickOrder(cache, objsize);
     const waste = wasteAt(objsize, order);
-    assert.ok(waste <= 0.01, `objsize ${objsize}: order ${order}, waste ${(waste * 100).toFixed(2)}%`);
-    if (order > 0) assert.ok(wasteAt(objsize, order - 1) > 0.01, `objsize ${objsize}: order ${order} is the smallest good one`);
+    assert.ok(good(objsize, order), `objsize ${objsize}: order ${order}, waste ${(waste * 100).toFixed(2)}%`);
+    if (order > 0) assert.ok(!good(objsize, order - 1), `objsize ${objsize}: order ${order} is the smallest good one`);
   }
+  // 776-byte objects fit a 16 KiB slab within 1%, but only 21 of them: 64 KiB it is.
+  assert.equal(pickOrder(cache, 776), 4);
   // Where no slab gets under 1%, the least wasteful one is taken.
   for (const objsize of [100_000, 300_000, 1_000_000]) {
     const order = pickOrder(cache, objsize);
