@@ -91,6 +91,16 @@ export interface SpecResult {
  * periodic check()), which must change nothing the model sees; its seed is drawn apart.
  * Throws fast-check's report (seed, counterexample, shrunk path) on failure.
  */
+/**
+ * `gc()` when node runs with `--expose-gc` (`npm run soak` does). A long run creates a few
+ * hundred thousand buffers a minute (every run of a spec makes its own memory), and V8 frees a
+ * buffer's reserved address space only when it collects it: before it did, a soak of the Memory
+ * specs reached the kernel's limit of 65,530 mappings, and Node 20 crashed (a segmentation fault;
+ * Node 24 a fatal out-of-memory).
+ */
+const collectGarbage = (globalThis as { gc?: () => void }).gc;
+const GC_EVERY_RUNS = 2048;
+
 export function runSpec<M extends object, R extends Real, P>(
   spec: ModelSpec<M, R, P>,
   opts: { numRuns?: number; timeLimitMs?: number; debug?: boolean } = {},
@@ -116,6 +126,7 @@ function runSpecNow<M extends object, R extends Real, P>(
   const cmdsArb = fc.commands(spec.commands, { maxCommands: spec.maxCommands, size: 'max' });
   const property = fc.property(params, cmdsArb, (p, cmds) => {
     tally.runs++;
+    if (collectGarbage !== undefined && tally.runs % GC_EVERY_RUNS === 0) collectGarbage();
     const s = spec.setup(p);
     try {
       fc.modelRun(() => s, cmds);
