@@ -86,12 +86,6 @@ export interface SpecResult {
 }
 
 /**
- * Runs a spec: `numRuns` sequences, or as many as fit in `timeLimitMs` when that is given.
- * With `debug`, every allocator is created in debug mode (poisoning, interior-pointer checks,
- * periodic check()), which must change nothing the model sees; its seed is drawn apart.
- * Throws fast-check's report (seed, counterexample, shrunk path) on failure.
- */
-/**
  * `gc()` when node runs with `--expose-gc` (`npm run soak` does). A long run creates a few
  * hundred thousand buffers a minute (every run of a spec makes its own memory), and V8 frees a
  * buffer's reserved address space only when it collects it: before it did, a soak of the Memory
@@ -101,6 +95,12 @@ export interface SpecResult {
 const collectGarbage = (globalThis as { gc?: () => void }).gc;
 const GC_EVERY_RUNS = 2048;
 
+/**
+ * Runs a spec: `numRuns` sequences, or as many as fit in `timeLimitMs` when that is given.
+ * With `debug`, every allocator is created in debug mode (poisoning, interior-pointer checks,
+ * periodic check()), which must change nothing the model sees; its seed is drawn apart.
+ * Throws fast-check's report (seed, counterexample, shrunk path) on failure.
+ */
 export function runSpec<M extends object, R extends Real, P>(
   spec: ModelSpec<M, R, P>,
   opts: { numRuns?: number; timeLimitMs?: number; debug?: boolean } = {},
