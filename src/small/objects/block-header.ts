@@ -18,7 +18,7 @@
  *  +---------------------------------------------+-----------+-----------+-----------+-----+-----+----+
  *  | magic objsize owner pool stride count first | ALLOCATED | REMOTE    | HELD      | pad | obj | ...|
  *  | slabSize class PENDING | nfree heapIdx      | bitmap    | bitmap    | bitmap    |     |  0  |    |
- *  | listIdx deferred (two words unused)         | bw words  | bw words  | bw words  |     |     |    |
+ *  | listIdx deferred adopted (one word unused)  | bw words  | bw words  | bw words  |     |     |    |
  *  +---------------------------------------------+-----------+-----------+-----------+-----+-----+----+
  *   words 0-9 are written when the slab is formatted and read by any worker (PENDING is atomic);
  *   words 10-15 are the owner's own bookkeeping, never touched by other workers; so is HELD.
@@ -67,6 +67,11 @@ export const enum Word {
   LISTIDX = 12,
   /** Deferred slots (bits set in HELD). */
   DEFERRED = 13,
+  /**
+   * 1 when the slab joined its pool by adoption: its objects may have been asked for with
+   * another allocator's size classes, so a sized free accepts any size up to OBJSIZE.
+   */
+  ADOPTED = 14,
   /** Header words before the ALLOCATED bitmap. */
   WORDS = 16,
   /** Header bytes. */

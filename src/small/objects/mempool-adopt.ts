@@ -36,6 +36,9 @@ export interface MempoolAdoption {
 
 /** True when slab `s` (a formatted mempool slab) has `pool`'s objsize and geometry. @internal */
 export function slabFits(pool: Mempool, s: number): boolean {
+  // A pool made before the buffer last grew holds views that end before the slab: past their
+  // end every read is undefined and the slab would fit no pool, live objects and all.
+  if (s + Word.BYTES > pool.viewEnd) pool.refresh();
   const u32 = pool.u32;
   const h = s >>> 2;
   return u32[h + Word.MAGIC] === Mark.MEMPOOL && u32[h + Word.OBJSIZE] === pool.objsize && u32[h + Word.STRIDE] === pool.stride &&
@@ -57,6 +60,7 @@ export function adoptSlab(pool: Mempool, slab: number): number {
   u32[h + Word.OWNER] = pool.ownerId;
   u32[h + Word.POOL] = pool.poolId;
   u32[h + Word.CLASS] = pool.classIndex;
+  u32[h + Word.ADOPTED] = 1;
   Atomics.store(i32, h + Word.PENDING, 0);
   const aw = h + Word.WORDS;
   const bw = pool.bw;

@@ -39,6 +39,8 @@ import type { Mempool } from './mempool.js';
 export function checkMempool(pool: Mempool, name: string, pageMap: Uint8Array, order1: number): void {
   const heap = pool.heap;
   pool.takeRemote();
+  // Current views: the pool's own copies may predate slabs it adopted or grew into.
+  pool.refresh();
   const where = `${name}.check`;
   const fail = (msg: string): never => {
     throw new Error(`${where}: ${msg}`);

@@ -51,7 +51,7 @@ export function formatSlab(pool: Mempool, s: number): void {
   u32[h + Word.HEAPIDX] = Mark.NONE;
   u32[h + Word.LISTIDX] = pool.slabs.length;
   u32[h + Word.DEFERRED] = 0;
-  u32[h + Word.WORDS - 2] = 0;
+  u32[h + Word.ADOPTED] = 0;
   u32[h + Word.WORDS - 1] = 0;
   u32[h + Word.MAGIC] = Mark.MEMPOOL;
   pool.slabs.push(s);

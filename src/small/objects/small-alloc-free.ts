@@ -66,15 +66,15 @@ export function freeChecked(
 
 /**
  * RangeError unless `size` could have asked for the object at `ptr` in mempool slab `s`: the
- * same class for our own objects, at most the object size for another worker's (its classes
- * may differ).
+ * same class for objects of our own slabs, at most the object size for another worker's and
+ * for adopted slabs (the classes they were allocated with may differ from ours).
  */
 function checkSize(a: SmallAlloc, ptr: number, s: number, size: number, ours: boolean): void {
   const h = s >>> 2;
   const u32 = a.u32;
   const recorded = u32[h + Word.OBJSIZE]!;
   const cls = u32[h + Word.CLASS]!;
-  const ok = ours && cls < a.classes.count
+  const ok = ours && cls < a.classes.count && u32[h + Word.ADOPTED] === 0
     ? size <= a.objsizeMax && a.classes.classOf(size) === cls
     : size <= recorded;
   if (!ok) rangeError('SmallAlloc.free', 'size', `a size of the class of ${ptr} (at most ${recorded} bytes)`, size);
