@@ -6,9 +6,9 @@
  */
 import { InvalidPointerError } from '../../errors.js';
 import type { SlabArena } from '../slabs/slab-arena.js';
-import { slabOf } from '../slabs/slab-cache.js';
+import { slabOf, slabSizeAt } from '../slabs/slab-cache.js';
 import { Word, Mark } from './block-header.js';
-import { slotAt } from './geometry.js';
+import { headerFitsBlock, slotAt } from './geometry.js';
 import { freeLargeRemote, isPageRun, largeId, liveLargeWord } from './large.js';
 import { freeOwnedBy } from './owners.js';
 
@@ -32,15 +32,18 @@ export function freeAnywhere(arena: SlabArena, ownerId: number, u32: Uint32Array
   const h = s >>> 2;
   if (u32[h + Word.MAGIC] !== Mark.MEMPOOL) remoteFail(caller, ptr, 'is not in a mempool slab or a large allocation');
   if (u32[h + Word.OWNER] === ownerId) freeOwnedBy(u32[h + Word.POOL]!, ptr, s, caller);
-  else freeRemote(caller, u32, i32, ptr, s);
+  else freeRemote(caller, u32, i32, ptr, s, slabSizeAt(arena, s));
 }
 
 /**
- * A free of `ptr` (in mempool slab `s`) by a worker that does not own it: marks the slot in the
- * REMOTE bitmap and raises the pending flag; never writes the object's bytes. Throws
- * InvalidPointerError (nothing changed) when it is not live. @internal
+ * A free of `ptr` (in mempool slab `s`, a block of `blockBytes` as the page map says) by a
+ * worker that does not own it: marks the slot in the REMOTE bitmap and raises the pending
+ * flag; never writes the object's bytes. The header's geometry is checked against the block
+ * first, so the bit lands in this slab's REMOTE bitmap or nowhere. Throws InvalidPointerError
+ * (nothing changed) when it is not live or the header does not fit its block. @internal
  */
-export function freeRemote(name: string, u32: Uint32Array, i32: Int32Array, ptr: number, s: number): void {
+export function freeRemote(name: string, u32: Uint32Array, i32: Int32Array, ptr: number, s: number, blockBytes: number): void {
+  if (!headerFitsBlock(u32, s, blockBytes)) remoteFail(name, ptr, 'is in a slab whose header does not fit its block (corrupt memory?)');
   const h = s >>> 2;
   const stride = u32[h + Word.STRIDE]!;
   const first = u32[h + Word.FIRST]!;

@@ -55,6 +55,40 @@ export function geometry(objsize: number, slabSize: number): SlabGeometry {
   return { stride, count: 0, first: 0, bw: 0 };
 }
 
+/**
+ * Geometries already computed for {@link headerFitsBlock}, by a hash of (objsize, slabSize):
+ * MEMO_WORDS words each (objsize, slabSize, stride, count, first), objsize 0 when empty.
+ */
+const MEMO_ENTRIES = 256;
+const MEMO_WORDS = 5;
+const memo = new Uint32Array(MEMO_ENTRIES * MEMO_WORDS);
+
+/**
+ * True when the header of mempool slab `s` (read through `u32`) describes a slab that
+ * `geometry()` makes for its objsize in exactly `blockBytes` bytes, the size of the block the
+ * page map says `s` starts. Every bitmap address derived from the header then lies inside
+ * that block's header: a stray write into a header can make a free fail, never steer its bit
+ * into another slab. A remote free checks this before it touches a bitmap; the geometry is
+ * memoized, so the check is a hash and five compares. @internal
+ */
+export function headerFitsBlock(u32: Uint32Array, s: number, blockBytes: number): boolean {
+  const h = s >>> 2;
+  const objsize = u32[h + Word.OBJSIZE]!;
+  const slabSize = u32[h + Word.SLABSIZE]!;
+  if (slabSize !== blockBytes || objsize === 0 || objsize > slabSize) return false;
+  const e = ((Math.imul(objsize ^ slabSize, 0x9e3779b1) >>> 24) & (MEMO_ENTRIES - 1)) * MEMO_WORDS;
+  if (memo[e] !== objsize || memo[e + 1] !== slabSize) {
+    const g = geometry(objsize, slabSize);
+    if (g.count === 0) return false;
+    memo[e] = objsize;
+    memo[e + 1] = slabSize;
+    memo[e + 2] = g.stride;
+    memo[e + 3] = g.count;
+    memo[e + 4] = g.first;
+  }
+  return u32[h + Word.STRIDE] === memo[e + 2] && u32[h + Word.COUNT] === memo[e + 3] && u32[h + Word.FIRST] === memo[e + 4];
+}
+
 /** Largest objsize a Mempool over `cache` accepts: one object in the biggest slab. @internal */
 export function mempoolObjsizeMax(cache: SlabCache): number {
   return cache.order0Size * 2 ** cache.orderMax - Word.BYTES - 16;

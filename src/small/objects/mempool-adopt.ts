@@ -23,6 +23,7 @@ import { Mark, popcount, tailBits, Word } from './block-header.js';
 import { isPageRun, LargeState, largeState, tagIndex } from './large.js';
 import type { Mempool } from './mempool.js';
 import { becameEmpty } from './mempool-slabs.js';
+import { slabSizeAt } from '../slabs/slab-cache.js';
 
 /** The result of {@link Mempool.adopt}. */
 export interface MempoolAdoption {
@@ -41,7 +42,9 @@ export function slabFits(pool: Mempool, s: number): boolean {
   if (s + Word.BYTES > pool.viewEnd) pool.refresh();
   const u32 = pool.u32;
   const h = s >>> 2;
-  return u32[h + Word.MAGIC] === Mark.MEMPOOL && u32[h + Word.OBJSIZE] === pool.objsize && u32[h + Word.STRIDE] === pool.stride &&
+  // The block must be as big as the header says: adoption rewrites the bitmaps the pool's
+  // geometry places, and a smaller block would put them in its neighbour.
+  return slabSizeAt(pool.cache.arena, s) === pool.slabSize && u32[h + Word.MAGIC] === Mark.MEMPOOL && u32[h + Word.OBJSIZE] === pool.objsize && u32[h + Word.STRIDE] === pool.stride &&
     u32[h + Word.COUNT] === pool.objcount && u32[h + Word.FIRST] === pool.first && u32[h + Word.SLABSIZE] === pool.slabSize;
 }
 

@@ -439,7 +439,7 @@ export class SmallAlloc {
     const pool = cls < this.pools.length ? this.pools[cls]! : null;
     if (pool === null || u32[h + Word.OWNER] !== this.ownerId || pool.poolId !== u32[h + Word.POOL]) {
       // Another worker's mempool slab: straight to the remote free (which checks the slot).
-      if (u32[h + Word.MAGIC] === Mark.MEMPOOL && u32[h + Word.OWNER] !== this.ownerId) freeRemote('SmallAlloc', u32, this.i32, ptr, s);
+      if (u32[h + Word.MAGIC] === Mark.MEMPOOL && u32[h + Word.OWNER] !== this.ownerId) freeRemote('SmallAlloc', u32, this.i32, ptr, s, Page.BYTES << o);
       else this.freeSlow(ptr, size);
       return;
     }
