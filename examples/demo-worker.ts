@@ -12,7 +12,9 @@ for (let i = 0; i < workerData.count; i++) {
   ptrs.push(p);
 }
 parentPort!.postMessage(ptrs);
-parentPort!.once('message', () => {
+// `leave`: exit holding the records, as a worker that crashes would; the main thread adopts them.
+if (workerData.leave) parentPort!.close();
+else parentPort!.once('message', () => {
   parentPort!.postMessage(small.stats().used); // stats() takes in the frees made by the main thread
   small.destroy();
   cache.destroy();

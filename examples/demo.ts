@@ -109,6 +109,22 @@ const small = new SmallAlloc(cache);
   console.log(`Workers: read ${ptrs.length} records a worker wrote (checksum ${sum}), freed them here; the worker's allocator now has ${workerUsed} bytes in use`);
 }
 
+// A worker that exits holding memory: adoptOnExit takes its id while it runs and, once it has
+// exited, adopts what it left (a running worker is never adopted).
+{
+  const worker = new Worker(new URL('./demo-worker.js', import.meta.url), {
+    workerData: { arena: arena.handle(), count: 1_000, leave: true },
+  });
+  const adopted = small.adoptOnExit(worker);
+  const ptrs = await new Promise<number[]>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  const { objects } = await adopted;
+  for (const p of ptrs) small.free(p); // ours now
+  console.log(`Adoption: a worker exited holding ${ptrs.length} records; adoptOnExit took over ${objects} objects, freed here`);
+}
+
 small.destroy();
 cache.destroy();
 console.log(`Quota: ${quota.used} of ${quota.total} bytes charged (slabs stay charged and are reused); arena used ${arena.used}`);

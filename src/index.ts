@@ -53,6 +53,7 @@ export { Mempool } from './small/objects/mempool.js';
 export type { MempoolStats, MempoolAdoption } from './small/objects/mempool.js';
 export { SmallAlloc } from './small/objects/small-alloc.js';
 export type { AllocationInfo, ReadView, SmallAllocOptions, SmallAdoption, SmallClassStats, SmallStats } from './small/objects/small-alloc.js';
+export type { ExitingWorker } from './internal/thread.js';
 export { createAllocator } from './small/objects/create-allocator.js';
 export type { CreateAllocatorOptions } from './small/objects/create-allocator.js';
 

@@ -17,7 +17,7 @@
  * re-tagged, its pending and deferred slots made free, in the heap if it has coldLimit free slots,
  * the spare block or back in the cache if empty.
  */
-import { checkInt } from '../../internal/checks.js';
+import { adoptableThread } from '../../internal/thread.js';
 import { FREED_BYTE } from '../../debug.js';
 import { Mark, popcount, tailBits, Word } from './block-header.js';
 import { isPageRun, LargeState, largeState, tagIndex } from './large.js';
@@ -107,7 +107,7 @@ function poisonFree(pool: Mempool, s: number): void {
  * @internal
  */
 export function adoptThread(pool: Mempool, threadId: number): MempoolAdoption {
-  checkInt('Mempool.adopt', 'threadId', threadId, 0, 2 ** 31 - 1);
+  adoptableThread('Mempool.adopt', threadId);
   const starts = pool.cache.adopt(threadId);
   pool.refresh();
   const result: MempoolAdoption = { slabs: 0, objects: 0, others: [] };

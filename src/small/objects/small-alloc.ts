@@ -43,7 +43,7 @@ import { getDebug, PeriodicCheck } from '../../debug.js';
 import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../../internal/typed.js';
 import { holdViews, MAX_BYTE_LENGTH, type Memory } from '../../memory.js';
-import { currentThreadId } from '../../internal/thread.js';
+import { adoptableThread, watchWorker, type ExitingWorker } from '../../internal/thread.js';
 import { isPageRun, largeId, liveLargeWord, tagIndex } from './large.js';
 import { Mark, Word } from './block-header.js';
 import { freeRemote } from './free-route.js';
@@ -654,16 +654,43 @@ export class SmallAlloc {
   /**
    * Worker `threadId` has exited: takes over every slab its slab caches held (through
    * `cache.adopt`). Mempool slabs join this allocator's pool of their objsize (created if
-   * needed; live objects stay live and may be freed here), empty ones go back, large
-   * allocations become this allocator's, and blocks of other allocators go back to the cache.
-   * @throws RangeError for a bad `threadId`, or the calling thread's own.
+   * needed; live objects stay live and may be freed here, with the sizes they were asked
+   * with), empty ones go back, large allocations become this allocator's, and blocks of other
+   * allocators go back to the cache.
+   *
+   * Precondition: the worker has emitted `'exit'`. Adopting a worker that still runs hands
+   * its memory out twice; the library refuses it where it can know (this thread's own id, a
+   * worker watched by {@link SmallAlloc.adoptOnExit} that has not exited, a `Worker` object)
+   * and cannot for any other id. {@link SmallAlloc.adoptOnExit} cannot be misused.
+   * @throws TypeError if `threadId` is not a number; RangeError for a bad id or one known to be alive.
    */
   adopt(threadId: number): SmallAdoption {
-    checkInt('SmallAlloc.adopt', 'threadId', threadId, 0, 2 ** 31 - 1);
-    if (threadId === currentThreadId) {
-      throw new RangeError(`SmallAlloc.adopt: threadId must be the id of a worker that has exited, got ${threadId}, the calling thread's own`);
-    }
+    adoptableThread('SmallAlloc.adopt', threadId);
     return this.adoptSlabs(this.cache.adopt(threadId));
+  }
+
+  /**
+   * Adopts `worker` (see {@link SmallAlloc.adopt}) when it emits `'exit'`: its id is taken now,
+   * while it runs, and refused to `adopt` until then. Call it right after `new Worker(...)`.
+   * The promise resolves with what was adopted (or rejects with the error adopt threw).
+   * @throws TypeError if `worker` is not a Worker; RangeError if it has exited already (its id is gone).
+   */
+  adoptOnExit(worker: ExitingWorker): Promise<SmallAdoption> {
+    let resolve!: (r: SmallAdoption) => void;
+    let reject!: (e: unknown) => void;
+    const adopted = new Promise<SmallAdoption>((ok, fail) => {
+      resolve = ok;
+      reject = fail;
+    });
+    // Outside the promise's executor, so that a bad worker throws here instead of rejecting.
+    watchWorker('SmallAlloc.adoptOnExit', worker, (id) => {
+      try {
+        resolve(this.adopt(id));
+      } catch (e) {
+        reject(e);
+      }
+    });
+    return adopted;
   }
 
   /**

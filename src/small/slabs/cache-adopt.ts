@@ -22,8 +22,7 @@
  * a page byte that is no well-formed handed-out block or page run is cleared (the dead worker
  * may have died mid-write) and its pages become free blocks.
  */
-import { checkInt } from '../../internal/checks.js';
-import { currentThreadId } from '../../internal/thread.js';
+import { adoptableThread } from '../../internal/thread.js';
 import { blockByte, blockOrder, Page } from './page-map.js';
 import type { SlabCache } from './slab-cache.js';
 
@@ -33,10 +32,7 @@ import type { SlabCache } from './slab-cache.js';
  * `SlabCache.adopt`). @internal
  */
 export function adoptSlabs(cache: SlabCache, threadId: number): number[] {
-  checkInt('SlabCache.adopt', 'threadId', threadId, 0, 2 ** 31 - 1);
-  if (threadId === currentThreadId) {
-    throw new RangeError(`SlabCache.adopt: threadId must be the id of a worker that has exited, got ${threadId}, the calling thread's own`);
-  }
+  adoptableThread('SlabCache.adopt', threadId);
   const out: number[] = [];
   const me = cache.ownerId;
   const ids = cache.arena.claimOwners(threadId, me);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { InvalidPointerError, Quota, SlabArena, SlabCache, SmallAlloc, type SmallStats } from '../../../src/index.js';
+import { InvalidPointerError, Mempool, Quota, SlabArena, SlabCache, SmallAlloc, type SmallStats } from '../../../src/index.js';
 import { seeded } from '../../../dev/rng.js';
 import { MB, verifyStamp } from './mempool-support.js';
 
@@ -134,4 +134,34 @@ test('SmallAlloc.adopt takes over a terminated worker\'s memory: objects stay va
   alloc.check();
   // A second adopt of the same worker finds nothing.
   assert.deepEqual(alloc.adopt(threadId), { slabs: 0, objects: 0, large: 0 });
+});
+
+test('a running worker cannot be adopted by mistake; adoptOnExit adopts it once it has exited', { timeout: 60_000 }, async () => {
+  const rng = seeded('smallalloc adoptOnExit');
+  const arena = new SlabArena({ quota: new Quota(128 * MB) });
+  const cache = new SlabCache(arena);
+  const alloc = new SmallAlloc(cache);
+  const w = spawn(arena, 'looper', rng.int(1, 1e6));
+  const adopted = alloc.adoptOnExit(w);
+  const published: Item[] = [];
+  try {
+    for (let i = 0; i < 2; i++) published.push(...(await next(w)).published!);
+    const before = JSON.stringify([alloc.stats(), cache.stats(), arena.used]);
+    assert.throws(() => alloc.adopt(w.threadId), /RangeError: SmallAlloc\.adopt: threadId .*still running/, 'the id of a watched worker that runs');
+    assert.throws(() => cache.adopt(w.threadId), RangeError, 'at every level');
+    assert.throws(() => new Mempool(cache, 64).adopt(w.threadId), RangeError, 'at every level');
+    assert.throws(() => alloc.adopt(w as unknown as number), /RangeError: SmallAlloc\.adopt: threadId .*a Worker that is running/, 'a Worker object');
+    assert.equal(JSON.stringify([alloc.stats(), cache.stats(), arena.used]), before, 'nothing changed');
+  } finally {
+    await w.terminate();
+  }
+  const res = await adopted;
+  assert.ok(res.objects + res.large >= published.length, `adopted on exit: ${JSON.stringify(res)}`);
+  alloc.check();
+  for (const [p, n, t] of published) verifyStamp(arena.memory.u8, p, n, t);
+  for (const [p, n] of published) alloc.free(p, n);
+  alloc.check();
+  assert.throws(() => alloc.adopt(w as unknown as number), /has exited and no longer tells its id/, 'an exited Worker object');
+  assert.throws(() => alloc.adoptOnExit(w), RangeError, 'too late to watch');
+  assert.throws(() => alloc.adoptOnExit({} as never), TypeError, 'not a worker');
 });
