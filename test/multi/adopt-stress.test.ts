@@ -93,12 +93,13 @@ test('objects cross-freed while victims are killed and adopted and attachers com
     const unknown = mine.drain();
     for (const m of mixers) m.postMessage('finish');
     const finals = await Promise.all(mixers.map((m, i) => nextMessage<StressReport>(m, `mixer ${i + 1}`, (x) => typeof x['live'] === 'number')));
-    console.log(`adopt stress: ${rounds} rounds, ${adoptedObjects} objects adopted, mixers took ${finals.map((f) => f.steps).join(' and ')} steps; ${unknown} slots a victim was killed filling`);
+    console.log(`adopt stress: ${rounds} rounds, ${adoptedObjects} objects adopted, mixers took ${finals.map((f) => f.steps).join(' and ')} steps; ${unknown} slots a victim was killed filling or emptying`);
     assert.deepEqual(errors, []);
-    assert.deepEqual(finals.map((f) => f.live), [0, 0], 'every mixer object freed and taken in');
     assert.equal(claims.count(), 0, 'no address still claimed');
     alloc.check();
-    assert.ok(alloc.stats().count <= unknown, `live after the drain: ${alloc.stats().count}, at most the ${unknown} a victim may have been given unpublished`);
+    const live = alloc.stats().count + finals[0]!.live + finals[1]!.live;
+    assert.ok(unknown <= rounds, 'a kill leaves at most one slot in flight');
+    assert.ok(live <= unknown, `live after the drain: ${live}, at most the ${unknown} objects a victim was killed allocating or freeing`);
     arena.check();
   } finally {
     await Promise.all(mixers.map((m) => m.terminate()));

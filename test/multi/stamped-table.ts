@@ -71,9 +71,10 @@ export class StampedTable {
 
   /**
    * Once every worker that used the table has stopped or exited: frees every object still in
-   * it through this allocator (which adopted the dead ones). An object a killed worker was
-   * given but had not yet published (ALLOCATING with ptr 0) cannot be found: returns how many
-   * slots may hold one.
+   * it through this allocator (which adopted the dead ones). A killed worker may have been in
+   * one of two windows that leave an object nobody can find: given it but not yet published
+   * (ALLOCATING, ptr 0), or inside its free (FREEING, ptr 0), which may or may not have taken
+   * effect. Returns how many slots were left in those windows.
    */
   drain(): number {
     const table = this.table;
@@ -88,7 +89,7 @@ export class StampedTable {
         // the object is live (and adopted). Its stamp may be half-written; its claim may be gone.
         this.claims.release(p);
         this.alloc.free(p);
-      } else if (state === ALLOCATING) {
+      } else if (state === ALLOCATING || state === FREEING) {
         unknown++;
       }
       table[at] = EMPTY;
