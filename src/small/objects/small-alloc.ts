@@ -313,7 +313,9 @@ export class SmallAlloc {
       checkInt(where, 'size', b, 0, MAX_BYTE_LENGTH);
       size = a * b;
       // C's calloc checks the product for overflow; here it must fit the largest allocation.
-      if (size > MAX_BYTE_LENGTH) throw new RangeError(`${where}: n * size must be at most ${MAX_BYTE_LENGTH} bytes, got ${a} * ${b}`);
+      if (size > MAX_BYTE_LENGTH) {
+        throw new RangeError(`${where}: n * size must be at most ${MAX_BYTE_LENGTH} bytes, got ${a} * ${b}`);
+      }
     } else if (typeof size !== 'number' || (size >>> 0) !== size) {
       checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH);
     }
