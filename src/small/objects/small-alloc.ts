@@ -454,9 +454,11 @@ export class SmallAlloc {
   }
 
   /**
-   * Frees `ptr` (or the allocation a typed array from {@link SmallAlloc.allocAs} views), handed
-   * out by this allocator or by any worker's allocator over the same arena. `size`, when
-   * given, must be what was asked for (any size of the same class does).
+   * Frees `ptr`, handed out by this allocator or by any worker's allocator over the same
+   * arena. A typed array stands for its first byte: it frees the allocation it starts exactly
+   * at ({@link SmallAlloc.allocAs}'s view, or any view built there), and a view that starts
+   * anywhere else (a `subarray`, a view inside an allocation) is refused as that address
+   * would be. `size`, when given, must be what was asked for (any size of the same class does).
    * @throws TypeError if `ptr` is neither a number nor a typed array; RangeError if it is not a non-negative integer, or `size` does not match.
    * @throws InvalidPointerError if it is not a live allocation (a double free, an interior or foreign pointer).
    */
