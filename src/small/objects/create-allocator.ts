@@ -2,7 +2,7 @@
  * createAllocator: the whole small family in one call, for a program that just wants memory.
  * Its contract (memory source, thread-safety, failure) is on the function.
  */
-import { optionsBag, checkInt } from '../../internal/checks.js';
+import { checkInt, isPowerOfTwo, optionsBag, rangeError } from '../../internal/checks.js';
 import { MAX_BYTE_LENGTH } from '../../memory.js';
 import { Quota } from '../slabs/quota.js';
 import { SlabArena } from '../slabs/slab-arena.js';
@@ -11,7 +11,7 @@ import { SmallAlloc, type SmallAllocOptions } from './small-alloc.js';
 
 /** Options of {@link createAllocator}. */
 export interface CreateAllocatorOptions extends SmallAllocOptions {
-  /** Bytes the allocator may take in all (the quota's limit). */
+  /** Bytes the allocator may take in all (the quota's limit): at least one slab, `slabSize - 1023`. */
   limit: number;
   /**
    * Bytes per arena slab: a power of two in [64 KiB, 1 GiB]. Default 4 MiB, or for a limit
@@ -35,7 +35,9 @@ export interface CreateAllocatorOptions extends SmallAllocOptions {
  * `alloc.cache.arena.handle()`, and another `Region` or `LSRegion` can share the arena.
  *
  * Failure: bad options are a `TypeError`/`RangeError` naming the option (as each part's own
- * constructor names it); nothing is left behind.
+ * constructor names it); nothing is left behind. A `limit` whose quota cannot pay for one slab
+ * (below `slabSize - 1023`, the quota counting whole KiB) is a `RangeError` naming the minimum:
+ * such an allocator could never allocate.
  *
  *     const alloc = createAllocator({ limit: 64 << 20 });
  *     const p = alloc.alloc(100);
@@ -45,10 +47,16 @@ export function createAllocator(opts: CreateAllocatorOptions): SmallAlloc {
   const o = optionsBag<CreateAllocatorOptions>(where, opts);
   checkInt(where, 'limit', o.limit, 1, MAX_BYTE_LENGTH);
   const limit = o.limit as number;
+  const slabSize = o.slabSize ?? defaultSlabSize(limit);
+  // Every allocation draws on a slab, and the quota (the limit rounded up to a unit) pays for
+  // whole slabs: below one, the allocator could be made and never allocate. A slabSize that is
+  // no power of two is left to the arena, whose message names it.
+  const min = typeof slabSize === 'number' && isPowerOfTwo(slabSize) ? slabSize - Quota.UNIT + 1 : 1;
+  if (limit < min) rangeError(where, 'limit', `at least ${min} (a quota of one ${slabSize}-byte slab)`, limit);
   const quota = new Quota(limit);
   const arena = new SlabArena({
     quota,
-    slabSize: o.slabSize ?? defaultSlabSize(limit),
+    slabSize,
     ...(o.shared !== undefined ? { shared: o.shared } : {}),
   });
   const cache = new SlabCache(arena);

@@ -28,7 +28,11 @@ export function freeAnywhere(arena: SlabArena, ownerId: number, u32: Uint32Array
     return;
   }
   const s = slabOf(arena, ptr) >>> 0;
-  if (s === 0 || s + Word.BYTES > u32.length * 4) remoteFail(caller, ptr, 'is not in a block handed out by the arena');
+  // A block given back (a double free of the last object of a slab, or of a large allocation)
+  // looks like one never handed out: the message covers both.
+  if (s === 0 || s + Word.BYTES > u32.length * 4) {
+    remoteFail(caller, ptr, 'is not allocated (a double free?): no block the arena handed out holds it');
+  }
   const h = s >>> 2;
   if (u32[h + Word.MAGIC] !== Mark.MEMPOOL) remoteFail(caller, ptr, 'is not in a mempool slab or a large allocation');
   if (u32[h + Word.OWNER] === ownerId) freeOwnedBy(u32[h + Word.POOL]!, ptr, s, caller);

@@ -42,7 +42,7 @@ export interface SlabGeometry {
 
 /** How `objsize` objects fit a slab of `slabSize` bytes; count 0 when none fits. @internal */
 export function geometry(objsize: number, slabSize: number): SlabGeometry {
-  const stride = objsize <= 4 ? 4 : Math.ceil(objsize / 4) * 4;
+  const stride = strideOf(objsize);
   const pow2 = (objsize & (objsize - 1)) === 0 && objsize >= 8;
   const align = pow2 ? objsize : 8;
   // Start from the estimate with 3 bits of bitmap per slot, then step down until it fits.
@@ -87,6 +87,21 @@ export function headerFitsBlock(u32: Uint32Array, s: number, blockBytes: number)
     memo[e + 4] = g.first;
   }
   return u32[h + Word.STRIDE] === memo[e + 2] && u32[h + Word.COUNT] === memo[e + 3] && u32[h + Word.FIRST] === memo[e + 4];
+}
+
+/** Bytes from one slot to the next for `objsize`-byte objects: objsize rounded up to 4. @internal */
+export function strideOf(objsize: number): number {
+  return objsize <= 4 ? 4 : Math.ceil(objsize / 4) * 4;
+}
+
+/**
+ * The alignment, up to 8, that every slot of `objsize`-byte objects has, in any slab: a slab
+ * starts on a page, its slot 0 on 8 bytes (geometry), and each slot is a stride further, so
+ * the stride's lowest set bit is the limit. 8 for a multiple of 8; 4 otherwise. @internal
+ */
+export function slotAlign(objsize: number): number {
+  const stride = strideOf(objsize);
+  return Math.min(8, stride & -stride);
 }
 
 /** Largest objsize a Mempool over `cache` accepts: one object in the biggest slab. @internal */

@@ -426,16 +426,6 @@ export class Mempool {
   }
 
   /**
-   * The start of the slot of our slab `s` that holds address `addr`, or 0 if `addr` is in no
-   * slot. @internal
-   */
-  slotOf(addr: number, s: number): number {
-    const off = addr - s - this.first;
-    if (off < 0 || off >= this.objcount * this.stride) return 0;
-    return s + this.first + off - (off % this.stride);
-  }
-
-  /**
    * Frees `ptr` of our slab `s` (its header names this pool). The fast path handles a valid
    * free with no read view open and debug mode off; anything else goes to freeLocal, which
    * finds the precise error or takes the slow road. @internal

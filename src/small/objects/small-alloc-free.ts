@@ -25,9 +25,9 @@ import type { SmallAlloc } from './small-alloc.js';
 import type { LargeAllocations } from './small-alloc-large.js';
 
 /**
- * Frees `arg` (a pointer, or a typed array from allocAs) through `a`, checked: `ownerId` is its
- * cache's owner, `pools` its class pools, `extra` its adopted pools by objsize, `large` its large
- * allocations. `size`, when given, must be what was asked for (any size of the same class
+ * Frees `arg` (a pointer, or a typed array standing for its first byte) through `a`, checked:
+ * `ownerId` is its cache's owner, `pools` its class pools, `extra` its adopted pools by objsize,
+ * `large` its large allocations. `size`, when given, must be what was asked for (any size of the same class
  * does). @internal
  */
 export function freeChecked(
@@ -40,7 +40,7 @@ export function freeChecked(
   size: number | undefined,
 ): void {
   const where = 'SmallAlloc.free';
-  const ptr = ArrayBuffer.isView(arg) ? viewStart(a, pools, extra, arg, where) : arg;
+  const ptr = ArrayBuffer.isView(arg) ? viewStart(a, arg, where) : arg;
   if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
   if (size !== undefined && size !== null) checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH);
   if (ptr >= a.viewEnd) holdViews(a.memory, a);
@@ -80,24 +80,19 @@ function checkSize(a: SmallAlloc, ptr: number, s: number, size: number, ours: bo
   if (!ok) rangeError('SmallAlloc.free', 'size', `a size of the class of ${ptr} (at most ${recorded} bytes)`, size);
 }
 
-/** The allocation a typed array from allocAs views: the start of the block it lies in. */
-function viewStart(
-  a: SmallAlloc,
-  pools: readonly (Mempool | null)[],
-  extra: ReadonlyMap<number, Mempool>,
-  view: ArrayBufferView,
-  where: string,
-): number {
+/**
+ * The pointer a typed array given to free stands for: its first byte, whatever view it is
+ * (allocAs's, a `subarray(0)`, one built by hand). allocAs puts no padding in front, so the
+ * allocation is freed only when the view starts at its first byte, and the free that follows
+ * refuses an interior address as it refuses the same number. Views of another buffer are
+ * refused here.
+ */
+function viewStart(a: SmallAlloc, view: ArrayBufferView, where: string): number {
   const addr = view.byteOffset;
   if (view.buffer !== a.memory.buffer) {
     throw new InvalidPointerError(addr, `${where}: the typed array does not view this allocator's memory`);
   }
-  const arena = a.cache.arena;
-  if (isPageRun(arena, addr)) return slabOf(arena, addr);
-  const s = slabOf(arena, addr) >>> 0;
-  const pool = s === 0 ? null : poolOf(a.u32, pools, extra, s);
-  // Not in one of our slots: the free that follows finds out what it is.
-  return pool === null ? addr : pool.slotOf(addr, s) || addr;
+  return addr;
 }
 
 /**

@@ -25,7 +25,7 @@ import type { LargeAllocations } from './small-alloc-large.js';
 
 /** What {@link SmallAlloc.info} tells of a live allocation. */
 export interface AllocationInfo {
-  /** True for an allocation above `objsizeMax` (a run of pages of its own). */
+  /** True for a run of pages of its own: above `objsizeMax`, or an allocAs no class could align. */
   isLarge: boolean;
   /** Usable bytes: the class size, or a large allocation's pages. */
   realSize: number;

@@ -46,6 +46,7 @@ import { holdViews, MAX_BYTE_LENGTH, type Memory } from '../../memory.js';
 import { adoptableThread, watchWorker, type ExitingWorker } from '../../internal/thread.js';
 import { isPageRun, largeId, liveLargeWord, tagIndex } from './large.js';
 import { Mark, Word } from './block-header.js';
+import { slotAlign } from './geometry.js';
 import { freeRemote } from './free-route.js';
 import { Mempool } from './mempool.js';
 import { newPoolId, type BlockOwner } from './owners.js';
@@ -295,9 +296,29 @@ export class SmallAlloc {
    * `size` bytes, all zero. Throws `OutOfMemoryError` / `QuotaExceededError`.
    * @throws RangeError for a bad `size`; OutOfMemoryError / QuotaExceededError when no memory can be had.
    */
-  calloc(size: number): number {
+  calloc(size: number): number;
+  /**
+   * C's form: `n` elements of `size` bytes, `n * size` bytes in all, zero. Throws
+   * `OutOfMemoryError` / `QuotaExceededError`.
+   * @throws TypeError if `n` or `size` is not a number.
+   * @throws RangeError if either is not an integer in [0, 4 GiB], or `n * size` is above 4 GiB (C's overflow).
+   * @throws OutOfMemoryError / QuotaExceededError when no memory can be had.
+   */
+  calloc(n: number, size: number): number;
+  calloc(a: number, b?: number): number {
     const where = 'SmallAlloc.calloc';
-    if (typeof size !== 'number' || (size >>> 0) !== size) checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH);
+    let size = a;
+    if (b !== undefined) {
+      checkInt(where, 'n', a, 0, MAX_BYTE_LENGTH);
+      checkInt(where, 'size', b, 0, MAX_BYTE_LENGTH);
+      size = a * b;
+      // C's calloc checks the product for overflow; here it must fit the largest allocation.
+      if (size > MAX_BYTE_LENGTH) {
+        throw new RangeError(`${where}: n * size must be at most ${MAX_BYTE_LENGTH} bytes, got ${a} * ${b}`);
+      }
+    } else if (typeof size !== 'number' || (size >>> 0) !== size) {
+      checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH);
+    }
     const p = this.tryAlloc(size);
     if (p === 0) this.cache.noMemory(where, size);
     if (p + size > this.viewEnd) this.refresh();
@@ -392,31 +413,52 @@ export class SmallAlloc {
   }
 
   /**
-   * `length` elements of `type` in a fresh allocation, as a typed array over the memory,
-   * aligned to the element size. `free(view)` frees it. Throws `OutOfMemoryError` /
-   * `QuotaExceededError`.
+   * `length` elements of `type` in a fresh allocation, as a typed array over the memory that
+   * starts at the allocation's first byte (`view.byteOffset` is its pointer) and is aligned to
+   * the element size. `free(view)` frees it, as does `free(view.byteOffset)`. Throws
+   * `OutOfMemoryError` / `QuotaExceededError`.
+   *
+   * @remarks
+   * Nothing is padded in front, so that `free` can take a typed array only where it starts at
+   * an allocation's first byte and refuse every other view (a `subarray`, a view built inside
+   * an allocation). Class objects are 4-aligned, and 8-aligned when the class size is a
+   * multiple of 8 (every class with the default granularity of 8). With a finer granularity,
+   * an 8-byte element type takes the smallest class at least as large whose objects are all
+   * 8-aligned, or the large path (a page) where no class is: free such a view without a
+   * `size`, or with that class's size.
    * @throws TypeError if `type` is not a typed array constructor; RangeError for a bad `length`.
    * @throws OutOfMemoryError / QuotaExceededError when no memory can be had.
    */
   allocAs<T extends TypedArray>(type: TypedArrayConstructor<T>, length: number): T {
     const where = 'SmallAlloc.allocAs';
     const bytes = typedBytes(where, type, length, MAX_BYTE_LENGTH);
-    const align = type.BYTES_PER_ELEMENT;
-    let p = this.tryAlloc(bytes);
-    // Class objects are 8-aligned with the default granularity; a finer one may need room to align.
-    if (p !== 0 && p % align !== 0) {
-      this.free(p);
-      p = this.tryAlloc(bytes + align);
-      if (p !== 0) p += align - (p % align);
-    }
+    const p = this.tryAllocAligned(where, bytes, type.BYTES_PER_ELEMENT);
     if (p === 0) this.cache.noMemory(where, bytes);
     return new type(this.memory.buffer, p, length);
   }
 
   /**
-   * Frees `ptr` (or the allocation a typed array from {@link SmallAlloc.allocAs} views), handed
-   * out by this allocator or by any worker's allocator over the same arena. `size`, when
-   * given, must be what was asked for (any size of the same class does).
+   * `bytes` (at most 4 GiB) in an allocation whose first byte is aligned to `align` (1, 2, 4
+   * or 8), or 0. Large allocations start on a page; a class object is aligned to its class's
+   * slotAlign, so a class that falls short hands the request to the next class that does not.
+   */
+  private tryAllocAligned(where: string, bytes: number, align: number): number {
+    if (bytes > this.objsizeMax) return this.tryAlloc(bytes);
+    const classes = this.classes;
+    const first = this.classOf(bytes);
+    let cls = first;
+    while (cls < classes.count && slotAlign(classes.sizeOf(cls)) < align) cls++;
+    if (cls === first) return this.tryAlloc(bytes);
+    // A request of a class's own size is served by that class (sizeOf increases with the class).
+    return cls < classes.count ? this.tryAlloc(classes.sizeOf(cls)) : this.allocLarge(where, bytes, false);
+  }
+
+  /**
+   * Frees `ptr`, handed out by this allocator or by any worker's allocator over the same
+   * arena. A typed array stands for its first byte: it frees the allocation it starts exactly
+   * at ({@link SmallAlloc.allocAs}'s view, or any view built there), and a view that starts
+   * anywhere else (a `subarray`, a view inside an allocation) is refused as that address
+   * would be. `size`, when given, must be what was asked for (any size of the same class does).
    * @throws TypeError if `ptr` is neither a number nor a typed array; RangeError if it is not a non-negative integer, or `size` does not match.
    * @throws InvalidPointerError if it is not a live allocation (a double free, an interior or foreign pointer).
    */

@@ -475,8 +475,10 @@ export class SlabArena {
    */
   noMemory(where: string, requested: number, slabs: number, why: MapFailure = this.lastFailure): never {
     const bytes = slabs * this.slabSize;
-    const run = `${slabs} slab${slabs === 1 ? '' : 's'} of ${this.slabSize} bytes (${bytes} bytes)`;
-    const what = requested === bytes ? run : `${requested} bytes (${run})`;
+    // One level of parentheses at most: the request, then the slabs it needs.
+    const run = slabs === 1 ? `1 slab of ${this.slabSize} bytes` : `${slabs} slabs of ${this.slabSize} bytes, ${bytes} bytes in all`;
+    const what = requested !== bytes ? `${requested} byte${requested === 1 ? '' : 's'} (${run})` : slabs === 1 ? run : `${run},`;
+    const one = (requested === bytes ? slabs : requested) === 1;
     const end = Atomics.load(this.ctl, W_CARVED);
     let free = 0;
     for (let i = this.ctrlSlabs; i < end; i++) if (this.slabInfo[i] === FREE) free++;
@@ -485,14 +487,14 @@ export class SlabArena {
     if (why === MapFailure.Quota) {
       const q = this.quota;
       throw new QuotaExceededError(requested, q.total,
-        `${where}: ${what} exceed the quota: it has ${q.total - q.used} of ${q.total} bytes left (${q.used} used), and ${kept}`);
+        `${where}: ${what} exceed${one ? 's' : ''} the quota: it has ${q.total - q.used} of ${q.total} bytes left, ${q.used} used, and ${kept}`);
     }
     if (this.commitError !== null) {
-      throw new OutOfMemoryError(requested, `${where}: ${what} are reserved but could not be committed (${this.commitError})`);
+      throw new OutOfMemoryError(requested, `${where}: ${what} ${one ? 'is' : 'are'} reserved but could not be committed: ${this.commitError}`);
     }
     const data = this.slabCount - this.ctrlSlabs;
     throw new OutOfMemoryError(requested,
-      `${where}: ${what} do not fit the arena's reserved maximum of ${this.maximum} bytes: ` +
+      `${where}: ${what} ${one ? 'does' : 'do'} not fit the arena's reserved maximum of ${this.maximum} bytes: ` +
       `${end - this.ctrlSlabs} of its ${data} slabs are carved, ${data - (end - this.ctrlSlabs)} never carved, and ${kept}`);
   }
 

@@ -201,6 +201,21 @@ test('Mempool rejects double frees, foreign and interior pointers and changes no
   cache.put(region);
 });
 
+test('Mempool names a double free a double free, also once the object\'s slab went back to the cache', () => {
+  const cache = cacheOf(16 * MB, 64 * KB);
+  const pool = new Mempool(cache, 24);
+  const other = new Mempool(cache, 40);
+  // The other pool's empty slab is the cache's one spare: ours, once empty, goes back to the cache.
+  other.free(other.alloc());
+  const p = pool.alloc();
+  pool.free(p);
+  const before = JSON.stringify(pool.stats());
+  throwsLike(() => pool.free(p), InvalidPointerError, /Mempool\(objsize 24\)\.free: pointer \d+ is not allocated \(a double free\?\)/, 'a double free');
+  assert.equal(JSON.stringify(pool.stats()), before, 'nothing changed');
+  pool.check();
+  other.check();
+});
+
 test('Mempool.free accepts objects of another pool or SmallAlloc of the same worker and gives them back to it', () => {
   const cache = cacheOf(16 * MB);
   const pool = new Mempool(cache, 48);

@@ -8,8 +8,9 @@ import {
   Arena, InvalidPointerError, LSRegion, Mempool, OutOfMemoryError, Quota, QuotaExceededError, Region, SlabArena, SlabCache,
   SmallAlloc, createAllocator,
 } from '../../../src/index.js';
+import { getDebug, setDebug } from '../../../src/debug.js';
 import { seeded } from '../../../dev/rng.js';
-import { stamp, verifyStamp } from '../../support/model.js';
+import { expectThrow, stamp, verifyStamp } from '../../support/model.js';
 import { KB, MB, throwsLike } from './mempool-support.js';
 
 test('createAllocator builds a quota, an arena, a cache and a SmallAlloc, reachable from it', () => {
@@ -177,6 +178,208 @@ test('allocAs returns an aligned typed array over the memory, and free(view) fre
     throwsLike(() => alloc.allocAs(Float64Array, 4 * MB), QuotaExceededError, /SmallAlloc\.allocAs/, 'over the quota');
     assert.equal(alloc.stats().count, 0);
     alloc.check();
+  }
+});
+
+test('allocAs(T, 0) with 8-byte elements over classes below 8 bytes takes its own slot: free(view) frees no neighbour', () => {
+  for (const [objsizeMin, granularity] of [[4, 4], [1, 1], [2, 2], [4, 1], [5, 1], [12, 4]] as const) {
+    const what = `objsizeMin ${objsizeMin}, granularity ${granularity}`;
+    const alloc = createAllocator({ limit: 16 * MB, objsizeMin, granularity });
+    const live: number[] = [];
+    const neighbours = (): void => {
+      for (let size = 0; size <= 24; size++) live.push(alloc.alloc(size), alloc.alloc(size));
+    };
+    neighbours();
+    for (const n of [0, 1, 2, 3]) {
+      // Make the next slot of the class of 8n bytes a misaligned one, where one exists.
+      for (let k = 0; k < 3; k++) {
+        const q = alloc.alloc(8 * n);
+        if (q % 8 !== 0) {
+          alloc.free(q);
+          break;
+        }
+        live.push(q);
+      }
+      const before = alloc.stats().count;
+      const v = alloc.allocAs(Float64Array, n);
+      neighbours();
+      assert.equal(v.byteOffset % 8, 0, `${what}: allocAs(Float64Array, ${n}) is aligned`);
+      const start = v.byteOffset;
+      const real = alloc.info(start).realSize;
+      assert.ok(real >= 8 * n, `${what}: allocAs(Float64Array, ${n}) starts at a live allocation's first byte`);
+      for (const p of live) {
+        const end = p + Math.max(1, alloc.info(p).realSize);
+        assert.ok(p >= start + Math.max(1, real) || end <= start, `${what}: allocAs(Float64Array, ${n}) at ${start} overlaps the allocation at ${p}`);
+      }
+      alloc.free(v);
+      assert.equal(alloc.stats().count, before + 50, `${what}: free(view) freed the view's allocation, one`);
+    }
+    for (const p of live) alloc.free(p);
+    assert.equal(alloc.stats().count, 0, `${what}: nothing lost`);
+    alloc.check();
+  }
+});
+
+test('free(allocAs(T, n)) frees exactly its allocation, for every type, length, objsizeMin and granularity', () => {
+  const types = [Uint8Array, Int16Array, Float32Array, Int32Array, Float64Array, BigInt64Array] as const;
+  for (const granularity of [1, 2, 4, 8, 16]) {
+    for (const objsizeMin of [1, 3, 5, 7, 8, 12, 16]) {
+      const alloc = createAllocator({ limit: 32 * MB, objsizeMin, granularity });
+      const what = `objsizeMin ${objsizeMin}, granularity ${granularity}`;
+      const lengths = [0, 1, 2, 3, 5, 13, 100, 1000, Math.floor(alloc.objsizeMax / 8) + 1];
+      const views: { v: ArrayBufferView & { length: number }; tag: number }[] = [];
+      let tag = 0;
+      for (const T of types) {
+        for (const n of lengths) {
+          const v = alloc.allocAs(T as never, n) as ArrayBufferView & { length: number };
+          assert.equal(v.length, n);
+          assert.equal(v.byteOffset % T.BYTES_PER_ELEMENT, 0, `${what}: ${T.name} x ${n} aligned`);
+          alloc.info(v.byteOffset);
+          stamp(alloc.memory.u8, v.byteOffset, v.byteLength, ++tag);
+          views.push({ v, tag });
+        }
+      }
+      const u8 = alloc.memory.u8;
+      for (let i = 0; i < views.length; i++) {
+        alloc.free(views[i]!.v as Uint8Array);
+        assert.equal(alloc.stats().count, views.length - i - 1, `${what}: one allocation freed per view`);
+        for (let j = i + 1; j < views.length; j++) verifyStamp(u8, views[j]!.v.byteOffset, views[j]!.v.byteLength, views[j]!.tag);
+      }
+      alloc.check();
+    }
+  }
+});
+
+test('free refuses a typed array that does not start at an allocation\'s first byte, and changes nothing', () => {
+  for (const debug of [false, true]) {
+    const saved = getDebug();
+    if (debug) setDebug({ enabled: true, checkEvery: 1 });
+    try {
+      const alloc = createAllocator({ limit: 64 * MB });
+      const buf = (): ArrayBufferLike => alloc.memory.buffer;
+      const arr = alloc.allocAs(Float64Array, 100);
+      const p = alloc.alloc(64);
+      alloc.info(p);
+      const big = alloc.alloc(alloc.objsizeMax + 100 * KB);
+      alloc.info(big);
+      const f32 = alloc.allocAs(Float32Array, 1000);
+      const cases: [string, ArrayBufferView][] = [
+        ['a subarray(50) of an allocAs view', arr.subarray(50)],
+        ['a subarray(1) of an allocAs view', arr.subarray(1)],
+        ['a view built at p + 16', new Uint8Array(buf(), p + 16, 8)],
+        ['a view built at p + 1', new Uint8Array(buf(), p + 1, 1)],
+        ['an Int32Array 8 KiB into a large allocation', new Int32Array(buf(), big + 8 * KB, 4)],
+        ['an Int32Array 4 bytes into a large allocation', new Int32Array(buf(), big + 4, 4)],
+        ['a Float32Array view 4 bytes into an allocAs view', new Float32Array(buf(), f32.byteOffset + 4, 10)],
+      ];
+      for (const [what, view] of cases) {
+        const before = JSON.stringify(alloc.stats());
+        throwsLike(() => alloc.free(view as Uint8Array), InvalidPointerError, /SmallAlloc\.free: pointer/, `${what} (debug ${debug})`);
+        throwsLike(() => alloc.free(view.byteOffset), InvalidPointerError, /SmallAlloc\.free: pointer/, `${what}, as a number`);
+        assert.equal(JSON.stringify(alloc.stats()), before, `${what}: nothing changed`);
+      }
+      for (const q of [arr.byteOffset, p, big, f32.byteOffset]) alloc.info(q);
+      // The first byte, through any view that starts there, is the allocation.
+      alloc.free(arr.subarray(0));
+      alloc.free(new Uint8Array(buf(), p, 3));
+      alloc.free(new Int32Array(buf(), big, 1));
+      alloc.free(f32);
+      assert.equal(alloc.stats().count, 0);
+      alloc.check();
+    } finally {
+      setDebug(saved);
+    }
+  }
+});
+
+test('calloc(n, size) allocates n * size zeroed bytes, C\'s form, and refuses a product that overflows', () => {
+  const alloc = createAllocator({ limit: 16 * MB });
+  const p = alloc.alloc(8000);
+  alloc.memory.u8.fill(0xee, p, p + 8000);
+  alloc.free(p);
+  const q = alloc.calloc(1000, 8);
+  assert.ok(alloc.info(q).realSize >= 8000, 'calloc(1000, 8) holds 8000 bytes');
+  assert.ok(alloc.memory.u8.subarray(q, q + 8000).every((b) => b === 0), 'all 8000 zeroed');
+  alloc.free(q);
+  const big = alloc.calloc(3, alloc.objsizeMax);
+  assert.equal(alloc.info(big).isLarge, true, 'a product above objsizeMax: the large path');
+  alloc.free(big);
+  const z = alloc.calloc(0, 8);
+  assert.ok(z !== 0, 'calloc(0, 8) is a valid pointer');
+  alloc.free(z);
+  assert.ok(alloc.info(alloc.calloc(24)).realSize >= 24, 'calloc(size) still works');
+  // A failed allocation may give the spare block back (total drops); nothing else changes.
+  const counters = (): string => JSON.stringify([alloc.stats().used, alloc.stats().count]);
+  const before = counters();
+  throwsLike(() => alloc.calloc(2 ** 30, 8), RangeError, /SmallAlloc\.calloc: n \* size must be at most \d+ bytes, got 1073741824 \* 8/, 'an overflowing product');
+  throwsLike(() => alloc.calloc(2 ** 32, 2 ** 32), RangeError, /SmallAlloc\.calloc: n \* size/, 'a product past 2^53, of two allowed factors');
+  throwsLike(() => alloc.calloc(-1, 8), RangeError, /SmallAlloc\.calloc: n must be/, 'a negative n');
+  throwsLike(() => alloc.calloc(4, 1.5), RangeError, /SmallAlloc\.calloc: size must be/, 'a fractional size');
+  throwsLike(() => alloc.calloc(4, '8' as never), TypeError, /SmallAlloc\.calloc: size must be a number/, 'a string size');
+  throwsLike(() => alloc.calloc(2, 8 * MB), QuotaExceededError, /SmallAlloc\.calloc/, 'over the quota');
+  assert.equal(counters(), before, 'refused callocs change nothing');
+  alloc.check();
+});
+
+test('createAllocator refuses a limit whose quota cannot hold one slab, naming the minimum', () => {
+  throwsLike(() => createAllocator({ limit: 1000 }), RangeError,
+    /createAllocator: limit must be at least 64513 \(a quota of one 65536-byte slab\), got 1000/, 'limit 1000');
+  throwsLike(() => createAllocator({ limit: 64 * KB, slabSize: MB }), RangeError,
+    /createAllocator: limit must be at least 1047553 \(a quota of one 1048576-byte slab\), got 65536/, 'a limit below the slab size asked for');
+  for (const limit of [64 * KB - 1023, 64 * KB, 100 * KB]) {
+    const alloc = createAllocator({ limit });
+    assert.ok(alloc.alloc(1) !== 0, `limit ${limit}: one allocation succeeds`);
+    alloc.check();
+  }
+  assert.ok(createAllocator({ limit: MB - 1023, slabSize: MB }).alloc(100) !== 0, 'the minimum with a given slab size');
+});
+
+test('a double free names a double free, for a large allocation, an allocAs array and a class object', () => {
+  const alloc = createAllocator({ limit: 64 * MB });
+  const large = alloc.alloc(alloc.objsizeMax + 1);
+  const arr = alloc.allocAs(Float64Array, 200_000);
+  const small = alloc.alloc(40);
+  const cases: [string, () => void][] = [
+    ['a large allocation', () => alloc.free(large)],
+    ['an allocAs array', () => alloc.free(arr)],
+    ['an allocAs array, by pointer', () => alloc.free(arr.byteOffset)],
+    ['a class object', () => alloc.free(small)],
+  ];
+  alloc.free(large);
+  alloc.free(arr);
+  alloc.free(small);
+  for (const [what, free] of cases) {
+    const before = JSON.stringify(alloc.stats());
+    const e = expectThrow(free, InvalidPointerError, what);
+    assert.match(e.message, /SmallAlloc\.free: pointer \d+ .*double free/, what);
+    assert.doesNotMatch(e.message, /not in a block handed out by the arena/, what);
+    assert.equal(JSON.stringify(alloc.stats()), before, `${what}: nothing changed`);
+  }
+  alloc.check();
+});
+
+test('the quota error reads flat: what was asked, what the quota has left, no nested parentheses', () => {
+  const alloc = createAllocator({ limit: MB });
+  const pool = new Mempool(alloc.cache, 1000);
+  const errors: Error[] = [];
+  for (const f of [() => alloc.alloc(1000), () => alloc.alloc(300 * KB), () => alloc.alloc(1), () => pool.alloc()]) {
+    try {
+      for (;;) f();
+    } catch (e) {
+      assert.ok(e instanceof QuotaExceededError, String(e));
+      errors.push(e);
+    }
+  }
+  for (const e of errors) {
+    let depth = 0;
+    let max = 0;
+    for (const c of e.message) {
+      if (c === '(') max = Math.max(max, ++depth);
+      if (c === ')') depth--;
+    }
+    assert.ok(max <= 1, `parentheses nest ${max} deep in: ${e.message}`);
+    assert.match(e.message, /quota/);
+    assert.doesNotMatch(e.message, /\b1 bytes\b/, e.message);
   }
 });
 

@@ -7,13 +7,22 @@
  *
  * SmallAlloc's read views: a block freed while views are open keeps its contents and is not
  * handed out again until every view open at the moment of the free has closed.
+ *
+ * SmallAlloc's typed arrays: `allocAs` hands out a view that starts at its allocation's first
+ * byte (under every granularity and objsizeMin); `free` takes back any typed array that starts
+ * there, and refuses, changing nothing, one that starts anywhere inside (a `subarray`, a view
+ * built at an offset).
  */
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
 import {
   InvalidPointerError, Mempool, OutOfMemoryError, Quota, SlabArena, SlabCache, SmallAlloc, type ReadView,
 } from '../../../src/index.js';
+import type { TypedArray } from '../../../src/internal/typed.js';
 import { assertDisjoint, command, expectThrow, sizeArb, stamp, verifyAll, verifyStamp, type Block, type ModelSpec, type Real } from '../../support/model.js';
+
+/** The element types allocAs is run with, 1 to 8 bytes. */
+const TYPES = [Uint8Array, Int16Array, Float32Array, Int32Array, Float64Array, BigInt64Array] as const;
 
 const SLAB = 1 << 16;
 
@@ -175,7 +184,8 @@ interface Held extends Block {
 }
 interface SM {
   objsizeMax: number;
-  readonly live: (Block & { real: number; large: boolean })[];
+  /** `view`: allocAs's typed array over the block, when it came from allocAs. */
+  readonly live: (Block & { real: number; large: boolean; view?: TypedArray })[];
   /** Freed while views were open: contents kept, not reused. */
   readonly held: Held[];
   readonly views: Map<number, ReadView>;
@@ -190,14 +200,19 @@ function release(m: SM, id: number): void {
   for (const h of m.held) h.views.delete(id);
   for (let i = m.held.length - 1; i >= 0; i--) if (m.held[i]!.views.size === 0) m.held.splice(i, 1);
 }
-const smallSpec: ModelSpec<SM, SR, { quotaSlabs: number; factor: number }> = {
+const smallSpec: ModelSpec<SM, SR, { quotaSlabs: number; factor: number; classes: readonly [number, number] }> = {
   name: 'SmallAlloc',
   quickRuns: 30,
   maxCommands: 60,
-  params: fc.record({ quotaSlabs: fc.constantFrom(4, 32), factor: fc.constantFrom(1.05, 1.3, 2) }),
-  setup({ quotaSlabs, factor }) {
+  params: fc.record({
+    quotaSlabs: fc.constantFrom(4, 32),
+    factor: fc.constantFrom(1.05, 1.3, 2),
+    // [objsizeMin, granularity]: the defaults, and classes whose objects are only 4-aligned.
+    classes: fc.constantFrom([16, 8] as const, [4, 4] as const, [5, 1] as const, [16, 4] as const),
+  }),
+  setup({ quotaSlabs, factor, classes: [objsizeMin, granularity] }) {
     const cache = makeCache(quotaSlabs);
-    const small = new SmallAlloc(cache, { allocFactor: factor });
+    const small = new SmallAlloc(cache, { allocFactor: factor, objsizeMin, granularity });
     const model: SM = { objsizeMax: small.objsizeMax, live: [], held: [], views: new Map(), nextView: 1, tag: 0 };
     const real: SR = {
       small,
@@ -236,7 +251,8 @@ const smallSpec: ModelSpec<SM, SR, { quotaSlabs: number; factor: number }> = {
     }),
     command('free', fc.tuple(fc.nat(), fc.boolean()), (m: SM, r: SR, [i, withSize]) => {
       const [b] = m.live.splice(i % m.live.length, 1);
-      if (withSize) r.small.free(b!.ptr, b!.size);
+      // allocAs may have taken a larger class than its bytes ask for: its views go without a size.
+      if (withSize && b!.view === undefined) r.small.free(b!.ptr, b!.size);
       else r.small.free(b!.ptr);
       if (m.views.size > 0) m.held.push({ ptr: b!.ptr, size: b!.size, tag: b!.tag, views: new Set(m.views.keys()) });
     }, (m) => m.live.length > 0),
@@ -284,6 +300,44 @@ const smallSpec: ModelSpec<SM, SR, { quotaSlabs: number; factor: number }> = {
       stamp(u8, p, size, tag);
       m.live.push({ ptr: p, size, real: info.realSize, large: info.isLarge, tag });
     }),
+    command('allocAs', fc.tuple(fc.nat(TYPES.length - 1), fc.oneof(sizeArb(700), fc.integer({ min: 2500, max: 30000 }))), (m: SM, r: SR, [t, n]) => {
+      const s = r.small;
+      const T = TYPES[t]!;
+      const made: TypedArray[] = [];
+      attempt(() => made.push(s.allocAs(T as never, n) as TypedArray), () => JSON.stringify(s.stats().used), `allocAs(${T.name}, ${n})`);
+      const view = made[0];
+      if (view === undefined) return;
+      const p = view.byteOffset;
+      assert.equal(view.buffer, r.cache.arena.memory.buffer, 'a view of the memory');
+      assert.equal(view.length, n);
+      assert.equal(p % T.BYTES_PER_ELEMENT, 0, `allocAs(${T.name}, ${n}) at ${p} is aligned`);
+      const info = s.info(p);
+      assert.ok(info.realSize >= view.byteLength, `allocAs(${T.name}, ${n}) starts at a live allocation's first byte, of ${info.realSize} >= ${view.byteLength} bytes`);
+      assertDisjoint(m.live, p, view.byteLength);
+      assertDisjoint(m.held, p, view.byteLength, 'an allocation over memory a read view still sees');
+      const tag = ++m.tag;
+      stamp(r.cache.arena.memory.u8, p, view.byteLength, tag);
+      m.live.push({ ptr: p, size: view.byteLength, real: info.realSize, large: info.isLarge, tag, view });
+    }),
+    command('freeView', fc.nat(), (m: SM, r: SR, i) => {
+      const [b] = m.live.splice(i % m.live.length, 1);
+      // allocAs's own view, or one built by hand at the allocation's first byte.
+      r.small.free(b!.view ?? new Uint8Array(r.cache.arena.memory.buffer, b!.ptr, b!.size));
+      if (m.views.size > 0) m.held.push({ ptr: b!.ptr, size: b!.size, tag: b!.tag, views: new Set(m.views.keys()) });
+    }, (m) => m.live.length > 0),
+    command('freeInteriorView', fc.tuple(fc.nat(), fc.nat(), fc.boolean()), (m: SM, r: SR, [i, k, sub]) => {
+      const s = r.small;
+      const b = m.live[i % m.live.length]!;
+      const v = b.view;
+      // A subarray of an allocAs view from its second element on, or a byte view anywhere inside.
+      const view = sub && v !== undefined && v.length > 1
+        ? v.subarray(1 + (k % (v.length - 1)))
+        : new Uint8Array(r.cache.arena.memory.buffer, b.ptr + 1 + (k % (b.real - 1)), 1);
+      const before = JSON.stringify([s.stats().used, s.stats().count]);
+      expectThrow(() => s.free(view), InvalidPointerError, `free of a view ${view.byteOffset - b.ptr} bytes into the allocation at ${b.ptr}`);
+      assert.equal(JSON.stringify([s.stats().used, s.stats().count]), before, 'a refused free changes nothing');
+      assert.equal(s.info(b.ptr).realSize, b.real, 'the allocation is still live');
+    }, (m) => m.live.length > 0),
     command('openReadView', fc.constant(null), (m: SM, r: SR) => {
       m.views.set(m.nextView++, r.small.openReadView());
     }, (m) => m.views.size < 4),
