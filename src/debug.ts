@@ -16,9 +16,20 @@ export interface DebugOptions {
   enabled?: boolean;
   /** Run `check()` every this many operations in debug mode; 0 never. Default 1024. */
   checkEvery?: number;
+  /**
+   * The quarantine's bound in frees: `Mempool` and `SmallAlloc` in debug mode hold back from
+   * reuse the slots of at most this many of the latest frees; 0 turns the quarantine off.
+   * Default 1024.
+   */
+  quarantine?: number;
+  /**
+   * The quarantine's bound in bytes: the frees held back hold at most this many bytes (a
+   * large allocation counts its pages; one larger than this is not held). Default 4 MiB.
+   */
+  quarantineBytes?: number;
 }
 
-const state = { enabled: false, checkEvery: 1024 };
+const state = { enabled: false, checkEvery: 1024, quarantine: 1024, quarantineBytes: 4 * 1024 * 1024 };
 
 const env = typeof process !== 'undefined' ? process.env?.['BINALLOC_DEBUG'] : undefined;
 if (env !== undefined && env !== '' && env !== '0') {
@@ -47,8 +58,12 @@ export function setDebug(opts: DebugOptions): Readonly<Required<DebugOptions>> {
   const o = optionsBag<DebugOptions>('setDebug', opts);
   const enabled = optionalBool('setDebug', 'enabled', o.enabled, state.enabled);
   const checkEvery = optionalInt('setDebug', 'checkEvery', o.checkEvery, state.checkEvery, 0, 2 ** 31 - 1);
+  const quarantine = optionalInt('setDebug', 'quarantine', o.quarantine, state.quarantine, 0, 2 ** 31 - 1);
+  const quarantineBytes = optionalInt('setDebug', 'quarantineBytes', o.quarantineBytes, state.quarantineBytes, 0, Number.MAX_SAFE_INTEGER);
   state.enabled = enabled;
   state.checkEvery = checkEvery;
+  state.quarantine = quarantine;
+  state.quarantineBytes = quarantineBytes;
   return { ...state };
 }
 
