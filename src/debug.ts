@@ -47,6 +47,17 @@ if (env !== undefined && env !== '' && env !== '0') {
  * `checkEvery` operations. The environment variable `BINALLOC_DEBUG=1` (or `=N` for
  * `checkEvery` N) switches it on at load.
  *
+ * The quarantine: release mode catches a free of a slot that is free now, but once the slot
+ * has been handed out again, a second free of the old pointer looks like its new owner's free.
+ * So in debug mode `Mempool` and `SmallAlloc` (its large allocations too) hold freed slots back
+ * from reuse, as AddressSanitizer does: the latest `quarantine` frees, within
+ * `quarantineBytes` bytes, stay taken (a second free of one is an `InvalidPointerError`), and
+ * the oldest is reused when the window is full. Under memory pressure an allocator gives its
+ * quarantine back before one of its own allocations fails, so it never makes one fail that
+ * would succeed in release mode. (Another allocator over the same SlabCache does not reach
+ * it: the window is bounded, but the slabs it pins may be more than its bytes.)
+ * `stats().quarantined` counts the frees it holds.
+ *
  * Thread-safety: the switch is this worker's; each worker loads its own copy of the module.
  *
  * Failure: a bad option is a `TypeError`/`RangeError` naming it; the settings are then unchanged.

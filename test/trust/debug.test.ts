@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Arena, BumpArena, FREED_BYTE, FRESH_BYTE, getDebug, Ibuf, InvalidPointerError, LSRegion, Mempool, Obuf, Quota, Region,
+  Arena, BumpArena, formatStats, FREED_BYTE, FRESH_BYTE, getDebug, Ibuf, InvalidPointerError, LSRegion, Mempool, Obuf, Quota, Region,
   setDebug, SlabArena, SlabCache, SmallAlloc, type Memory,
 } from '../../src/index.js';
 
@@ -413,6 +413,7 @@ test('SmallAlloc in debug mode: stats() counts quarantined frees apart from thos
     assert.equal(st.quarantined, 1, 'one of them only by the quarantine; a view sees the other');
     v.close();
     assert.equal(s.stats().quarantined, 2);
+    assert.match(formatStats(s), /of them quarantined\s+2/);
     assert.throws(() => s.free(b), InvalidPointerError);
     s.check();
   });
@@ -434,6 +435,7 @@ for (const enabled of [false, true]) {
       const s = new SmallAlloc(new SlabCache(arena));
       const n = fillAndFree(() => s.tryAlloc(1000), (p) => s.free(p));
       assert.ok(n > 100 && n < 1024, `${n} objects filled the quota, within the default window`);
+      assert.equal(s.stats().quarantined, enabled ? n : 0, 'every free is held in debug mode');
       // Another class, then a large allocation, then the same class again: all need that memory.
       assert.ok(fillAndFree(() => s.tryAlloc(3000), (p) => s.free(p)) > n / 4, 'another class gets the memory');
       const big = s.alloc(4 * SLAB);
@@ -449,6 +451,7 @@ for (const enabled of [false, true]) {
       const m = new Mempool(new SlabCache(arena), 1000);
       const n = fillAndFree(() => m.tryAlloc(), (p) => m.free(p));
       assert.ok(n > 100 && n < 1024, `${n} objects filled the quota, within the default window`);
+      assert.equal(m.stats().quarantined, enabled ? n : 0, 'every free is held in debug mode');
       assert.equal(fillAndFree(() => m.tryAlloc(), (p) => m.free(p)), n, 'as many fit again');
       assert.ok(m.alloc() !== 0);
       m.check();

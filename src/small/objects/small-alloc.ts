@@ -19,7 +19,9 @@
  * and checks owner and pool id before the pool's own free. Deferred frees due and read views
  * cost one field test each (`fastMax`, `fastFree`, the pools' `quick` flag). In debug mode
  * the fast paths are off: every call takes the slow paths, which count this allocator's
- * operations and run its whole check() (its pools included) every checkEvery of them.
+ * operations and run its whole check() (its pools included) every checkEvery of them, and
+ * frees are held in the read views' queue for the quarantine too (read-views.ts), released
+ * as they leave its window, or all at once before an allocation would fail.
  *
  * Its pools call nothing of it: a pool that finds no slab returns 0, and the SmallAlloc takes
  * in what all its pools hold (remote frees, releasable deferred frees) and tries again.
