@@ -16,9 +16,20 @@ export interface DebugOptions {
   enabled?: boolean;
   /** Run `check()` every this many operations in debug mode; 0 never. Default 1024. */
   checkEvery?: number;
+  /**
+   * The quarantine's bound in frees: `Mempool` and `SmallAlloc` in debug mode hold back from
+   * reuse the slots of at most this many of the latest frees; 0 turns the quarantine off.
+   * Default 1024.
+   */
+  quarantine?: number;
+  /**
+   * The quarantine's bound in bytes: the frees held back hold at most this many bytes (a
+   * large allocation counts its pages; one larger than this is not held). Default 4 MiB.
+   */
+  quarantineBytes?: number;
 }
 
-const state = { enabled: false, checkEvery: 1024 };
+const state = { enabled: false, checkEvery: 1024, quarantine: 1024, quarantineBytes: 4 * 1024 * 1024 };
 
 const env = typeof process !== 'undefined' ? process.env?.['BINALLOC_DEBUG'] : undefined;
 if (env !== undefined && env !== '' && env !== '0') {
@@ -36,6 +47,17 @@ if (env !== undefined && env !== '' && env !== '0') {
  * `checkEvery` operations. The environment variable `BINALLOC_DEBUG=1` (or `=N` for
  * `checkEvery` N) switches it on at load.
  *
+ * The quarantine: release mode catches a free of a slot that is free now, but once the slot
+ * has been handed out again, a second free of the old pointer looks like its new owner's free.
+ * So in debug mode `Mempool` and `SmallAlloc` (its large allocations too) hold freed slots back
+ * from reuse, as AddressSanitizer does: the latest `quarantine` frees, within
+ * `quarantineBytes` bytes, stay taken (a second free of one is an `InvalidPointerError`), and
+ * the oldest is reused when the window is full. Under memory pressure an allocator gives its
+ * quarantine back before one of its own allocations fails, so it never makes one fail that
+ * would succeed in release mode. (Another allocator over the same SlabCache does not reach
+ * it: the window is bounded, but the slabs it pins may be more than its bytes.)
+ * `stats().quarantined` counts the frees it holds.
+ *
  * Thread-safety: the switch is this worker's; each worker loads its own copy of the module.
  *
  * Failure: a bad option is a `TypeError`/`RangeError` naming it; the settings are then unchanged.
@@ -47,8 +69,12 @@ export function setDebug(opts: DebugOptions): Readonly<Required<DebugOptions>> {
   const o = optionsBag<DebugOptions>('setDebug', opts);
   const enabled = optionalBool('setDebug', 'enabled', o.enabled, state.enabled);
   const checkEvery = optionalInt('setDebug', 'checkEvery', o.checkEvery, state.checkEvery, 0, 2 ** 31 - 1);
+  const quarantine = optionalInt('setDebug', 'quarantine', o.quarantine, state.quarantine, 0, 2 ** 31 - 1);
+  const quarantineBytes = optionalInt('setDebug', 'quarantineBytes', o.quarantineBytes, state.quarantineBytes, 0, Number.MAX_SAFE_INTEGER);
   state.enabled = enabled;
   state.checkEvery = checkEvery;
+  state.quarantine = quarantine;
+  state.quarantineBytes = quarantineBytes;
   return { ...state };
 }
 

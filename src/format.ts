@@ -112,6 +112,8 @@ function formatSmallAlloc(a: SmallAlloc): string {
       ['open views', String(st.views)],
       ['closed by GC', String(st.viewsCollected)],
       ['deferred frees', String(st.deferred)],
+      // Debug mode's quarantine; release mode's table stays as it was.
+      ...(st.quarantined > 0 ? [['of them quarantined', String(st.quarantined)] as [string, string]] : []),
     ]),
     '',
     ...block('memory source', [
@@ -133,6 +135,7 @@ function formatMempool(p: Mempool): string {
     ['slabs', `${st.slabs} of ${formatBytes(st.slabSize)}, ${st.objectsPerSlab} objects each`],
     ['empty slabs', String(st.emptySlabs)],
     ['deferred frees', String(st.deferred)],
+    ...(st.quarantined > 0 ? [['of them quarantined', String(st.quarantined)] as [string, string]] : []),
   ]).join('\n');
 }
 

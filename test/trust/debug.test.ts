@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Arena, BumpArena, FREED_BYTE, FRESH_BYTE, getDebug, Ibuf, InvalidPointerError, LSRegion, Mempool, Obuf, Quota, Region,
+  Arena, BumpArena, formatStats, FREED_BYTE, FRESH_BYTE, getDebug, Ibuf, InvalidPointerError, LSRegion, Mempool, Obuf, Quota, Region,
   setDebug, SlabArena, SlabCache, SmallAlloc, type Memory,
 } from '../../src/index.js';
 
@@ -91,7 +91,7 @@ const subjects: [string, () => Subject][] = [
   }],
 ];
 
-function withDebug(opts: { enabled: boolean; checkEvery?: number }, fn: () => void): void {
+function withDebug(opts: Parameters<typeof setDebug>[0], fn: () => void): void {
   const saved = getDebug();
   setDebug(opts);
   try {
@@ -290,3 +290,171 @@ test('Arena and BumpArena in debug mode run their check() every checkEvery opera
     setDebug(saved);
   }
 });
+
+// ---- the quarantine: a double free after the slot would have been handed out again ----
+//
+// In release mode a free of a slot that is free now is caught; once the slot is handed out
+// again, a second free of the old pointer looks like the new owner's free. Debug mode holds
+// freed slots back from reuse for a bounded window, so such a double free is caught there.
+
+/** An allocator of one size, as the quarantine tests drive it. */
+interface Quarantining {
+  memory: Memory;
+  alloc(): number;
+  tryAlloc(): number;
+  free(ptr: number): void;
+  stats(): { used: number; total: number; quarantined: number };
+  check(): void;
+  /** Allocations that, in release mode, surely hand a just-freed slot out again. */
+  reuseWithin: number;
+}
+
+const quarantining: [string, (c: SlabCache) => Quarantining][] = [
+  ['SmallAlloc (class objects)', (c) => {
+    const s = new SmallAlloc(c);
+    return { memory: c.arena.memory, alloc: () => s.alloc(40), tryAlloc: () => s.tryAlloc(40), free: (p) => s.free(p),
+      stats: () => s.stats(), check: () => s.check(), reuseWithin: 1 };
+  }],
+  ['SmallAlloc (large allocations)', (c) => {
+    const s = new SmallAlloc(c);
+    const size = s.objsizeMax + 1000;
+    return { memory: c.arena.memory, alloc: () => s.alloc(size), tryAlloc: () => s.tryAlloc(size), free: (p) => s.free(p),
+      stats: () => s.stats(), check: () => s.check(), reuseWithin: 1 };
+  }],
+  ['Mempool', (c) => {
+    const m = new Mempool(c, 40);
+    return { memory: c.arena.memory, alloc: () => m.alloc(), tryAlloc: () => m.tryAlloc(), free: (p) => m.free(p),
+      stats: () => m.stats(), check: () => m.check(), reuseWithin: 1 };
+  }],
+];
+
+for (const [name, make] of quarantining) {
+  test(`${name}: without debug mode the next allocation reuses a freed slot (what the quarantine guards)`, () => {
+    withDebug({ enabled: false }, () => {
+      const s = make(new SlabCache(small().arena));
+      s.alloc();
+      const a = s.alloc();
+      s.free(a);
+      const again: number[] = [];
+      for (let i = 0; i < s.reuseWithin; i++) again.push(s.alloc());
+      assert.ok(again.includes(a), `release mode hands ${a} out again within ${s.reuseWithin} allocations`);
+    });
+  });
+
+  test(`${name} in debug mode catches a double free made after the slot would have been reused, and changes nothing`, () => {
+    withDebug({ enabled: true, checkEvery: 16 }, () => {
+      const s = make(new SlabCache(small().arena));
+      s.alloc();
+      const a = s.alloc();
+      s.free(a);
+      // Far more allocations than release mode needs to hand `a` out again.
+      const later: number[] = [];
+      for (let i = 0; i < 10 * s.reuseWithin + 5; i++) {
+        const p = s.alloc();
+        assert.notEqual(p, a, `the freed ${a} was handed out again after ${i} allocations`);
+        s.memory.u8.fill(0x5c, p, p + 8);
+        later.push(p);
+      }
+      const before = JSON.stringify(s.stats());
+      assert.throws(() => s.free(a), InvalidPointerError, 'the second free of a quarantined slot');
+      assert.equal(JSON.stringify(s.stats()), before, 'nothing changed');
+      for (const p of later) assert.equal(firstNot(s.memory.u8, p, p + 8, 0x5c), -1, `live ${p} untouched`);
+      s.check();
+    });
+  });
+}
+
+test('Mempool in debug mode: the quarantine is bounded in count; after that many more frees the oldest slot is reused', () => {
+  withDebug({ enabled: true, checkEvery: 1, quarantine: 8 }, () => {
+    const c = new SlabCache(small().arena);
+    const m = new Mempool(c, 40);
+    const a = m.alloc();
+    const others: number[] = [];
+    for (let i = 0; i < 8; i++) others.push(m.alloc());
+    m.free(a);
+    for (const p of others.slice(0, 7)) m.free(p);
+    assert.equal(m.stats().quarantined, 8, 'a and 7 more are held');
+    assert.throws(() => m.free(a), InvalidPointerError, 'still caught within the window');
+    m.free(others[7]!);
+    assert.equal(m.stats().quarantined, 8, 'the window holds 8');
+    let found = false;
+    for (let i = 0; i < m.stats().objectsPerSlab && !found; i++) found = m.alloc() === a;
+    assert.ok(found, `${a} is handed out again once it left the window`);
+    m.check();
+  });
+});
+
+test('SmallAlloc in debug mode: the quarantine is bounded in bytes too', () => {
+  withDebug({ enabled: true, checkEvery: 1, quarantine: 1000, quarantineBytes: 400 }, () => {
+    const c = new SlabCache(small().arena);
+    const s = new SmallAlloc(c);
+    const ptrs: number[] = [];
+    for (let i = 0; i < 30; i++) ptrs.push(s.alloc(40));
+    for (const p of ptrs) s.free(p);
+    const st = s.stats();
+    assert.ok(st.quarantined >= 1 && st.quarantined * 40 <= 400, `${st.quarantined} objects of 40 bytes held within 400 bytes`);
+    assert.equal(st.count, 0);
+    s.check();
+  });
+});
+
+test('SmallAlloc in debug mode: stats() counts quarantined frees apart from those held for read views', () => {
+  withDebug({ enabled: true, checkEvery: 1 }, () => {
+    const c = new SlabCache(small().arena);
+    const s = new SmallAlloc(c);
+    const a = s.alloc(40);
+    const b = s.alloc(40);
+    s.free(a);
+    assert.equal(s.stats().quarantined, 1);
+    const v = s.openReadView();
+    s.free(b);
+    const st = s.stats();
+    assert.equal(st.deferred, 2, 'both are held back');
+    assert.equal(st.quarantined, 1, 'one of them only by the quarantine; a view sees the other');
+    v.close();
+    assert.equal(s.stats().quarantined, 2);
+    assert.match(formatStats(s), /of them quarantined\s+2/);
+    assert.throws(() => s.free(b), InvalidPointerError);
+    s.check();
+  });
+});
+
+/** Fills `s` until it fails, frees everything; returns how many fit. */
+function fillAndFree(tryAlloc: () => number, free: (p: number) => void): number {
+  const ptrs: number[] = [];
+  for (let p; (p = tryAlloc()) !== 0;) ptrs.push(p);
+  for (const p of ptrs) free(p);
+  return ptrs.length;
+}
+
+for (const enabled of [false, true]) {
+  const mode = enabled ? 'in debug mode' : 'in release mode';
+  test(`SmallAlloc ${mode}: memory freed (and quarantined) is given back before an allocation fails`, () => {
+    withDebug({ enabled, checkEvery: 0 }, () => {
+      const arena = new SlabArena({ quota: new Quota(8 * SLAB), slabSize: SLAB });
+      const s = new SmallAlloc(new SlabCache(arena));
+      const n = fillAndFree(() => s.tryAlloc(1000), (p) => s.free(p));
+      assert.ok(n > 100 && n < 1024, `${n} objects filled the quota, within the default window`);
+      assert.equal(s.stats().quarantined, enabled ? n : 0, 'every free is held in debug mode');
+      // Another class, then a large allocation, then the same class again: all need that memory.
+      assert.ok(fillAndFree(() => s.tryAlloc(3000), (p) => s.free(p)) > n / 4, 'another class gets the memory');
+      const big = s.alloc(4 * SLAB);
+      s.free(big);
+      assert.equal(fillAndFree(() => s.tryAlloc(1000), (p) => s.free(p)), n, 'the same class fits as many again');
+      s.check();
+    });
+  });
+
+  test(`Mempool ${mode}: memory freed (and quarantined) is reused before an allocation fails`, () => {
+    withDebug({ enabled, checkEvery: 0 }, () => {
+      const arena = new SlabArena({ quota: new Quota(8 * SLAB), slabSize: SLAB });
+      const m = new Mempool(new SlabCache(arena), 1000);
+      const n = fillAndFree(() => m.tryAlloc(), (p) => m.free(p));
+      assert.ok(n > 100 && n < 1024, `${n} objects filled the quota, within the default window`);
+      assert.equal(m.stats().quarantined, enabled ? n : 0, 'every free is held in debug mode');
+      assert.equal(fillAndFree(() => m.tryAlloc(), (p) => m.free(p)), n, 'as many fit again');
+      assert.ok(m.alloc() !== 0);
+      m.check();
+    });
+  });
+}

@@ -338,6 +338,10 @@ const rows: Row[] = [
     call: (_w, v) => setDebug({ checkEvery: v as never }) },
   { target: 'setDebug', arg: 'enabled', kind: 'bool', optional: true, make: () => ({}),
     call: (_w, v) => setDebug({ enabled: v as never }) },
+  { target: 'setDebug', arg: 'quarantine', kind: 'int', optional: true, make: () => ({}),
+    call: (_w, v) => setDebug({ quarantine: v as never }) },
+  { target: 'setDebug', arg: 'quarantineBytes', kind: 'int', optional: true, make: () => ({}),
+    call: (_w, v) => setDebug({ quarantineBytes: v as never }) },
 ];
 
 function bump(): World {

@@ -16,7 +16,8 @@
  *   of REMOTE and HELD clear;
  * - taken (ALLOCATED slots) + nfree == count; popcount(HELD) == deferred;
  * - for the current slab, `scan` is one of its ALLOCATED words and `hot` is 0 or a free slot;
- * - in debug mode, every free slot holds the poison it was freed with;
+ * - in debug mode, every free slot holds the poison it was freed with, and so does every held
+ *   slot while no read view is open (the quarantine's);
  * - nfree >= coldLimit  =>  s is in the heap (a slab that filled up leaves the heap lazily,
  *   when an allocation finds it full at the top, and stays out, "cold", until a twelfth of its
  *   slots are free again); the heap is ordered by address; current == its top;
@@ -24,19 +25,23 @@
  *   SlabCache share one spare-block slot (spare-block.ts), so together they keep at most one
  *   empty slab; any other slab that empties goes back to the cache at once;
  * - Σ (taken - deferred) == pool.count (remote frees not yet taken in are still counted);
- *   pool.count == liveRest + the current slab's taken - deferred.
+ *   pool.count == liveRest + the current slab's taken - deferred;
+ * - a pool of its own (its deferred slots are debug mode's quarantine): |queue| == Σ deferred,
+ *   and the queue's own invariants (read-views.ts) hold.
  */
 import { FREED_BYTE } from '../../debug.js';
 import { Page } from '../slabs/page-map.js';
 import { Mark, popcount, tailBits, Word } from './block-header.js';
 import type { Mempool } from './mempool.js';
+import type { ReadViews } from './read-views.js';
 
 /**
  * Walks every slab of `pool` and throws an Error naming the first broken invariant (see the
  * module header). Remote frees are taken in first. `name`, `pageMap` and `order1` are the
- * pool's own (fields it keeps private). @internal
+ * pool's own (fields it keeps private); `views` is its queue of held frees when the pool is
+ * its own (a SmallAlloc checks the queue it shares with its pools). @internal
  */
-export function checkMempool(pool: Mempool, name: string, pageMap: Uint8Array, order1: number): void {
+export function checkMempool(pool: Mempool, name: string, pageMap: Uint8Array, order1: number, views: ReadViews | null): void {
   const heap = pool.heap;
   pool.takeRemote();
   // Current views: the pool's own copies may predate slabs it adopted or grew into.
@@ -79,7 +84,8 @@ export function checkMempool(pool: Mempool, name: string, pageMap: Uint8Array, o
       if ((a & past) !== past || ((r | d) & past) !== 0) fail(`${at}: the bits past the last slot are wrong (word ${w})`);
       taken += popcount(a) - popcount(past);
       held += popcount(d);
-      if (pool.debug) checkPoison(pool, at, s, w, a, fail);
+      // Slots held with no view open (debug mode's quarantine) are poisoned as free ones are.
+      if (pool.debug) checkPoison(pool, at, s, w, pool.views.anyOpen ? a : a & ~d, fail);
     }
     const nfree = pool.nfree(s); // the current slab's, recounted from its bitmap
     const def = u32[h + Word.DEFERRED]!;
@@ -106,12 +112,17 @@ export function checkMempool(pool: Mempool, name: string, pageMap: Uint8Array, o
   if (empties > 1) fail(`${empties} empty slabs, at most 1 (the spare) is kept`);
   if (live !== pool.count) fail(`the bitmaps hold ${live} objects, count says ${pool.count}`);
   if (deferred !== pool.deferredCount) fail(`slabs hold ${deferred} deferred slots, pool says ${pool.deferredCount}`);
+  if (views !== null) {
+    if (views.size !== deferred) fail(`the queue of held frees has ${views.size} entries, slabs hold ${deferred} deferred slots`);
+    const problem = views.problem();
+    if (problem !== null) fail(problem);
+  }
   const problem = heap.problem(u32);
   if (problem !== null) fail(problem);
   if (pool.cur !== heap.top) fail(`current slab ${pool.cur} is not the heap top`);
 }
 
-/** Fails unless every free slot in ALLOCATED word `w` (value `a`) of slab `s` is all poison. */
+/** Fails unless every slot whose bit in `a` (word `w` of slab `s`) is clear is all poison. */
 function checkPoison(pool: Mempool, at: string, s: number, w: number, a: number, fail: (msg: string) => never): void {
   for (let b = 0; b < 32; b++) {
     const idx = w * 32 + b;

@@ -30,8 +30,10 @@ export interface MempoolStats {
   objectsPerSlab: number;
   /** Empty slabs held (0 or 1: the spare). */
   emptySlabs: number;
-  /** Objects freed but held back for read views (SmallAlloc). */
+  /** Objects freed but held back: for read views (SmallAlloc), or in debug mode's quarantine. */
   deferred: number;
+  /** Of those, the objects held back by debug mode's quarantine alone (no read view sees them). */
+  quarantined: number;
 }
 
 /** `pool`'s statistics (remote frees are taken in first). @internal */
@@ -49,5 +51,6 @@ export function mempoolStats(pool: Mempool): MempoolStats {
     objectsPerSlab: pool.objcount,
     emptySlabs: empty,
     deferred: pool.deferredCount,
+    quarantined: pool.quarantined,
   };
 }

@@ -240,9 +240,11 @@ export class Mempool {
     this.tag = headerTag(this.ownerId, this.poolId);
     this.classIndex = classIndex;
     this.hosted = views !== null;
-    this.views = views ?? new ReadViews();
-    this.name = views === null ? `Mempool(objsize ${objsize})` : 'SmallAlloc';
     const d = getDebug();
+    // A pool of its own holds frees back only for debug mode's quarantine; a SmallAlloc's
+    // pool shares the SmallAlloc's queue.
+    this.views = views ?? new ReadViews(d.enabled ? d.quarantine : 0, d.quarantineBytes);
+    this.name = views === null ? `Mempool(objsize ${objsize})` : 'SmallAlloc';
     this.debug = d.enabled;
     this.periodic = new PeriodicCheck(d.checkEvery);
     this.quick = !this.debug && !this.views.anyOpen;
@@ -353,7 +355,7 @@ export class Mempool {
         // Memory is short: remote frees count now. A SmallAlloc's pool returns 0 instead: the
         // SmallAlloc takes in what all its pools hold, and tries again.
         if (this.hosted) return 0;
-        if (this.takeRemote() > 0) continue;
+        if (this.takeRemote() > 0 || this.releaseQuarantine() > 0) continue;
         if (!throwing) return 0;
         this.cache.noMemory(`${this.name}.alloc`, this.objsize);
       }
@@ -477,7 +479,7 @@ export class Mempool {
     if ((a & bit) === 0 || (i32[w + 2 * bw]! & bit) !== 0) this.invalid(ptr, 'is not allocated (a double free?)', caller);
     if ((i32[w + bw]! & bit) !== 0) this.invalid(ptr, 'was already freed by another worker', caller);
     if (s !== this.cur) this.liveRest--;
-    if (this.views.anyOpen) {
+    if (this.views.holding) {
       this.defer(ptr, s, w, bit);
       return;
     }
@@ -504,17 +506,40 @@ export class Mempool {
   }
 
   /**
-   * Holds a freed slot back, taken, while a read view may still see it: its REMOTE bit marks
-   * it no longer live (every free path refuses it), its HELD bit tells it from a remote free.
-   * `w` and `bit` are its ALLOCATED word and bit.
+   * Holds a freed slot back, taken, while a read view may still see it or debug mode's
+   * quarantine holds it: its REMOTE bit marks it no longer live (every free path refuses it),
+   * its HELD bit tells it from a remote free. `w` and `bit` are its ALLOCATED word and bit.
    */
   private defer(ptr: number, s: number, w: number, bit: number): void {
     Atomics.or(this.i32, w + this.bw, bit);
     this.i32[w + 2 * this.bw]! |= bit;
     this.u32[(s >>> 2) + Word.DEFERRED]!++;
     this.deferredCount++;
-    this.views.defer(ptr);
-    if (this.debug) this.debugOps();
+    this.views.defer(ptr, this.objsize);
+    if (this.debug) {
+      // Quarantined, not seen by a view: poisoned now, so a read after the free shows it.
+      if (!this.views.anyOpen) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
+      if (!this.hosted) this.releaseOverflow();
+      this.debugOps();
+    }
+  }
+
+  /**
+   * A pool of its own: releases what left the quarantine's window (a SmallAlloc releases its
+   * pools' frees itself).
+   */
+  private releaseOverflow(): void {
+    for (let p; (p = this.views.takeReleasable()) !== 0;) this.releaseDeferred(p, p - (p & this.slabMask));
+  }
+
+  /**
+   * A pool of its own, short of memory: releases every quarantined slot, so the quarantine
+   * never makes an allocation fail. Returns how many.
+   */
+  private releaseQuarantine(): number {
+    let n = 0;
+    for (let p; (p = this.views.takeUnseen()) !== 0; n++) this.releaseDeferred(p, p - (p & this.slabMask));
+    return n;
   }
 
   /** A deferred slot of our slab `s` may be reused now. @internal */
@@ -611,7 +636,10 @@ export class Mempool {
 
   /** Takes in the remote frees of every slab whose pending flag is up; returns the slots freed. @internal */
   takeRemote(): number {
-    return takeRemote(this);
+    const n = takeRemote(this);
+    // Remote frees taken in join the quarantine too: what leaves its window goes now.
+    if (n !== 0 && !this.hosted && this.views.quarantining) this.releaseOverflow();
+    return n;
   }
 
   /** True when slab `s` (a formatted mempool slab) has this pool's objsize and geometry. @internal */
@@ -644,11 +672,29 @@ export class Mempool {
   /** Every slab back to the cache; the pool is empty and usable again. */
   destroy(): void {
     destroySlabs(this);
+    // A pool of its own empties its quarantine (a SmallAlloc resets the queue it shares).
+    if (!this.hosted) this.views.reset();
   }
 
   /** Deferred slots held now (SmallAlloc's check compares them with its queue). @internal */
   get deferred(): number {
     return this.deferredCount;
+  }
+
+  /** Slots held by debug mode's quarantine alone (no read view sees them). @internal */
+  get quarantined(): number {
+    if (!this.views.quarantining) return 0;
+    if (!this.hosted) return this.views.quarantined();
+    this.refresh();
+    // Stats only: a closure is fine here.
+    return this.views.quarantined((p) => this.isOurSlab(p - (p & this.slabMask)));
+  }
+
+  /** True when `s` is a mempool slab this pool holds, as its header and our list say. */
+  private isOurSlab(s: number): boolean {
+    const h = s >>> 2;
+    return this.u32[h + Word.MAGIC] === Mark.MEMPOOL && this.f64[(s >>> 3) + 1] === this.tag &&
+      this.slabs[this.u32[h + Word.LISTIDX]!] === s;
   }
 
   /**
@@ -657,7 +703,7 @@ export class Mempool {
    * @throws Error naming the first broken invariant.
    */
   check(): void {
-    checkMempool(this, this.name, this.pageMap, this.order1);
+    checkMempool(this, this.name, this.pageMap, this.order1, this.hosted ? null : this.views);
   }
 
   // ---- the heap of slabs with room: it returns its new top, which becomes current ----

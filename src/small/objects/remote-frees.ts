@@ -45,7 +45,8 @@ function takeSlab(pool: Mempool, s: number): number {
   const isCur = s === pool.cur;
   Atomics.store(i32, h + Word.PENDING, 0);
   const aw = h + Word.WORDS;
-  const views = pool.views.anyOpen;
+  // Held back (HELD bits) while a read view is open or debug mode's quarantine is on.
+  const views = pool.views.holding;
   let n = 0;
   for (let w = 0; w < bw; w++) {
     // Atomic: ordered after the flag store above. HELD bits are deferred slots, not frees.
@@ -64,8 +65,8 @@ function takeSlab(pool: Mempool, s: number): number {
     if (views || pool.debug) {
       for (let rest = bits; rest !== 0; rest &= rest - 1) {
         const ptr = s + pool.first + (w * 32 + 31 - Math.clz32(rest & -rest)) * pool.stride;
-        if (views) pool.views.defer(ptr);
-        else pool.u8.fill(FREED_BYTE, ptr, ptr + pool.objsize);
+        if (views) pool.views.defer(ptr, pool.objsize);
+        if (pool.debug && !pool.views.anyOpen) pool.u8.fill(FREED_BYTE, ptr, ptr + pool.objsize);
       }
     }
   }

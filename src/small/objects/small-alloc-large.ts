@@ -14,8 +14,9 @@
  *
  * Invariants (checked by SmallAlloc.check): `live` == allocations held in state LIVE or REMOTE
  * and `used` == their bytes asked for; `deferred` == those in state DEFERRED (they wait in the
- * read views' queue); `total` == the pages of all held; every tag held names `id`.
+ * queue of held frees: for read views, or in debug mode's quarantine); `total` == the pages of all held; every tag held names `id`.
  */
+import { FREED_BYTE } from '../../debug.js';
 import type { SlabCache } from '../slabs/slab-cache.js';
 import { LargeState, largeFail, largeId, largeState, largeWord, liveLargeWord, tagIndex } from './large.js';
 import type { ReadViews } from './read-views.js';
@@ -37,7 +38,7 @@ export class LargeAllocations {
 
   /**
    * `tags` is the arena's page tags; `id` the SmallAlloc's (in its tags); `views` the queue a
-   * free joins while a view is open.
+   * free joins while frees are held back (a view open, debug mode's quarantine).
    */
   constructor(
     private readonly cache: SlabCache,
@@ -64,12 +65,15 @@ export class LargeAllocations {
 
   /** Our large allocation at `s` (state LIVE or REMOTE) is freed now. */
   free(s: number): void {
+    const size = this.size(s);
     this.live--;
-    this.used -= this.size(s);
-    if (this.views.anyOpen) {
+    this.used -= size;
+    if (this.views.holding) {
       Atomics.store(this.tags, tagIndex(s), largeWord(LargeState.DEFERRED, this.id));
       this.deferred++;
-      this.views.defer(s);
+      this.views.defer(s, this.cache.pagesSize(size));
+      // Debug mode's quarantine, no view sees it: poisoned now, as a class object is.
+      if (!this.views.anyOpen) this.cache.arena.memory.u8.fill(FREED_BYTE, s, s + size);
       return;
     }
     this.drop(s);

@@ -36,8 +36,13 @@ export interface SmallStats {
     /** Bytes of pages they hold. */
     total: number;
   };
-  /** Frees held back for read views. */
+  /** Frees held back: for read views, or in debug mode's quarantine. */
   deferred: number;
+  /**
+   * Of those, the frees held back by debug mode's quarantine alone (no read view sees them):
+   * their slots are not reused yet, so a second free of one is caught.
+   */
+  quarantined: number;
   /** Read views open now. */
   views: number;
   /** Read views dropped without close() and closed when the garbage collector reclaimed them. */
@@ -48,7 +53,8 @@ export interface SmallStats {
 
 /**
  * The statistics of a SmallAlloc, from its class pools, its adopted pools, its large
- * allocations, the views open now and the views the garbage collector closed. @internal
+ * allocations, the views open now, the views the garbage collector closed and the frees its
+ * quarantine holds. @internal
  */
 export function smallStats(
   pools: readonly (Mempool | null)[],
@@ -56,6 +62,7 @@ export function smallStats(
   large: LargeAllocations,
   views: number,
   viewsCollected: number,
+  quarantined: number,
 ): SmallStats {
   const classes: SmallClassStats[] = [];
   let used = large.used;
@@ -79,6 +86,7 @@ export function smallStats(
     used, total, count,
     large: { count: large.live, used: large.used, total: large.total },
     deferred,
+    quarantined,
     views,
     viewsCollected,
     classes,

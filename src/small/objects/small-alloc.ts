@@ -19,7 +19,9 @@
  * and checks owner and pool id before the pool's own free. Deferred frees due and read views
  * cost one field test each (`fastMax`, `fastFree`, the pools' `quick` flag). In debug mode
  * the fast paths are off: every call takes the slow paths, which count this allocator's
- * operations and run its whole check() (its pools included) every checkEvery of them.
+ * operations and run its whole check() (its pools included) every checkEvery of them, and
+ * frees are held in the read views' queue for the quarantine too (read-views.ts), released
+ * as they leave its window, or all at once before an allocation would fail.
  *
  * Its pools call nothing of it: a pool that finds no slab returns 0, and the SmallAlloc takes
  * in what all its pools hold (remote frees, releasable deferred frees) and tries again.
@@ -39,7 +41,7 @@
  * - open views == views not closed; generations in the queue never decrease.
  */
 import { checkInstance, checkInt, checkPointer } from '../../internal/checks.js';
-import { getDebug, PeriodicCheck } from '../../debug.js';
+import { FREED_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../../internal/typed.js';
 import { holdViews, MAX_BYTE_LENGTH, type Memory } from '../../memory.js';
@@ -156,8 +158,8 @@ export class SmallAlloc {
   private readonly periodic: PeriodicCheck;
   /** Pools adopted with an objsize outside the classes, by objsize. */
   private extra = new Map<number, Mempool>();
-  /** The open views and the frees held back for them, shared with the pools. */
-  private readonly views = new ReadViews();
+  /** The open views and the frees held back for them (and for debug mode's quarantine), shared with the pools. */
+  private declare readonly views: ReadViews;
   /** Views closed by the garbage collector (dropped without close()). */
   private viewsCollected = 0;
 
@@ -204,6 +206,7 @@ export class SmallAlloc {
     const d = getDebug();
     this.debug = d.enabled;
     this.periodic = new PeriodicCheck(d.checkEvery);
+    this.views = new ReadViews(d.enabled ? d.quarantine : 0, d.quarantineBytes);
     this.id = newPoolId(this);
     this.ownerId = cache.ownerId;
     const memory = cache.arena.memory;
@@ -573,7 +576,12 @@ export class SmallAlloc {
         console.warn(`SmallAlloc: a read view (generation ${v.gen}) was garbage-collected without close(); close views when done, or use \`using\``);
       }
     }
-    if (!this.views.anyOpen) this.viewsChanged();
+    if (!this.views.anyOpen) {
+      this.viewsChanged();
+      // Debug mode: what views kept readable and the quarantine still holds is poisoned now,
+      // as a free with no view open poisons at once (check() then finds writes into it).
+      if (this.debug) for (const [p, n] of this.views.entries()) this.memory.u8.fill(FREED_BYTE, p, p + n);
+    }
     this.updateReleasable();
   }
 
@@ -588,8 +596,13 @@ export class SmallAlloc {
     for (const p of this.extra.values()) p.viewsChanged();
   }
 
-  /** Debug mode: one more operation; every checkEvery of them, check everything. */
+  /**
+   * Debug mode: one more operation; what left the quarantine's window goes; every checkEvery
+   * operations, check everything.
+   */
   private debugOp(): void {
+    this.updateReleasable();
+    if (this.releasable) this.collect(BATCH);
     if (this.periodic.due()) this.verify(false);
   }
 
@@ -614,10 +627,14 @@ export class SmallAlloc {
     poolOf(this.u32, this.pools, this.extra, s)!.releaseDeferred(ptr, s);
   }
 
-  /** Takes in every remote free and releases every releasable deferred free; true if any. */
+  /**
+   * Takes in every remote free and releases every deferred free no open view can see, debug
+   * mode's quarantine included (it never makes an allocation fail); true if any.
+   */
   private reclaimAll(): boolean {
     let n = this.takeRemoteAll();
-    while (this.releasable) n += this.collect(Infinity);
+    for (let ptr; (ptr = this.views.takeUnseen()) !== 0; n++) this.releaseOne(ptr);
+    this.updateReleasable();
     return n > 0;
   }
 
@@ -670,7 +687,7 @@ export class SmallAlloc {
   stats(): SmallStats {
     this.takeRemoteAll();
     if (this.releasable) this.collect(BATCH);
-    return smallStats(this.pools, this.extra, this.large, this.views.open, this.viewsCollected);
+    return smallStats(this.pools, this.extra, this.large, this.views.open, this.viewsCollected, this.views.quarantined());
   }
 
   /**
