@@ -5,7 +5,8 @@
  * allocator destroyed, the arena has no slab handed out (`arena.used === 0`) and every
  * `check()` passes.
  *
- * A. capacity after churn (spare slabs kept per size class must not eat the quota);
+ * A. capacity after churn (spare slabs kept per size class must not eat the quota; a buffer after
+ *    a pool's churn gets what it gets on a fresh arena);
  * B. a large allocation of a power of two takes that many bytes, not twice as many;
  * C. adopt() of a live thread is refused and changes nothing;
  * D. error classes and messages of SmallAlloc, and one rule for pointer arguments;
@@ -21,6 +22,7 @@ import { threadId } from 'node:worker_threads';
 import {
   Ibuf, InvalidPointerError, LSRegion, Mempool, Obuf, Region, OutOfMemoryError, Quota, QuotaExceededError, SlabArena, SlabCache, SmallAlloc,
 } from '../../src/index.js';
+import { seeded, type Rng } from '../../dev/rng.js';
 
 const KB = 1024;
 const MB = 1024 * KB;
@@ -176,6 +178,96 @@ for (const kind of ['Region', 'Ibuf', 'Obuf'] as const) {
     } else {
       assert.equal(withSpare.got, alone.got, `with a spare block kept, a ${kind} gets ${withSpare.got} bytes, alone ${alone.got}`);
     }
+  });
+}
+
+/** How the objects of a filled Mempool are freed: in allocation order, backwards, or shuffled. */
+type FreeOrder = 'in order' | 'backwards' | 'shuffled';
+
+/**
+ * Fills a Mempool of `objsize` over `cache` until it fails, then frees every object in `order`;
+ * with `destroy`, the pool is destroyed too (else it lives on, empty, keeping its spare block).
+ */
+function fillAndEmptyPool(cache: SlabCache, objsize: number, order: FreeOrder, destroy: boolean, rng: Rng): void {
+  const pool = new Mempool(cache, objsize);
+  const ptrs: number[] = [];
+  for (;;) {
+    const p = pool.tryAlloc();
+    if (p === 0) break;
+    ptrs.push(p);
+  }
+  assert.ok(ptrs.length > 0, 'the pool allocated something');
+  if (order === 'backwards') ptrs.reverse();
+  else if (order === 'shuffled') rng.shuffle(ptrs);
+  for (const p of ptrs) pool.free(p);
+  assert.equal(pool.count, 0);
+  pool.check();
+  if (destroy) pool.destroy();
+}
+
+/** The buffer allocators, each measured the way a user fills it: as much as it will take. */
+type BufferKind = 'Ibuf' | 'Region' | 'Obuf' | 'LSRegion';
+
+/**
+ * Bytes a `kind` gets over a 2 MiB quota of 64 KiB slabs (so that a 1 MiB Ibuf, grown by
+ * doubling, is the most the quota holds), on a fresh arena or after `churn` ran on its cache.
+ * The Ibuf's answer is its capacity once `reserve` fails; the others' is the sum of 1 KiB
+ * allocations until one fails. Also returns the bytes the cache kept (empty, cached) at the end.
+ */
+function capacityAfter(kind: BufferKind, churn: ((cache: SlabCache) => void) | null): { got: number; cached: number } {
+  const quota = new Quota(2 * MB);
+  const arena = new SlabArena({ quota, slabSize: 64 * KB });
+  const cache = new SlabCache(arena);
+  if (churn !== null) churn(cache);
+  let got = 0;
+  let release: () => void;
+  if (kind === 'Ibuf') {
+    const ibuf = new Ibuf(cache);
+    let want = KB;
+    while (ibuf.tryReserve(want) !== 0) want += KB;
+    got = ibuf.capacity;
+    ibuf.check();
+    release = () => ibuf.destroy();
+  } else if (kind === 'LSRegion') {
+    const region = new LSRegion(arena);
+    while (region.tryAlloc(KB, 1) !== 0) got += KB;
+    release = () => region.destroy();
+  } else {
+    const buffer = kind === 'Region' ? new Region(cache) : new Obuf(cache);
+    while (buffer.tryAlloc(KB) !== 0) got += KB;
+    release = () => (buffer instanceof Region ? buffer.free() : buffer.destroy());
+  }
+  const cached = cache.total - cache.used;
+  release();
+  cache.check();
+  cache.destroy();
+  assert.equal(arena.used, 0, 'every slab went back to the arena');
+  arena.check();
+  return { got, cached };
+}
+
+for (const kind of ['Ibuf', 'Region', 'Obuf', 'LSRegion'] as const) {
+  test(`a ${kind} gets as much after a Mempool on its cache was filled and emptied as on a fresh arena`, () => {
+    const fresh = capacityAfter(kind, null).got;
+    if (kind === 'Ibuf') assert.equal(fresh, MB, 'a fresh Ibuf grows to 1 MiB under a 2 MiB quota');
+    const rng = seeded(`${kind} capacity after a pool's churn`);
+    const slab = 64 * KB;
+    const short: string[] = [];
+    for (const objsize of [16, 64, 1000]) {
+      for (const order of ['in order', 'backwards', 'shuffled'] as const) {
+        for (const destroy of [false, true]) {
+          const after = capacityAfter(kind, (cache) => fillAndEmptyPool(cache, objsize, order, destroy, rng));
+          // An Ibuf's capacity doubles: within a slab of the fresh one means the same. An
+          // LSRegion takes slabs from the arena, so it cannot have what the cache keeps empty
+          // (the pool's spare block, the cache's one free slab); the cache's buffers can.
+          const floor = kind === 'Ibuf' ? fresh : kind === 'LSRegion' ? fresh - after.cached - slab : fresh - slab;
+          if (after.got < floor) {
+            short.push(`${objsize}-byte objects freed ${order}, pool ${destroy ? 'destroyed' : 'kept'}: ${after.got} bytes, fresh ${fresh}`);
+          }
+        }
+      }
+    }
+    assert.deepEqual(short, [], `a ${kind} gets less after a pool's churn than on a fresh arena (${rng.seed})`);
   });
 }
 
