@@ -460,6 +460,60 @@ test('every pointer argument follows one rule: not a number is a TypeError, not 
   nothingLost(arena, [alloc, pool], [cache]);
 });
 
+/** What a failed allocation must leave as it was: live objects, used bytes, quota bytes. */
+function liveState(quota: Quota, allocs: { count: number; used: number }[]): string {
+  return JSON.stringify({ quota: quota.used, allocs: allocs.map((a) => ({ count: a.count, used: a.used })) });
+}
+
+test('a failed Mempool.alloc changes no live object, no used byte and no quota byte; the spare block another pool kept may go back, so its total drops', () => {
+  const s = setup(MB, 64 * KB);
+  const small = new Mempool(s.cache, 64);
+  const big = new Mempool(s.cache, 60_000); // one object per 64 KiB slab
+  const ptrs: number[] = [];
+  for (;;) {
+    const p = small.tryAlloc();
+    if (p === 0) break;
+    ptrs.push(p);
+  }
+  // Empty the first slab of the small pool: it stays as the spare block.
+  const per = small.stats().objectsPerSlab;
+  for (const p of ptrs.splice(0, per)) small.free(p);
+  assert.equal(small.stats().emptySlabs, 1, 'the small pool keeps its empty slab as the spare');
+  for (const [i, p] of ptrs.entries()) s.arena.memory.u32[p >>> 2] = i;
+  const before = liveState(s.quota, [small, big]);
+  const totalBefore = small.total;
+  assert.equal(big.tryAlloc(), 0, 'no 64 KiB slab is left for the big pool');
+  assert.throws(() => big.alloc(), OutOfMemoryError);
+  assert.equal(liveState(s.quota, [small, big]), before, 'live objects, used bytes and quota bytes are as they were');
+  assert.ok(small.total < totalBefore, `the spare block went back before the allocation failed: total ${totalBefore} -> ${small.total}`);
+  for (const [i, p] of ptrs.entries()) assert.equal(s.arena.memory.u32[p >>> 2], i, 'every live object keeps its bytes');
+  small.check();
+  big.check();
+  for (const p of ptrs) small.free(p);
+  nothingLost(s.arena, [small, big, s.alloc], [s.cache]);
+});
+
+test('a failed SmallAlloc.alloc changes no live allocation, no used byte and no quota byte; its empty memory may go back, so total may drop', () => {
+  const s = setup(2 * MB, 64 * KB);
+  const ptrs = fillWith(s.alloc, 24);
+  // Empty some of the pool's slabs: one stays as the spare block, the rest go to the cache.
+  for (const p of ptrs.splice(0, 3000)) s.alloc.free(p);
+  for (const [i, p] of ptrs.entries()) s.arena.memory.u32[p >>> 2] = i;
+  const state = (): string => JSON.stringify({ quota: s.quota.used, count: s.alloc.stats().count, used: s.alloc.stats().used });
+  const before = state();
+  const totalBefore = s.alloc.stats().total;
+  for (const size of [MB, 512 * KB, 300 * KB]) {
+    assert.equal(s.alloc.tryAlloc(size), 0, `no room for ${size} bytes`);
+    assert.throws(() => s.alloc.alloc(size), OutOfMemoryError);
+    assert.equal(state(), before, `after failing ${size} bytes, live allocations, used bytes and quota bytes are as they were`);
+  }
+  assert.ok(s.alloc.stats().total <= totalBefore, 'total may drop, never grow');
+  for (const [i, p] of ptrs.entries()) assert.equal(s.arena.memory.u32[p >>> 2], i, 'every live allocation keeps its bytes');
+  s.alloc.check();
+  freeAll(s.alloc, ptrs);
+  nothingLost(s.arena, [s.alloc], [s.cache]);
+});
+
 // ---- E. read views ----
 
 /** The stats of `alloc` with the field for views the GC released (not in every version's type). */

@@ -88,8 +88,10 @@ export interface ObufStats {
  * done: do not `reset`, `rollbackTo` or `destroy` the obuf meanwhile.
  *
  * Failure: `reserve`, `alloc` and `dup` throw `OutOfMemoryError` (`tryReserve`/`tryAlloc`
- * return 0) when the cache has no buffer to give or the chain is full; `size`, the positions
- * and every byte written are then as before (a `dup` that fails part-way is rolled back).
+ * return 0) when the cache has no buffer to give or the chain is full; `size`, the positions,
+ * every byte written and the quota are then as before (a `dup` that fails part-way is rolled
+ * back). Before it fails the cache's empty memory (the pools' spare block, the cache's free
+ * slab) may go back, so the cache's `total` may drop.
  * `rollbackTo` a savepoint that is stale (see {@link Obuf.rollbackTo}) or not this obuf's
  * throws `RangeError` and changes nothing.
  */

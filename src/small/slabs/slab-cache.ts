@@ -156,7 +156,10 @@ function pageRunPages(arena: SlabArena, page: number): number {
  * once the owner worker has exited.
  *
  * Failure: `get` throws `QuotaExceededError` / `OutOfMemoryError` (from the arena), `tryGet`
- * returns 0; a failed get changes nothing. `put` of anything that is not the start of a block
+ * returns 0. A failed get changes no block handed out, no `used` byte and no quota byte. A get
+ * of a run first gives the cached free arena slab back (so that a run may form) and maps a
+ * slab back as the cached one when the run still fails: `total` drops only when no slab is
+ * free by then (another worker took it). `put` of anything that is not the start of a block
  * or run this cache handed out throws `InvalidPointerError` and changes nothing.
  *
  * Adoption is crash-safe: two adopters of one thread id get disjoint slabs, and an adopter
