@@ -29,6 +29,13 @@ test('the README has runnable snippets, and every ```ts block is one', () => {
   assert.equal(blocks.length, all.length, "a ```ts block that does not import 'binalloc' is a fragment: make it a program");
 });
 
+test('the README states what a failed allocation may change: no live allocation, used byte or quota byte, while total may drop', () => {
+  const text = readFileSync(join(root, 'README.md'), 'utf8').replace(/\s+/g, ' ');
+  const failure = /\*\*Failure\.\*\*(.*?)(?= - \*\*)/.exec(text)?.[1] ?? '';
+  assert.match(failure, /no live allocation, no used byte and no quota byte/, 'the Failure paragraph names what never changes');
+  assert.match(failure, /`total` may drop/, 'and says that total may drop');
+});
+
 test('the README snippets type-check as written (strict, against dist/index.d.ts)', { timeout: 60_000 }, () => {
   const files = blocks.map((code, i) => {
     const file = join(dir, `snippet-${i + 1}.ts`);

@@ -12,8 +12,10 @@
  *
  * Layering: the cache knows nothing of it. The allocators over the cache (Mempool, SmallAlloc,
  * Region, Ibuf, Obuf) get blocks through {@link tryGetBlock} and {@link tryGetPages}, which ask
- * the slot's holder, a sibling, to give the spare back when the cache has nothing, then try
- * again. A direct `SlabCache.get` does not reach it.
+ * the slot's holder, a sibling, to give the spare back when the cache holds no free block for
+ * the request, before the cache maps new memory: memory already held is used first, so the
+ * arena's slabs stay low and together and emptied memory forms the longest runs it can (a
+ * buffer that doubles needs them). A direct `SlabCache.get` does not reach it.
  *
  * Thread-safety: one worker's, as its cache is.
  *
@@ -54,14 +56,22 @@ export function spareBlockOf(cache: SlabCache): SpareBlock {
   return slot;
 }
 
-/** `cache.tryGet(size)`; when that finds nothing, again after the spare block went back. @internal */
+/**
+ * `cache.tryGet(size)`, the spare block going back first when the cache holds no free block
+ * for it: empty memory is used before new memory is mapped, and the arena's slabs stay low and
+ * together. @internal
+ */
 export function tryGetBlock(cache: SlabCache, size: number): number {
-  const p = cache.tryGet(size);
-  return p !== 0 || !spareBlockOf(cache).giveBack() ? p : cache.tryGet(size);
+  const p = cache.tryGetHeld(size);
+  if (p !== 0) return p;
+  spareBlockOf(cache).giveBack();
+  return cache.tryGet(size);
 }
 
-/** `cache.getPages(size)`; when that finds nothing, again after the spare block went back. @internal */
+/** `cache.getPages(size)`, the spare block going back first as for {@link tryGetBlock}. @internal */
 export function tryGetPages(cache: SlabCache, size: number): number {
-  const p = cache.getPages(size);
-  return p !== 0 || !spareBlockOf(cache).giveBack() ? p : cache.getPages(size);
+  const p = cache.getPages(size, false);
+  if (p !== 0) return p;
+  spareBlockOf(cache).giveBack();
+  return cache.getPages(size);
 }

@@ -5,7 +5,8 @@
  * allocator destroyed, the arena has no slab handed out (`arena.used === 0`) and every
  * `check()` passes.
  *
- * A. capacity after churn (spare slabs kept per size class must not eat the quota);
+ * A. capacity after churn (spare slabs kept per size class must not eat the quota; a buffer after
+ *    a pool's churn gets what it gets on a fresh arena);
  * B. a large allocation of a power of two takes that many bytes, not twice as many;
  * C. adopt() of a live thread is refused and changes nothing;
  * D. error classes and messages of SmallAlloc, and one rule for pointer arguments;
@@ -21,6 +22,7 @@ import { threadId } from 'node:worker_threads';
 import {
   Ibuf, InvalidPointerError, LSRegion, Mempool, Obuf, Region, OutOfMemoryError, Quota, QuotaExceededError, SlabArena, SlabCache, SmallAlloc,
 } from '../../src/index.js';
+import { seeded, type Rng } from '../../dev/rng.js';
 
 const KB = 1024;
 const MB = 1024 * KB;
@@ -176,6 +178,116 @@ for (const kind of ['Region', 'Ibuf', 'Obuf'] as const) {
     } else {
       assert.equal(withSpare.got, alone.got, `with a spare block kept, a ${kind} gets ${withSpare.got} bytes, alone ${alone.got}`);
     }
+  });
+}
+
+/** How the objects of a filled Mempool are freed: in allocation order, backwards, or shuffled. */
+type FreeOrder = 'in order' | 'backwards' | 'shuffled';
+
+/**
+ * Fills a Mempool of `objsize` over `cache` until it fails, then frees every object in `order`;
+ * with `destroy`, the pool is destroyed too (else it lives on, empty, keeping its spare block).
+ */
+function fillAndEmptyPool(cache: SlabCache, objsize: number, order: FreeOrder, destroy: boolean, rng: Rng): void {
+  const pool = new Mempool(cache, objsize);
+  const ptrs: number[] = [];
+  for (;;) {
+    const p = pool.tryAlloc();
+    if (p === 0) break;
+    ptrs.push(p);
+  }
+  assert.ok(ptrs.length > 0, 'the pool allocated something');
+  if (order === 'backwards') ptrs.reverse();
+  else if (order === 'shuffled') rng.shuffle(ptrs);
+  for (const p of ptrs) pool.free(p);
+  assert.equal(pool.count, 0);
+  pool.check();
+  if (destroy) pool.destroy();
+}
+
+/** The buffer allocators, each measured the way a user fills it: as much as it will take. */
+type BufferKind = 'Ibuf' | 'Region' | 'Obuf' | 'LSRegion';
+
+/**
+ * Bytes a `kind` gets over a 2 MiB quota of 64 KiB slabs (so that a 1 MiB Ibuf, grown by
+ * doubling, is the most the quota holds), on a fresh arena or after `churn` ran on its cache.
+ * The Ibuf's answer is its capacity once `reserve` fails; the others' is the sum of 1 KiB
+ * allocations until one fails. Also returns the bytes the cache kept (empty, cached) at the end.
+ */
+function capacityAfter(kind: BufferKind, churn: ((cache: SlabCache) => void) | null): { got: number; cached: number } {
+  const quota = new Quota(2 * MB);
+  const arena = new SlabArena({ quota, slabSize: 64 * KB });
+  const cache = new SlabCache(arena);
+  if (churn !== null) churn(cache);
+  let got = 0;
+  let release: () => void;
+  if (kind === 'Ibuf') {
+    const ibuf = new Ibuf(cache);
+    let want = KB;
+    while (ibuf.tryReserve(want) !== 0) want += KB;
+    got = ibuf.capacity;
+    ibuf.check();
+    release = () => ibuf.destroy();
+  } else if (kind === 'LSRegion') {
+    const region = new LSRegion(arena);
+    while (region.tryAlloc(KB, 1) !== 0) got += KB;
+    release = () => region.destroy();
+  } else {
+    const buffer = kind === 'Region' ? new Region(cache) : new Obuf(cache);
+    while (buffer.tryAlloc(KB) !== 0) got += KB;
+    release = () => (buffer instanceof Region ? buffer.free() : buffer.destroy());
+  }
+  const cached = cache.total - cache.used;
+  release();
+  cache.check();
+  cache.destroy();
+  assert.equal(arena.used, 0, 'every slab went back to the arena');
+  arena.check();
+  return { got, cached };
+}
+
+/**
+ * The churns after which a `kind` is measured against a fresh arena: a Mempool of 16-, 64- and
+ * 1000-byte objects filled until it fails, emptied in `orders`, then destroyed or (with
+ * `kept`) left alive, empty, keeping its spare block. Returns the cases that came out short.
+ */
+function shortAfterChurn(kind: BufferKind, orders: readonly FreeOrder[], kept: readonly boolean[], rng: Rng): string[] {
+  const fresh = capacityAfter(kind, null).got;
+  if (kind === 'Ibuf') assert.equal(fresh, MB, 'a fresh Ibuf grows to 1 MiB under a 2 MiB quota');
+  const slab = 64 * KB;
+  const short: string[] = [];
+  for (const objsize of [16, 64, 1000]) {
+    for (const order of orders) {
+      for (const keep of kept) {
+        const after = capacityAfter(kind, (cache) => fillAndEmptyPool(cache, objsize, order, !keep, rng));
+        // An Ibuf's capacity doubles: within a slab of the fresh one means the same. An
+        // LSRegion takes slabs from the arena, so it cannot have what the cache keeps empty
+        // (the pool's spare block, the cache's one free slab); the cache's buffers can.
+        const floor = kind === 'Ibuf' ? fresh : kind === 'LSRegion' ? fresh - after.cached - slab : fresh - slab;
+        if (after.got < floor) {
+          short.push(`${objsize}-byte objects freed ${order}, pool ${keep ? 'kept' : 'destroyed'}: ${after.got} bytes, fresh ${fresh}`);
+        }
+      }
+    }
+  }
+  return short;
+}
+
+for (const kind of ['Ibuf', 'Region', 'Obuf', 'LSRegion'] as const) {
+  test(`a ${kind} gets as much after a Mempool on its cache was filled and emptied as on a fresh arena`, () => {
+    const rng = seeded(`${kind} capacity after a pool's churn`);
+    const short = shortAfterChurn(kind, ['in order', 'backwards', 'shuffled'], [false], rng);
+    short.push(...shortAfterChurn(kind, ['in order', 'backwards'], [true], rng));
+    assert.deepEqual(short, [], `a ${kind} gets less after a pool's churn than on a fresh arena (SEED=${rng.seed})`);
+  });
+
+  // Known gap: a pool freed in random order and kept alive may keep its spare block in the
+  // middle of the arena; the buffer's first whole slab then lands there (the spare is used
+  // before new memory), above a free slab, and every doubling after it stays one slab up.
+  test(`a ${kind} gets as much after a Mempool on its cache was emptied in random order and kept as on a fresh arena`, { todo: 'a spare block mid-arena still shifts a doubling buffer one slab up' }, () => {
+    const rng = seeded(`${kind} capacity after a pool's random churn`);
+    const short = shortAfterChurn(kind, ['shuffled'], [true], rng);
+    assert.deepEqual(short, [], `a ${kind} gets less after a pool's churn than on a fresh arena (SEED=${rng.seed})`);
   });
 }
 
@@ -366,6 +478,60 @@ test('every pointer argument follows one rule: not a number is a TypeError, not 
   pool.free(live[2]!);
   cache.put(block);
   nothingLost(arena, [alloc, pool], [cache]);
+});
+
+/** What a failed allocation must leave as it was: live objects, used bytes, quota bytes. */
+function liveState(quota: Quota, allocs: { count: number; used: number }[]): string {
+  return JSON.stringify({ quota: quota.used, allocs: allocs.map((a) => ({ count: a.count, used: a.used })) });
+}
+
+test('a failed Mempool.alloc changes no live object, no used byte and no quota byte; the spare block another pool kept may go back, so its total drops', () => {
+  const s = setup(MB, 64 * KB);
+  const small = new Mempool(s.cache, 64);
+  const big = new Mempool(s.cache, 60_000); // one object per 64 KiB slab
+  const ptrs: number[] = [];
+  for (;;) {
+    const p = small.tryAlloc();
+    if (p === 0) break;
+    ptrs.push(p);
+  }
+  // Empty the first slab of the small pool: it stays as the spare block.
+  const per = small.stats().objectsPerSlab;
+  for (const p of ptrs.splice(0, per)) small.free(p);
+  assert.equal(small.stats().emptySlabs, 1, 'the small pool keeps its empty slab as the spare');
+  for (const [i, p] of ptrs.entries()) s.arena.memory.u32[p >>> 2] = i;
+  const before = liveState(s.quota, [small, big]);
+  const totalBefore = small.total;
+  assert.equal(big.tryAlloc(), 0, 'no 64 KiB slab is left for the big pool');
+  assert.throws(() => big.alloc(), OutOfMemoryError);
+  assert.equal(liveState(s.quota, [small, big]), before, 'live objects, used bytes and quota bytes are as they were');
+  assert.ok(small.total < totalBefore, `the spare block went back before the allocation failed: total ${totalBefore} -> ${small.total}`);
+  for (const [i, p] of ptrs.entries()) assert.equal(s.arena.memory.u32[p >>> 2], i, 'every live object keeps its bytes');
+  small.check();
+  big.check();
+  for (const p of ptrs) small.free(p);
+  nothingLost(s.arena, [small, big, s.alloc], [s.cache]);
+});
+
+test('a failed SmallAlloc.alloc changes no live allocation, no used byte and no quota byte; its empty memory may go back, so total may drop', () => {
+  const s = setup(2 * MB, 64 * KB);
+  const ptrs = fillWith(s.alloc, 24);
+  // Empty some of the pool's slabs: one stays as the spare block, the rest go to the cache.
+  for (const p of ptrs.splice(0, 3000)) s.alloc.free(p);
+  for (const [i, p] of ptrs.entries()) s.arena.memory.u32[p >>> 2] = i;
+  const state = (): string => JSON.stringify({ quota: s.quota.used, count: s.alloc.stats().count, used: s.alloc.stats().used });
+  const before = state();
+  const totalBefore = s.alloc.stats().total;
+  for (const size of [MB, 512 * KB, 300 * KB]) {
+    assert.equal(s.alloc.tryAlloc(size), 0, `no room for ${size} bytes`);
+    assert.throws(() => s.alloc.alloc(size), OutOfMemoryError);
+    assert.equal(state(), before, `after failing ${size} bytes, live allocations, used bytes and quota bytes are as they were`);
+  }
+  assert.ok(s.alloc.stats().total <= totalBefore, 'total may drop, never grow');
+  for (const [i, p] of ptrs.entries()) assert.equal(s.arena.memory.u32[p >>> 2], i, 'every live allocation keeps its bytes');
+  s.alloc.check();
+  freeAll(s.alloc, ptrs);
+  nothingLost(s.arena, [s.alloc], [s.cache]);
 });
 
 // ---- E. read views ----

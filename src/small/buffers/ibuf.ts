@@ -61,7 +61,9 @@ export interface IbufStats {
  *
  * Failure: `reserve`/`alloc` throw `OutOfMemoryError` or `QuotaExceededError`, naming the
  * method called (`tryReserve`/`tryAlloc` return 0), when the cache has no bigger slab; the
- * buffer, its bytes and positions are then unchanged. Bad arguments throw
+ * buffer, its bytes and positions, `used` and the quota are then unchanged. Before it fails
+ * the cache's empty memory (the pools' spare block, the cache's free slab) may go back, so the
+ * cache's `total` may drop. Bad arguments throw
  * `TypeError`/`RangeError` naming them and change nothing.
  */
 export class Ibuf {

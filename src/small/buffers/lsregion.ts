@@ -74,7 +74,8 @@ export interface LSRegionStats {
  *
  * Failure: `alloc`/`alignedAlloc` throw `OutOfMemoryError` (`QuotaExceededError` when the
  * quota refuses) naming the method called, and `tryAlloc`/`tryAlignedAlloc` return 0; nothing
- * has changed then, not even the last id. A decreasing id is a `RangeError` naming `id`.
+ * has changed then, not even the last id: no live allocation, no used byte, no quota byte, and
+ * (its cached slab is kept, for a later allocation) not `total` either. A decreasing id is a `RangeError` naming `id`.
  */
 export class LSRegion {
   /** The memory source. */

@@ -24,6 +24,7 @@
  *   +-----------+--+      +----------------------+--+  +--------+-------------+
  *               ^ tail skipped when a reserve did not fit
  * ```
+ * (A buffer the cache could not give at its share is smaller: the largest halving it had.)
  * Invariants:
  *   size = Σ_{i <= pos} len[i];   len[i] = 0 for i > pos;   len[i] > 0 for i < pos
  *   0 <= len[i] <= cap[i];  cap[i] > 0 <=> i < nIov;  pos <= nIov <= OBUF_IOV_MAX
@@ -78,7 +79,8 @@ export interface ObufStats {
  * Memory source: a `SlabCache`. Buffer i has at least `startCapacity * 2^i` bytes, so the
  * chain doubles and large output is never copied to grow: a request that does not fit the
  * current buffer moves on to the next one. A request larger than a buffer's share gets a
- * buffer big enough for it. `reset` keeps the buffers for the next message; `destroy` returns
+ * buffer big enough for it. When the cache cannot give a buffer its share, it gets the
+ * largest halving of it the cache can give (at least the request). `reset` keeps the buffers for the next message; `destroy` returns
  * them.
  *
  * Thread-safety: none; an obuf belongs to the worker that created it. The views returned by
@@ -86,8 +88,10 @@ export interface ObufStats {
  * done: do not `reset`, `rollbackTo` or `destroy` the obuf meanwhile.
  *
  * Failure: `reserve`, `alloc` and `dup` throw `OutOfMemoryError` (`tryReserve`/`tryAlloc`
- * return 0) when the cache has no buffer to give or the chain is full; `size`, the positions
- * and every byte written are then as before (a `dup` that fails part-way is rolled back).
+ * return 0) when the cache has no buffer to give or the chain is full; `size`, the positions,
+ * every byte written and the quota are then as before (a `dup` that fails part-way is rolled
+ * back). Before it fails the cache's empty memory (the pools' spare block, the cache's free
+ * slab) may go back, so the cache's `total` may drop.
  * `rollbackTo` a savepoint that is stale (see {@link Obuf.rollbackTo}) or not this obuf's
  * throws `RangeError` and changes nothing.
  */
@@ -483,17 +487,26 @@ export class Obuf {
     return true;
   }
 
-  /** A slab of `want` bytes, or failing that of just `need`; 0 if neither can be had. */
+  /**
+   * A slab of `want` bytes, or failing that the largest of `want / 2`, `want / 4`, ... down to
+   * `need` that the cache can give (a quota that cannot hold the next doubling still holds its
+   * half: the chain fills the memory, not its 31 links); 0 if not even `need` can be had.
+   */
   private take(want: number, need: number): Ptr {
     const max = this.memory.maxByteLength;
-    let ptr = want <= max ? tryGetBlock(this.cache, want) : 0;
-    if (ptr !== 0) this.lastWant = want;
-    else if (need < want && need <= max) {
-      ptr = tryGetBlock(this.cache, need);
-      this.lastWant = need;
+    let w = want;
+    for (;;) {
+      const ptr = w <= max ? tryGetBlock(this.cache, w) : 0;
+      if (ptr !== 0) {
+        this.lastWant = w;
+        if (this.debug) this.memory.u8.fill(FRESH_BYTE, ptr, ptr + this.cache.realSize(w));
+        return ptr;
+      }
+      if (w <= need) return 0;
+      // Below a page every size is the same block: go straight to `need`.
+      const half = Math.floor(w / 2);
+      w = half > need && half >= this.cache.order0Size ? half : need;
     }
-    if (ptr !== 0 && this.debug) this.memory.u8.fill(FRESH_BYTE, ptr, ptr + this.cache.realSize(this.lastWant));
-    return ptr;
   }
 
   /** Throws for a buffer of `size` bytes that could not be had: the cache's error, named for `where`. */

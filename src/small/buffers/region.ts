@@ -75,7 +75,9 @@ export interface RegionStats {
  *
  * Failure: `alloc`, `alignedAlloc`, `reserve` and `join` throw `OutOfMemoryError` (or
  * `QuotaExceededError`) naming the method called, and `tryAlloc` returns 0, when the cache
- * cannot give a slab; nothing has changed then. Bad arguments throw `TypeError`/`RangeError`
+ * cannot give a slab; the region, `used` and the quota have not changed then. Before it fails
+ * the cache's empty memory (the pools' spare block, the cache's free slab) may go back, so the
+ * cache's `total` may drop. Bad arguments throw `TypeError`/`RangeError`
  * and change nothing.
  */
 export class Region {

@@ -73,7 +73,9 @@ export type { MempoolStats } from './mempool-stats.js';
  * its allocation slow path, and at the latest in `stats()` / `check()`.
  *
  * Failure: `alloc` throws `OutOfMemoryError`/`QuotaExceededError` (from the cache), `tryAlloc`
- * returns 0; nothing changes on failure. A free of a pointer that is not a live object of this
+ * returns 0. A failed allocation changes no live object, no used byte and no quota byte; before
+ * it fails it gives cached empty memory back (the spare block another pool over the cache
+ * keeps), so that pool's `total` may drop. A free of a pointer that is not a live object of this
  * pool (double free, foreign, interior or out-of-range pointer) throws `InvalidPointerError`
  * and changes nothing.
  *

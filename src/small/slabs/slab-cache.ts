@@ -16,8 +16,13 @@
  * `cache.ownerId`, the page map (page-map.ts), `slabOf(arena, ptr)`, `slabSizeAt(arena, start)`,
  * `cache.adopt(threadId)`, `arena.slabOwner[ptr / slabSize]`, and `arena.memory`'s views
  * (call `memory.sync()` / re-read the views after a get, which may have grown the buffer).
- * Additions since it first landed: `cache.destroy()`, `cache.getPages()`, page runs (0xFE), and
- * the arena's owner-recording `mapFor`/`unmapFor`.
+ * Additions since it first landed: `cache.destroy()`, `cache.getPages()`, page runs (0xFE),
+ * the arena's owner-recording `mapFor`/`unmapFor`, and `cache.tryGetHeld()` / `getPages(size,
+ * false)` (a get that maps nothing).
+ *
+ * Placement: the arena maps the lowest free slabs, and of two wholly free arena slabs the cache
+ * keeps the lower and returns the higher, so the slabs in use gather at low addresses and the
+ * free ones above them form long runs.
  *
  * Before a get of a run fails, the cache gives its cached free arena slab back to the arena (so
  * a run may form) and tries again. The one empty block the pools over it keep between them is
@@ -33,7 +38,8 @@
  *   used == Σ usedCount[k] * B(k) + pageBytes + runBytes;
  *   total == slabsHeld * slabSize + runBytes;
  *   Σ_k (usedCount[k] + freeCount[k]) * B(k) + pageBytes == slabsHeld * slabSize;
- *   at most one wholly free arena slab is cached (freeCount[orderMax] <= 1).
+ *   at most one wholly free arena slab is cached (freeCount[orderMax] <= 1): the lowest one
+ *   this cache has freed since it last took one.
  */
 import { currentThreadId } from '../../internal/thread.js';
 import { InvalidPointerError } from '../../errors.js';
@@ -150,7 +156,10 @@ function pageRunPages(arena: SlabArena, page: number): number {
  * once the owner worker has exited.
  *
  * Failure: `get` throws `QuotaExceededError` / `OutOfMemoryError` (from the arena), `tryGet`
- * returns 0; a failed get changes nothing. `put` of anything that is not the start of a block
+ * returns 0. A failed get changes no block handed out, no `used` byte and no quota byte. A get
+ * of a run first gives the cached free arena slab back (so that a run may form) and maps a
+ * slab back as the cached one when the run still fails: `total` drops only when no slab is
+ * free by then (another worker took it). `put` of anything that is not the start of a block
  * or run this cache handed out throws `InvalidPointerError` and changes nothing.
  *
  * Adoption is crash-safe: two adopters of one thread id get disjoint slabs, and an adopter
@@ -272,7 +281,25 @@ export class SlabCache {
     if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('SlabCache.get', 'size', size, 0, MAX_BYTE_LENGTH);
     if (size > this.slabSize) return this.getRun(size);
     const order = size <= Page.BYTES ? 0 : 32 - Math.clz32(size - 1) - Page.SHIFT;
-    const p = this.getOrder(order);
+    const p = this.getOrder(order, true);
+    if (this.debug && p !== 0) {
+      this.u8.fill(FRESH_BYTE, p, p + (Page.BYTES << order));
+      this.tick();
+    }
+    return p;
+  }
+
+  /**
+   * `tryGet` out of the free blocks this cache holds, mapping nothing from the arena: 0 when
+   * none is large enough, and always for sizes above a slab. The allocators above try it first,
+   * so that empty memory they keep (the spare block) is used before new memory is mapped.
+   * @internal
+   */
+  tryGetHeld(size: number): number {
+    if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('SlabCache.get', 'size', size, 0, MAX_BYTE_LENGTH);
+    if (size > this.slabSize) return 0;
+    const order = size <= Page.BYTES ? 0 : 32 - Math.clz32(size - 1) - Page.SHIFT;
+    const p = this.getOrder(order, false);
     if (this.debug && p !== 0) {
       this.u8.fill(FRESH_BYTE, p, p + (Page.BYTES << order));
       this.tick();
@@ -285,11 +312,11 @@ export class SlabCache {
    * there is no memory. Inside a slab the pages are cut from a buddy block and the rest of the
    * block goes back at once. `put` returns them. @internal
    */
-  getPages(size: number): number {
-    if (size > this.slabSize) return this.getRun(size);
+  getPages(size: number, map = true): number {
+    if (size > this.slabSize) return map ? this.getRun(size) : 0;
     const pages = size <= Page.BYTES ? 1 : Math.ceil(size / Page.BYTES);
     const order = 31 - Math.clz32(pages) + ((pages & (pages - 1)) === 0 ? 0 : 1);
-    const start = this.getOrder(order);
+    const start = this.getOrder(order, map);
     if (start === 0) return 0;
     this.usedCount[order]--;
     this.usedBytes -= Page.BYTES << order;
@@ -478,12 +505,13 @@ export class SlabCache {
     this.pushFree(this.orderMax, s);
   }
 
-  private getOrder(order: number): number {
+  private getOrder(order: number, map: boolean): number {
     let k = order;
     const max = this.orderMax;
     while (k <= max && this.heads[k] === 0) k++;
     let start: number;
     if (k > max) {
+      if (!map) return 0;
       if (this.destroyed) this.usedAfterDestroy();
       start = this.arena.mapFor(this.ownerId, 1);
       if (start === 0) {
@@ -530,6 +558,15 @@ export class SlabCache {
   /** A free block: cached, or (a whole arena slab when one is already cached) back to the arena. @internal */
   addFree(k: number, start: number): void {
     if (k === this.orderMax && this.freeCount[k]! > 0) {
+      // One free slab is kept, the lower of the two: the arena maps lowest first, so the slabs
+      // it gets back lie above the memory in use and form the longest runs they can.
+      const kept = this.heads[k]! * Page.BYTES;
+      if (start < kept) {
+        this.unlink(k, kept >>> Page.SHIFT);
+        this.pageMap[kept >>> Page.SHIFT] = 0;
+        this.pushFree(k, start);
+        start = kept;
+      }
       // The arena clears the owner as it takes the slab back.
       this.slabsHeld--;
       this.arena.unmapFor(start, this.ownerId);
