@@ -117,6 +117,14 @@ export function ownerThread(r: Int32Array, id: number): number {
   return Atomics.load(r, b + 1);
 }
 
+/** True when `id` is the current id of a LIVE entry (registered, not being adopted). @internal */
+export function ownerLive(r: Int32Array, id: number): boolean {
+  const e = ownerIndex(id);
+  if (e === 0) return false;
+  const b = 4 * (e - 1);
+  return (Atomics.load(r, b) & 3) === O_LIVE && Atomics.load(r, b + 2) === id;
+}
+
 /**
  * Takes the registry entries the caller, the cache `adopter`, must now adopt and returns their
  * full ids: (a) LIVE entries of worker `threadId` other than `adopter`; (b) ADOPTING entries of

@@ -41,7 +41,10 @@
  * `mapped <= used <= mapped + claimed`, mapped = Σ info[i] > 0 ? info[i] : 0 (a map counts its run just
  * before it publishes it, an unmap uncounts it just after it claims it back);
  * `hint <= min { i : info[i] == FREE }`; a FREE or UNCARVED slab has owner 0 and zero page map
- * and page tags; `quota charges >= (carved - ctrlSlabs) * slabSize`.
+ * and page tags; `quota charges >= (carved - ctrlSlabs) * slabSize` (at every instant: a carve
+ * charges first); a run's start has owner 0 or the current id of a LIVE or ADOPTING registry
+ * entry, and each other slab of the run the same owner, or (an adoption under way, or killed
+ * half-way) an owner whose entry is no longer LIVE: never another live cache.
  */
 import { InvalidPointerError, OutOfMemoryError, QuotaExceededError } from '../../errors.js';
 import { HandOff } from '../../internal/hand-off.js';
@@ -193,8 +196,8 @@ export class SlabArena {
   readonly ctl: Int32Array;
   /** The free hint (frees << 32 | lowest slab that may be free); read by the invariant walker. @internal */
   readonly hint: BigUint64Array;
-  /** The owner registry's entries (owner-registry.ts). */
-  private readonly registry: Int32Array;
+  /** The owner registry's entries (owner-registry.ts); read by the invariant walker. @internal */
+  readonly registry: Int32Array;
   /** The commit error of this object's last failed map, if that is why it failed. */
   private commitError: string | null = null;
 
