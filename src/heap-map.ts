@@ -29,6 +29,7 @@ import { LargeState, largeState, tagIndex } from './small/objects/large.js';
 import { Mark, popcount, tailBits, Word } from './small/objects/block-header.js';
 import { BITMAPS } from './small/objects/geometry.js';
 import { blockOrder, freeOrder, Page } from './small/slabs/page-map.js';
+import { OwnerKind } from './small/slabs/owner-registry.js';
 import { SlabArena } from './small/slabs/slab-arena.js';
 
 /** Options of {@link heapMap}. */
@@ -158,9 +159,11 @@ export function heapMap(arena: SlabArena, opts?: HeapMapOptions): string {
   const dv = arena.memory.dv;
   const committed = dv.byteLength;
 
-  // Owners present, in id order: their colors.
+  // Cache owners present, in id order: their colors. A worker's direct maps (LSRegion,
+  // arena.map) carry its MAPS entry's id as owner: drawn as mapped with no cache.
+  const isCache = (id: number): boolean => id !== 0 && arena.ownerKind(id) !== OwnerKind.MAPS;
   const ownerIds = new Set<number>();
-  for (let i = ctrl; i < ctrl + cells; i++) if (owner[i] !== 0 && info[i]! > SENTINEL) ownerIds.add(owner[i]!);
+  for (let i = ctrl; i < ctrl + cells; i++) if (info[i]! > SENTINEL && isCache(owner[i]!)) ownerIds.add(owner[i]!);
   const ownerColor = new Map<number, string>();
   [...ownerIds].sort((a, b) => a - b).forEach((id, k) => {
     ownerColor.set(id, HEAP_MAP_COLORS.owners[k % HEAP_MAP_COLORS.owners.length]!);
@@ -227,7 +230,7 @@ export function heapMap(arena: SlabArena, opts?: HeapMapOptions): string {
       if (v < 0) runStart = i + v;
       runLen = info[runStart]! > 0 ? info[runStart]! : 1;
       const isRun = v < 0 || v > 1;
-      state = own !== 0 ? (isRun ? 'cache-run' : 'cache') : isRun ? 'run' : 'mapped';
+      state = ownerColor.has(own) ? (isRun ? 'cache-run' : 'cache') : isRun ? 'run' : 'mapped';
     }
     const hex = `0x${addr.toString(16)}`;
     let tip = `slab ${i} at ${hex}: `;

@@ -2,8 +2,9 @@
 // SlabCache and SmallAlloc; every error is posted back as { error }.
 //
 // 'fill'      (D): allocates stamped objects of mixed sizes, a few large ones among them, until
-//                  the arena holds `target` bytes of slabs; posts them ({ items, small, large })
-//                  and exits, leaving them all live.
+//                  the arena holds `target` bytes of slabs; maps a few slabs and a run straight
+//                  from the arena (as an LSRegion does); posts the objects ({ items, small,
+//                  large }) and exits, leaving everything live.
 // 'adopter'   (A): posts { ready }; on { cmd: 'adopt', id } raises flag[0] to 1, adopts, sets it
 //                  to 2 and posts { adopted }; then waits to be terminated.
 // 'survivor'  (S): posts { ready }; then answers commands:
@@ -80,6 +81,9 @@ function fill(): void {
     stampAt(arena.memory.dv, arena.memory.u8, ptr, size, tag);
     out.push(ptr, size, tag | 0);
   }
+  // Direct maps: adopting D must unmap them, even when its first adopter is killed.
+  for (let i = rng.int(1, 4); i > 0; i--) arena.map();
+  arena.mapRun(2);
   const items = new Int32Array(new SharedArrayBuffer(4 * out.length));
   items.set(out);
   const rep: FillReport = { items: items.buffer as SharedArrayBuffer, small: out.length / ITEM - large, large };

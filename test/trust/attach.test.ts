@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { HEADER_BYTES, writeHeader } from '../../src/internal/header.js';
 import {
-  BumpArena, Quota, SlabArena, type BumpArenaHandle, type QuotaHandle, type SlabArenaHandle,
+  BumpArena, InvalidPointerError, Mempool, Quota, SlabArena, SlabCache, type BumpArenaHandle, type QuotaHandle, type SlabArenaHandle,
 } from '../../src/index.js';
 import { seeded } from '../../dev/rng.js';
 
@@ -308,5 +308,104 @@ test('a valid SlabArena handle attaches in a worker, which is refused a corrupt 
     arena.check();
   } finally {
     await w.terminate();
+  }
+});
+
+// ---- Corrupt ownership and accounting: refused on attach, found by check(), and the real ----
+// ---- owner still gives back everything it can                                          ----
+
+/** Two caches (threads 7 and 8) each holding one slab, adjacent: `a` then `b`. */
+function twoOwners(): { arena: SlabArena; a: SlabCache; b: SlabCache; pa: number; pb: number } {
+  const arena = new SlabArena({ quota: new Quota(16 * SLAB), slabSize: SLAB, maximum: 32 * SLAB });
+  const a = new SlabCache(arena, 7);
+  const b = new SlabCache(arena, 8);
+  const pa = a.get(4096);
+  const pb = b.get(4096);
+  assert.equal(pb, pa + SLAB, 'the two caches hold adjacent slabs');
+  arena.check();
+  return { arena, a, b, pa, pb };
+}
+
+/** `arena.check()` throws, naming what `why` matches. */
+function assertCheckFinds(arena: SlabArena, why: RegExp, what: string): void {
+  assert.throws(() => arena.check(), (e: unknown) => e instanceof Error && /SlabArena\.check/.test(e.message) && why.test(e.message), `check() finds ${what}`);
+}
+
+test('a run spanning two owners is refused on attach and found by check(); its owners\' slabs stay theirs', () => {
+  const { arena, a, b, pa, pb } = twoOwners();
+  const edit = (info: Int32Array): void => {
+    info[pa / SLAB] = 2;
+    info[pb / SLAB] = -1;
+  };
+  assertRefused(slabArena, corrupted(arena, (v) => edit(v.info)), /run at slab .* owner/, 'a run whose slabs have two owners');
+  // The adversary writes the live state itself: check() must find it.
+  edit(arena.slabInfo);
+  assertCheckFinds(arena, /run at slab .* owner/, 'a run spanning two owners');
+  arena.slabInfo[pa / SLAB] = 1;
+  arena.slabInfo[pb / SLAB] = 1;
+  arena.check();
+  a.destroy();
+  assert.equal(arena.used, SLAB, 'b\'s slab is still b\'s');
+  assert.equal(arena.mapRun(2) === pa, false, 'b\'s slab is not handed out again');
+  b.put(pb);
+  b.destroy();
+  cases += 2;
+});
+
+test('a carved end raised over slabs the quota never paid for is refused on attach and found by check()', () => {
+  const quota = new Quota(4 * SLAB);
+  const arena = new SlabArena({ quota, slabSize: SLAB, maximum: 64 * SLAB });
+  const first = arena.map();
+  const c = arena.ctrlSlabs;
+  const edit = (i32: Int32Array, info: Int32Array): void => {
+    i32[W_CARVED] = c + 24;
+    info.fill(0, c + 1, c + 24);
+  };
+  assertRefused(slabArena, corrupted(arena, (v) => edit(v.i32, v.info)), /quota/, 'a carved end above the quota charged');
+  edit(arena.ctl, arena.slabInfo);
+  assertCheckFinds(arena, /quota .* carved/, 'carved slabs the quota never paid for');
+  // Mended, the same arena attaches, and it hands out what the quota paid for and no more.
+  arena.ctl[W_CARVED] = c + 1;
+  arena.slabInfo.fill(-0x80000000, c + 1, c + 24);
+  arena.check();
+  const b = SlabArena.attach(arena.handle());
+  let n = 1;
+  while (b.tryMap() !== 0) n++;
+  assert.equal(n, 4, 'a quota of 4 slabs gives 4 slabs');
+  assert.equal(quota.used, 4 * SLAB);
+  assert.notEqual(first, 0);
+  cases += 2;
+});
+
+test('a slab owner that no registered cache holds is refused on attach and found by check(); destroy() still returns the rest', () => {
+  for (const how of ['owner word of an unregistered id', 'registry entry FREE under a live cache'] as const) {
+    const arena = new SlabArena({ quota: new Quota(16 * SLAB), slabSize: SLAB, maximum: 32 * SLAB });
+    const cache = new SlabCache(arena, 7);
+    const pool = new Mempool(cache, 64);
+    for (let i = 0; i < 3000; i++) pool.alloc();
+    assert.equal(arena.used, 3 * SLAB, `${how}: the pool holds 3 slabs`);
+    const victim = arena.ctrlSlabs; // the pool's first slab
+    const entry = REGISTRY_WORD + 4 * ((cache.ownerId - 1) & 4095);
+    const edit = (i32: Int32Array, owner: Int32Array): void => {
+      if (how === 'registry entry FREE under a live cache') i32[entry] = 0;
+      else owner[victim] = 5 + 4096; // entry 5, first generation: never registered
+    };
+    assertRefused(slabArena, corrupted(arena, (v) => edit(v.i32, v.owner)), /owner .* (no|not a) (live|registered)/, how);
+    edit(new Int32Array(arena.memory.buffer, 0, 16 + 4 * 4096), arena.slabOwner);
+    assertCheckFinds(arena, /owner .* (no|not a) (live|registered)/, how);
+    // The real owner's destroy() does not stop at the slab it can no longer put: every other
+    // slab comes back, and the error names the one that did not.
+    if (how === 'owner word of an unregistered id') {
+      assert.throws(() => pool.destroy(), InvalidPointerError);
+      assert.equal(pool.total, 0, `${how}: the pool holds nothing after destroy()`);
+      assert.equal(cache.used, SLAB, `${how}: the pool gave its cache every slab but the stolen one`);
+      cache.destroy();
+      assert.equal(arena.used, SLAB, `${how}: every slab but the stolen one is back`);
+    } else {
+      pool.destroy();
+      cache.destroy();
+      assert.equal(arena.used, 0, `${how}: every slab is back`);
+    }
+    cases += 2;
   }
 });

@@ -114,7 +114,9 @@ function unlist(pool: Mempool, s: number): void {
 
 /**
  * {@link Mempool.destroy}: every slab of `pool` back to the cache, live objects or not; the
- * pool is empty and usable again. @internal
+ * pool is empty and usable again. A slab the cache refuses (its owner word was overwritten:
+ * shared state corrupted by another worker) does not stop it: every other slab still goes
+ * back, and the first refusal is thrown at the end. @internal
  */
 export function destroySlabs(pool: Mempool): void {
   pool.setCur(0);
@@ -122,13 +124,19 @@ export function destroySlabs(pool: Mempool): void {
     pool.spare.holder = null;
     pool.spare.block = 0;
   }
+  let refused: unknown = null;
   for (const s of pool.slabs) {
     retireSlab(pool.u32, s);
-    pool.cache.put(s);
+    try {
+      pool.cache.put(s);
+    } catch (e) {
+      refused ??= e;
+    }
   }
   pool.slabs = [];
   pool.heap.clear();
   pool.liveRest = 0;
   pool.deferredCount = 0;
   pool.sinceScan = 0;
+  if (refused !== null) throw refused;
 }

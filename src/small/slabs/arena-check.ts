@@ -17,7 +17,7 @@
  * Failure: none thrown; each returns the first problem found, as text, or null.
  */
 import { Ctl, LOW, SlabState } from './arena-layout.js';
-import { ownerIndex } from './owner-registry.js';
+import { ownerIndex, ownerLive, ownerThread } from './owner-registry.js';
 import type { SlabArena } from './slab-arena.js';
 
 /**
@@ -37,6 +37,12 @@ export function inspectShared(arena: SlabArena, pages: boolean): string | null {
   if (used < 0 || used > n - ctrl) return `used counts ${used} slabs, outside [0, ${n - ctrl}]`;
   if (hint < ctrl || hint > n) return `free hint ${hint} is outside [${ctrl}, ${n}]`;
   if (c[Ctl.ZERO] !== 0) return `reserved word ${Ctl.ZERO} is ${c[Ctl.ZERO]}, not 0`;
+  // A carve charges the quota before it moves the carved end, and a carved slab stays charged:
+  // the charge read after the end covers it at every instant (other users of the quota only add).
+  const charged = arena.quota.used;
+  if (charged < (carved0 - ctrl) * arena.slabSize) {
+    return `the quota has ${charged} bytes charged, less than the ${(carved0 - ctrl) * arena.slabSize} bytes of the ${carved0 - ctrl} slabs carved`;
+  }
   const info = arena.slabInfo;
   const owner = arena.slabOwner;
   for (let i = 0; i < ctrl; i++) {
@@ -94,7 +100,10 @@ export function inspectWhenQuiet(arena: SlabArena): string | null {
 
 /**
  * The invariants that need a quiet moment (no map or unmap in flight in a live worker): run
- * structure, the `used` bounds, the hint, and zero owner, page map and page tags of free slabs.
+ * structure, the `used` bounds, the hint, and zero owner, page map and page tags of free slabs;
+ * and who holds each run: its start's owner is 0 or the current id of a live (or adopted)
+ * registry entry, and every slab of the run has the start's owner, except one an adoption has
+ * not moved yet (an owner whose entry is no longer live: see `runOwnerProblem`).
  * @internal
  */
 export function inspectQuiet(arena: SlabArena): string | null {
@@ -115,6 +124,8 @@ export function inspectQuiet(arena: SlabArena): string | null {
       for (let j = 1; j < k; j++) {
         if (info[i + j] !== -j) return `slab ${i + j} inside the run at ${i} has info ${info[i + j]}, expected ${-j}`;
       }
+      const held = runOwnerProblem(arena, i, k);
+      if (held !== null) return held;
       mapped += k;
       i += k;
     } else if (k === SlabState.FREE) {
@@ -139,6 +150,33 @@ export function inspectQuiet(arena: SlabArena): string | null {
   }
   if (used < mapped || used > mapped + claimed) return `used counts ${used} slabs, ${mapped} are mapped (and ${claimed} claimed)`;
   if (firstFree >= 0 && hint > firstFree) return `free hint ${hint} is above free slab ${firstFree}`;
+  return null;
+}
+
+/**
+ * Who holds the run of `k` slabs at `i`, checked; the problem, or null. An adoption moves a
+ * run's start to the adopter first and its inner slabs after, while the dead owner's entry is
+ * ADOPTING (then freed), and an adopter killed half-way leaves that state for a later adoption:
+ * so an inner slab may keep an owner whose entry is no longer LIVE, never a live one of another
+ * cache (a run spanning two live owners: destroying one would unmap the other's slab). Inner
+ * slabs are read before the start, as an adoption writes them after it; an owner that reads as
+ * unregistered is read again, so an adoption finishing meanwhile is not taken for corruption.
+ */
+function runOwnerProblem(arena: SlabArena, i: number, k: number): string | null {
+  const owner = arena.slabOwner;
+  const r = arena.registry;
+  for (let j = 1; j < k; j++) {
+    const o = Atomics.load(owner, i + j);
+    const start = Atomics.load(owner, i);
+    if (o === start) continue;
+    if (o !== 0 && start !== 0 && !ownerLive(r, o)) continue;
+    if (Atomics.load(owner, i + j) !== o || Atomics.load(owner, i) !== start) continue;
+    return `run at slab ${i} of ${k} slabs has owner ${start} at its start but owner ${o} at slab ${i + j}`;
+  }
+  const start = Atomics.load(owner, i);
+  if (start !== 0 && ownerThread(r, start) < 0 && Atomics.load(owner, i) === start) {
+    return `run at slab ${i} has owner ${start}, which is no live or registered owner (entry ${ownerIndex(start)} holds another id or is free)`;
+  }
   return null;
 }
 

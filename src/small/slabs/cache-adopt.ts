@@ -3,6 +3,8 @@
  * slab of the caches registered by a worker that has exited, rebuilds this cache's free lists
  * and counters over them from the page map, and returns the blocks and page runs that were
  * handed out in them, so the allocators above (Mempool, SmallAlloc) can adopt their objects.
+ * The slabs and runs the worker mapped straight from the arena (its MAPS entry: LSRegion, plain
+ * `map`/`mapRun`) go back to the arena: nobody can reach them now.
  * Kept out of slab-cache.ts, next to the fast paths, because it runs once per dead worker.
  *
  * Memory source: the adopted arena slabs themselves (wholly free ones beyond the one kept go
@@ -13,8 +15,10 @@
  * registry moves the dead owner's entries to ADOPTING with this cache as adopter
  * (`claimOwners`), and each slab then changes owner by one compare-exchange of its owner word,
  * so two adopters take disjoint slabs and a slab keeps a valid owner (the dead cache, or the
- * adopter) at every instant. An adopter killed half-way leaves slabs that a later adoption of
- * either thread id finds.
+ * adopter) at every instant. A direct map is unmapped by the arena's compare-exchange of its
+ * state, so of two adopters (or an adopter and a live worker unmapping it) one unmaps it and
+ * the other is refused and goes on. An adopter killed half-way leaves slabs that a later
+ * adoption of either thread id finds (the dead worker's entries stay ADOPTING until the end).
  *
  * Failure: `RangeError` for a bad thread id or the calling thread's own (nothing changed).
  *
@@ -22,7 +26,9 @@
  * a page byte that is no well-formed handed-out block or page run is cleared (the dead worker
  * may have died mid-write) and its pages become free blocks.
  */
+import { InvalidPointerError } from '../../errors.js';
 import { adoptableThread } from '../../internal/thread.js';
+import { OwnerKind } from './owner-registry.js';
 import { blockByte, blockOrder, Page } from './page-map.js';
 import type { SlabCache } from './slab-cache.js';
 
@@ -44,10 +50,15 @@ export function adoptSlabs(cache: SlabCache, threadId: number): number[] {
   const pm = arena.pageMap;
   const { slabSize, pagesPerSlab } = arena;
   const end = arena.carvedEnd();
+  const maps = ids.filter((id) => arena.ownerKind(id) === OwnerKind.MAPS);
   for (let idx = arena.ctrlSlabs; idx < end; idx++) {
     const from = Atomics.load(owner, idx);
     if (from === 0 || from === me || !ids.includes(from)) continue;
     const n = Atomics.load(info, idx);
+    if (maps.includes(from)) {
+      if (n >= 1) unmapDirect(cache, idx, from);
+      continue;
+    }
     // Only a run's start changes hands (its other slabs follow it); the compare-exchange
     // makes two adopters of one id take disjoint slabs.
     if (n < 1 || Atomics.compareExchange(owner, idx, from, me) !== from) continue;
@@ -91,6 +102,19 @@ export function adoptSlabs(cache: SlabCache, threadId: number): number[] {
   }
   for (const id of ids) arena.finishOwner(id, me);
   return out;
+}
+
+/**
+ * Unmaps the dead worker's direct map (slab or run) at slab `idx`, owner `from`. Refused only
+ * when another call unmapped it first (another adopter, or a live worker the slab was passed
+ * to): then it is not ours to return, and adoption goes on.
+ */
+function unmapDirect(cache: SlabCache, idx: number, from: number): void {
+  try {
+    cache.arena.unmapFor(idx * cache.arena.slabSize, from);
+  } catch (e) {
+    if (!(e instanceof InvalidPointerError)) throw e;
+  }
 }
 
 /** Classifies the buddy-tree node at page `p` of order `k` after normalization. */

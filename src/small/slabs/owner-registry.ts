@@ -1,7 +1,8 @@
 /**
- * The owner registry of a SlabArena: one entry per live `SlabCache`, naming the worker it lives
- * in, so that another worker can take over (adopt) the slabs of a cache whose worker exited.
- * A cache's full id is recorded as the owner of every arena slab it holds (`arena.slabOwner`).
+ * The owner registry of a SlabArena: one entry per live `SlabCache`, and one per worker that maps
+ * slabs straight from the arena (`map`, `mapRun`: LSRegion, plain maps), each naming the worker
+ * it lives in, so that another worker can take over (adopt) what a worker that exited held. An
+ * entry's full id is recorded as the owner of every arena slab it holds (`arena.slabOwner`).
  *
  * Memory source: `OWNERS` entries of 4 Int32 words in the arena's control state (at
  * `REGISTRY_BYTE`, see arena-layout.ts); these functions take that view (`arena.registry`) and
@@ -18,8 +19,11 @@
  *
  * Entry e (1..OWNERS), 4 Int32 words:
  * ```
- *  word 0: adopter << 2 | state     word 1: thread id     word 2: full id (last one issued)     word 3: 0
+ *  word 0: adopter << 2 | state     word 1: thread id     word 2: full id (last one issued)     word 3: kind
  * ```
+ * Kind (`OwnerKind`): CACHE, a `SlabCache` (adoption takes its slabs over); MAPS, a worker's
+ * direct maps (adoption unmaps them: nobody can reach what an exited worker mapped for itself).
+ * A worker has at most one LIVE MAPS entry per arena, registered at its first direct map.
  * A full owner id is `e + OWNERS * gen` (gen >= 1, bumped on each registration of the entry,
  * the id below 2^30), so a stale id never matches a re-registered entry. States:
  * ```
@@ -34,15 +38,23 @@
  * ```
  * State and adopter share one word, so each step is one compare-exchange.
  *
- * Invariants (`inspectRegistry` verifies them): word 3 is 0; a non-zero id is an id of its
- * entry; the thread id is >= 0; only an ADOPTING entry has an adopter, and it is an owner id;
- * a LIVE or ADOPTING entry has an id.
+ * Invariants (`inspectRegistry` verifies them): the kind is CACHE or MAPS, CACHE when FREE; a
+ * non-zero id is an id of its entry; the thread id is >= 0; only an ADOPTING entry has an
+ * adopter, and it is an owner id; a LIVE or ADOPTING entry has an id.
  */
 import { OutOfMemoryError } from '../../errors.js';
 import { checkInt, rangeError } from '../../internal/checks.js';
 
 /** Entries in the owner registry. */
 export const OWNERS = 4096;
+
+/** What an owner entry stands for (word 3 of its entry). @internal */
+export const enum OwnerKind {
+  /** A SlabCache: adoption takes its slabs over. */
+  CACHE = 0,
+  /** A worker's direct maps (`SlabArena.map`, `mapRun`): adoption unmaps them. */
+  MAPS = 1,
+}
 
 /** Owner ids are below this. */
 const ID_LIMIT = 2 ** 30;
@@ -62,11 +74,11 @@ export function ownerIndex(id: number): number {
 }
 
 /**
- * Claims a registry entry for a `SlabCache` living in worker `threadId`; returns its full id
- * (`entry + OWNERS * gen`, below 2^30). Throws `OutOfMemoryError` when all `OWNERS` entries
- * are taken. @internal
+ * Claims a registry entry of `kind` (by default a `SlabCache`'s) living in worker `threadId`;
+ * returns its full id (`entry + OWNERS * gen`, below 2^30). Throws `OutOfMemoryError` when all
+ * `OWNERS` entries are taken. @internal
  */
-export function registerOwner(r: Int32Array, threadId: number): number {
+export function registerOwner(r: Int32Array, threadId: number, kind: OwnerKind = OwnerKind.CACHE): number {
   checkInt('SlabArena.registerOwner', 'threadId', threadId, 0, 2 ** 31 - 1);
   for (let e = 1; e <= OWNERS; e++) {
     const b = 4 * (e - 1);
@@ -76,6 +88,7 @@ export function registerOwner(r: Int32Array, threadId: number): number {
     if (id >= ID_LIMIT) id = e + OWNERS;
     Atomics.store(r, b + 1, threadId);
     Atomics.store(r, b + 2, id);
+    Atomics.store(r, b + 3, kind);
     Atomics.store(r, b, O_LIVE);
     return id;
   }
@@ -102,6 +115,7 @@ export function releaseOwner(r: Int32Array, id: number): void {
       return;
     }
     Atomics.store(r, b + 1, 0);
+    Atomics.store(r, b + 3, OwnerKind.CACHE);
     Atomics.store(r, b, O_FREE);
     return;
   }
@@ -115,6 +129,41 @@ export function ownerThread(r: Int32Array, id: number): number {
   const s = Atomics.load(r, b) & 3;
   if ((s !== O_LIVE && s !== O_ADOPTING) || Atomics.load(r, b + 2) !== id) return -1;
   return Atomics.load(r, b + 1);
+}
+
+/**
+ * The kind of owner `id` (`OwnerKind`) if it is the current id of a LIVE or ADOPTING entry,
+ * else -1. @internal
+ */
+export function ownerKind(r: Int32Array, id: number): number {
+  const e = ownerIndex(id);
+  if (e === 0) return -1;
+  const b = 4 * (e - 1);
+  const s = Atomics.load(r, b) & 3;
+  if ((s !== O_LIVE && s !== O_ADOPTING) || Atomics.load(r, b + 2) !== id) return -1;
+  return Atomics.load(r, b + 3);
+}
+
+/**
+ * The id of worker `threadId`'s LIVE MAPS entry, or 0 when it has none. Only that worker
+ * registers its MAPS entry, so its search and then its registration race no one. @internal
+ */
+export function findMapsOwner(r: Int32Array, threadId: number): number {
+  for (let e = 1; e <= OWNERS; e++) {
+    const b = 4 * (e - 1);
+    if ((Atomics.load(r, b) & 3) !== O_LIVE || Atomics.load(r, b + 3) !== OwnerKind.MAPS || Atomics.load(r, b + 1) !== threadId) continue;
+    const id = Atomics.load(r, b + 2);
+    if (ownerLive(r, id)) return id;
+  }
+  return 0;
+}
+
+/** True when `id` is the current id of a LIVE entry (registered, not being adopted). @internal */
+export function ownerLive(r: Int32Array, id: number): boolean {
+  const e = ownerIndex(id);
+  if (e === 0) return false;
+  const b = 4 * (e - 1);
+  return (Atomics.load(r, b) & 3) === O_LIVE && Atomics.load(r, b + 2) === id;
 }
 
 /**
@@ -173,6 +222,7 @@ export function finishOwner(r: Int32Array, id: number, adopter: number): void {
     return;
   }
   Atomics.store(r, b + 1, 0);
+  Atomics.store(r, b + 3, OwnerKind.CACHE);
   Atomics.store(r, b, O_FREE);
 }
 
@@ -189,7 +239,9 @@ export function inspectRegistry(r: Int32Array): string | null {
     const a = w >>> 2;
     const t = Atomics.load(r, b + 1);
     const id = Atomics.load(r, b + 2);
-    if (r[b + 3] !== 0) return `owner entry ${e} has a non-zero reserved word`;
+    const kind = Atomics.load(r, b + 3);
+    if (kind !== OwnerKind.CACHE && kind !== OwnerKind.MAPS) return `owner entry ${e} has kind ${kind}, which is none`;
+    if (s === O_FREE && kind !== OwnerKind.CACHE) return `owner entry ${e} is free but has kind ${kind}`;
     if (id !== 0 && ownerIndex(id) !== e) return `owner entry ${e} holds id ${id}, which is not an id of entry ${e}`;
     if (t < 0) return `owner entry ${e} has thread ${t}`;
     if (s === O_ADOPTING ? ownerIndex(a) === 0 : a !== 0) return `owner entry ${e} (state ${s}) has adopter ${a}`;

@@ -22,7 +22,8 @@
  * - `info[i]`: k > 0 when i starts a mapped run of k slabs (k = 1: a single slab); -j when i is
  *   the j-th slab of a mapped run (its start is i - j); FREE (0) when carved and free;
  *   UNCARVED (-2^31) when never carved; CLAIMING (-2^31 + 1) while a map or unmap holds it.
- * - `owner[i]`: the owner id (see the registry) of the `SlabCache` holding it; 0 for none.
+ * - `owner[i]`: the owner id (see the registry) holding it: a `SlabCache`'s, or the MAPS entry of
+ *   the worker that mapped it directly (`map`, `mapRun`); 0 for none (the registry was full).
  * - `pageMap`, `pageTags`: per 4 KiB page, written by the layers above (`SlabCache`, `SmallAlloc`);
  *   the arena only zeroes them when it takes a slab back.
  * `hint`: every slab below its low 32 bits is not free; its high 32 bits count the frees, so a
@@ -30,8 +31,11 @@
  * before the slabs turn FREE (from CLAIMING), and a map never raises it over a CLAIMING slab.
  * `begun`/`ended`: maps and unmaps started and finished, so `attach` can tell a quiet moment.
  *
- * Owner registry (owner-registry.ts): one entry per live `SlabCache`, with the worker it lives
- * in; `owner[i]` holds an entry's generation-tagged id, so a stale id never matches.
+ * Owner registry (owner-registry.ts): one entry per live `SlabCache`, and one (kind MAPS) per
+ * worker that maps directly, registered at its first map, each with the worker it lives in;
+ * `owner[i]` holds an entry's generation-tagged id, so a stale id never matches. Adopting an
+ * exited worker's id (`SlabCache.adopt`) takes its caches' slabs over and unmaps its direct
+ * maps, so what it held is never lost.
  *
  * Invariants (at a quiet moment; `check()` verifies them (arena-check.ts), `attach` too when it
  * sees one):
@@ -41,7 +45,10 @@
  * `mapped <= used <= mapped + claimed`, mapped = Σ info[i] > 0 ? info[i] : 0 (a map counts its run just
  * before it publishes it, an unmap uncounts it just after it claims it back);
  * `hint <= min { i : info[i] == FREE }`; a FREE or UNCARVED slab has owner 0 and zero page map
- * and page tags; `quota charges >= (carved - ctrlSlabs) * slabSize`.
+ * and page tags; `quota charges >= (carved - ctrlSlabs) * slabSize` (at every instant: a carve
+ * charges first); a run's start has owner 0 or the current id of a LIVE or ADOPTING registry
+ * entry, and each other slab of the run the same owner, or (an adoption under way, or killed
+ * half-way) an owner whose entry is no longer LIVE: never another live cache.
  */
 import { InvalidPointerError, OutOfMemoryError, QuotaExceededError } from '../../errors.js';
 import { HandOff } from '../../internal/hand-off.js';
@@ -54,8 +61,10 @@ import { verifyHandle } from './arena-attach.js';
 import { inspectQuiet, inspectShared, inspectWhenQuiet } from './arena-check.js';
 import { ARRAYS_BYTE, controlBytes, Ctl, HINT_BYTE, REGISTRY_BYTE, SlabState, VERSION } from './arena-layout.js';
 import {
-  claimOwners, finishOwner, inspectRegistry, OWNERS, ownerIndex, ownerThread, registerOwner, releaseOwner,
+  claimOwners, findMapsOwner, finishOwner, inspectRegistry, OWNERS, ownerIndex, ownerKind, OwnerKind, ownerThread, registerOwner,
+  releaseOwner,
 } from './owner-registry.js';
+import { currentThreadId } from '../../internal/thread.js';
 import { Page } from './page-map.js';
 import { Quota, type QuotaHandle } from './quota.js';
 
@@ -75,6 +84,8 @@ const W_QUOTA_HI = Ctl.QUOTA_HI;
 const W_BEGUN = Ctl.BEGUN;
 const W_ENDED = Ctl.ENDED;
 const LOW = 0xffffffffn; // the hint's slab index half (as arena-layout.ts's LOW)
+/** `release`'s owner for a public unmap: any worker's direct map (or an unregistered one). */
+const ANY_DIRECT = -1;
 
 /** Slab states besides k > 0 (a run's start) and -j (inside a run). */
 const FREE = SlabState.FREE;
@@ -193,10 +204,12 @@ export class SlabArena {
   readonly ctl: Int32Array;
   /** The free hint (frees << 32 | lowest slab that may be free); read by the invariant walker. @internal */
   readonly hint: BigUint64Array;
-  /** The owner registry's entries (owner-registry.ts). */
-  private readonly registry: Int32Array;
+  /** The owner registry's entries (owner-registry.ts); read by the invariant walker. @internal */
+  readonly registry: Int32Array;
   /** The commit error of this object's last failed map, if that is why it failed. */
   private commitError: string | null = null;
+  /** This worker's MAPS owner id, the owner of its direct maps; 0 until its first one. */
+  private mapsOwner = 0;
 
   /**
    * An arena over a new buffer. Throws `QuotaExceededError` if `prealloc` does not fit the quota.
@@ -335,14 +348,14 @@ export class SlabArena {
    *   commit) holds no more.
    */
   map(): number {
-    const p = this.take(1, 0);
+    const p = this.take(1, this.directOwner());
     if (p === 0) this.noMemory('SlabArena.map', this.slabSize, 1);
     return p;
   }
 
   /** A slab, or 0 when the quota or the address space says no. */
   tryMap(): number {
-    return this.take(1, 0);
+    return this.take(1, this.directOwner());
   }
 
   /**
@@ -357,7 +370,7 @@ export class SlabArena {
    */
   mapRun(slabs: number): number {
     if (typeof slabs !== 'number' || (slabs >>> 0) !== slabs || slabs < 1 || slabs > this.slabCount - this.ctrlSlabs) this.badRun('SlabArena.mapRun', slabs);
-    const p = this.take(slabs, 0);
+    const p = this.take(slabs, this.directOwner());
     if (p === 0) this.noMemory('SlabArena.mapRun', slabs * this.slabSize, slabs);
     return p;
   }
@@ -370,7 +383,7 @@ export class SlabArena {
    */
   tryMapRun(slabs: number): number {
     if (typeof slabs !== 'number' || (slabs >>> 0) !== slabs || slabs < 1 || slabs > this.slabCount - this.ctrlSlabs) this.badRun('SlabArena.tryMapRun', slabs);
-    return this.take(slabs, 0);
+    return this.take(slabs, this.directOwner());
   }
 
   /**
@@ -384,7 +397,7 @@ export class SlabArena {
    *   mapped, or a `SlabCache` holds it.
    */
   unmap(slab: number): void {
-    this.release('SlabArena.unmap', slab, 0);
+    this.release('SlabArena.unmap', slab, ANY_DIRECT);
   }
 
   /**
@@ -455,12 +468,46 @@ export class SlabArena {
     finishOwner(this.registry, id, adopter);
   }
 
+  /**
+   * The kind of owner `id` (`OwnerKind`: a cache's, or a worker's direct maps) if it is a live
+   * or adopted entry's current id, else -1. @internal
+   */
+  ownerKind(id: number): number {
+    return ownerKind(this.registry, id);
+  }
+
   /** Index of the first slab never carved. @internal */
   carvedEnd(): number {
     return Atomics.load(this.ctl, W_CARVED);
   }
 
   // ---- internals ----
+
+  /**
+   * The owner to record for a direct map: this worker's MAPS entry, found or registered at its
+   * first map (one per worker and arena, whichever of its arena objects maps), so an adoption
+   * of this worker's id finds the slabs. 0 (untracked, as an unregistered map) when the
+   * registry is full.
+   */
+  private directOwner(): number {
+    const id = this.mapsOwner;
+    if (id !== 0 && ownerKind(this.registry, id) === OwnerKind.MAPS) return id;
+    return this.findDirectOwner();
+  }
+
+  private findDirectOwner(): number {
+    let id = findMapsOwner(this.registry, currentThreadId);
+    if (id === 0) {
+      try {
+        id = registerOwner(this.registry, currentThreadId, OwnerKind.MAPS);
+      } catch (e) {
+        if (!(e instanceof OutOfMemoryError)) throw e;
+        return 0;
+      }
+    }
+    this.mapsOwner = id;
+    return id;
+  }
 
   private badRun(where: string, slabs: number): never {
     return checkInt(where, 'slabs', slabs, 1, this.slabCount - this.ctrlSlabs) as never;
@@ -653,6 +700,11 @@ export class SlabArena {
       throw new InvalidPointerError(slab, `${where}: slab ${slab} ${why}`);
     }
     const held = Atomics.load(this.slabOwner, idx);
+    if (owner === ANY_DIRECT) {
+      // A direct map may be unmapped by any worker: the one expected is whoever mapped it.
+      if (held !== 0 && ownerKind(this.registry, held) !== OwnerKind.MAPS) this.wrongOwner(where, slab, held, 0);
+      owner = held;
+    }
     if (held !== owner) this.wrongOwner(where, slab, held, owner);
     const ctl = this.ctl;
     Atomics.add(ctl, W_BEGUN, 1);
@@ -683,7 +735,9 @@ export class SlabArena {
 
   private wrongOwner(where: string, slab: number, held: number, owner: number): never {
     throw new InvalidPointerError(slab, owner === 0
-      ? `${where}: slab ${slab} is held by a SlabCache (owner ${held}); it goes back through that cache`
+      ? (ownerKind(this.registry, held) === OwnerKind.CACHE
+        ? `${where}: slab ${slab} is held by a SlabCache (owner ${held}); it goes back through that cache`
+        : `${where}: slab ${slab} has owner ${held}, which is neither a SlabCache nor a worker's direct maps`)
       : `${where}: slab ${slab} belongs to ${held === 0 ? 'no SlabCache' : `owner ${held}`}, not to owner ${owner}`);
   }
 }

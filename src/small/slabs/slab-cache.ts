@@ -425,7 +425,8 @@ export class SlabCache {
   /**
    * Gives every arena slab and run this cache holds back to the arena (blocks still handed out
    * included: they become invalid) and releases its owner entry. A destroyed cache maps nothing
-   * more: `get` throws. Idempotent.
+   * more: `get` throws. Idempotent. A slab the arena refuses (shared state corrupted by another
+   * worker) does not stop it: everything else goes back, and the first refusal is thrown last.
    */
   destroy(): void {
     if (this.destroyed) return;
@@ -433,11 +434,16 @@ export class SlabCache {
     const arena = this.arena;
     const info = arena.slabInfo;
     const end = arena.carvedEnd();
+    let refused: unknown = null;
     for (let idx = arena.ctrlSlabs; idx < end; idx++) {
       const n = info[idx]!;
       if (this.slabOwner[idx] !== this.ownerId || n <= 0) continue;
-      arena.unmapFor(idx * this.slabSize, this.ownerId);
-      idx += n - 1;
+      try {
+        arena.unmapFor(idx * this.slabSize, this.ownerId);
+      } catch (e) {
+        refused ??= e;
+      }
+      idx += Math.min(n, end - idx) - 1;
     }
     this.heads.fill(0);
     this.freeCount.fill(0);
@@ -449,6 +455,7 @@ export class SlabCache {
     this.runs = 0;
     this.runBytes = 0;
     arena.releaseOwner(this.ownerId);
+    if (refused !== null) throw refused;
   }
 
   /**
