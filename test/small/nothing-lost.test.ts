@@ -276,17 +276,7 @@ function shortAfterChurn(kind: BufferKind, orders: readonly FreeOrder[], kept: r
 for (const kind of ['Ibuf', 'Region', 'Obuf', 'LSRegion'] as const) {
   test(`a ${kind} gets as much after a Mempool on its cache was filled and emptied as on a fresh arena`, () => {
     const rng = seeded(`${kind} capacity after a pool's churn`);
-    const short = shortAfterChurn(kind, ['in order', 'backwards', 'shuffled'], [false], rng);
-    short.push(...shortAfterChurn(kind, ['in order', 'backwards'], [true], rng));
-    assert.deepEqual(short, [], `a ${kind} gets less after a pool's churn than on a fresh arena (SEED=${rng.seed})`);
-  });
-
-  // Known gap: a pool freed in random order and kept alive may keep its spare block in the
-  // middle of the arena; the buffer's first whole slab then lands there (the spare is used
-  // before new memory), above a free slab, and every doubling after it stays one slab up.
-  test(`a ${kind} gets as much after a Mempool on its cache was emptied in random order and kept as on a fresh arena`, { todo: 'a spare block mid-arena still shifts a doubling buffer one slab up' }, () => {
-    const rng = seeded(`${kind} capacity after a pool's random churn`);
-    const short = shortAfterChurn(kind, ['shuffled'], [true], rng);
+    const short = shortAfterChurn(kind, ['in order', 'backwards', 'shuffled'], [false, true], rng);
     assert.deepEqual(short, [], `a ${kind} gets less after a pool's churn than on a fresh arena (SEED=${rng.seed})`);
   });
 }

@@ -60,7 +60,10 @@ export function formatSlab(pool: Mempool, s: number): void {
 
 /**
  * Slab `s` of `pool` became empty: it takes the spare-block slot when the slot is free (or its
- * block has been used since), else it goes back to the cache at once. @internal
+ * block has been used since) or holds a block at a higher address, which goes back to the
+ * cache instead; else `s` goes back at once. Keeping the lowest empty block (as Tarantool's
+ * mempool keeps the lower of two spare slabs) leaves the memory above it free to merge into
+ * the longest runs. @internal
  */
 export function becameEmpty(pool: Mempool, s: number): void {
   const slot = pool.spare;
@@ -68,8 +71,11 @@ export function becameEmpty(pool: Mempool, s: number): void {
   // The spare may be another pool's, in memory carved after our views were taken.
   if (slot.block >= pool.viewEnd) pool.refresh();
   if (slot.block !== 0 && blockIsEmpty(pool.i32, slot.block)) {
-    giveBack(pool, s);
-    return;
+    if (slot.block < s) {
+      giveBack(pool, s);
+      return;
+    }
+    slot.giveBack();
   }
   slot.holder = pool;
   slot.block = s;

@@ -114,15 +114,17 @@ export class LargeAllocations {
   }
 
   /**
-   * Takes over page run `s` if it is a live large allocation (LIVE, or REMOTE: freed by another
-   * worker and not yet taken in, which the next scan takes in). A deferred one is free now.
+   * Takes over page run `s` if it is a live large allocation (state LIVE). One freed already
+   * (REMOTE: by another worker, never taken in; DEFERRED: held for the dead owner's views) is
+   * free now: its tag is cleared and false returned, for the caller to give the run back. A
+   * remote free touches only the tag word, so nothing else writes the run then.
    */
   adopt(s: number): boolean {
     const t = tagIndex(s);
     for (;;) {
       const w = Atomics.load(this.tags, t);
       const state = largeState(w);
-      if (state !== LargeState.LIVE && state !== LargeState.REMOTE) {
+      if (state !== LargeState.LIVE) {
         Atomics.store(this.tags, t, 0);
         return false;
       }

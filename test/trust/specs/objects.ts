@@ -8,6 +8,10 @@
  * SmallAlloc's read views: a block freed while views are open keeps its contents and is not
  * handed out again until every view open at the moment of the free has closed.
  *
+ * SmallAlloc's adoption: a worker that has exited (its objects allocated with other size
+ * classes, some freed by this worker before the adoption) is adopted; every object it left
+ * live joins this allocator's, keeps its bytes and is freed with the size it was asked with.
+ *
  * SmallAlloc's typed arrays: `allocAs` hands out a view that starts at its allocation's first
  * byte (under every granularity and objsizeMin); `free` takes back any typed array that starts
  * there, and refuses, changing nothing, one that starts anywhere inside (a `subarray`, a view
@@ -16,7 +20,7 @@
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
 import {
-  InvalidPointerError, Mempool, OutOfMemoryError, Quota, SlabArena, SlabCache, SmallAlloc, type ReadView,
+  InvalidPointerError, Mempool, OutOfMemoryError, Quota, Region, SlabArena, SlabCache, SmallAlloc, type ReadView,
 } from '../../../src/index.js';
 import type { TypedArray } from '../../../src/internal/typed.js';
 import { assertDisjoint, command, expectThrow, sizeArb, stamp, verifyAll, verifyStamp, type Block, type ModelSpec, type Real } from '../../support/model.js';
@@ -200,6 +204,8 @@ function release(m: SM, id: number): void {
   for (const h of m.held) h.views.delete(id);
   for (let i = m.held.length - 1; i >= 0; i--) if (m.held[i]!.views.size === 0) m.held.splice(i, 1);
 }
+/** Made-up thread ids of the exited workers adoptExited stands in for. */
+let nextDeadThread = 1_000_000;
 const smallSpec: ModelSpec<SM, SR, { quotaSlabs: number; factor: number; classes: readonly [number, number] }> = {
   name: 'SmallAlloc',
   quickRuns: 30,
@@ -338,6 +344,48 @@ const smallSpec: ModelSpec<SM, SR, { quotaSlabs: number; factor: number; classes
       assert.equal(JSON.stringify([s.stats().used, s.stats().count]), before, 'a refused free changes nothing');
       assert.equal(s.info(b.ptr).realSize, b.real, 'the allocation is still live');
     }, (m) => m.live.length > 0),
+    command('adoptExited', fc.tuple(
+      fc.array(fc.oneof(sizeArb(3000), fc.integer({ min: 20000, max: 100000 })), { minLength: 1, maxLength: 12 }),
+      fc.constantFrom([16, 8, 1.05] as const, [16, 16, 2] as const, [8, 4, 1.3] as const),
+      fc.array(fc.nat(), { maxLength: 4 }),
+      fc.boolean(),
+    ), (m: SM, r: SR, [sizes, [objsizeMin, granularity, allocFactor], frees, buffers]) => {
+      // A worker that has exited, stood in for by a cache registered for a made-up thread id,
+      // whose SmallAlloc has size classes of its own; some of its objects were already freed
+      // here (remote frees not taken in), and a Region held blocks of its cache.
+      const s = r.small;
+      const dead = nextDeadThread++;
+      const deadCache = new SlabCache(r.cache.arena, dead);
+      const victim = new SmallAlloc(deadCache, { objsizeMin, granularity, allocFactor });
+      const u8 = (): Uint8Array => r.cache.arena.memory.u8;
+      const left: (Block & { asked: number })[] = [];
+      for (const size of sizes) {
+        const p = victim.tryAlloc(size);
+        if (p === 0) break;
+        assertDisjoint(m.live, p, size, 'another worker\'s allocation over a live one');
+        assertDisjoint(m.held, p, size, 'another worker\'s allocation over memory a read view still sees');
+        const tag = ++m.tag;
+        stamp(u8(), p, size, tag);
+        left.push({ ptr: p, size, tag, asked: size });
+      }
+      for (const i of frees) {
+        if (left.length === 0) break;
+        const [b] = left.splice(i % left.length, 1);
+        s.free(b!.ptr);
+      }
+      if (buffers) {
+        const region = new Region(deadCache);
+        region.tryAlloc(5000);
+      }
+      const res = s.adopt(dead);
+      assert.equal(res.objects + res.large, left.length, 'every object the dead worker left live is adopted');
+      for (const b of left) {
+        const info = s.info(b.ptr);
+        verifyStamp(u8(), b.ptr, b.size, b.tag, 'an adopted object keeps its bytes');
+        m.live.push({ ptr: b.ptr, size: b.asked, real: info.realSize, large: info.isLarge, tag: b.tag });
+      }
+      assert.deepEqual(s.adopt(dead), { slabs: 0, objects: 0, large: 0 }, 'a worker is adopted once');
+    }),
     command('openReadView', fc.constant(null), (m: SM, r: SR) => {
       m.views.set(m.nextView++, r.small.openReadView());
     }, (m) => m.views.size < 4),
