@@ -15,6 +15,7 @@ import { Worker } from 'node:worker_threads';
 import { Quota, SlabArena } from '../../src/index.js';
 import { rngFromSeed, type Rng } from '../../dev/rng.js';
 import type { AdoptCrashParams, Adoption, FillReport } from './adopt-crash-worker.js';
+import { nextMessage } from './support.js';
 
 const KB = 1024;
 const MB = 1024 * KB;
@@ -44,23 +45,7 @@ function spawn(arena: SlabArena, role: AdoptCrashParams['role'], seed: number, e
 
 /** The next message of `w`; rejects on { error }, a worker error, an exit, or after WAIT ms. */
 function next<T>(w: Worker, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`${what}: no answer within ${WAIT} ms`)), WAIT);
-    const onMessage = (m: T & { error?: string }): void => (m.error !== undefined ? done(new Error(`${what}: ${m.error}`)) : done(null, m));
-    const onError = (e: Error): void => done(e);
-    const onExit = (code: number): void => done(new Error(`${what}: the worker exited (${code}) before answering`));
-    function done(e: Error | null, m?: T): void {
-      clearTimeout(timer);
-      w.off('message', onMessage);
-      w.off('error', onError);
-      w.off('exit', onExit);
-      if (e !== null) reject(e);
-      else resolve(m!);
-    }
-    w.on('message', onMessage);
-    w.on('error', onError);
-    w.on('exit', onExit);
-  });
+  return nextMessage<T>(w, what, WAIT);
 }
 
 async function ask<T>(w: Worker, msg: object, what: string): Promise<T> {

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { Quota, SlabArena, SlabCache, SmallAlloc } from '../../src/index.js';
 import { seeded } from '../../dev/rng.js';
-import { Claims, SLOT } from './support.js';
+import { Claims, nextMessage, SLOT } from './support.js';
 import { StampedTable, STOP } from './stamped-table.js';
 import type { StressParams, StressReport } from './adopt-stress-worker.js';
 
@@ -24,30 +24,6 @@ const MB = 1024 * KB;
 const SLOTS = 8192;
 const SCRIPT = new URL('./adopt-stress-worker.js', import.meta.url);
 const WAIT = 20_000;
-
-/** The next message of `w` that `pick` accepts, within WAIT ms; rejects on an error report, an error or an exit. */
-function nextMessage<T>(w: Worker, what: string, pick: (m: Record<string, unknown>) => boolean): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`${what}: no message within ${WAIT} ms`)), WAIT);
-    const onMessage = (m: Record<string, unknown>): void => {
-      if (typeof m['error'] === 'string') done(new Error(`${what}: ${m['error']}`));
-      else if (pick(m)) done(null, m as T);
-    };
-    const onError = (e: Error): void => done(e);
-    const onExit = (code: number): void => done(new Error(`${what} exited (${code}) before its message`));
-    function done(e: Error | null, m?: T): void {
-      clearTimeout(timer);
-      w.off('message', onMessage);
-      w.off('error', onError);
-      w.off('exit', onExit);
-      if (e !== null) reject(e);
-      else resolve(m!);
-    }
-    w.on('message', onMessage);
-    w.once('error', onError);
-    w.once('exit', onExit);
-  });
-}
 
 test('objects cross-freed while victims are killed and adopted and attachers come and go are never handed out twice, and nothing is lost', { timeout: 180_000 }, async () => {
   const rng = seeded('adopt stress');
@@ -68,15 +44,15 @@ test('objects cross-freed while victims are killed and adopted and attachers com
   const errors: string[] = [];
   for (const m of mixers) m.on('message', (r: Partial<StressReport>) => { if (typeof r.error === 'string') errors.push(r.error); });
   try {
-    await Promise.all(mixers.map((m, i) => nextMessage(m, `mixer ${i + 1}`, (x) => x['ready'] === true)));
+    await Promise.all(mixers.map((m, i) => nextMessage(m, `mixer ${i + 1}`, WAIT, (x) => x['ready'] === true)));
     let adoptedObjects = 0;
     for (let r = 0; r < rounds; r++) {
       const victim = spawn('victim', 3 + (r & 63));
       const attacher = spawn('attacher', 67 + (r & 63), rng.int(500, 4000));
       const adoptions = [alloc.adoptOnExit(victim), alloc.adoptOnExit(attacher)];
       // Listening from the start: a message nobody listens for is lost.
-      const attached = nextMessage<StressReport>(attacher, `attacher ${r}`, (x) => typeof x['steps'] === 'number');
-      await nextMessage(victim, `victim ${r}`, (x) => x['ready'] === true);
+      const attached = nextMessage<StressReport>(attacher, `attacher ${r}`, WAIT, (x) => typeof x['steps'] === 'number');
+      await nextMessage(victim, `victim ${r}`, WAIT, (x) => x['ready'] === true);
       await sleep(rng.int(5, 60));
       await victim.terminate();
       const report = await attached;
@@ -89,10 +65,10 @@ test('objects cross-freed while victims are killed and adopted and attachers com
       assert.deepEqual(errors, [], `round ${r}`);
     }
     Atomics.store(sync, STOP, 1);
-    await Promise.all(mixers.map((m, i) => nextMessage(m, `mixer ${i + 1}`, (x) => x['stopped'] === true)));
+    await Promise.all(mixers.map((m, i) => nextMessage(m, `mixer ${i + 1}`, WAIT, (x) => x['stopped'] === true)));
     const unknown = mine.drain();
     for (const m of mixers) m.postMessage('finish');
-    const finals = await Promise.all(mixers.map((m, i) => nextMessage<StressReport>(m, `mixer ${i + 1}`, (x) => typeof x['live'] === 'number')));
+    const finals = await Promise.all(mixers.map((m, i) => nextMessage<StressReport>(m, `mixer ${i + 1}`, WAIT, (x) => typeof x['live'] === 'number')));
     console.log(`adopt stress: ${rounds} rounds, ${adoptedObjects} objects adopted, mixers took ${finals.map((f) => f.steps).join(' and ')} steps; ${unknown} slots a victim was killed filling or emptying`);
     assert.deepEqual(errors, []);
     assert.equal(claims.count(), 0, 'no address still claimed');

@@ -229,6 +229,34 @@ export function stressWorkers(cores: number): number {
 }
 
 /**
+ * The next message of `w` that `pick` accepts (any, by default); rejects on a message with an
+ * `error` string, a worker error, an exit, or after `ms`. Listen before the message can come:
+ * a message nobody listens for is lost.
+ */
+export function nextMessage<T>(w: Worker, what: string, ms: number, pick: (m: Record<string, unknown>) => boolean = () => true): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`${what}: no message within ${ms} ms`)), ms);
+    const onMessage = (m: Record<string, unknown>): void => {
+      if (typeof m['error'] === 'string') done(new Error(`${what}: ${m['error']}`));
+      else if (pick(m)) done(null, m as T);
+    };
+    const onError = (e: Error): void => done(e);
+    const onExit = (code: number): void => done(new Error(`${what}: the worker exited (${code}) before its message`));
+    function done(e: Error | null, m?: T): void {
+      clearTimeout(timer);
+      w.off('message', onMessage);
+      w.off('error', onError);
+      w.off('exit', onExit);
+      if (e !== null) reject(e);
+      else resolve(m!);
+    }
+    w.on('message', onMessage);
+    w.on('error', onError);
+    w.on('exit', onExit);
+  });
+}
+
+/**
  * Starts one worker per entry of `data` on `script`, waits for each one's single message, and
  * rejects on a worker's error or early exit, or after `ms`. Every worker is terminated before
  * it returns, whatever happened.
