@@ -21,6 +21,7 @@
  */
 import { OutOfMemoryError } from './errors.js';
 import { checkInt, describe, isSharedBuffer, optionalBool, optionalInt, optionsBag, typeError } from './internal/checks.js';
+import { hasSharedMemory, newSharedBuffer } from './internal/shared-memory.js';
 
 /** The largest byte length a growable buffer can reserve on Node 20: 4 GiB. */
 export const MAX_BYTE_LENGTH = 2 ** 32;
@@ -117,7 +118,8 @@ export class Memory {
    * a fixed buffer's, and, unlike a wasm memory's, stay valid when it grows. A view made over it
    * without a length is about 50x slower (`npm run bench -- memory`): give views a length.
    *
-   * @throws TypeError if `opts` is not an object, or an option has the wrong type.
+   * @throws TypeError if `opts` is not an object, or an option has the wrong type, or `shared`
+   *   is true where there is no `SharedArrayBuffer` (a page that is not cross-origin isolated).
    * @throws RangeError if `maximum` is not an integer in [0, 4 GiB], or `initial` is not one in
    *   [0, maximum].
    */
@@ -127,8 +129,8 @@ export class Memory {
     const maximum = optionalInt(where, 'maximum', o.maximum, MAX_BYTE_LENGTH, 0, MAX_BYTE_LENGTH);
     const initial = optionalInt(where, 'initial', o.initial, 0, 0, maximum);
     const shared = optionalBool(where, 'shared', o.shared, false);
-    const buffer = shared || typeof SharedArrayBuffer === 'function'
-      ? new SharedArrayBuffer(initial, { maxByteLength: maximum })
+    const buffer = shared || hasSharedMemory()
+      ? newSharedBuffer(where, initial, maximum)
       : new ArrayBuffer(initial, { maxByteLength: maximum });
     return new Memory(buffer, null, maximum, shared, !shared);
   }

@@ -24,6 +24,7 @@ import { HandOff } from '../internal/hand-off.js';
 import { checkInt, checkPointer, checkPowerOfTwo, describe, optionalBool, optionsBag, typeError } from '../internal/checks.js';
 import { FRESH_BYTE, getDebug, PeriodicCheck } from '../debug.js';
 import { HEADER_BYTES, Kind, verifyHeader, writeHeader } from '../internal/header.js';
+import { newSharedBuffer, requireSharedMemory } from '../internal/shared-memory.js';
 import { readStringAt, STRING_ALIGN, STRING_PREFIX, stringArg, writeString } from '../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../internal/typed.js';
 import { Memory } from '../memory.js';
@@ -110,7 +111,8 @@ export class BumpArena {
    * A new arena of `capacity` usable bytes (>= 1).
    *
    * @throws TypeError if `capacity` is not a number, `opts` is not an object, or `opts.shared` is
-   *   not a boolean.
+   *   not a boolean or is true where there is no `SharedArrayBuffer` (a page that is not
+   *   cross-origin isolated).
    * @throws RangeError if `capacity` is not an integer in [1, 2^32 - 40].
    * @throws {@link OutOfMemoryError} if the engine cannot allocate the buffer.
    */
@@ -129,8 +131,10 @@ export class BumpArena {
       const o = optionsBag<BumpArenaOptions>(where, opts);
       shared = optionalBool(where, 'opts.shared', o.shared, false);
       const byteLength = DATA + capacity;
+      // Before the try: a context without shared memory is the caller's mistake, not a lack of memory.
+      if (shared) requireSharedMemory(where);
       try {
-        buffer = shared ? new SharedArrayBuffer(byteLength) : new ArrayBuffer(byteLength);
+        buffer = shared ? newSharedBuffer(where, byteLength) : new ArrayBuffer(byteLength);
       } catch (e) {
         throw new OutOfMemoryError(byteLength, `${where}: cannot allocate a buffer of ${byteLength} bytes (${(e as Error).message})`);
       }

@@ -2,7 +2,8 @@
  * createAllocator: the whole small family in one call, for a program that just wants memory.
  * Its contract (memory source, thread-safety, failure) is on the function.
  */
-import { checkInt, isPowerOfTwo, optionsBag, rangeError } from '../../internal/checks.js';
+import { checkInt, isPowerOfTwo, optionalBool, optionsBag, rangeError } from '../../internal/checks.js';
+import { requireSharedMemory } from '../../internal/shared-memory.js';
 import { MAX_BYTE_LENGTH } from '../../memory.js';
 import { Quota } from '../slabs/quota.js';
 import { SlabArena } from '../slabs/slab-arena.js';
@@ -19,7 +20,11 @@ export interface CreateAllocatorOptions extends SmallAllocOptions {
    * so that a small limit still holds several slabs.
    */
   slabSize?: number;
-  /** Share the memory with workers (a `SharedArrayBuffer`). Default true. */
+  /**
+   * Share the memory with workers (a `SharedArrayBuffer`). Default true; where there is no
+   * `SharedArrayBuffer` (a page that is not cross-origin isolated) pass false, and the quota,
+   * arena and memory are this thread's own, in a resizable `ArrayBuffer`.
+   */
   shared?: boolean;
 }
 
@@ -53,11 +58,13 @@ export function createAllocator(opts: CreateAllocatorOptions): SmallAlloc {
   // no power of two is left to the arena, whose message names it.
   const min = typeof slabSize === 'number' && isPowerOfTwo(slabSize) ? slabSize - Quota.UNIT + 1 : 1;
   if (limit < min) rangeError(where, 'limit', `at least ${min} (a quota of one ${slabSize}-byte slab)`, limit);
-  const quota = new Quota(limit);
+  const shared = optionalBool(where, 'shared', o.shared, true);
+  if (shared) requireSharedMemory(where);
+  const quota = new Quota(limit, { shared });
   const arena = new SlabArena({
     quota,
     slabSize,
-    ...(o.shared !== undefined ? { shared: o.shared } : {}),
+    shared,
   });
   const cache = new SlabCache(arena);
   try {

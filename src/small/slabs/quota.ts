@@ -22,6 +22,7 @@ import { QuotaExceededError } from '../../errors.js';
 import { HandOff } from '../../internal/hand-off.js';
 import { checkInt, isSharedBuffer, optionalBool, optionsBag, rangeError, typeError } from '../../internal/checks.js';
 import { HEADER_BYTES, Kind, verifyHeader, writeHeader } from '../../internal/header.js';
+import { newSharedBuffer } from '../../internal/shared-memory.js';
 
 const VERSION = 2;
 const BYTES = HEADER_BYTES + 16;
@@ -83,7 +84,8 @@ export class Quota {
    * @param limit bytes, an integer in [0, Quota.MAX_LIMIT].
    *
    * @throws TypeError if `limit` is not a number, `opts` is not an object, or `opts.shared` is not
-   *   a boolean.
+   *   a boolean or is true (the default) where there is no `SharedArrayBuffer` (a page that is
+   *   not cross-origin isolated).
    * @throws RangeError if `limit` is not an integer in [0, Quota.MAX_LIMIT].
    */
   constructor(limit: number, opts?: QuotaOptions) {
@@ -99,7 +101,7 @@ export class Quota {
     checkInt(where, 'limit', limit, 0, Quota.MAX_LIMIT);
     const o = optionsBag<QuotaOptions>(where, opts);
     this.shared = optionalBool(where, 'shared', o.shared, true);
-    this.buffer = this.shared ? new SharedArrayBuffer(BYTES) : new ArrayBuffer(BYTES);
+    this.buffer = this.shared ? newSharedBuffer(where, BYTES) : new ArrayBuffer(BYTES);
     writeHeader(new Int32Array(this.buffer, 0, 4), Kind.Quota, VERSION, BYTES);
     this.word = new BigUint64Array(this.buffer, HEADER_BYTES, 1);
     this.word[0] = BigInt(Math.ceil(limit / 1024)) << 32n;

@@ -57,6 +57,7 @@ import {
 } from '../../internal/checks.js';
 import { Kind, writeHeader } from '../../internal/header.js';
 import { MAX_BYTE_LENGTH, Memory } from '../../memory.js';
+import { requireSharedMemory } from '../../internal/shared-memory.js';
 import { verifyHandle } from './arena-attach.js';
 import { inspectQuiet, inspectShared, inspectWhenQuiet } from './arena-check.js';
 import { ARRAYS_BYTE, controlBytes, Ctl, HINT_BYTE, REGISTRY_BYTE, SlabState, VERSION } from './arena-layout.js';
@@ -239,6 +240,7 @@ export class SlabArena {
       const slabSize = optionalPowerOfTwo(where, 'slabSize', o.slabSize, DEFAULT_SLAB, MIN_SLAB, MAX_SLAB);
       const shift = Math.log2(slabSize);
       const shared = optionalBool(where, 'shared', o.shared, true);
+      if (shared) requireSharedMemory(where);
       const maximum = optionalInt(where, 'maximum', o.maximum, MAX_BYTE_LENGTH, 0, MAX_BYTE_LENGTH);
       const nslabs = Math.floor(maximum / slabSize);
       const ctrl = Math.ceil(controlBytes(nslabs, shift) / slabSize);
