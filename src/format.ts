@@ -340,7 +340,7 @@ const KINDS: readonly {
  * (remote frees taken in, a batch of deferred frees released).
  *
  * Failure: a `TypeError` naming `allocator` for anything that is not one of the allocators
- * above. The one-line `util.inspect` forms the package gives these classes never throw: an
+ * above (its type admits only them; the check is for JavaScript callers and casts). The one-line `util.inspect` forms the package gives these classes never throw: an
  * object whose figures cannot be read (a prototype, say) prints as `Name {}`.
  *
  * @example
@@ -362,7 +362,9 @@ const KINDS: readonly {
  *     //   count          2
  *     //   ...
  */
-export function formatStats(allocator: object): string {
+export function formatStats(
+  allocator: SmallAlloc | Mempool | SlabCache | SlabArena | Quota | Region | Ibuf | Obuf | LSRegion | Arena | BumpArena,
+): string {
   for (const k of KINDS) {
     if (allocator instanceof k.cls) return k.format(allocator as never);
   }

@@ -23,6 +23,17 @@
  * kept in a page run of its own.
  */
 
+// `Symbol.dispose`, which `ReadView` is keyed by, for programs compiled without the disposable
+// lib (`lib: ["es2022", "dom"]`): TypeScript's own `esnext.disposable` (and @types/node) declare
+// the same member the same way, and identical `unique symbol` members merge, so this compiles
+// under both TypeScript 5.9 and 6.0 with or without them. At run time it is the engine's symbol.
+declare global {
+  interface SymbolConstructor {
+    /** The method `using` calls when a binding leaves its scope (ECMAScript explicit resource management). */
+    readonly dispose: unique symbol;
+  }
+}
+
 // Errors
 export { OutOfMemoryError, QuotaExceededError, InvalidPointerError } from './errors.js';
 

@@ -238,7 +238,7 @@ test('formatStats() of Region, Ibuf, Obuf, LSRegion, Arena and BumpArena gives t
 
 test('formatStats() throws a TypeError naming allocator for anything else', () => {
   for (const bad of [{}, [], null, undefined, 42, 'SmallAlloc', Memory.create(), () => 0]) {
-    assert.throws(() => formatStats(bad as object), (e: unknown) =>
+    assert.throws(() => formatStats(bad as never), (e: unknown) =>
       e instanceof TypeError && /^formatStats: allocator must be an allocator/.test(e.message));
   }
 });
