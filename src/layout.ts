@@ -21,7 +21,9 @@
  * the UTF-8 byte length as a u32, then the bytes) followed by the unused rest of its capacity.
  *
  * How a cursor reads: `defineLayout` compiles one class per layout (`new Function`, source
- * specialized to the offsets), whose prototype has a getter and a setter per field; a cursor
+ * specialized to the offsets; where code generation is refused, as under a Content-Security-
+ * Policy without 'unsafe-eval', the same class built of closures: layout-closures.ts), whose
+ * prototype has a getter and a setter per field; a cursor
  * holds fixed-length typed-array views of the whole memory in private fields and the pointer.
  * Because `ptr % align === 0` (the `ptr` setter's one check), every field's address is a
  * multiple of its size and a field is one element of a typed array: `score` above reads
@@ -52,6 +54,7 @@
 import { checkInt, describe, typeError } from './internal/checks.js';
 import { readStringAt, STRING_PREFIX, stringBytes, writeString } from './internal/strings.js';
 import { MAX_BYTE_LENGTH, Memory } from './memory.js';
+import { closureCursor } from './layout-closures.js';
 
 /** A number, bigint or boolean field: its name is its type, as in C's `<stdint.h>`. */
 export type ScalarKind = 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'u64' | 'i64' | 'f32' | 'f64' | 'bool';
@@ -132,8 +135,8 @@ export interface Layout<F extends FieldRecord = FieldRecord> {
 
 // ---- field kinds ------------------------------------------------------------------------
 
-/** A typed-array view a cursor keeps: its private field's name and its constructor's name. */
-interface ViewSpec {
+/** A typed-array view a cursor keeps: its private field's name and its constructor's name. @internal */
+export interface ViewSpec {
   /** Private field of the cursor holding it (`#f64`). */
   field: string;
   /** Global constructor (`Float64Array`); null for the memory's own `u8`. */
@@ -169,8 +172,8 @@ const STRING_FIELD_ALIGN = 4;
 /** Capacity limit of a byte array or string: the record must fit the largest memory. */
 const MAX_CAPACITY = MAX_BYTE_LENGTH - STRING_PREFIX;
 
-/** One field, placed. */
-interface Placed {
+/** One field, placed. @internal */
+export interface Placed {
   name: string;
   /** The kind as given (a frozen copy for the object kinds). */
   kind: FieldKind;
@@ -332,8 +335,8 @@ class RecordLayout implements Layout {
 
 // ---- the cursor class -------------------------------------------------------------------
 
-/** What the compiled class calls on its slow paths and for strings and byte arrays. */
-interface CursorHelpers {
+/** What the cursor class calls on its slow paths and for strings and byte arrays. @internal */
+export interface CursorHelpers {
   badPtr(p: unknown): never;
   pastEnd(field: number, ptr: number, byteLength: number): never;
   setBytes(field: number, u8: Uint8Array, at: number, value: unknown): void;
@@ -418,11 +421,42 @@ function accessorSource(f: Placed, i: number): string {
 let compiled = 0;
 
 /**
+ * Whether this context lets `new Function` compile: a page under a Content-Security-Policy
+ * without 'unsafe-eval', or Node with `--disallow-code-generation-from-strings`, refuses with
+ * an `EvalError`. Asked once, by the first layout; a page's CSP cannot change afterwards. The
+ * probe's source can fail for no other reason, so any error it throws means "refused".
+ */
+let codeGeneration: boolean | undefined;
+
+function canGenerateCode(): boolean {
+  if (codeGeneration === undefined) {
+    try {
+      codeGeneration = new Function('return true')() === true;
+    } catch {
+      codeGeneration = false;
+    }
+  }
+  return codeGeneration;
+}
+
+/**
+ * Makes cursors of later layouts compiled (`true`), built of closures (`false`, as where code
+ * generation is refused), or whichever this context allows (`undefined`), so that tests and the
+ * layout benchmark can hold both side by side. @internal
+ */
+export function setCodeGeneration(allowed: boolean | undefined): void {
+  codeGeneration = allowed;
+}
+
+/**
  * Compiles the cursor class of one layout: its source names the offsets as constants, so each
  * accessor is a single indexed load or store that V8 inlines into the caller's loop, and each
- * layout's class has its own hidden class (a loop over one layout stays monomorphic).
+ * layout's class has its own hidden class (a loop over one layout stays monomorphic). Where code
+ * generation is refused, the class is built of closures instead (layout-closures.ts).
  */
 function compileCursor(placed: readonly Placed[], size: number, align: number): new (memory: Memory) => LayoutCursor {
+  const where = placed.map((f) => `${CURSOR}.${f.name}`);
+  if (!canGenerateCode()) return closureCursor(placed, align, VIEWS['u8']!, helpers(placed, size, align), where);
   const views = new Set<ViewSpec>([VIEWS['u8']!]);
   for (const f of placed) if (f.view !== null) views.add(f.view);
   const needsDv = placed.some((f) => f.type === 'string');
@@ -450,6 +484,5 @@ ${placed.map(accessorSource).join('\n')}
 }
 return LayoutCursor; /* layout ${++compiled} */`;
   const names = placed.map((f) => f.name);
-  const where = placed.map((f) => `${CURSOR}.${f.name}`);
   return new Function('N', 'W', 'H', source)(names, where, helpers(placed, size, align)) as new (memory: Memory) => LayoutCursor;
 }

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { defineLayout, InvalidPointerError, Memory, type FieldKind, type FieldRecord } from '../src/index.js';
 import { seeded, type Rng } from '../dev/rng.js';
+import { setCodeGeneration } from '../src/layout.js';
 import { runWorkers } from './multi/support.js';
 
 const test = isMainThread ? nodeTest : ((() => undefined) as unknown as typeof nodeTest);
@@ -388,6 +389,52 @@ test('offsetOf names an unknown field in a RangeError and a non-string in a Type
   assert.throws(() => layout.offsetOf('nope'), (e: Error) => e instanceof RangeError && /Layout\.offsetOf: field must be a field of this layout \(id, score, alive, tag, name\), got "nope"/.test(e.message));
   assert.throws(() => layout.offsetOf('toString'), RangeError);
   assert.throws(() => layout.offsetOf(1 as unknown as string), TypeError);
+});
+
+test('where code generation is refused, cursors built of closures write the same bytes, read the same values and throw the same errors as compiled ones', () => {
+  const rng = seeded('layout closures vs compiled');
+  const memory = Memory.create({ initial: 64 * KB, maximum: 128 * KB });
+  const outcome = (f: () => unknown): unknown => {
+    try {
+      return f();
+    } catch (e) {
+      return `${(e as Error).constructor.name}: ${(e as Error).message}`;
+    }
+  };
+  for (let round = 0; round < 100; round++) {
+    const fields: Record<string, FieldKind> = {};
+    const n = rng.int(1, 10);
+    for (let i = 0; i < n; i++) fields[`f${i}`] = randomKind(rng);
+    const compiled = defineLayout(fields);
+    let closures;
+    try {
+      setCodeGeneration(false);
+      closures = defineLayout(fields);
+    } finally {
+      setCodeGeneration(undefined);
+    }
+    assert.notEqual(Object.getPrototypeOf(closures.cursor(memory)), Object.getPrototypeOf(compiled.cursor(memory)));
+    const a = compiled.cursor(memory) as unknown as AnyCursor;
+    const b = closures.cursor(memory) as unknown as AnyCursor;
+    // The last record may run past the end, and one pointer in ten is bad: errors must agree too.
+    const size = compiled.size;
+    const last = Math.floor(64 * KB / compiled.align) * compiled.align - rng.int(0, 2) * compiled.align;
+    for (let r = 0; r < 6; r++) {
+      const ptr = r === 5 ? last : rng.int(0, 9) === 0 ? rng.pick([-1, 0.5, 2 ** 32, compiled.align > 1 ? 1 : -8]) : compiled.align * rng.int(0, Math.floor((64 * KB - size) / compiled.align));
+      assert.deepEqual(outcome(() => { b.ptr = ptr; }), outcome(() => { a.ptr = ptr; }), `ptr ${ptr}`);
+      for (const [name, kind] of Object.entries(fields)) {
+        const value = rng.int(0, 9) === 0 ? rng.pick([undefined, 'x'.repeat(40), new Uint8Array(1), 1n, 1.5]) : randomValue(rng, kind);
+        const before = memory.u8.slice();
+        const wa = outcome(() => { a[name] = value; });
+        const afterA = memory.u8.slice();
+        memory.u8.set(before);
+        const wb = outcome(() => { b[name] = value; });
+        assert.deepEqual(wb, wa, `writing ${name} (${JSON.stringify(kind)}) at ${a.ptr}`);
+        assert.ok(Buffer.from(memory.u8).equals(Buffer.from(afterA)), `bytes written to ${name} at ${a.ptr}`);
+        assert.deepEqual(outcome(() => b[name]), outcome(() => a[name]), `reading ${name} at ${a.ptr}`);
+      }
+    }
+  }
 });
 
 test('cursors of one layout share one class; each layout has its own; odd field names work', () => {
