@@ -68,8 +68,10 @@ export function adoptSlab(pool: Mempool, slab: number): number {
   const aw = h + Word.WORDS;
   const bw = pool.bw;
   let taken = -popcount(tailBits(pool.objcount));
+  let held = 0;
   for (let w = 0; w < bw; w++) {
     // The old owner's remote frees not taken in and its deferred slots: all free now.
+    held += popcount(i32[aw + 2 * bw + w]!);
     const freed = Atomics.load(i32, aw + bw + w);
     Atomics.and(i32, aw + bw + w, ~freed);
     i32[aw + 2 * bw + w] = 0;
@@ -77,6 +79,8 @@ export function adoptSlab(pool: Mempool, slab: number): number {
     i32[aw + w] = a;
     taken += popcount(a);
   }
+  // The dead owner's held slots leave the arena's count of held bytes with it.
+  pool.cache.arena.views.unhold(held * pool.objsize);
   if (pool.debug) poisonFree(pool, s);
   const nfree = pool.objcount - taken;
   u32[h + Word.NFREE] = nfree;

@@ -19,7 +19,8 @@
 import { FREED_BYTE } from '../../debug.js';
 import type { SlabCache } from '../slabs/slab-cache.js';
 import { LargeState, largeFail, largeId, largeState, largeWord, liveLargeWord, tagIndex } from './large.js';
-import type { ReadViews } from './read-views.js';
+import { NO_EPOCH } from '../slabs/arena-views.js';
+import { FREE_NOW, type ReadViews } from './read-views.js';
 
 /** One SmallAlloc's large allocations and their counters. @internal */
 export class LargeAllocations {
@@ -68,12 +69,13 @@ export class LargeAllocations {
     const size = this.size(s);
     this.live--;
     this.used -= size;
-    if (this.views.holding) {
+    const tag = this.views.holdTag();
+    if (tag !== FREE_NOW) {
       Atomics.store(this.tags, tagIndex(s), largeWord(LargeState.DEFERRED, this.id));
       this.deferred++;
-      this.views.defer(s, this.cache.pagesSize(size));
+      this.views.defer(s, this.cache.pagesSize(size), tag);
       // Debug mode's quarantine, no view sees it: poisoned now, as a class object is.
-      if (!this.views.anyOpen) this.cache.arena.memory.u8.fill(FREED_BYTE, s, s + size);
+      if (!this.views.anyOpen && tag === NO_EPOCH) this.cache.arena.memory.u8.fill(FREED_BYTE, s, s + size);
       return;
     }
     this.drop(s);
@@ -125,6 +127,8 @@ export class LargeAllocations {
       const w = Atomics.load(this.tags, t);
       const state = largeState(w);
       if (state !== LargeState.LIVE) {
+        // Held by the dead owner: it leaves the arena's count of held bytes with it.
+        if (state === LargeState.DEFERRED) this.cache.arena.views.unhold(this.cache.pagesSize(this.size(s)));
         Atomics.store(this.tags, t, 0);
         return false;
       }

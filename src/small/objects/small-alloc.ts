@@ -33,6 +33,11 @@
  * releases go in bounded batches (BATCH per alloc/free call); once the last view has closed,
  * the next allocation, `stats()` or `check()` releases everything at once. A view closed by
  * the garbage collector is counted in `stats().viewsCollected` (debug mode warns).
+ * The arena's views (`arena.openReadView()`, any worker; arena-views.ts) hold frees the same
+ * way, in the same FIFO, each entry also tagged with the arena epoch of its free. While such
+ * entries wait, a pool's allocation slow path asks the queue (one load of the arena's STATE
+ * unless a view closed) and hands its call back when they may go; the SmallAlloc then releases
+ * everything releasable at once (no local view limits the batch).
  *
  * Invariants (checked by `check()`, in small-alloc-check.ts):
  * - every pool passes Mempool.check; each pool sits at its class index (or among the adopted);
@@ -207,7 +212,7 @@ export class SmallAlloc {
     const d = getDebug();
     this.debug = d.enabled;
     this.periodic = new PeriodicCheck(d.checkEvery);
-    this.views = new ReadViews(d.enabled ? d.quarantine : 0, d.quarantineBytes);
+    this.views = new ReadViews(cache.arena.views, d.enabled ? d.quarantine : 0, d.quarantineBytes);
     this.id = newPoolId(this);
     this.ownerId = cache.ownerId;
     const memory = cache.arena.memory;
@@ -259,8 +264,12 @@ export class SmallAlloc {
     return this.allocSlow(size, false);
   }
 
-  /** Everything the fast path leaves: deferred frees due, large or odd sizes, a new pool. */
+  /**
+   * Everything the fast path leaves: deferred frees due (a pool hands its call back when the
+   * arena's views let some go), large or odd sizes, a new pool.
+   */
   private allocSlow(size: number, throwing: boolean): number {
+    if (this.views.arenaHeld !== 0) this.updateReleasable();
     if (this.releasable) this.collect(BATCH);
     if (typeof size !== 'number' || (size >>> 0) !== size || size > this.objsizeMax) {
       return this.allocLarge(throwing ? 'SmallAlloc.alloc' : 'SmallAlloc.tryAlloc', size, throwing);
@@ -270,8 +279,8 @@ export class SmallAlloc {
     const pool = made ? this.makePool(cls) : this.pools[cls]!;
     // Our pools return 0 when the cache has no slab: every remote free and releasable deferred
     // free counts then, and the allocation is tried again.
-    let p = pool.tryAlloc();
-    if (p === 0 && this.reclaimAll()) p = pool.tryAlloc();
+    let p = pool.tryAllocNow();
+    if (p === 0 && this.reclaimAll()) p = pool.tryAllocNow();
     if (p === 0) {
       // A pool made for this allocation goes again: a failed allocation leaves nothing behind,
       // not even an empty class in stats().
@@ -684,11 +693,23 @@ export class SmallAlloc {
     return readStringAt(this.u8, this.dv, ptr, ptr + (real < 0 ? -real : real), where);
   }
 
-  /** Statistics; remote frees are taken in and a batch of deferred frees released first. */
+  /**
+   * Statistics; remote frees are taken in and a batch of deferred frees released first (all of
+   * those releasable when no view of this allocator is open, the arena's views rescanned).
+   */
   stats(): SmallStats {
     this.takeRemoteAll();
+    this.rescanArena();
     if (this.releasable) this.collect(BATCH);
-    return smallStats(this.pools, this.extra, this.large, this.views.open, this.viewsCollected, this.views.quarantined());
+    return smallStats(this.pools, this.extra, this.large, this.views.open, this.viewsCollected, this.views.quarantined(), this.views.heldBytes);
+  }
+
+  /** Frees waiting on the arena's views: recompute the oldest epoch, and what may go. */
+  private rescanArena(): void {
+    if (this.views.arenaHeld !== 0) {
+      this.views.rescan();
+      this.updateReleasable();
+    }
   }
 
   /**
@@ -705,6 +726,7 @@ export class SmallAlloc {
    */
   private verify(release: boolean): void {
     this.takeRemoteAll();
+    if (release) this.rescanArena();
     if (release && this.releasable) this.collect(BATCH);
     checkSmallAlloc(this, this.ownerId, this.pools, this.extra, this.large, this.views);
   }
