@@ -312,13 +312,6 @@ export class Mempool {
     return this.alloc();
   }
 
-  /** tryAlloc for the SmallAlloc's slow path, which has just released its queue: never hands back. @internal */
-  tryAllocNow(): number {
-    const w = this.scan;
-    if (this.hot === 0 && (this.i32[w] === -1 || w === 0)) return this.allocSlow(false, false);
-    return this.alloc();
-  }
-
   /**
    * Stores `s` as UTF-8 after its byte length (a u32) in one object; returns its pointer (free
    * it as any other). `RangeError` if it needs more than `objsize` bytes.
@@ -354,15 +347,11 @@ export class Mempool {
    * was allocated since the last scan to pay for it), else a new slab; before failing, take
    * everything in.
    */
-  private allocSlow(throwing: boolean, handBack = true): number {
-    // Frees held for the arena's views that they let go: a pool of its own takes them back now;
-    // a SmallAlloc's pool hands the call back (0), and the SmallAlloc releases its whole queue
-    // and calls again through tryAllocNow (no hand-back: views closing meanwhile cannot make
-    // an allocation fail).
-    if (handBack && this.views.arenaDue()) {
-      if (this.hosted) return 0;
-      this.releaseArena();
-    }
+  private allocSlow(throwing: boolean): number {
+    // A pool of its own takes back, all at once, the frees it held for the arena's views that
+    // they let go (a SmallAlloc releases its pools' itself: its alloc takes its slow path while
+    // it holds such frees).
+    if (!this.hosted && this.views.arenaDue()) this.releaseArena();
     for (;;) {
       while (this.cur !== 0 && !this.findRoom()) this.heapRemove(0);
       if (this.cur !== 0) return this.alloc();
@@ -421,6 +410,12 @@ export class Mempool {
       this.freeSlow(ptr);
       return;
     }
+    // The arena's views, open in any worker: one load of the shared STATE word (a plain load on
+    // x86) through the view we hold, the only cost a free pays for them while none is open.
+    if ((Atomics.load(this.i32, Vw.STATE) & 0xffff) !== 0) {
+      this.freeLocal(ptr, s, this.name);
+      return;
+    }
     this.freeIn(ptr, s);
   }
 
@@ -448,10 +443,11 @@ export class Mempool {
   }
 
   /**
-   * Frees `ptr` of our slab `s` (its header names this pool). The fast path handles a valid
-   * free with no read view open (here or, by the arena's STATE word, in any worker) and debug
-   * mode off; anything else goes to freeLocal, which finds the precise error or takes the slow
-   * road. @internal
+   * Frees `ptr` of our slab `s` (its header names this pool); the caller has seen no arena
+   * view open (the STATE word: Mempool.free, SmallAlloc.free and realloc read it first). The
+   * fast path handles a valid free with no read view of the SmallAlloc open and debug mode off;
+   * anything else goes to freeLocal, which finds the precise error or takes the slow road.
+   * @internal
    */
   freeIn(ptr: number, s: number): void {
     const idx = this.slot(ptr - s - this.first);
@@ -459,11 +455,9 @@ export class Mempool {
     const w = (s >>> 2) + Word.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
     // Reads before the bounds test are harmless: a bad idx fails the test and is refused there.
-    // The arena's views: one load of STATE (a plain load on x86) through the view we hold, the
-    // only cost a free pays for them while none is open anywhere.
     const a = i32[w]!;
     if (idx < 0 || (a & bit) === 0 ||
-      (i32[w + this.bw]! & bit) !== 0 || this.quick !== true || (Atomics.load(i32, Vw.STATE) & 0xffff) !== 0) {
+      (i32[w + this.bw]! & bit) !== 0 || this.quick !== true) {
       this.freeLocal(ptr, s, this.name);
       return;
     }

@@ -17,7 +17,8 @@
  * sizes up to TABLE_MAX_ENTRIES granules) and the pool's alloc is small enough for V8 to
  * inline; free finds the block's order in the arena's page map, the class in the slab header,
  * and checks owner and pool id before the pool's own free. Deferred frees due and read views
- * cost one field test each (`fastMax`, `fastFree`, the pools' `quick` flag). In debug mode
+ * cost one field test each (`fastMax`, `fastFree`, the pools' `quick` flag); the arena's views
+ * (any worker's) one load of the arena's shared STATE word, in free's first test. In debug mode
  * the fast paths are off: every call takes the slow paths, which count this allocator's
  * operations and run its whole check() (its pools included) every checkEvery of them, and
  * frees are held in the read views' queue for the quarantine too (read-views.ts), released
@@ -69,6 +70,7 @@ import { smallStats, type SmallStats } from './small-alloc-stats.js';
 import { newReadView, type ReadView } from './small-alloc-view.js';
 import { Page } from '../slabs/page-map.js';
 import { SlabCache, slabOf } from '../slabs/slab-cache.js';
+import { Vw } from '../slabs/arena-layout.js';
 import { tryGetPages } from '../spare-block.js';
 
 export type { SmallAdoption } from './small-alloc-adopt.js';
@@ -224,10 +226,13 @@ export class SmallAlloc {
     this.fastPaths();
   }
 
-  /** Sets the fast paths' flags: off while deferred frees are due, and in debug mode. */
+  /**
+   * Sets the fast paths' flags: off while deferred frees are due, and in debug mode; alloc's
+   * also while frees wait on the arena's views (its slow path sees them go).
+   */
   private fastPaths(): void {
     const fast = !this.releasable && !this.debug;
-    this.fastMax = fast ? this.tableMax : -1;
+    this.fastMax = fast && this.views.arenaHeld === 0 ? this.tableMax : -1;
     this.fastFree = fast;
   }
 
@@ -279,8 +284,8 @@ export class SmallAlloc {
     const pool = made ? this.makePool(cls) : this.pools[cls]!;
     // Our pools return 0 when the cache has no slab: every remote free and releasable deferred
     // free counts then, and the allocation is tried again.
-    let p = pool.tryAllocNow();
-    if (p === 0 && this.reclaimAll()) p = pool.tryAllocNow();
+    let p = pool.tryAlloc();
+    if (p === 0 && this.reclaimAll()) p = pool.tryAlloc();
     if (p === 0) {
       // A pool made for this allocation goes again: a failed allocation leaves nothing behind,
       // not even an empty class in stats().
@@ -367,7 +372,8 @@ export class SmallAlloc {
     // The same class holds the sizes above the previous class, up to its own.
     if (size <= real && this.classOf(size) === pool.classIndex) return ptr;
     const q = this.moveTo(ptr, real, size);
-    pool.freeIn(ptr, s);
+    if ((Atomics.load(this.i32, Vw.STATE) & 0xffff) !== 0) this.freeSlow(ptr, undefined);
+    else pool.freeIn(ptr, s);
     return q;
   }
 
@@ -476,7 +482,10 @@ export class SmallAlloc {
    * @throws InvalidPointerError if it is not a live allocation (a double free, an interior or foreign pointer).
    */
   free(ptr: number | TypedArray, size?: number): void {
-    if (this.fastFree !== true || typeof ptr !== 'number' || (ptr >>> 0) !== ptr || size !== undefined) {
+    // The arena's views, open in any worker: one load of the shared STATE word (a plain load on
+    // x86), the only cost a free pays for them while none is open.
+    if (this.fastFree !== true || typeof ptr !== 'number' || (ptr >>> 0) !== ptr || size !== undefined ||
+      (Atomics.load(this.i32, Vw.STATE) & 0xffff) !== 0) {
       this.freeSlow(ptr, size);
       return;
     }
@@ -526,6 +535,8 @@ export class SmallAlloc {
   private freeSlow(arg: number | TypedArray, size: number | undefined): void {
     if (this.releasable) this.collect(BATCH);
     freeChecked(this, this.ownerId, this.pools, this.extra, this.large, arg, size);
+    // Held for the arena's views: alloc's fast path goes off until they are released.
+    if (this.views.arenaHeld !== 0 && this.fastMax >= 0) this.fastPaths();
     if (this.debug) this.debugOp();
   }
 
