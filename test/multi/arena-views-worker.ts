@@ -3,14 +3,16 @@
 //   each one (its index and checksum), in batches, each batch under an arena read view or,
 //   with `views` false, under none; reports its reads and the bad ones.
 // - 'holder': opens an arena read view, says so, and waits (it is terminated with it open).
+// - 'freer': allocates and stamps objects and a large allocation, sends their pointers, frees
+//   them all when told, says so, and waits (it is terminated with its frees held).
 import { parentPort, workerData } from 'node:worker_threads';
-import { SlabArena, type SlabArenaHandle } from '../../src/index.js';
+import { SlabArena, SlabCache, SmallAlloc, type SlabArenaHandle } from '../../src/index.js';
 import { rngFromSeed } from '../../dev/rng.js';
 import { RECORD_WORDS, recordProblem } from './arena-views-records.js';
 
 /** What the test sends each worker. */
 export interface ViewsParams {
-  role: 'reader' | 'holder';
+  role: 'reader' | 'holder' | 'freer';
   handle: SlabArenaHandle;
   /** Int32 words: one record pointer per record index. */
   table: SharedArrayBuffer;
@@ -31,7 +33,17 @@ const P = workerData as ViewsParams;
 const arena = SlabArena.attach(P.handle);
 const port = parentPort!;
 
-if (P.role === 'holder') {
+if (P.role === 'freer') {
+  const alloc = new SmallAlloc(new SlabCache(arena));
+  const ptrs: number[] = [alloc.alloc(alloc.objsizeMax + 1)];
+  for (let i = 0; i < 200; i++) ptrs.push(alloc.alloc(96));
+  for (const p of ptrs) arena.memory.u8.fill(0x5a, p, p + 96);
+  port.once('message', () => {
+    for (const p of ptrs) alloc.free(p);
+    port.postMessage('freed');
+  });
+  port.postMessage(ptrs);
+} else if (P.role === 'holder') {
   arena.openReadView();
   port.postMessage('open');
   // Wait to be terminated, with the view open.

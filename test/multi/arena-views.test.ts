@@ -135,3 +135,42 @@ test('a reader terminated with an arena view open blocks reuse until its id is a
     await holder.terminate();
   }
 });
+
+test('a writer that exits with frees held for an arena view: adoption keeps them held until the view closes', async () => {
+  const arena = new SlabArena({ quota: new Quota(64 * MB) });
+  const alloc = new SmallAlloc(new SlabCache(arena));
+  const params: ViewsParams = {
+    role: 'freer', handle: arena.handle(), table: new SharedArrayBuffer(4),
+    control: new SharedArrayBuffer(8), views: true, seed: 0,
+  };
+  const freer = new Worker(SCRIPT, { workerData: params });
+  const id = freer.threadId;
+  try {
+    const [ptrs] = await once(freer, 'message') as [number[]];
+    const view = arena.openReadView();
+    freer.postMessage('free');
+    assert.equal((await once(freer, 'message'))[0], 'freed');
+    await freer.terminate();
+    const held = arena.heldForViews;
+    assert.ok(held > 200 * 96, `the dead writer held its frees (${held} bytes)`);
+    alloc.adopt(id);
+    assert.equal(alloc.stats().deferred, ptrs.length, 'adopted, and still held for the open view');
+    assert.equal(arena.heldForViews, held);
+    const got = new Set<number>();
+    for (let i = 0; i < 400; i++) got.add(alloc.alloc(96));
+    got.add(alloc.alloc(alloc.objsizeMax + 1));
+    for (const p of ptrs) {
+      assert.ok(!got.has(p), `${p}, freed under the view, was handed out again`);
+      assert.ok(arena.memory.u8.subarray(p, p + 96).every((b) => b === 0x5a), `${p} kept its bytes`);
+    }
+    alloc.check();
+    view.close();
+    assert.equal(alloc.stats().deferred, 0);
+    assert.equal(arena.heldForViews, 0);
+    for (const p of got) alloc.free(p);
+    alloc.check();
+    arena.check();
+  } finally {
+    await freer.terminate();
+  }
+});
