@@ -118,7 +118,9 @@ const WORD_COPY_MAX = 64;
  * Read views: while a view from {@link SmallAlloc.openReadView} is open, memory freed through
  * this allocator is neither reused nor written until every view opened before the free has
  * closed; a view dropped without `close()` is closed when the garbage collector reclaims it, so
- * a forgotten view cannot pin memory forever.
+ * a forgotten view cannot pin memory forever. A view of the arena (`arena.openReadView()`, in
+ * any worker) holds this allocator's frees the same way; `stats().deferredBytes` is what it
+ * holds back for either kind.
  *
  * Adoption: the allocations of a worker that has exited are taken over by
  * {@link SmallAlloc.adopt}.

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidPointerError, Mempool, Quota, SlabArena, SlabCache, SmallAlloc } from '../../../src/index.js';
 import { seeded } from '../../../dev/rng.js';
+import { VIEWS_BYTE, Vw } from '../../../src/small/slabs/arena-layout.js';
 import { MB, stamp, verifyStamp } from '../objects/mempool-support.js';
 
 /** An arena with a SmallAlloc and a Mempool of 48-byte objects over one cache. */
@@ -210,4 +211,22 @@ test('a SmallAlloc view and an arena view together: each holds what it saw', () 
   assert.equal(alloc.stats().deferred, 0);
   assert.equal(arena.heldForViews, 0);
   checkAll();
+});
+
+test('the views words the fast paths read by index lie where the layout puts them', () => {
+  assert.equal(Vw.EPOCH * 4, VIEWS_BYTE);
+  assert.equal(Vw.SLOTS, Vw.EPOCH + 4);
+});
+
+test('check() finds a view slot set while the views\' state counts no worker with a view open', () => {
+  const arena = new SlabArena({ quota: new Quota(16 * MB) });
+  const v = arena.openReadView();
+  arena.check();
+  const words = new Int32Array(arena.memory.buffer);
+  const state = Atomics.load(words, Vw.STATE);
+  Atomics.store(words, Vw.STATE, state & ~0xffff);
+  assert.throws(() => arena.check(), /1 view slots are set, but the views' state counts 0 workers/);
+  Atomics.store(words, Vw.STATE, state);
+  v.close();
+  arena.check();
 });
