@@ -123,12 +123,7 @@ export function releaseOwner(r: Int32Array, id: number): void {
 
 /** The worker thread id registered for owner `id`, or -1 if `id` is not a live or adopted entry's current id. @internal */
 export function ownerThread(r: Int32Array, id: number): number {
-  const e = ownerIndex(id);
-  if (e === 0) return -1;
-  const b = 4 * (e - 1);
-  const s = Atomics.load(r, b) & 3;
-  if ((s !== O_LIVE && s !== O_ADOPTING) || Atomics.load(r, b + 2) !== id) return -1;
-  return Atomics.load(r, b + 1);
+  return entryWord(r, id, 1);
 }
 
 /**
@@ -136,12 +131,17 @@ export function ownerThread(r: Int32Array, id: number): number {
  * else -1. @internal
  */
 export function ownerKind(r: Int32Array, id: number): number {
+  return entryWord(r, id, 3);
+}
+
+/** Word `word` of owner `id`'s entry if `id` is the current id of a LIVE or ADOPTING entry, else -1. */
+function entryWord(r: Int32Array, id: number, word: number): number {
   const e = ownerIndex(id);
   if (e === 0) return -1;
   const b = 4 * (e - 1);
   const s = Atomics.load(r, b) & 3;
   if ((s !== O_LIVE && s !== O_ADOPTING) || Atomics.load(r, b + 2) !== id) return -1;
-  return Atomics.load(r, b + 3);
+  return Atomics.load(r, b + word);
 }
 
 /**
