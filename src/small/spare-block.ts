@@ -10,11 +10,12 @@
  * whole quota. So the pools of one cache share a single slot, and any other block that empties
  * goes back to the cache at once.
  *
- * Layering: the cache knows nothing of it. The allocators over the cache (Mempool, SmallAlloc,
- * Region, Ibuf, Obuf) get blocks through {@link tryGetBlock} and {@link tryGetPages}, which ask
- * the slot's holder, a sibling, to give the spare back when the cache holds no free block for
- * the request, before the cache maps new memory: memory already held is used first, so the
- * arena's slabs stay low and together and emptied memory forms the longest runs it can (a
+ * Layering: the cache knows nothing of it. The allocators over the cache get blocks through
+ * {@link tryGetSlab} (pools: the spare goes back only when the cache has no memory at all),
+ * {@link tryGetBlock} (Region, Ibuf, Obuf) and {@link tryGetPages} (large allocations), which
+ * ask the slot's holder, a sibling, to give the spare back when the cache holds no free block
+ * for the request, before the cache maps new memory: memory already held is used first, so
+ * the arena's slabs stay low and together and emptied memory forms the longest runs it can (a
  * buffer that doubles needs them). A direct `SlabCache.get` does not reach it.
  *
  * Thread-safety: one worker's, as its cache is.
@@ -57,9 +58,22 @@ export function spareBlockOf(cache: SlabCache): SpareBlock {
 }
 
 /**
- * `cache.tryGet(size)`, the spare block going back first when the cache holds no free block
- * for it: empty memory is used before new memory is mapped, and the arena's slabs stay low and
- * together. @internal
+ * A block for a pool's new slab: `cache.tryGet(size)`, and again after the spare block went
+ * back when that finds nothing. Pools leave the spare where it is while the cache can map new
+ * memory: a pool that empties its only slab on every free (an alloc/free pair at a slab's
+ * edge) keeps that slab as the spare, and taking it away from it on another pool's refill made
+ * the pair take and format a slab each time (200-400 ns instead of 8-14). @internal
+ */
+export function tryGetSlab(cache: SlabCache, size: number): number {
+  const p = cache.tryGet(size);
+  return p !== 0 || !spareBlockOf(cache).giveBack() ? p : cache.tryGet(size);
+}
+
+/**
+ * A block for a buffer: `cache.tryGet(size)`, the spare block going back first when the cache
+ * holds no free block for it: empty memory is used before new memory is mapped, and the
+ * arena's slabs stay low and together, so a buffer that doubles finds the runs it needs.
+ * @internal
  */
 export function tryGetBlock(cache: SlabCache, size: number): number {
   const p = cache.tryGetHeld(size);

@@ -4,7 +4,7 @@
  * block, spare-block.ts); `destroy` sends every slab back. The pool calls these once per slab,
  * never per object; adoption (another worker's slabs joining) is in mempool-adopt.ts.
  *
- * Memory source: the pool's SlabCache: blocks the pool got from it (`tryGetBlock`) are
+ * Memory source: the pool's SlabCache: blocks the pool got from it (`tryGetSlab`) are
  * formatted here, and go back to it (`put`) from here.
  *
  * Thread-safety: the pool's owner only. A slab going back is retired first (its magic and pool
@@ -60,10 +60,12 @@ export function formatSlab(pool: Mempool, s: number): void {
 
 /**
  * Slab `s` of `pool` became empty: it takes the spare-block slot when the slot is free (or its
- * block has been used since) or holds a block at a higher address, which goes back to the
- * cache instead; else `s` goes back at once. Keeping the lowest empty block (as Tarantool's
- * mempool keeps the lower of two spare slabs) leaves the memory above it free to merge into
- * the longest runs. @internal
+ * block has been used since), or holds a block of the same pool at a higher address, which goes
+ * back to the cache instead; else `s` goes back at once. Of two empty blocks of one pool the
+ * lower is kept (as Tarantool's mempool keeps the lower of two spare slabs), so the memory
+ * above it stays free to merge into the longest runs. Another pool's spare is left where it
+ * is: taking its place would make a pool whose only slab empties on every free (an alloc/free
+ * pair at the edge of a slab) give that slab back each time. @internal
  */
 export function becameEmpty(pool: Mempool, s: number): void {
   const slot = pool.spare;
@@ -71,11 +73,11 @@ export function becameEmpty(pool: Mempool, s: number): void {
   // The spare may be another pool's, in memory carved after our views were taken.
   if (slot.block >= pool.viewEnd) pool.refresh();
   if (slot.block !== 0 && blockIsEmpty(pool.i32, slot.block)) {
-    if (slot.block < s) {
+    if (slot.holder !== pool || slot.block < s) {
       giveBack(pool, s);
       return;
     }
-    slot.giveBack();
+    giveBack(pool, slot.block);
   }
   slot.holder = pool;
   slot.block = s;

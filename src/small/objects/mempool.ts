@@ -42,7 +42,7 @@ import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js'
 import { holdViews } from '../../memory.js';
 import { blockByte } from '../slabs/page-map.js';
 import { SlabCache } from '../slabs/slab-cache.js';
-import { spareBlockOf, tryGetBlock, type SpareBlock, type SpareHolder } from '../spare-block.js';
+import { spareBlockOf, tryGetSlab, type SpareBlock, type SpareHolder } from '../spare-block.js';
 import { blockIsEmpty, headerTag, Mark, takenSlots, tailBits, Word } from './block-header.js';
 import { freeAnywhere } from './free-route.js';
 import { geometry, inverse32, mempoolObjsizeMax, pickOrder } from './geometry.js';
@@ -352,7 +352,7 @@ export class Mempool {
         this.sinceScan = this.takeRemote();
         if (this.sinceScan > 0) continue;
       }
-      let s = tryGetBlock(this.cache, this.slabSize) >>> 0;
+      let s = tryGetSlab(this.cache, this.slabSize) >>> 0;
       if (s === 0) {
         // Memory is short: remote frees count now. A SmallAlloc's pool returns 0 instead: the
         // SmallAlloc takes in what all its pools hold, and tries again.
