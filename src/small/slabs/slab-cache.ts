@@ -278,15 +278,7 @@ export class SlabCache {
    * @throws RangeError for a bad `size`.
    */
   tryGet(size: number): number {
-    if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('SlabCache.get', 'size', size, 0, MAX_BYTE_LENGTH);
-    if (size > this.slabSize) return this.getRun(size);
-    const order = size <= Page.BYTES ? 0 : 32 - Math.clz32(size - 1) - Page.SHIFT;
-    const p = this.getOrder(order, true);
-    if (this.debug && p !== 0) {
-      this.u8.fill(FRESH_BYTE, p, p + (Page.BYTES << order));
-      this.tick();
-    }
-    return p;
+    return this.getBlock(size, true);
   }
 
   /**
@@ -296,10 +288,15 @@ export class SlabCache {
    * @internal
    */
   tryGetHeld(size: number): number {
+    return this.getBlock(size, false);
+  }
+
+  /** tryGet (`map`: the arena may be asked for a slab or run) or tryGetHeld (it may not). */
+  private getBlock(size: number, map: boolean): number {
     if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('SlabCache.get', 'size', size, 0, MAX_BYTE_LENGTH);
-    if (size > this.slabSize) return 0;
+    if (size > this.slabSize) return map ? this.getRun(size) : 0;
     const order = size <= Page.BYTES ? 0 : 32 - Math.clz32(size - 1) - Page.SHIFT;
-    const p = this.getOrder(order, false);
+    const p = this.getOrder(order, map);
     if (this.debug && p !== 0) {
       this.u8.fill(FRESH_BYTE, p, p + (Page.BYTES << order));
       this.tick();
