@@ -40,6 +40,8 @@ import { InvalidPointerError } from '../../errors.js';
 import { checkInstance, checkInt, checkPointer, describe } from '../../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import { holdViews } from '../../memory.js';
+import { Vw } from '../slabs/arena-layout.js';
+import { NO_EPOCH } from '../slabs/arena-views.js';
 import { blockByte } from '../slabs/page-map.js';
 import { SlabCache } from '../slabs/slab-cache.js';
 import { spareBlockOf, tryGetSlab, type SpareBlock, type SpareHolder } from '../spare-block.js';
@@ -52,7 +54,7 @@ import { becameEmpty, destroySlabs, dropSpare, formatSlab } from './mempool-slab
 import { mempoolStats, type MempoolStats } from './mempool-stats.js';
 import { allocString, readString } from './mempool-strings.js';
 import { newPoolId, type BlockOwner } from './owners.js';
-import { ReadViews } from './read-views.js';
+import { FREE_NOW, ReadViews } from './read-views.js';
 import { takeRemote } from './remote-frees.js';
 import { SlabHeap } from './slab-heap.js';
 
@@ -169,9 +171,10 @@ export class Mempool {
   /** The value of the last ALLOCATED word of an empty slab: its bits past the last slot. */
   private declare readonly tail: number;
   /**
-   * True when a free may take the shortest road: no read view open, debug mode off. Read
-   * views are counted in the shared ReadViews; the SmallAlloc that opens and closes them updates
-   * this flag in every pool it has (see {@link Mempool.viewsChanged}).
+   * True when a free may take the shortest road: no read view of the SmallAlloc open, debug
+   * mode off. Read views are counted in the shared ReadViews; the SmallAlloc that opens and
+   * closes them updates this flag in every pool it has (see {@link Mempool.viewsChanged}).
+   * The arena's views (any worker's) are the shared STATE word's, which freeIn reads itself.
    */
   private declare quick: boolean;
 
@@ -245,7 +248,7 @@ export class Mempool {
     const d = getDebug();
     // A pool of its own holds frees back only for debug mode's quarantine; a SmallAlloc's
     // pool shares the SmallAlloc's queue.
-    this.views = views ?? new ReadViews(d.enabled ? d.quarantine : 0, d.quarantineBytes);
+    this.views = views ?? new ReadViews(cache.arena.views, d.enabled ? d.quarantine : 0, d.quarantineBytes);
     this.name = views === null ? `Mempool(objsize ${objsize})` : 'SmallAlloc';
     this.debug = d.enabled;
     this.periodic = new PeriodicCheck(d.checkEvery);
@@ -345,6 +348,10 @@ export class Mempool {
    * everything in.
    */
   private allocSlow(throwing: boolean): number {
+    // A pool of its own takes back, all at once, the frees it held for the arena's views that
+    // they let go (a SmallAlloc releases its pools' itself: its alloc takes its slow path while
+    // it holds such frees).
+    if (!this.hosted && this.views.arenaDue()) this.releaseArena();
     for (;;) {
       while (this.cur !== 0 && !this.findRoom()) this.heapRemove(0);
       if (this.cur !== 0) return this.alloc();
@@ -403,6 +410,12 @@ export class Mempool {
       this.freeSlow(ptr);
       return;
     }
+    // The arena's views, open in any worker: one load of the shared STATE word (a plain load on
+    // x86) through the view we hold, the only cost a free pays for them while none is open.
+    if ((Atomics.load(this.i32, Vw.STATE) & 0xffff) !== 0) {
+      this.freeLocal(ptr, s, this.name);
+      return;
+    }
     this.freeIn(ptr, s);
   }
 
@@ -430,9 +443,11 @@ export class Mempool {
   }
 
   /**
-   * Frees `ptr` of our slab `s` (its header names this pool). The fast path handles a valid
-   * free with no read view open and debug mode off; anything else goes to freeLocal, which
-   * finds the precise error or takes the slow road. @internal
+   * Frees `ptr` of our slab `s` (its header names this pool); the caller has seen no arena
+   * view open (the STATE word: Mempool.free, SmallAlloc.free and realloc read it first). The
+   * fast path handles a valid free with no read view of the SmallAlloc open and debug mode off;
+   * anything else goes to freeLocal, which finds the precise error or takes the slow road.
+   * @internal
    */
   freeIn(ptr: number, s: number): void {
     const idx = this.slot(ptr - s - this.first);
@@ -481,8 +496,9 @@ export class Mempool {
     if ((a & bit) === 0 || (i32[w + 2 * bw]! & bit) !== 0) this.invalid(ptr, 'is not allocated (a double free?)', caller);
     if ((i32[w + bw]! & bit) !== 0) this.invalid(ptr, 'was already freed by another worker', caller);
     if (s !== this.cur) this.liveRest--;
-    if (this.views.holding) {
-      this.defer(ptr, s, w, bit);
+    const tag = this.views.holdTag();
+    if (tag !== FREE_NOW) {
+      this.defer(ptr, s, w, bit, tag);
       return;
     }
     i32[w] = a ^ bit;
@@ -510,20 +526,33 @@ export class Mempool {
   /**
    * Holds a freed slot back, taken, while a read view may still see it or debug mode's
    * quarantine holds it: its REMOTE bit marks it no longer live (every free path refuses it),
-   * its HELD bit tells it from a remote free. `w` and `bit` are its ALLOCATED word and bit.
+   * its HELD bit tells it from a remote free. `w` and `bit` are its ALLOCATED word and bit,
+   * `tag` its arena tag (holdTag).
    */
-  private defer(ptr: number, s: number, w: number, bit: number): void {
+  private defer(ptr: number, s: number, w: number, bit: number, tag: number): void {
     Atomics.or(this.i32, w + this.bw, bit);
     this.i32[w + 2 * this.bw]! |= bit;
     this.u32[(s >>> 2) + Word.DEFERRED]!++;
     this.deferredCount++;
-    this.views.defer(ptr, this.objsize);
+    this.views.defer(ptr, this.objsize, tag);
+    if (!this.hosted && tag !== NO_EPOCH) this.releaseArena();
     if (this.debug) {
       // Quarantined, not seen by a view: poisoned now, so a read after the free shows it.
-      if (!this.views.anyOpen) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
+      if (!this.views.anyOpen && tag === NO_EPOCH) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
       if (!this.hosted) this.releaseOverflow();
       this.debugOps();
     }
+  }
+
+  /**
+   * A pool of its own: releases, all at once, the held frees the arena's views no longer see
+   * (when some wait on them). Returns how many.
+   */
+  private releaseArena(): number {
+    let n = 0;
+    if (this.views.arenaHeld === 0) return 0;
+    for (let p; (p = this.views.takeReleasable()) !== 0; n++) this.releaseDeferred(p, p - (p & this.slabMask));
+    return n;
   }
 
   /**
@@ -666,8 +695,12 @@ export class Mempool {
     return adoptThread(this, threadId);
   }
 
-  /** Statistics (remote frees are taken in first). */
+  /**
+   * Statistics (remote frees are taken in first, and a pool of its own releases what the
+   * arena's views no longer see).
+   */
   stats(): MempoolStats {
+    if (!this.hosted && this.views.arenaHeld !== 0 && this.views.rescan()) this.releaseArena();
     return mempoolStats(this);
   }
 

@@ -17,7 +17,8 @@
  * sizes up to TABLE_MAX_ENTRIES granules) and the pool's alloc is small enough for V8 to
  * inline; free finds the block's order in the arena's page map, the class in the slab header,
  * and checks owner and pool id before the pool's own free. Deferred frees due and read views
- * cost one field test each (`fastMax`, `fastFree`, the pools' `quick` flag). In debug mode
+ * cost one field test each (`fastMax`, `fastFree`, the pools' `quick` flag); the arena's views
+ * (any worker's) one load of the arena's shared STATE word, in free's first test. In debug mode
  * the fast paths are off: every call takes the slow paths, which count this allocator's
  * operations and run its whole check() (its pools included) every checkEvery of them, and
  * frees are held in the read views' queue for the quarantine too (read-views.ts), released
@@ -33,6 +34,11 @@
  * releases go in bounded batches (BATCH per alloc/free call); once the last view has closed,
  * the next allocation, `stats()` or `check()` releases everything at once. A view closed by
  * the garbage collector is counted in `stats().viewsCollected` (debug mode warns).
+ * The arena's views (`arena.openReadView()`, any worker; arena-views.ts) hold frees the same
+ * way, in the same FIFO, each entry also tagged with the arena epoch of its free. While such
+ * entries wait, a pool's allocation slow path asks the queue (one load of the arena's STATE
+ * unless a view closed) and hands its call back when they may go; the SmallAlloc then releases
+ * everything releasable at once (no local view limits the batch).
  *
  * Invariants (checked by `check()`, in small-alloc-check.ts):
  * - every pool passes Mempool.check; each pool sits at its class index (or among the adopted);
@@ -64,6 +70,7 @@ import { smallStats, type SmallStats } from './small-alloc-stats.js';
 import { newReadView, type ReadView } from './small-alloc-view.js';
 import { Page } from '../slabs/page-map.js';
 import { SlabCache, slabOf } from '../slabs/slab-cache.js';
+import { Vw } from '../slabs/arena-layout.js';
 import { tryGetPages } from '../spare-block.js';
 
 export type { SmallAdoption } from './small-alloc-adopt.js';
@@ -111,7 +118,9 @@ const WORD_COPY_MAX = 64;
  * Read views: while a view from {@link SmallAlloc.openReadView} is open, memory freed through
  * this allocator is neither reused nor written until every view opened before the free has
  * closed; a view dropped without `close()` is closed when the garbage collector reclaims it, so
- * a forgotten view cannot pin memory forever.
+ * a forgotten view cannot pin memory forever. A view of the arena (`arena.openReadView()`, in
+ * any worker) holds this allocator's frees the same way; `stats().deferredBytes` is what it
+ * holds back for either kind.
  *
  * Adoption: the allocations of a worker that has exited are taken over by
  * {@link SmallAlloc.adopt}.
@@ -207,7 +216,7 @@ export class SmallAlloc {
     const d = getDebug();
     this.debug = d.enabled;
     this.periodic = new PeriodicCheck(d.checkEvery);
-    this.views = new ReadViews(d.enabled ? d.quarantine : 0, d.quarantineBytes);
+    this.views = new ReadViews(cache.arena.views, d.enabled ? d.quarantine : 0, d.quarantineBytes);
     this.id = newPoolId(this);
     this.ownerId = cache.ownerId;
     const memory = cache.arena.memory;
@@ -219,10 +228,13 @@ export class SmallAlloc {
     this.fastPaths();
   }
 
-  /** Sets the fast paths' flags: off while deferred frees are due, and in debug mode. */
+  /**
+   * Sets the fast paths' flags: off while deferred frees are due, and in debug mode; alloc's
+   * also while frees wait on the arena's views (its slow path sees them go).
+   */
   private fastPaths(): void {
     const fast = !this.releasable && !this.debug;
-    this.fastMax = fast ? this.tableMax : -1;
+    this.fastMax = fast && this.views.arenaHeld === 0 ? this.tableMax : -1;
     this.fastFree = fast;
   }
 
@@ -259,8 +271,12 @@ export class SmallAlloc {
     return this.allocSlow(size, false);
   }
 
-  /** Everything the fast path leaves: deferred frees due, large or odd sizes, a new pool. */
+  /**
+   * Everything the fast path leaves: deferred frees due (a pool hands its call back when the
+   * arena's views let some go), large or odd sizes, a new pool.
+   */
   private allocSlow(size: number, throwing: boolean): number {
+    if (this.views.arenaHeld !== 0) this.updateReleasable();
     if (this.releasable) this.collect(BATCH);
     if (typeof size !== 'number' || (size >>> 0) !== size || size > this.objsizeMax) {
       return this.allocLarge(throwing ? 'SmallAlloc.alloc' : 'SmallAlloc.tryAlloc', size, throwing);
@@ -358,7 +374,8 @@ export class SmallAlloc {
     // The same class holds the sizes above the previous class, up to its own.
     if (size <= real && this.classOf(size) === pool.classIndex) return ptr;
     const q = this.moveTo(ptr, real, size);
-    pool.freeIn(ptr, s);
+    if ((Atomics.load(this.i32, Vw.STATE) & 0xffff) !== 0) this.freeSlow(ptr, undefined);
+    else pool.freeIn(ptr, s);
     return q;
   }
 
@@ -467,7 +484,10 @@ export class SmallAlloc {
    * @throws InvalidPointerError if it is not a live allocation (a double free, an interior or foreign pointer).
    */
   free(ptr: number | TypedArray, size?: number): void {
-    if (this.fastFree !== true || typeof ptr !== 'number' || (ptr >>> 0) !== ptr || size !== undefined) {
+    // The arena's views, open in any worker: one load of the shared STATE word (a plain load on
+    // x86), the only cost a free pays for them while none is open.
+    if (this.fastFree !== true || typeof ptr !== 'number' || (ptr >>> 0) !== ptr || size !== undefined ||
+      (Atomics.load(this.i32, Vw.STATE) & 0xffff) !== 0) {
       this.freeSlow(ptr, size);
       return;
     }
@@ -517,6 +537,8 @@ export class SmallAlloc {
   private freeSlow(arg: number | TypedArray, size: number | undefined): void {
     if (this.releasable) this.collect(BATCH);
     freeChecked(this, this.ownerId, this.pools, this.extra, this.large, arg, size);
+    // Held for the arena's views: alloc's fast path goes off until they are released.
+    if (this.views.arenaHeld !== 0 && this.fastMax >= 0) this.fastPaths();
     if (this.debug) this.debugOp();
   }
 
@@ -684,11 +706,23 @@ export class SmallAlloc {
     return readStringAt(this.u8, this.dv, ptr, ptr + (real < 0 ? -real : real), where);
   }
 
-  /** Statistics; remote frees are taken in and a batch of deferred frees released first. */
+  /**
+   * Statistics; remote frees are taken in and a batch of deferred frees released first (all of
+   * those releasable when no view of this allocator is open, the arena's views rescanned).
+   */
   stats(): SmallStats {
     this.takeRemoteAll();
+    this.rescanArena();
     if (this.releasable) this.collect(BATCH);
-    return smallStats(this.pools, this.extra, this.large, this.views.open, this.viewsCollected, this.views.quarantined());
+    return smallStats(this.pools, this.extra, this.large, this.views.open, this.viewsCollected, this.views.quarantined(), this.views.heldBytes);
+  }
+
+  /** Frees waiting on the arena's views: recompute the oldest epoch, and what may go. */
+  private rescanArena(): void {
+    if (this.views.arenaHeld !== 0) {
+      this.views.rescan();
+      this.updateReleasable();
+    }
   }
 
   /**
@@ -705,6 +739,7 @@ export class SmallAlloc {
    */
   private verify(release: boolean): void {
     this.takeRemoteAll();
+    if (release) this.rescanArena();
     if (release && this.releasable) this.collect(BATCH);
     checkSmallAlloc(this, this.ownerId, this.pools, this.extra, this.large, this.views);
   }

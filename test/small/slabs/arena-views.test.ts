@@ -1,0 +1,232 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InvalidPointerError, Mempool, Quota, SlabArena, SlabCache, SmallAlloc } from '../../../src/index.js';
+import { seeded } from '../../../dev/rng.js';
+import { VIEWS_BYTE, Vw } from '../../../src/small/slabs/arena-layout.js';
+import { MB, stamp, verifyStamp } from '../objects/mempool-support.js';
+
+/** An arena with a SmallAlloc and a Mempool of 48-byte objects over one cache. */
+function setup(): { arena: SlabArena; alloc: SmallAlloc; pool: Mempool; u8: () => Uint8Array; checkAll: () => void } {
+  const arena = new SlabArena({ quota: new Quota(128 * MB) });
+  const cache = new SlabCache(arena);
+  const alloc = new SmallAlloc(cache);
+  const pool = new Mempool(cache, 48);
+  const checkAll = (): void => {
+    alloc.check();
+    pool.check();
+    cache.check();
+    arena.check();
+  };
+  return { arena, alloc, pool, u8: () => arena.memory.u8, checkAll };
+}
+
+test('arena.openReadView holds a SmallAlloc free, a Mempool free and a large free until it closes', () => {
+  const { arena, alloc, pool, u8, checkAll } = setup();
+  const big = alloc.objsizeMax + 100;
+  const a = alloc.alloc(64);
+  const l = alloc.alloc(big);
+  const m = pool.alloc();
+  stamp(u8(), a, 64, 1);
+  stamp(u8(), l, big, 2);
+  stamp(u8(), m, 48, 3);
+  const v = arena.openReadView();
+  alloc.free(a);
+  alloc.free(l);
+  pool.free(m);
+  assert.throws(() => alloc.free(a), InvalidPointerError, 'a free under a view is still a free');
+  assert.throws(() => pool.free(m), InvalidPointerError);
+  const st = alloc.stats();
+  assert.equal(st.deferred, 2);
+  assert.equal(st.deferredBytes, 64 + alloc.cache.pagesSize(big));
+  assert.equal(st.views, 0, 'the arena\'s view is not the allocator\'s');
+  assert.equal(pool.stats().deferred, 1);
+  assert.equal(pool.stats().deferredBytes, 48);
+  assert.equal(arena.heldForViews, st.deferredBytes + 48);
+  checkAll();
+  // Churn: nothing held is handed out, and its bytes stay as they were.
+  const seen = new Set<number>();
+  for (let round = 0; round < 3; round++) {
+    const fromAlloc: number[] = [alloc.alloc(big)];
+    const fromPool: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      fromAlloc.push(alloc.alloc(64));
+      fromPool.push(pool.alloc());
+    }
+    for (const p of fromAlloc) seen.add(p);
+    for (const p of fromPool) seen.add(p);
+    for (const p of fromAlloc) alloc.free(p);
+    for (const p of fromPool) pool.free(p);
+    checkAll();
+  }
+  assert.ok(!seen.has(a) && !seen.has(l) && !seen.has(m), 'held memory is not handed out');
+  verifyStamp(u8(), a, 64, 1);
+  verifyStamp(u8(), l, big, 2);
+  verifyStamp(u8(), m, 48, 3);
+  v.close();
+  v.close(); // idempotent
+  assert.equal(alloc.stats().deferred, 0, 'stats() after the close releases the SmallAlloc\'s frees');
+  assert.equal(pool.stats().deferred, 0, 'and the Mempool\'s');
+  assert.equal(arena.heldForViews, 0);
+  checkAll();
+});
+
+test('arena views overlap: closing the older releases what only it saw; using closes; a nested view holds', () => {
+  const { arena, alloc, checkAll } = setup();
+  const [a, b, c, d] = [alloc.alloc(32), alloc.alloc(32), alloc.alloc(32), alloc.alloc(32)];
+  const v1 = arena.openReadView();
+  alloc.free(a); // seen by v1 only
+  const v2 = arena.openReadView();
+  alloc.free(b); // seen by v1 and v2
+  v1.close();
+  assert.equal(alloc.stats().deferred, 1, 'a went back once v1 closed; b waits for v2');
+  assert.throws(() => alloc.info(a), InvalidPointerError);
+  {
+    using v3 = arena.openReadView();
+    alloc.free(c); // seen by v2 and v3
+    void v3;
+  }
+  assert.equal(alloc.stats().deferred, 2, 'using closed v3, but v2 still sees b and c');
+  // A view opened and closed with no frees in between pins nothing.
+  arena.openReadView().close();
+  const v4 = arena.openReadView();
+  v2.close();
+  alloc.free(d); // seen by v4
+  assert.equal(alloc.stats().deferred, 1, 'b and c went with v2; d waits for v4');
+  checkAll();
+  v4[Symbol.dispose]();
+  v4.close();
+  assert.equal(alloc.stats().deferred, 0);
+  assert.equal(arena.heldForViews, 0);
+  checkAll();
+});
+
+test('after the last arena view closes, the next allocation releases every held free at once', () => {
+  const { arena, alloc, pool, checkAll } = setup();
+  const ptrs: number[] = [];
+  const objs: number[] = [];
+  for (let i = 0; i < 2000; i++) ptrs.push(alloc.alloc(100));
+  for (let i = 0; i < 500; i++) objs.push(pool.alloc());
+  const v = arena.openReadView();
+  for (const p of ptrs) alloc.free(p);
+  for (const p of objs) pool.free(p);
+  assert.ok(arena.heldForViews >= 2000 * 100 + 500 * 48);
+  v.close();
+  alloc.alloc(100);
+  assert.equal(arena.heldForViews, 500 * 48, 'one SmallAlloc allocation released all 2000 of its frees');
+  // A Mempool releases at its allocation slow path: allocate until it takes it.
+  for (let i = 0; i < 200 && arena.heldForViews !== 0; i++) pool.alloc();
+  assert.equal(arena.heldForViews, 0, 'the Mempool\'s went at its allocation slow path');
+  assert.equal(pool.stats().deferred, 0);
+  checkAll();
+});
+
+test('frees from another cache under an arena view are held when the owner takes them in', () => {
+  const arena = new SlabArena({ quota: new Quota(64 * MB) });
+  const owner = new SmallAlloc(new SlabCache(arena));
+  const other = new SmallAlloc(new SlabCache(arena));
+  const ptrs: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    const p = owner.alloc(200);
+    stamp(arena.memory.u8, p, 200, i + 1);
+    ptrs.push(p);
+  }
+  const v = arena.openReadView();
+  for (const p of ptrs) other.free(p); // remote: the owner takes them in
+  assert.equal(owner.stats().deferred, 100);
+  const got = new Set<number>();
+  for (let i = 0; i < 500; i++) got.add(owner.alloc(200));
+  for (const p of ptrs) assert.ok(!got.has(p), 'a remote free held for the view is not reused');
+  ptrs.forEach((p, i) => verifyStamp(arena.memory.u8, p, 200, i + 1));
+  owner.check();
+  v.close();
+  assert.equal(owner.stats().deferred, 0);
+  for (const p of got) owner.free(p);
+  owner.check();
+  assert.equal(arena.heldForViews, 0);
+});
+
+test('arena views: random frees, views and closes; check() after every step; nothing held is reused', () => {
+  const rng = seeded('arena views random');
+  const { arena, alloc, pool, u8, checkAll } = setup();
+  const live = new Map<number, [size: number, tag: number, inPool: boolean]>();
+  /** Freed while a view was open: pointer -> the views open then (their ids). */
+  const held = new Map<number, [size: number, tag: number, views: Set<number>]>();
+  const views = new Map<number, ReturnType<SlabArena['openReadView']>>();
+  let nextView = 1;
+  let tag = 1;
+  for (let step = 0; step < 3000; step++) {
+    const r = rng.next();
+    if (r < 0.4) {
+      const inPool = rng.chance(0.3);
+      const size = inPool ? 48 : rng.chance(0.02) ? alloc.objsizeMax + rng.int(1, 5000) : rng.int(1, 300);
+      const p = inPool ? pool.alloc() : alloc.alloc(size);
+      assert.ok(!held.has(p), `step ${step}: ${p} was handed out while a view that saw its free is open`);
+      stamp(u8(), p, size, tag);
+      live.set(p, [size, tag++, inPool]);
+    } else if (r < 0.8 && live.size > 0) {
+      const keys = [...live.keys()];
+      const p = keys[rng.int(0, keys.length - 1)]!;
+      const [size, t, inPool] = live.get(p)!;
+      live.delete(p);
+      if (inPool) pool.free(p);
+      else alloc.free(p);
+      if (views.size > 0) held.set(p, [size, t, new Set(views.keys())]);
+    } else if (r < 0.9) {
+      views.set(nextView++, arena.openReadView());
+    } else if (views.size > 0) {
+      const keys = [...views.keys()];
+      const id = keys[rng.int(0, keys.length - 1)]!;
+      views.get(id)!.close();
+      views.delete(id);
+      for (const [p, [, , seenBy]] of held) {
+        seenBy.delete(id);
+        if (seenBy.size === 0) held.delete(p);
+      }
+    }
+    for (const [p, [size, t]] of held) verifyStamp(u8(), p, size, t);
+    checkAll();
+  }
+  for (const v of views.values()) v.close();
+  for (const [p, [, , inPool]] of live) (inPool ? pool.free(p) : alloc.free(p));
+  assert.equal(alloc.stats().deferred, 0);
+  assert.equal(pool.stats().deferred, 0);
+  assert.equal(arena.heldForViews, 0);
+  checkAll();
+});
+
+test('a SmallAlloc view and an arena view together: each holds what it saw', () => {
+  const { arena, alloc, checkAll } = setup();
+  const a = alloc.alloc(16);
+  const b = alloc.alloc(16);
+  const local = alloc.openReadView();
+  const shared = arena.openReadView();
+  alloc.free(a);
+  local.close();
+  assert.equal(alloc.stats().deferred, 1, 'the arena view still holds a');
+  shared.close();
+  const local2 = alloc.openReadView();
+  alloc.free(b);
+  assert.equal(alloc.stats().deferred, 1, 'the SmallAlloc view holds b');
+  local2.close();
+  assert.equal(alloc.stats().deferred, 0);
+  assert.equal(arena.heldForViews, 0);
+  checkAll();
+});
+
+test('the views words the fast paths read by index lie where the layout puts them', () => {
+  assert.equal(Vw.EPOCH * 4, VIEWS_BYTE);
+  assert.equal(Vw.SLOTS, Vw.EPOCH + 4);
+});
+
+test('check() finds a view slot set while the views\' state counts no worker with a view open', () => {
+  const arena = new SlabArena({ quota: new Quota(16 * MB) });
+  const v = arena.openReadView();
+  arena.check();
+  const words = new Int32Array(arena.memory.buffer);
+  const state = Atomics.load(words, Vw.STATE);
+  Atomics.store(words, Vw.STATE, state & ~0xffff);
+  assert.throws(() => arena.check(), /1 view slots are set, but the views' state counts 0 workers/);
+  Atomics.store(words, Vw.STATE, state);
+  v.close();
+  arena.check();
+});
