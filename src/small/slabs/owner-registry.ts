@@ -165,7 +165,11 @@ export function findMapsOwner(r: Int32Array, threadId: number): number {
 /** True when `id` is the current id of a LIVE entry (registered, not being adopted). @internal */
 export function ownerLive(r: Int32Array, id: number): boolean {
   const e = ownerIndex(id);
-  if (e === 0) return false;
+  return e !== 0 && entryLive(r, e, id);
+}
+
+/** {@link ownerLive} for `id`, whose entry `e` (= ownerIndex(id)) the caller already knows. @internal */
+export function entryLive(r: Int32Array, e: number, id: number): boolean {
   const b = 4 * (e - 1);
   return (Atomics.load(r, b) & 3) === O_LIVE && Atomics.load(r, b + 2) === id;
 }

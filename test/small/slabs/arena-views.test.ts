@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { InvalidPointerError, Mempool, Quota, SlabArena, SlabCache, SmallAlloc } from '../../../src/index.js';
 import { seeded } from '../../../dev/rng.js';
 import { VIEWS_BYTE, Vw } from '../../../src/small/slabs/arena-layout.js';
@@ -229,4 +231,49 @@ test('check() finds a view slot set while the views\' state counts no worker wit
   Atomics.store(words, Vw.STATE, state);
   v.close();
   arena.check();
+});
+
+/** The engine's gc(), as `--expose-gc` gives it, without the flag on the command line. */
+function gcFunction(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc') as () => void;
+}
+
+/** Opens an arena view and lets go of it without closing it. */
+function openAndDrop(arena: SlabArena): void {
+  arena.openReadView();
+}
+
+test('an arena view dropped without close() stops holding frees once the GC has collected it: alone, after views that closed, and beside one still open', async () => {
+  const gc = gcFunction();
+  const { arena, alloc, checkAll } = setup();
+  const collect = async (): Promise<void> => {
+    for (let i = 0; i < 5; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  const held = (): number => alloc.stats().deferred;
+  // Alone (its anchor is new), then after a view that closed (it reuses that view's anchor).
+  for (const round of ['first', 'after a closed view']) {
+    if (round !== 'first') arena.openReadView().close();
+    const ptrs = Array.from({ length: 100 }, () => alloc.alloc(64));
+    openAndDrop(arena);
+    for (const p of ptrs) alloc.free(p);
+    assert.equal(held(), 100, `${round}: the dropped view holds the frees back`);
+    await collect();
+    assert.equal(held(), 0, `${round}: released once the view was collected`);
+    checkAll();
+  }
+  // Dropped while another view is open: the kept one still holds what it saw.
+  const kept = arena.openReadView();
+  const ptrs = Array.from({ length: 100 }, () => alloc.alloc(64));
+  openAndDrop(arena);
+  for (const p of ptrs) alloc.free(p);
+  await collect();
+  assert.equal(held(), 100, 'the view kept open holds the frees');
+  kept.close();
+  assert.equal(held(), 0, 'and lets them go when it closes');
+  assert.ok(arena.viewsCollected >= 3, `viewsCollected ${arena.viewsCollected}`);
+  checkAll();
 });
