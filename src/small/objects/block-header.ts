@@ -8,8 +8,11 @@
  * allocator never reads or writes the objects themselves (a write through a stale pointer can
  * corrupt that object's bytes, never the allocator's state). A taken slot is *live*, or
  * *pending* when its REMOTE bit is set too: freed by another worker and not yet taken in (its
- * HELD bit clear), or *deferred*, freed while a read view could see it (SmallAlloc), waiting
- * to become free (its HELD bit set).
+ * HELD bit clear), or *deferred*, freed while a read view could see it, waiting to become free
+ * (its HELD bit set), or *retired* when its HELD bit alone is set: freed by the owner and not
+ * yet checked against the read views (Mempool.settle frees or defers a slab's retired slots
+ * together). So a slot is one of: free (A=0, R=0, H=0), live (1, 0, 0), retired (1, 0, 1),
+ * pending (1, 1, 0), deferred (1, 1, 1).
  *
  * Slab layout (every field in the shared buffer, so a worker holding only a pointer finds
  * everything; words are 32-bit, little-endian):
@@ -21,7 +24,8 @@
  *  | listIdx deferred adopted (one word unused)  | bw words  | bw words  | bw words  |     |     |    |
  *  +---------------------------------------------+-----------+-----------+-----------+-----+-----+----+
  *   words 0-9 are written when the slab is formatted and read by any worker (PENDING is atomic);
- *   words 10-15 are the owner's own bookkeeping, never touched by other workers; so is HELD.
+ *   words 10-15 are the owner's own bookkeeping, never touched by other workers; so is HELD
+ *   (others read it only to refuse a free of a retired or deferred slot).
  *   bw = ceil(count / 32). The bits of ALLOCATED past the last slot are set (taken for good),
  *   so a search for a clear bit needs no bound; every other bitmap has them clear.
  *   REMOTE is set by any worker (Atomics.or), cleared by the owner (Atomics.and).
@@ -59,7 +63,7 @@ export const enum Word {
   /** Atomic: 1 when REMOTE may hold bits the owner has not taken in. */
   PENDING = 9,
   // The owner's own bookkeeping, never touched by other workers:
-  /** Free slots (for the current slab, as of when it stopped being current). */
+  /** Free and retired slots (for the current slab, as of when it stopped being current). */
   NFREE = 10,
   /** Index in the pool's heap, or Mark.NONE. */
   HEAPIDX = 11,
@@ -120,6 +124,18 @@ export function takenSlots(i32: Int32Array, s: number): number {
   let n = 0;
   for (let w = 0; w < (count + 31) >>> 5; w++) n += popcount(i32[h + Word.WORDS + w]!);
   return n - popcount(tailBits(count));
+}
+
+/**
+ * Slots of mempool slab `s` that are retired: HELD set, REMOTE clear (freed by the owner, not
+ * yet settled). Owner only. @internal
+ */
+export function retiredSlots(i32: Int32Array, s: number): number {
+  const h = s >>> 2;
+  const bw = (i32[h + Word.COUNT]! + 31) >>> 5;
+  let n = 0;
+  for (let w = h + Word.WORDS; w < h + Word.WORDS + bw; w++) n += popcount(i32[w + 2 * bw]! & ~i32[w + bw]!);
+  return n;
 }
 
 /**

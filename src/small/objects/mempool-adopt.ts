@@ -74,13 +74,17 @@ export function adoptSlab(pool: Mempool, slab: number): number {
   // An arena view open now (in any worker) may see what the old owner freed or held: all of it
   // stays held, with a tag taken now (later than the frees, so conservatively).
   const arena = pool.cache.arena.views;
-  const tag = arena.tagFree();
+  const tag = arena.tag();
   let deferred = 0;
   for (let w = 0; w < bw; w++) {
-    held += popcount(i32[aw + 2 * bw + w]!);
-    const freed = Atomics.load(i32, aw + bw + w);
+    // The old owner's frees: remote ones not taken in, deferred, and retired (HELD alone).
+    const hw = i32[aw + 2 * bw + w]!;
+    const remote = Atomics.load(i32, aw + bw + w);
+    held += popcount(hw & remote);
+    const freed = remote | hw;
     if (tag !== NO_EPOCH) {
-      // Every freed slot held (its REMOTE and ALLOCATED bits stay; HELD tells it from a remote free).
+      // Every freed slot held (deferred: REMOTE and HELD set, ALLOCATED stays).
+      if ((hw & ~remote) !== 0) Atomics.or(i32, aw + bw + w, hw & ~remote);
       i32[aw + 2 * bw + w] = freed;
       deferred += popcount(freed);
       for (let rest = freed; rest !== 0; rest &= rest - 1) {
@@ -99,6 +103,7 @@ export function adoptSlab(pool: Mempool, slab: number): number {
   // The dead owner's held slots leave the arena's count of held bytes with it (those held again
   // were counted again by defer).
   arena.unhold(held * pool.objsize);
+  pool.views.syncHeld();
   if (pool.debug && tag === NO_EPOCH) poisonFree(pool, s);
   const nfree = pool.objcount - taken;
   u32[h + Word.NFREE] = nfree;

@@ -40,12 +40,11 @@ import { InvalidPointerError } from '../../errors.js';
 import { checkInstance, checkInt, checkPointer, describe } from '../../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import { holdViews } from '../../memory.js';
-import { Vw } from '../slabs/arena-layout.js';
 import { NO_EPOCH } from '../slabs/arena-views.js';
 import { blockByte } from '../slabs/page-map.js';
 import { SlabCache } from '../slabs/slab-cache.js';
 import { spareBlockOf, tryGetSlab, type SpareBlock, type SpareHolder } from '../spare-block.js';
-import { blockIsEmpty, headerTag, Mark, takenSlots, tailBits, Word } from './block-header.js';
+import { blockIsEmpty, headerTag, Mark, popcount, retiredSlots, takenSlots, tailBits, Word } from './block-header.js';
 import { freeAnywhere } from './free-route.js';
 import { geometry, inverse32, mempoolObjsizeMax, pickOrder } from './geometry.js';
 import { adoptSlab, adoptThread, slabFits, type MempoolAdoption } from './mempool-adopt.js';
@@ -271,8 +270,8 @@ export class Mempool {
   /** Live objects (see liveRest). */
   private live(): number {
     const s = this.cur;
-    // The current slab's live objects: taken and not deferred (pending remote frees count).
-    return s === 0 ? this.liveRest : this.liveRest + this.taken(s) - this.u32[(s >>> 2) + Word.DEFERRED]!;
+    // The current slab's live objects: taken, not retired, not deferred (pending remote frees count).
+    return s === 0 ? this.liveRest : this.liveRest + this.taken(s) - retiredSlots(this.i32, s) - this.u32[(s >>> 2) + Word.DEFERRED]!;
   }
 
   /** Bytes of slabs held. */
@@ -348,23 +347,27 @@ export class Mempool {
    * everything in.
    */
   private allocSlow(throwing: boolean): number {
-    // A pool of its own takes back, all at once, the frees it held for the arena's views that
-    // they let go (a SmallAlloc releases its pools' itself: its alloc takes its slow path while
-    // it holds such frees).
-    if (!this.hosted && this.views.arenaDue()) this.releaseArena();
     for (;;) {
-      while (this.cur !== 0 && !this.findRoom()) this.heapRemove(0);
+      // A full current slab's retired slots are its last free ones: settled before it leaves.
+      while (this.cur !== 0 && !this.findRoom() && !(this.settle(this.cur) !== 0 && this.findRoom())) this.heapRemove(0);
       if (this.cur !== 0) return this.alloc();
       if (this.sinceScan >= this.slabs.length && this.slabs.length > 0) {
         this.sinceScan = this.takeRemote();
         if (this.sinceScan > 0) continue;
       }
+      // Frees held for the arena's views that they have let go come before new memory (a
+      // SmallAlloc's pool hands the release to the SmallAlloc, whose queue holds them).
+      if (this.views.arenaDue()) {
+        if (this.hosted) return 0;
+        this.releaseArena();
+        continue;
+      }
       let s = tryGetSlab(this.cache, this.slabSize) >>> 0;
       if (s === 0) {
-        // Memory is short: remote frees count now. A SmallAlloc's pool returns 0 instead: the
-        // SmallAlloc takes in what all its pools hold, and tries again.
+        // Memory is short: remote frees and retired slots count now. A SmallAlloc's pool
+        // returns 0 instead: the SmallAlloc takes in what all its pools hold, and tries again.
         if (this.hosted) return 0;
-        if (this.takeRemote() > 0 || this.releaseQuarantine() > 0) continue;
+        if (this.takeRemote() > 0 || this.settleAll() > 0 || this.releaseQuarantine() > 0) continue;
         if (!throwing) return 0;
         this.cache.noMemory(`${this.name}.alloc`, this.objsize);
       }
@@ -410,12 +413,6 @@ export class Mempool {
       this.freeSlow(ptr);
       return;
     }
-    // The arena's views, open in any worker: one load of the shared STATE word (a plain load on
-    // x86) through the view we hold, the only cost a free pays for them while none is open.
-    if ((Atomics.load(this.i32, Vw.STATE) & 0xffff) !== 0) {
-      this.freeLocal(ptr, s, this.name);
-      return;
-    }
     this.freeIn(ptr, s);
   }
 
@@ -439,41 +436,43 @@ export class Mempool {
     if (idx < 0) return false;
     const w = (s >>> 2) + Word.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
-    return (this.i32[w]! & bit) !== 0 && (this.i32[w + this.bw]! & bit) === 0;
+    return (this.i32[w]! & bit) !== 0 && ((this.i32[w + this.bw]! | this.i32[w + 2 * this.bw]!) & bit) === 0;
   }
 
   /**
-   * Frees `ptr` of our slab `s` (its header names this pool); the caller has seen no arena
-   * view open (the STATE word: Mempool.free, SmallAlloc.free and realloc read it first). The
-   * fast path handles a valid free with no read view of the SmallAlloc open and debug mode off;
-   * anything else goes to freeLocal, which finds the precise error or takes the slow road.
-   * @internal
+   * Frees `ptr` of our slab `s` (its header names this pool). The fast path handles a valid
+   * free with no read view of the SmallAlloc open and debug mode off: it *retires* the slot
+   * (sets its HELD bit alone), which costs no look at the arena's views; the slot stays taken
+   * until `settle` checks a batch of them against the views. Anything else goes to freeLocal,
+   * which finds the precise error or takes the slow road. @internal
    */
   freeIn(ptr: number, s: number): void {
     const idx = this.slot(ptr - s - this.first);
     const i32 = this.i32;
+    const bw = this.bw;
     const w = (s >>> 2) + Word.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
     // Reads before the bounds test are harmless: a bad idx fails the test and is refused there.
     const a = i32[w]!;
-    if (idx < 0 || (a & bit) === 0 ||
-      (i32[w + this.bw]! & bit) !== 0 || this.quick !== true) {
+    const held = i32[w + 2 * bw]!;
+    if (idx < 0 || (a & bit) === 0 || ((i32[w + bw]! | held) & bit) !== 0 || this.quick !== true) {
       this.freeLocal(ptr, s, this.name);
       return;
     }
-    const left = a ^ bit;
-    i32[w] = left;
+    const retired = held | bit;
+    i32[w + 2 * bw] = retired;
     if (s === this.cur) {
-      this.hot = ptr;
-      // The slab can have become empty only if this word did; the spare needs no new look.
-      if ((left === 0 || left === this.tail) && this.spare.block !== s) this.curMaybeEmpty(s);
+      // The slab can have become empty only if this word's slots are all free or retired now
+      // (a deferred slot also reads as retired here: becameEmpty counts exactly).
+      const left = a & ~retired;
+      if ((left === 0 || left === this.tail) && this.spare.block !== s) becameEmpty(this, s);
       return;
     }
     this.liveRest--;
     this.freedIn(s);
   }
 
-  /** A slot of slab `s`, not the current one, became free. */
+  /** A slot of slab `s`, not the current one, became free or retired. */
   private freedIn(s: number): void {
     const nf = (s >>> 2) + Word.NFREE;
     const n = this.u32[nf]! + 1;
@@ -495,6 +494,11 @@ export class Mempool {
     const bw = this.bw;
     if ((a & bit) === 0 || (i32[w + 2 * bw]! & bit) !== 0) this.invalid(ptr, 'is not allocated (a double free?)', caller);
     if ((i32[w + bw]! & bit) !== 0) this.invalid(ptr, 'was already freed by another worker', caller);
+    if (this.quick === true) {
+      // Valid, and nothing of ours holds frees back: retired as on the fast path.
+      this.freeIn(ptr, s);
+      return;
+    }
     if (s !== this.cur) this.liveRest--;
     const tag = this.views.holdTag();
     if (tag !== FREE_NOW) {
@@ -535,7 +539,7 @@ export class Mempool {
     this.u32[(s >>> 2) + Word.DEFERRED]!++;
     this.deferredCount++;
     this.views.defer(ptr, this.objsize, tag);
-    if (!this.hosted && tag !== NO_EPOCH) this.releaseArena();
+    this.views.syncHeld();
     if (this.debug) {
       // Quarantined, not seen by a view: poisoned now, so a read after the free shows it.
       if (!this.views.anyOpen && tag === NO_EPOCH) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
@@ -552,6 +556,7 @@ export class Mempool {
     let n = 0;
     if (this.views.arenaHeld === 0) return 0;
     for (let p; (p = this.views.takeReleasable()) !== 0; n++) this.releaseDeferred(p, p - (p & this.slabMask));
+    this.views.syncHeld();
     return n;
   }
 
@@ -561,6 +566,7 @@ export class Mempool {
    */
   private releaseOverflow(): void {
     for (let p; (p = this.views.takeReleasable()) !== 0;) this.releaseDeferred(p, p - (p & this.slabMask));
+    this.views.syncHeld();
   }
 
   /**
@@ -570,6 +576,7 @@ export class Mempool {
   private releaseQuarantine(): number {
     let n = 0;
     for (let p; (p = this.views.takeUnseen()) !== 0; n++) this.releaseDeferred(p, p - (p & this.slabMask));
+    this.views.syncHeld();
     return n;
   }
 
@@ -586,10 +593,74 @@ export class Mempool {
     this.release(ptr, s);
   }
 
-  /** Free slots of slab `s` (for the current slab, recounted from its bitmap). @internal */
+  /**
+   * Slots of slab `s` the owner has freed: free or retired (for the current slab, recounted
+   * from its bitmaps). @internal
+   */
   nfree(s: number): number {
     if (s !== this.cur) return this.u32[(s >>> 2) + Word.NFREE]!;
-    return this.objcount - this.taken(s);
+    return this.objcount - this.taken(s) + retiredSlots(this.i32, s);
+  }
+
+  /**
+   * Checks slab `s`'s retired slots against the read views, as one batch: with none open that
+   * could see them (here or in any worker), they become free; else they are deferred, all with
+   * one arena tag. Returns the slots made free. The only look at the arena's views the local
+   * free path costs, once per batch. @internal
+   */
+  settle(s: number): number {
+    const i32 = this.i32;
+    const bw = this.bw;
+    const aw = (s >>> 2) + Word.WORDS;
+    let any = 0;
+    for (let w = aw; w < aw + bw; w++) any |= i32[w + 2 * bw]! & ~i32[w + bw]!;
+    if (any === 0) return 0;
+    const tag = this.views.holdTag();
+    let n = 0;
+    for (let w = aw; w < aw + bw; w++) {
+      const x = i32[w + 2 * bw]! & ~i32[w + bw]!;
+      if (x === 0) continue;
+      n += popcount(x);
+      if (tag === FREE_NOW) {
+        i32[w + 2 * bw] = i32[w + 2 * bw]! ^ x;
+        i32[w] = i32[w]! & ~x;
+        continue;
+      }
+      // Deferred: REMOTE set beside HELD, as a deferred free's.
+      Atomics.or(i32, w + bw, x);
+      for (let rest = x; rest !== 0; rest &= rest - 1) {
+        this.views.defer(s + this.first + (((w - aw) << 5) + 31 - Math.clz32(rest & -rest)) * this.stride, this.objsize, tag);
+      }
+    }
+    if (tag === FREE_NOW) return n;
+    this.u32[(s >>> 2) + Word.DEFERRED]! += n;
+    this.deferredCount += n;
+    // A slab out of the heap counted its retired slots as freed; deferred ones are not.
+    if (s !== this.cur) this.u32[(s >>> 2) + Word.NFREE]! -= n;
+    this.views.syncHeld();
+    return 0;
+  }
+
+  /**
+   * Settles every slab (stats, memory pressure), and gives back (or keeps as the spare) those
+   * that turn out empty; returns the slots made free. @internal
+   */
+  settleAll(): number {
+    let n = 0;
+    // From the end: a slab given back takes the last one's place in the list, one already seen.
+    for (let i = this.slabs.length - 1; i >= 0; i--) {
+      const s = this.slabs[i]!;
+      const k = this.settle(s);
+      n += k;
+      if (k !== 0 && this.nfree(s) === this.objcount) becameEmpty(this, s);
+    }
+    return n;
+  }
+
+  /** Settles slab `s` and says whether it holds no object now. @internal */
+  settledEmpty(s: number): boolean {
+    this.settle(s);
+    return s === this.cur ? blockIsEmpty(this.i32, s) : this.u32[(s >>> 2) + Word.NFREE] === this.objcount;
   }
 
   /** Slots of slab `s` that are taken (live, pending or deferred). */
@@ -597,9 +668,9 @@ export class Mempool {
     return takenSlots(this.i32, s);
   }
 
-  /** The current slab `s` may have lost its last object. */
+  /** The current slab `s` may have lost its last object (becameEmpty settles and counts). */
   private curMaybeEmpty(s: number): void {
-    if (blockIsEmpty(this.i32, s)) becameEmpty(this, s);
+    becameEmpty(this, s);
   }
 
   /** {@link SpareHolder.dropSpare}: our spare goes back to the cache if it is still empty. @internal */
@@ -643,8 +714,9 @@ export class Mempool {
     if (s === old) return;
     if (old !== 0) {
       const taken = this.taken(old);
-      this.u32[(old >>> 2) + Word.NFREE] = this.objcount - taken;
-      this.liveRest += taken - this.u32[(old >>> 2) + Word.DEFERRED]!;
+      const retired = retiredSlots(this.i32, old);
+      this.u32[(old >>> 2) + Word.NFREE] = this.objcount - taken + retired;
+      this.liveRest += taken - retired - this.u32[(old >>> 2) + Word.DEFERRED]!;
     }
     if (s !== 0) this.liveRest -= this.objcount - this.u32[(s >>> 2) + Word.NFREE]! - this.u32[(s >>> 2) + Word.DEFERRED]!;
     this.cur = s;
@@ -700,7 +772,10 @@ export class Mempool {
    * arena's views no longer see).
    */
   stats(): MempoolStats {
-    if (!this.hosted && this.views.arenaHeld !== 0 && this.views.rescan()) this.releaseArena();
+    if (!this.hosted) {
+      this.settleAll();
+      this.releaseArena();
+    }
     return mempoolStats(this);
   }
 

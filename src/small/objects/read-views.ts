@@ -11,12 +11,13 @@
  * in any order: records of closed views leave from the front only, so the oldest open view is
  * the first record not closed.
  *
- * The arena's read views (arena-views.ts, any worker's): a free made while one is open anywhere
- * is held too, and its entry also carries the arena epoch it took (its *arena tag*; NO_EPOCH
- * when no arena view was open). An entry is seen while a local view sees it or its arena tag is
- * not yet released (`ArenaViews.released`). Arena tags never decrease along the queue either,
- * so the front is always the first to be released. Every byte queued is counted in the arena's
- * shared HELD word (`arena.heldForViews`) until it leaves the queue.
+ * The arena's read views (arena-views.ts, any worker's): a batch of frees checked while one is
+ * open anywhere is held too, and each entry also carries the arena epoch the batch took (its
+ * *arena tag*; NO_EPOCH when no arena view was open). An entry is seen while a local view sees
+ * it or its arena tag is not yet released (`ArenaViews.released`). Arena tags never decrease
+ * along the queue either, so the front is always the first to be released. The bytes queued
+ * are counted in the arena's shared HELD word (`arena.heldForViews`), brought up to date at
+ * the end of each batch (`syncHeld`).
  *
  * The quarantine (debug mode; AddressSanitizer's): the newest frees, at most `maxCount` of them
  * within `maxBytes` bytes, stay held once no view sees them, so a double free made after the
@@ -70,6 +71,8 @@ export class ReadViews {
   private tail = 0;
   /** Sum of the sizes queued. */
   private bytes = 0;
+  /** What of `bytes` the arena's shared HELD word counts (see syncHeld). */
+  private shared = 0;
 
   /**
    * Views with no quarantine, or with a quarantine of the latest `maxCount` frees within
@@ -111,22 +114,36 @@ export class ReadViews {
   /**
    * How a free made now must go: FREE_NOW when nothing holds frees back (no view open here or
    * in any worker, no quarantine), else the tag to `defer` it with (an arena epoch, or NO_EPOCH
-   * when only this allocator's views or its quarantine hold it). One atomic load when no view
-   * is open anywhere.
+   * when only this allocator's views or its quarantine hold it), for a batch of frees made
+   * before the call. Reads the arena's view slots: a batch's check, never a single free's.
    */
   holdTag(): number {
-    const t = this.arena.tagFree();
+    const t = this.arena.tag();
     return t === NO_EPOCH && !this.holding ? FREE_NOW : t;
   }
 
   /**
-   * True when the front of the queue waits on the arena's views alone and they may have let it
-   * go: the owner's allocation slow path asks, and a hosted pool hands the release to its
-   * SmallAlloc. Cheap when nothing is tagged.
+   * True when frees wait on the arena's views and the front may be released now: the owner
+   * asks before it takes new memory, and in stats(); a hosted pool hands the release to its
+   * SmallAlloc. A field test when nothing waits, else at most one scan of the view slots.
    */
   arenaDue(): boolean {
     return this.tagged !== 0 && this.releasable();
   }
+
+  /**
+   * Brings the arena's shared count of held bytes up to date with this queue: one atomic add
+   * per batch of defers or releases, not one per entry. Whoever defers or takes calls it when
+   * its batch is done.
+   */
+  syncHeld(): void {
+    const d = this.bytes - this.shared;
+    if (d === 0) return;
+    if (d > 0) this.arena.hold(d);
+    else this.arena.unhold(-d);
+    this.shared = this.bytes;
+  }
+
   /** True when debug mode's quarantine holds frees back. */
   get quarantining(): boolean {
     return this.maxCount !== 0;
@@ -170,7 +187,6 @@ export class ReadViews {
     this.tags[i] = tag;
     if (tag !== NO_EPOCH) this.tagged++;
     this.bytes += bytes;
-    this.arena.hold(bytes);
     this.tail++;
   }
 
@@ -189,19 +205,10 @@ export class ReadViews {
 
   /**
    * Takes the front of the queue if no open view can see it, in the quarantine's window or
-   * not (memory is short: the arena's views are rescanned); 0 when a view sees it or the
-   * queue is empty.
+   * not (memory is short); 0 when a view sees it or the queue is empty.
    */
   takeUnseen(): number {
-    return this.unseen(true) ? this.take() : 0;
-  }
-
-  /**
-   * True when an entry that waits on the arena's views may be released now, the oldest open
-   * epoch recomputed first (stats, memory pressure).
-   */
-  rescan(): boolean {
-    return this.head < this.tail && this.arena.released(this.tags[this.head % this.tags.length]!, true) && this.releasable();
+    return this.unseen() ? this.take() : 0;
   }
 
   /**
@@ -236,10 +243,10 @@ export class ReadViews {
   }
 
   /** True when the queue has a front that no open view, here or in any worker, can see. */
-  private unseen(rescan = false): boolean {
+  private unseen(): boolean {
     if (this.head === this.tail) return false;
     const i = this.head % this.gens.length;
-    return this.gens[i]! < this.oldestOpen() && this.arena.released(this.tags[i]!, rescan);
+    return this.gens[i]! < this.oldestOpen() && this.arena.released(this.tags[i]!);
   }
 
   /** Takes the front of the queue (there is one). */
@@ -247,7 +254,6 @@ export class ReadViews {
     const i = this.head % this.ptrs.length;
     this.head++;
     this.bytes -= this.sizes[i]!;
-    this.arena.unhold(this.sizes[i]!);
     if (this.tags[i] !== NO_EPOCH) this.tagged--;
     if (this.head === this.tail) {
       this.head = 0;
@@ -259,7 +265,6 @@ export class ReadViews {
 
   /** Closes every view and empties the queue (the allocator gave everything back). */
   reset(): void {
-    this.arena.unhold(this.bytes);
     this.tagged = 0;
     for (let k = this.recordsHead; k < this.records.length; k++) this.records[k]!.closed = true;
     this.records = [];
@@ -269,6 +274,7 @@ export class ReadViews {
     this.head = 0;
     this.tail = 0;
     this.bytes = 0;
+    this.syncHeld();
   }
 
   /** The first broken invariant, described, or null. */

@@ -49,14 +49,18 @@ function takeSlab(pool: Mempool, s: number): number {
   Atomics.store(i32, h + Word.PENDING, 0);
   const aw = h + Word.WORDS;
   // Held back (HELD bits) while a read view is open (here or in any worker) or debug mode's
-  // quarantine is on.
-  const tag = pool.views.holdTag();
-  const views = tag !== FREE_NOW;
+  // quarantine is on: asked once, at the first bit (the frees were all made before).
+  let tag = FREE_NOW;
+  let views = false;
   let n = 0;
   for (let w = 0; w < bw; w++) {
     // Atomic: ordered after the flag store above. HELD bits are deferred slots, not frees.
     const bits = Atomics.load(i32, aw + bw + w) & ~i32[aw + 2 * bw + w]!;
     if (bits === 0) continue;
+    if (n === 0) {
+      tag = pool.views.holdTag();
+      views = tag !== FREE_NOW;
+    }
     const k = popcount(bits);
     n += k;
     if (views) {
@@ -76,6 +80,7 @@ function takeSlab(pool: Mempool, s: number): number {
     }
   }
   if (!isCur) pool.liveRest -= n;
+  if (views) pool.views.syncHeld();
   if (views || n === 0) return n;
   if (isCur) {
     if (pool.nfree(s) === pool.objcount) becameEmpty(pool, s);

@@ -74,6 +74,7 @@ export class LargeAllocations {
       Atomics.store(this.tags, tagIndex(s), largeWord(LargeState.DEFERRED, this.id));
       this.deferred++;
       this.views.defer(s, this.cache.pagesSize(size), tag);
+      this.views.syncHeld();
       // Debug mode's quarantine, no view sees it: poisoned now, as a class object is.
       if (!this.views.anyOpen && tag === NO_EPOCH) this.cache.arena.memory.u8.fill(FREED_BYTE, s, s + size);
       return;
@@ -131,13 +132,14 @@ export class LargeAllocations {
         const pages = this.cache.pagesSize(this.size(s));
         // Held by the dead owner: it leaves the arena's count of held bytes with it.
         if (state === LargeState.DEFERRED) this.cache.arena.views.unhold(pages);
-        const tag = this.cache.arena.views.tagFree();
+        const tag = this.cache.arena.views.tag();
         if (tag !== NO_EPOCH) {
           Atomics.store(this.tags, t, largeWord(LargeState.DEFERRED, this.id));
           this.held.add(s);
           this.total += pages;
           this.deferred++;
           this.views.defer(s, pages, tag);
+          this.views.syncHeld();
           return 2;
         }
         Atomics.store(this.tags, t, 0);

@@ -18,7 +18,8 @@
  * inline; free finds the block's order in the arena's page map, the class in the slab header,
  * and checks owner and pool id before the pool's own free. Deferred frees due and read views
  * cost one field test each (`fastMax`, `fastFree`, the pools' `quick` flag); the arena's views
- * (any worker's) one load of the arena's shared STATE word, in free's first test. In debug mode
+ * (any worker's) nothing: a pool's free retires the slot, and the pool checks its retired
+ * slots against the views in batches (Mempool.settle). In debug mode
  * the fast paths are off: every call takes the slow paths, which count this allocator's
  * operations and run its whole check() (its pools included) every checkEvery of them, and
  * frees are held in the read views' queue for the quarantine too (read-views.ts), released
@@ -35,10 +36,10 @@
  * the next allocation, `stats()` or `check()` releases everything at once. A view closed by
  * the garbage collector is counted in `stats().viewsCollected` (debug mode warns).
  * The arena's views (`arena.openReadView()`, any worker; arena-views.ts) hold frees the same
- * way, in the same FIFO, each entry also tagged with the arena epoch of its free. While such
- * entries wait, a pool's allocation slow path asks the queue (one load of the arena's STATE
- * unless a view closed) and hands its call back when they may go; the SmallAlloc then releases
- * everything releasable at once (no local view limits the batch).
+ * way, in the same FIFO, each entry also tagged with the arena epoch its batch took. While
+ * such entries wait, a pool that needs a new slab first asks the queue (one scan of the
+ * arena's view slots) and returns 0 when some may go; the SmallAlloc then releases everything
+ * releasable at once (no local view limits the batch) and asks the pool again.
  *
  * Invariants (checked by `check()`, in small-alloc-check.ts):
  * - every pool passes Mempool.check; each pool sits at its class index (or among the adopted);
@@ -70,7 +71,6 @@ import { smallStats, type SmallStats } from './small-alloc-stats.js';
 import { newReadView, type ReadView } from './small-alloc-view.js';
 import { Page } from '../slabs/page-map.js';
 import { SlabCache, slabOf } from '../slabs/slab-cache.js';
-import { Vw } from '../slabs/arena-layout.js';
 import { tryGetPages } from '../spare-block.js';
 
 export type { SmallAdoption } from './small-alloc-adopt.js';
@@ -228,13 +228,10 @@ export class SmallAlloc {
     this.fastPaths();
   }
 
-  /**
-   * Sets the fast paths' flags: off while deferred frees are due, and in debug mode; alloc's
-   * also while frees wait on the arena's views (its slow path sees them go).
-   */
+  /** Sets the fast paths' flags: off while deferred frees are due, and in debug mode. */
   private fastPaths(): void {
     const fast = !this.releasable && !this.debug;
-    this.fastMax = fast && this.views.arenaHeld === 0 ? this.tableMax : -1;
+    this.fastMax = fast ? this.tableMax : -1;
     this.fastFree = fast;
   }
 
@@ -276,7 +273,6 @@ export class SmallAlloc {
    * arena's views let some go), large or odd sizes, a new pool.
    */
   private allocSlow(size: number, throwing: boolean): number {
-    if (this.views.arenaHeld !== 0) this.updateReleasable();
     if (this.releasable) this.collect(BATCH);
     if (typeof size !== 'number' || (size >>> 0) !== size || size > this.objsizeMax) {
       return this.allocLarge(throwing ? 'SmallAlloc.alloc' : 'SmallAlloc.tryAlloc', size, throwing);
@@ -284,10 +280,12 @@ export class SmallAlloc {
     const cls = this.classes.classOf(size);
     const made = this.pools[cls] === null;
     const pool = made ? this.makePool(cls) : this.pools[cls]!;
-    // Our pools return 0 when the cache has no slab: every remote free and releasable deferred
-    // free counts then, and the allocation is tried again.
+    // Our pools return 0 when the cache has no slab, or when frees held for the arena's views
+    // may go: every remote free, retired slot and releasable deferred free counts then, and
+    // the allocation is tried again (again while that frees something: a view may close
+    // between the tries).
     let p = pool.tryAlloc();
-    if (p === 0 && this.reclaimAll()) p = pool.tryAlloc();
+    while (p === 0 && this.reclaimAll()) p = pool.tryAlloc();
     if (p === 0) {
       // A pool made for this allocation goes again: a failed allocation leaves nothing behind,
       // not even an empty class in stats().
@@ -374,8 +372,7 @@ export class SmallAlloc {
     // The same class holds the sizes above the previous class, up to its own.
     if (size <= real && this.classOf(size) === pool.classIndex) return ptr;
     const q = this.moveTo(ptr, real, size);
-    if ((Atomics.load(this.i32, Vw.STATE) & 0xffff) !== 0) this.freeSlow(ptr, undefined);
-    else pool.freeIn(ptr, s);
+    pool.freeIn(ptr, s);
     return q;
   }
 
@@ -484,10 +481,7 @@ export class SmallAlloc {
    * @throws InvalidPointerError if it is not a live allocation (a double free, an interior or foreign pointer).
    */
   free(ptr: number | TypedArray, size?: number): void {
-    // The arena's views, open in any worker: one load of the shared STATE word (a plain load on
-    // x86), the only cost a free pays for them while none is open.
-    if (this.fastFree !== true || typeof ptr !== 'number' || (ptr >>> 0) !== ptr || size !== undefined ||
-      (Atomics.load(this.i32, Vw.STATE) & 0xffff) !== 0) {
+    if (this.fastFree !== true || typeof ptr !== 'number' || (ptr >>> 0) !== ptr || size !== undefined) {
       this.freeSlow(ptr, size);
       return;
     }
@@ -537,8 +531,6 @@ export class SmallAlloc {
   private freeSlow(arg: number | TypedArray, size: number | undefined): void {
     if (this.releasable) this.collect(BATCH);
     freeChecked(this, this.ownerId, this.pools, this.extra, this.large, arg, size);
-    // Held for the arena's views: alloc's fast path goes off until they are released.
-    if (this.views.arenaHeld !== 0 && this.fastMax >= 0) this.fastPaths();
     if (this.debug) this.debugOp();
   }
 
@@ -635,6 +627,7 @@ export class SmallAlloc {
     if (!this.views.anyOpen) max = Infinity;
     let n = 0;
     for (let ptr; n < max && (ptr = this.views.takeReleasable()) !== 0; n++) this.releaseOne(ptr);
+    this.views.syncHeld();
     this.updateReleasable();
     return n;
   }
@@ -655,8 +648,9 @@ export class SmallAlloc {
    * mode's quarantine included (it never makes an allocation fail); true if any.
    */
   private reclaimAll(): boolean {
-    let n = this.takeRemoteAll();
+    let n = this.takeRemoteAll() + this.settleAll();
     for (let ptr; (ptr = this.views.takeUnseen()) !== 0; n++) this.releaseOne(ptr);
+    this.views.syncHeld();
     this.updateReleasable();
     return n > 0;
   }
@@ -707,22 +701,23 @@ export class SmallAlloc {
   }
 
   /**
-   * Statistics; remote frees are taken in and a batch of deferred frees released first (all of
-   * those releasable when no view of this allocator is open, the arena's views rescanned).
+   * Statistics; remote frees are taken in, retired slots settled and a batch of deferred frees
+   * released first (all of those releasable when no view of this allocator is open).
    */
   stats(): SmallStats {
     this.takeRemoteAll();
-    this.rescanArena();
+    this.settleAll();
     if (this.releasable) this.collect(BATCH);
     return smallStats(this.pools, this.extra, this.large, this.views.open, this.viewsCollected, this.views.quarantined(), this.views.heldBytes);
   }
 
-  /** Frees waiting on the arena's views: recompute the oldest epoch, and what may go. */
-  private rescanArena(): void {
-    if (this.views.arenaHeld !== 0) {
-      this.views.rescan();
-      this.updateReleasable();
-    }
+  /** Settles every pool's retired slots (Mempool.settle), then asks what may go. */
+  private settleAll(): number {
+    let n = 0;
+    for (const p of this.pools) if (p !== null) n += p.settleAll();
+    for (const p of this.extra.values()) n += p.settleAll();
+    this.updateReleasable();
+    return n;
   }
 
   /**
@@ -739,7 +734,7 @@ export class SmallAlloc {
    */
   private verify(release: boolean): void {
     this.takeRemoteAll();
-    if (release) this.rescanArena();
+    if (release) this.settleAll();
     if (release && this.releasable) this.collect(BATCH);
     checkSmallAlloc(this, this.ownerId, this.pools, this.extra, this.large, this.views);
   }

@@ -13,8 +13,8 @@
  *  byte 0      16                     48        56        64                 V = 64+16*OWNERS (OWNERS = 4096)
  *  +-----------+----------------------+---------+---------+------------------+----------------+---------+----------+---------+----------+
  *  | header    | shift, n, ctrl,      | hint    | begun,  | owner registry   | read views     | info[n] | owner[n] | pageMap | pageTags |
- *  | (Kind.    | carved, used, quota  | BigUint | ended   | 4 x Int32        | epoch, state,  | Int32   | Int32    | 1 byte  | 2 x Int32|
- *  | SlabArena)| id low/high, 0       | ver<<32 | (op     | x OWNERS         | held, high,    |         |          | x P     | x P      |
+ *  | (Kind.    | carved, used, quota  | BigUint | ended   | 4 x Int32        | epoch, held,   | Int32   | Int32    | 1 byte  | 2 x Int32|
+ *  | SlabArena)| id low/high, 0       | ver<<32 | (op     | x OWNERS         | high, 0,       |         |          | x P     | x P      |
  *  |           | (Int32 words 4..11)  | | index | counts) |                  | slot x OWNERS  |         |          |         |          |
  *  +-----------+----------------------+---------+---------+------------------+----------------+---------+----------+---------+----------+
  *  ... padding to ctrlSlabs * slabSize | slab ctrlSlabs | slab ctrlSlabs+1 | ... | slab n-1 |
@@ -78,18 +78,16 @@ export const ARRAYS_BYTE = VIEWS_BYTE + 16 + 4 * OWNERS;
 
 /**
  * Int32 word indexes, in the whole buffer, of the read views' words (their meaning: arena-views.ts).
- * Absolute, so an allocator's fast free path reads STATE through the Int32 view of the buffer it
- * already holds. @internal
+ * Absolute, so the allocators read them through the Int32 view of the buffer they already
+ * hold. @internal
  */
 export const enum Vw {
-  /** The epoch: bumped by every free made while a view is open anywhere. Starts at 1. */
+  /** The epoch: bumped by every batch of frees checked while a view is open anywhere. Starts at 1. */
   EPOCH = (64 + 16 * 4096) / 4,
-  /** Low 16 bits: workers with a view open; high 16 bits: a count of view closes (mod 2^16). */
-  STATE = (64 + 16 * 4096) / 4 + 1,
   /** Bytes held back by every allocator over the arena (a Uint32). */
-  HELD = (64 + 16 * 4096) / 4 + 2,
-  /** The highest owner entry registered for views (slots above it are 0). */
-  HIGH = (64 + 16 * 4096) / 4 + 3,
+  HELD = (64 + 16 * 4096) / 4 + 1,
+  /** The highest owner entry registered for views (slots above it are 0); word + 3 is unused, 0. */
+  HIGH = (64 + 16 * 4096) / 4 + 2,
   /** Slot of owner entry e (1..OWNERS) is word SLOTS + e - 1. */
   SLOTS = (64 + 16 * 4096) / 4 + 4,
 }

@@ -16,45 +16,42 @@
  *
  * Words (Int32; `Vw` gives their indexes):
  * ```
- *  EPOCH   e, starts at 1; every free made while a view is open anywhere takes t = e++ (its tag)
- *  STATE   closes << 16 | open     open: workers with a view open now; closes: bumped when a
- *                                  worker's oldest view closes (mod 2^16), so owners rescan
+ *  EPOCH   E, starts at 1; a batch of frees checked while a view is open takes t = E++ (its tag)
  *  HELD    bytes held back by every allocator over the arena (a Uint32)
- *  HIGH    the highest owner entry registered for views
+ *  HIGH    the highest owner entry registered for views (slots above it are 0)
  *  SLOT[e] for owner entry e of kind VIEWS (one per SlabArena object that opened a view):
  *          the epoch of its oldest open view, 0 when it has none
  * ```
- * Protocol (all accesses sequentially consistent):
- * - open, first view of this object: STATE += 1; then repeat { e = EPOCH; SLOT = e } until
- *   EPOCH == e. A further view records e = EPOCH (its slot already holds an older epoch).
- * - close of the oldest: SLOT = epoch of the next oldest open, STATE += 1 << 16; of the last:
- *   SLOT = 0, then STATE += 0xffff (open - 1, closes + 1, in one add).
- * - free: if STATE & 0xffff == 0, the free proceeds (tag NO_EPOCH); else t = EPOCH++ and the
- *   slot is held back with tag t. A free from another worker is tagged when its owner takes
- *   it in (later, so conservatively).
- * - release of tag t: t < oldest, oldest = min(E0, { SLOT[e] != 0 }) with E0 = EPOCH read
- *   before the slots; or STATE & 0xffff == 0 (nothing is open at all).
- * Why it is safe: let view V hold e and free F take t, where V could read F's object (V looked
- * it up before F's writer unpublished it). If F read STATE & 0xffff == 0, V's STATE += 1 came
- * later, so V's lookups came after the unpublish: no such V. Else V's final EPOCH load (== e)
- * either precedes F's increment (then e <= t, and SLOT[V] = e was stored before, so a release
- * that reads E0 after the free and then the slots sees SLOT[V] <= e <= t while V is open: not
- * released), or follows it (e > t: V began after F, its lookups cannot find the object).
- * `oldest` is cached by each releasing object with the closes count it was computed under and
- * recomputed when that count changed: a view opened since gets e >= E0, and every tag taken
- * since is >= E0 >= oldest, so a stale value only delays.
+ * Protocol (every access to these words sequentially consistent):
+ * - open, the first view of this object: e = EPOCH; SLOT = e. A further view records
+ *   e = EPOCH (its slot already holds an older epoch). Close of the oldest view: SLOT = the
+ *   epoch of the next oldest, or 0 for the last. Open + close: one load and two stores.
+ * - free: costs nothing here. An allocator checks its frees in batches (Mempool's *retired*
+ *   slots, remote frees taken in, large allocations): for each batch, `tag()` reads every slot
+ *   up to HIGH; all 0 gives NO_EPOCH (the batch is free at once), else t = EPOCH++ and the
+ *   batch is held back with tag t.
+ * - release of tag t: t < oldest, with oldest = min(E0, { SLOT[e] != 0 }) and E0 = EPOCH read
+ *   before the slots.
+ * What a reader must do: read the pointers it follows with `Atomics.load` after it opens the
+ * view; what a writer must do: unpublish a pointer with an `Atomics` write before it frees it.
+ * Why it is then safe: let view V store e at instant T_V, and a batch holding free F (made
+ * after F's object was unpublished at T_u) read the slots from T_s on. If V's store is after
+ * T_s, V's lookups are after T_u (T_u < free < T_s < T_V): V cannot find the object. Else the
+ * scan reads e (while V is open): the batch is held with t, and e <= t unless V's load of
+ * EPOCH came after the add that took t, which is after T_u (again V cannot find it). A
+ * release reads E0 and then the slots after t was taken: E0 > t, and V's slot reads e <= t
+ * while V is open, so oldest <= t: not released. A later view of the same object publishes
+ * its own epoch when it becomes the oldest; that epoch was read after every tag below it.
  *
  * Epochs are compared modulo 2^32 (`before(a, b)`: (a - b) | 0 < 0), so a view must close
- * within 2^31 held frees; the slot value 0 is never stored for a view (epoch 0 is taken as -1,
- * one older: safe).
+ * within 2^31 held batches; the slot value 0 is never stored for a view (epoch 0 is taken as
+ * -1, one older: safe).
  *
  * Invariants (`inspectViews` verifies them): HIGH <= OWNERS; SLOT[e] == 0 for e > HIGH; a
- * nonzero slot belongs to a registered VIEWS entry; at a quiet moment, the nonzero slots are at
- * most STATE & 0xffff (a slot is set after the count is raised, cleared before it is lowered).
+ * nonzero slot belongs to a registered VIEWS entry.
  *
- * A worker killed in the middle of opening its first view or closing its last may leave the
- * open count one too high: frees are then tagged and held, and released as the slots allow at
- * the next rescan (forced at `stats()` and under memory pressure).
+ * A worker killed with a view open leaves its slot set: frees are then held, until its id is
+ * adopted (`releaseDead` clears the slot).
  */
 import { OutOfMemoryError } from '../../errors.js';
 import { currentThreadId } from '../../internal/thread.js';
@@ -63,10 +60,6 @@ import { entryLive, OWNERS, ownerIndex, ownerKind, OwnerKind, registerOwner } fr
 
 /** The tag of a free made while no arena view was open: released as far as views go. @internal */
 export const NO_EPOCH = 2 ** 32;
-
-/** One open-count in STATE (low half) and one close (high half). */
-const OPEN_MASK = 0xffff;
-const ONE_CLOSE = 0x10000;
 
 /** True when epoch `a` is older than epoch `b` (modulo 2^32). @internal */
 export function before(a: number, b: number): boolean {
@@ -153,9 +146,11 @@ export class ArenaViews {
   private head = 0;
   /** Our views open now. */
   private openCount = 0;
-  /** The STATE closes count `oldest` was computed under; -1: never. */
-  private seenCloses = -1;
-  /** Tags before it may be released (see the module comment). */
+  /**
+   * Tags before it may be released, as of the last scan (see the module comment): a view
+   * opened since holds an epoch at least E0, and a slot only grows or clears, so an old value
+   * only delays a release.
+   */
   private oldest = 0;
   /** Views of ours closed by the garbage collector. */
   collected = 0;
@@ -173,20 +168,13 @@ export class ArenaViews {
 
   /** Opens a view in this worker (see the module comment). */
   open(): ReadView {
-    let e: number;
+    const w = this.w;
+    const raw = Atomics.load(w, Vw.EPOCH);
+    // Epoch 0 is taken as -1 (one older: safe), since a slot of 0 means no view.
+    const e = raw === 0 ? -1 : raw;
     if (this.openCount === 0) {
       if (this.id === 0 || !entryLive(this.registry, this.slot - Vw.SLOTS + 1, this.id)) this.register();
-      const w = this.w;
-      Atomics.add(w, Vw.STATE, 1);
-      for (;;) {
-        const raw = Atomics.load(w, Vw.EPOCH);
-        e = raw === 0 ? -1 : raw;
-        Atomics.store(w, this.slot, e);
-        if (Atomics.load(w, Vw.EPOCH) === raw) break;
-      }
-    } else {
-      const raw = Atomics.load(this.w, Vw.EPOCH);
-      e = raw === 0 ? -1 : raw;
+      Atomics.store(w, this.slot, e);
     }
     const rec: ArenaViewRecord = { epoch: e, closed: false };
     this.records[this.end++] = rec;
@@ -212,23 +200,20 @@ export class ArenaViews {
     rec.closed = true;
     if (collected) this.collected++;
     this.openCount--;
-    const w = this.w;
     if (this.openCount === 0) {
       // Every view closed: the anchor of the last one serves the next.
       if (anchor !== null) this.spare = anchor;
       this.head = 0;
       this.end = 0;
-      Atomics.store(w, this.slot, 0);
-      Atomics.add(w, Vw.STATE, OPEN_MASK);
+      Atomics.store(this.w, this.slot, 0);
       return;
     }
     const recs = this.records;
     const was = this.head;
     while (recs[this.head]!.closed) this.head++;
     if (this.head === was) return;
-    // The oldest closed: publish the next oldest, and tell the owners to rescan.
-    Atomics.store(w, this.slot, recs[this.head]!.epoch);
-    Atomics.add(w, Vw.STATE, ONE_CLOSE);
+    // The oldest closed: publish the next oldest.
+    Atomics.store(this.w, this.slot, recs[this.head]!.epoch);
     if (this.head > 64 && this.head * 2 > this.end) {
       this.records = recs.slice(this.head, this.end);
       this.end -= this.head;
@@ -236,29 +221,27 @@ export class ArenaViews {
     }
   }
 
-  /** True while a view is open in any worker. */
+  /** True while a view is open in any worker (reads every slot). */
   anyOpen(): boolean {
-    return (Atomics.load(this.w, Vw.STATE) & OPEN_MASK) !== 0;
-  }
-
-  /** The tag of a free made now: NO_EPOCH when no view is open anywhere, else EPOCH++. */
-  tagFree(): number {
     const w = this.w;
-    return (Atomics.load(w, Vw.STATE) & OPEN_MASK) === 0 ? NO_EPOCH : Atomics.add(w, Vw.EPOCH, 1);
+    for (let i = Vw.SLOTS, end = Vw.SLOTS + this.high(); i < end; i++) if (Atomics.load(w, i) !== 0) return true;
+    return false;
   }
 
   /**
-   * True when a free tagged `t` is seen by no open view. `rescan` recomputes the oldest epoch
-   * even when no close was counted (stats, memory pressure).
+   * The tag of a batch of frees checked now (each made before this call): NO_EPOCH when no view
+   * is open anywhere, else EPOCH++. Reads every slot up to HIGH.
    */
-  released(t: number, rescan = false): boolean {
-    if (t === NO_EPOCH) return true;
-    const s = Atomics.load(this.w, Vw.STATE);
-    if ((s & OPEN_MASK) === 0) return true;
-    if (before(t, this.oldest) && this.seenCloses >= 0) return true;
-    const closes = s >>> 16;
-    if (closes === this.seenCloses && !rescan) return false;
-    this.seenCloses = closes;
+  tag(): number {
+    return this.anyOpen() ? Atomics.add(this.w, Vw.EPOCH, 1) : NO_EPOCH;
+  }
+
+  /**
+   * True when a batch tagged `t` is seen by no open view: against the oldest epoch of the last
+   * scan first, then of a new scan.
+   */
+  released(t: number): boolean {
+    if (t === NO_EPOCH || before(t, this.oldest)) return true;
     this.oldest = this.scan();
     return before(t, this.oldest);
   }
@@ -268,12 +251,17 @@ export class ArenaViews {
     const w = this.w;
     const raw = Atomics.load(w, Vw.EPOCH);
     let oldest = raw === 0 ? -1 : raw;
-    const high = Math.min(Atomics.load(w, Vw.HIGH), OWNERS);
-    for (let i = Vw.SLOTS, end = Vw.SLOTS + high; i < end; i++) {
+    for (let i = Vw.SLOTS, end = Vw.SLOTS + this.high(); i < end; i++) {
       const v = Atomics.load(w, i);
       if (v !== 0 && before(v, oldest)) oldest = v;
     }
     return oldest;
+  }
+
+  /** HIGH, bounded by the registry's size (a corrupt word cannot send a scan past the slots). */
+  private high(): number {
+    const h = Atomics.load(this.w, Vw.HIGH);
+    return h > 0 && h <= OWNERS ? h : h > OWNERS ? OWNERS : 0;
   }
 
   /** `bytes` more are held back by an allocator over the arena. */
@@ -288,7 +276,9 @@ export class ArenaViews {
 
   /** Bytes held back by every allocator over the arena, in every worker. */
   get held(): number {
-    return Atomics.load(this.u, Vw.HELD);
+    // Signed, and never below 0: a worker killed between a batch and its count may leave the
+    // word short, and the adopter then takes off what it found.
+    return Math.max(0, Atomics.load(this.w, Vw.HELD));
   }
 
   /**
@@ -299,7 +289,7 @@ export class ArenaViews {
   releaseDead(id: number): void {
     const e = ownerIndex(id);
     if (e === 0) return;
-    if (Atomics.exchange(this.w, Vw.SLOTS + e - 1, 0) !== 0) Atomics.add(this.w, Vw.STATE, OPEN_MASK);
+    Atomics.store(this.w, Vw.SLOTS + e - 1, 0);
   }
 
   /** Registers our VIEWS entry and raises HIGH over it, before our slot is ever written. */
@@ -325,11 +315,10 @@ export class ArenaViews {
    * The views' part of the arena's invariant walk: what holds at every instant, and with
    * `quiet`, the open count against the slots. The first problem, or null. @internal
    */
-  inspect(quiet: boolean): string | null {
+  inspect(): string | null {
     const w = this.w;
     const high = Atomics.load(w, Vw.HIGH);
     if (high < 0 || high > OWNERS) return `the views' highest entry is ${high}, outside [0, ${OWNERS}]`;
-    let set = 0;
     for (let e = 1; e <= OWNERS; e++) {
       const v = Atomics.load(w, Vw.SLOTS + e - 1);
       if (v === 0) continue;
@@ -339,10 +328,7 @@ export class ArenaViews {
       if (kind !== OwnerKind.VIEWS && Atomics.load(w, Vw.SLOTS + e - 1) !== 0) {
         return `view slot ${e} holds epoch ${v} but owner entry ${e} is not a live views entry`;
       }
-      set++;
     }
-    const open = Atomics.load(w, Vw.STATE) & OPEN_MASK;
-    if (quiet && set > open) return `${set} view slots are set, but the views' state counts ${open} workers with a view open`;
     return null;
   }
 }

@@ -320,7 +320,7 @@ export class SlabArena {
   static attach(handle: SlabArenaHandle): SlabArena {
     const where = 'SlabArena.attach';
     const arena = attaching.build(verifyHandle(where, handle), () => new SlabArena(undefined as unknown as SlabArenaOptions));
-    const problem = inspectShared(arena, true) ?? inspectRegistry(arena.registry) ?? arena.views.inspect(false) ?? inspectWhenQuiet(arena);
+    const problem = inspectShared(arena, true) ?? inspectRegistry(arena.registry) ?? arena.views.inspect() ?? inspectWhenQuiet(arena);
     if (problem !== null) throw new TypeError(`${where}: corrupt control state (${problem})`);
     return arena;
   }
@@ -444,7 +444,7 @@ export class SlabArena {
    * @throws Error naming the broken invariant.
    */
   check(): void {
-    const problem = inspectShared(this, false) ?? inspectRegistry(this.registry) ?? this.views.inspect(true) ?? inspectQuiet(this);
+    const problem = inspectShared(this, false) ?? inspectRegistry(this.registry) ?? this.views.inspect() ?? inspectQuiet(this);
     if (problem !== null) throw new Error(`SlabArena.check: ${problem}`);
   }
 
