@@ -114,28 +114,16 @@ export function popcount(x: number): number {
 }
 
 /**
- * Slots of mempool slab `s` that are taken: bits set in ALLOCATED, those past the last slot
- * not counted (read from its header and bitmap, which are current even for a pool's current
- * slab). @internal
+ * Slots of mempool slab `s` that are taken and not retired (live, pending or deferred), those
+ * past the last slot not counted: in one pass over the bitmaps. @internal
  */
-export function takenSlots(i32: Int32Array, s: number): number {
+export function occupiedSlots(i32: Int32Array, s: number): number {
   const h = s >>> 2;
   const count = i32[h + Word.COUNT]!;
+  const bw = (count + 31) >>> 5;
   let n = 0;
-  for (let w = 0; w < (count + 31) >>> 5; w++) n += popcount(i32[h + Word.WORDS + w]!);
+  for (let w = h + Word.WORDS; w < h + Word.WORDS + bw; w++) n += popcount(i32[w]! & ~(i32[w + 2 * bw]! & ~i32[w + bw]!));
   return n - popcount(tailBits(count));
-}
-
-/**
- * Slots of mempool slab `s` that are retired: HELD set, REMOTE clear (freed by the owner, not
- * yet settled). Owner only. @internal
- */
-export function retiredSlots(i32: Int32Array, s: number): number {
-  const h = s >>> 2;
-  const bw = (i32[h + Word.COUNT]! + 31) >>> 5;
-  let n = 0;
-  for (let w = h + Word.WORDS; w < h + Word.WORDS + bw; w++) n += popcount(i32[w + 2 * bw]! & ~i32[w + bw]!);
-  return n;
 }
 
 /**
@@ -150,6 +138,24 @@ export function blockIsEmpty(i32: Int32Array, s: number): boolean {
   const last = h + Word.WORDS + ((count - 1) >>> 5);
   for (let w = h + Word.WORDS; w < last; w++) if (i32[w] !== 0) return false;
   return i32[last] === tailBits(count);
+}
+
+/**
+ * True when mempool slab `s` holds no slot but free and retired ones (none live, pending or
+ * deferred): what settling it with no read view open would leave empty. Word by word,
+ * stopping at the first other slot. @internal
+ */
+export function onlyRetiredLeft(i32: Int32Array, s: number): boolean {
+  const h = s >>> 2;
+  const count = i32[h + Word.COUNT]!;
+  const bw = (count + 31) >>> 5;
+  const last = h + Word.WORDS + bw - 1;
+  for (let w = h + Word.WORDS; w <= last; w++) {
+    // Taken and not retired (retired: HELD without REMOTE).
+    const other = i32[w]! & ~(i32[w + 2 * bw]! & ~i32[w + bw]!);
+    if (other !== (w === last ? tailBits(count) : 0)) return false;
+  }
+  return true;
 }
 
 /**

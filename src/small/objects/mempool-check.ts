@@ -16,7 +16,7 @@
  *   those of REMOTE and HELD clear;
  * - taken (ALLOCATED slots) - retired (HELD & ~REMOTE) + nfree == count;
  *   popcount(HELD & REMOTE) == deferred;
- * - for the current slab, `scan` is one of its ALLOCATED words and `hot` is 0 or a free slot;
+ * - for the current slab, `scan` is one of its ALLOCATED words;
  * - in debug mode, every free slot holds the poison it was freed with, and so does every held
  *   slot while no read view is open (the quarantine's);
  * - nfree >= coldLimit  =>  s is in the heap (a slab that filled up leaves the heap lazily,
@@ -98,11 +98,6 @@ export function checkMempool(pool: Mempool, name: string, pageMap: Uint8Array, o
     if (held !== def) fail(`${at}: ${held} slots held for read views, the header says ${def}`);
     if (s === pool.cur) {
       if (pool.scan < aw || pool.scan >= aw + bw) fail(`${at}: the search starts at word ${pool.scan - aw}, outside the bitmap`);
-      const hot = pool.hot;
-      const idx = hot === 0 ? 0 : (hot - s - pool.first) / pool.stride;
-      if (hot !== 0 && (!Number.isInteger(idx) || idx < 0 || idx >= pool.objcount || (i32[aw + (idx >>> 5)]! & (1 << (idx & 31))) !== 0)) {
-        fail(`${at}: the slot to hand out first, ${hot}, is not a free slot of it`);
-      }
     }
     const hi = u32[h + Word.HEAPIDX]!;
     if (hi !== Mark.NONE && heap.at(hi) !== s) fail(`${at} says heap index ${hi}, the heap holds ${heap.at(hi)} there`);

@@ -18,14 +18,24 @@
  *
  * Allocation takes the lowest-address slab with room (a min-heap of slab addresses, touched
  * only when a slab turns full or gets its first free slots back), so memory stays compact.
- * In that slab, the *current* one, it takes the slot freed there last (`hot`), else the lowest
- * clear bit of the ALLOCATED word at `scan`, moving on (and round) to the next word with one
- * when that is full. Neither path reads or writes the object: no free list is threaded
+ * In that slab, the *current* one, it takes the lowest clear bit of the ALLOCATED word at
+ * `scan`, moving on (and round) to the next word with one when that is full; once none is
+ * left, it settles the slab's retired slots (below) and looks again. It never reads or
+ * writes the object: no free list is threaded
  * through free slots, so the allocator touches only the slab header's cache lines (a churn
  * over 100,000 objects took about a quarter less time a step than with the free list), and
  * a write through a stale pointer cannot corrupt it. The current slab's nfree is recounted
  * from its bitmap when another slab becomes current, and by check(). The fast paths keep no
  * counter: see liveRest.
+ *
+ * Frees and the read views: a local free *retires* its slot (sets the HELD bit alone,
+ * block-header.ts), costing no look at shared memory; `settle` checks one slab's retired slots
+ * against the read views (the SmallAlloc's, and the arena's in every worker: arena-views.ts)
+ * as one batch, and frees them, or defers them all with one arena tag. A slab is settled when
+ * its search runs out, when a free empties one of its words (it may have become empty), and
+ * at stats() and under memory pressure; so freed memory is reused before new memory is taken,
+ * and a free is never reused before a check made after it. (An alloc+free pair therefore walks
+ * the slab instead of reusing one slot: the price of not reading a shared word per free.)
  *
  * Finding the slab of a freed pointer: slabs are aligned to their size, so Mempool.free masks
  * the pointer and compares the header's owner and pool words with its own (pool ids are
@@ -44,7 +54,7 @@ import { NO_EPOCH } from '../slabs/arena-views.js';
 import { blockByte } from '../slabs/page-map.js';
 import { SlabCache } from '../slabs/slab-cache.js';
 import { spareBlockOf, tryGetSlab, type SpareBlock, type SpareHolder } from '../spare-block.js';
-import { blockIsEmpty, headerTag, Mark, popcount, retiredSlots, takenSlots, tailBits, Word } from './block-header.js';
+import { blockIsEmpty, headerTag, Mark, occupiedSlots, onlyRetiredLeft, popcount, tailBits, Word } from './block-header.js';
 import { freeAnywhere } from './free-route.js';
 import { geometry, inverse32, mempoolObjsizeMax, pickOrder } from './geometry.js';
 import { adoptSlab, adoptThread, slabFits, type MempoolAdoption } from './mempool-adopt.js';
@@ -162,11 +172,6 @@ export class Mempool {
    * @internal
    */
   scan = 0;
-  /**
-   * A free slot of the current slab to hand out first, or 0: the last one freed there. An
-   * alloc+free pair then reuses one slot without a search. @internal
-   */
-  hot = 0;
   /** The value of the last ALLOCATED word of an empty slab: its bits past the last slot. */
   private declare readonly tail: number;
   /**
@@ -271,7 +276,7 @@ export class Mempool {
   private live(): number {
     const s = this.cur;
     // The current slab's live objects: taken, not retired, not deferred (pending remote frees count).
-    return s === 0 ? this.liveRest : this.liveRest + this.taken(s) - retiredSlots(this.i32, s) - this.u32[(s >>> 2) + Word.DEFERRED]!;
+    return s === 0 ? this.liveRest : this.liveRest + this.occupied(s) - this.u32[(s >>> 2) + Word.DEFERRED]!;
   }
 
   /** Bytes of slabs held. */
@@ -285,20 +290,13 @@ export class Mempool {
    */
   alloc(): number {
     const i32 = this.i32;
-    let p = this.hot;
-    if (p !== 0) {
-      this.hot = 0;
-      const idx = Math.imul((p - this.curBase) >>> this.shift, this.dinv);
-      i32[this.curBm + (idx >>> 5)]! |= 1 << (idx & 31);
-    } else {
-      const w = this.scan;
-      const x = i32[w]!;
-      if (x === -1 || w === 0) return this.allocSlow(true);
-      // x + 1 carries through the trailing ones: the lowest clear bit is the only one set in both.
-      const low = ~x & (x + 1);
-      i32[w] = x | low;
-      p = this.curBase + Math.imul(((w - this.curBm) << 5) + 31 - Math.clz32(low), this.stride);
-    }
+    const w = this.scan;
+    const x = i32[w]!;
+    if (x === -1 || w === 0) return this.allocSlow(true);
+    // x + 1 carries through the trailing ones: the lowest clear bit is the only one set in both.
+    const low = ~x & (x + 1);
+    i32[w] = x | low;
+    const p = this.curBase + Math.imul(((w - this.curBm) << 5) + 31 - Math.clz32(low), this.stride);
     // `=== true`: a plain truth test of a boolean field compiles to a generic ToBoolean.
     if (this.debug === true) this.debugAlloc(p);
     return p;
@@ -307,7 +305,7 @@ export class Mempool {
   /** An object of `objsize` bytes, or 0 when the cache has no slab. */
   tryAlloc(): number {
     const w = this.scan;
-    if (this.hot === 0 && (this.i32[w] === -1 || w === 0)) return this.allocSlow(false);
+    if (this.i32[w] === -1 || w === 0) return this.allocSlow(false);
     return this.alloc();
   }
 
@@ -513,7 +511,6 @@ export class Mempool {
   private release(ptr: number, s: number): void {
     if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
     if (s === this.cur) {
-      this.hot = ptr;
       if (this.spare.block !== s) this.curMaybeEmpty(s);
     } else {
       this.freedIn(s);
@@ -599,7 +596,7 @@ export class Mempool {
    */
   nfree(s: number): number {
     if (s !== this.cur) return this.u32[(s >>> 2) + Word.NFREE]!;
-    return this.objcount - this.taken(s) + retiredSlots(this.i32, s);
+    return this.objcount - this.occupied(s);
   }
 
   /**
@@ -612,14 +609,13 @@ export class Mempool {
     const i32 = this.i32;
     const bw = this.bw;
     const aw = (s >>> 2) + Word.WORDS;
-    let any = 0;
-    for (let w = aw; w < aw + bw; w++) any |= i32[w + 2 * bw]! & ~i32[w + bw]!;
-    if (any === 0) return 0;
-    const tag = this.views.holdTag();
+    let tag = 0;
     let n = 0;
     for (let w = aw; w < aw + bw; w++) {
       const x = i32[w + 2 * bw]! & ~i32[w + bw]!;
       if (x === 0) continue;
+      // The views are asked once, at the first retired slot: every one was freed before.
+      if (n === 0) tag = this.views.holdTag();
       n += popcount(x);
       if (tag === FREE_NOW) {
         i32[w + 2 * bw] = i32[w + 2 * bw]! ^ x;
@@ -632,7 +628,7 @@ export class Mempool {
         this.views.defer(s + this.first + (((w - aw) << 5) + 31 - Math.clz32(rest & -rest)) * this.stride, this.objsize, tag);
       }
     }
-    if (tag === FREE_NOW) return n;
+    if (n === 0 || tag === FREE_NOW) return n;
     this.u32[(s >>> 2) + Word.DEFERRED]! += n;
     this.deferredCount += n;
     // A slab out of the heap counted its retired slots as freed; deferred ones are not.
@@ -659,13 +655,16 @@ export class Mempool {
 
   /** Settles slab `s` and says whether it holds no object now. @internal */
   settledEmpty(s: number): boolean {
+    // Cheap tests first: nothing but retired slots may be left (a word at a time, stopping at
+    // the first object), or, out of the current slab, the count says so.
+    if (s === this.cur ? !onlyRetiredLeft(this.i32, s) : this.u32[(s >>> 2) + Word.NFREE] !== this.objcount) return false;
     this.settle(s);
     return s === this.cur ? blockIsEmpty(this.i32, s) : this.u32[(s >>> 2) + Word.NFREE] === this.objcount;
   }
 
-  /** Slots of slab `s` that are taken (live, pending or deferred). */
-  private taken(s: number): number {
-    return takenSlots(this.i32, s);
+  /** Slots of slab `s` that are taken and not retired: live, pending or deferred. */
+  private occupied(s: number): number {
+    return occupiedSlots(this.i32, s);
   }
 
   /** The current slab `s` may have lost its last object (becameEmpty settles and counts). */
@@ -713,14 +712,12 @@ export class Mempool {
     const old = this.cur;
     if (s === old) return;
     if (old !== 0) {
-      const taken = this.taken(old);
-      const retired = retiredSlots(this.i32, old);
-      this.u32[(old >>> 2) + Word.NFREE] = this.objcount - taken + retired;
-      this.liveRest += taken - retired - this.u32[(old >>> 2) + Word.DEFERRED]!;
+      const occupied = this.occupied(old);
+      this.u32[(old >>> 2) + Word.NFREE] = this.objcount - occupied;
+      this.liveRest += occupied - this.u32[(old >>> 2) + Word.DEFERRED]!;
     }
     if (s !== 0) this.liveRest -= this.objcount - this.u32[(s >>> 2) + Word.NFREE]! - this.u32[(s >>> 2) + Word.DEFERRED]!;
     this.cur = s;
-    this.hot = 0;
     if (s === 0) {
       this.curBase = 0;
       this.curBm = 0;
