@@ -176,9 +176,12 @@ test('frees from another cache under an arena view are held when the owner takes
   assert.equal(arena.heldForViews, 0);
 });
 
-test('arena views: random frees, views and closes; check() after every step; nothing held is reused', () => {
+test('arena views from three slots: random frees, views, closes and settles; check() after every step; nothing held is reused', () => {
   const rng = seeded('arena views random');
   const { arena, alloc, pool, u8, checkAll } = setup();
+  // Each SlabArena object over the buffer has a views slot of its own, as each worker has: two
+  // more attached here stand for other workers' readers.
+  const openers = [arena, SlabArena.attach(arena.handle()), SlabArena.attach(arena.handle())];
   const live = new Map<number, [size: number, tag: number, inPool: boolean]>();
   /** Freed while a view was open: pointer -> the views open then (their ids). */
   const held = new Map<number, [size: number, tag: number, views: Set<number>]>();
@@ -202,8 +205,12 @@ test('arena views: random frees, views and closes; check() after every step; not
       if (inPool) pool.free(p);
       else alloc.free(p);
       if (views.size > 0) held.set(p, [size, t, new Set(views.keys())]);
+    } else if (r < 0.85) {
+      views.set(nextView++, openers[rng.int(0, openers.length - 1)]!.openReadView());
     } else if (r < 0.9) {
-      views.set(nextView++, arena.openReadView());
+      // Settles the retired slots now (else the allocators' slow paths do, later).
+      if (rng.chance(0.5)) alloc.stats();
+      else pool.stats();
     } else if (views.size > 0) {
       const keys = [...views.keys()];
       const id = keys[rng.int(0, keys.length - 1)]!;
@@ -216,6 +223,7 @@ test('arena views: random frees, views and closes; check() after every step; not
     }
     for (const [p, [size, t]] of held) verifyStamp(u8(), p, size, t);
     checkAll();
+    for (const o of openers) o.check();
   }
   for (const v of views.values()) v.close();
   for (const [p, [, , inPool]] of live) (inPool ? pool.free(p) : alloc.free(p));
