@@ -1,76 +1,11 @@
 import { test } from 'node:test';
-import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
+import assert from 'node:assert/strict';
 import { Quota, SlabArena, SlabCache, SmallAlloc } from '../../src/index.js';
 import { seeded } from '../../dev/rng.js';
-import { RECORD_BYTES, writeRecord } from './arena-views-records.js';
-import type { ReaderReport, ViewsParams } from './arena-views-worker.js';
-
-const MB = 1024 * 1024;
-const SCRIPT = new URL('./arena-views-worker.js', import.meta.url);
-const RECORDS = 64;
-const READERS = 2;
-
-/** A shared Int32Array of `n` words. */
-function shared(n: number): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(4 * n));
-}
-
-/**
- * A writer (this thread) replaces records copy-on-write as fast as it can for about `ms`
- * milliseconds: a new version allocated and written whole, its pointer published, the old
- * version freed; READERS workers look records up meanwhile, under arena views or not. Returns
- * the readers' reports and the writer's allocator.
- */
-async function race(views: boolean, seed: number, ms: number): Promise<{ reports: ReaderReport[]; alloc: SmallAlloc; arena: SlabArena; updates: number }> {
-  const arena = new SlabArena({ quota: new Quota(256 * MB) });
-  const alloc = new SmallAlloc(new SlabCache(arena));
-  const table = shared(RECORDS);
-  const control = shared(2);
-  const version = new Int32Array(RECORDS);
-  const words = (): Int32Array => new Int32Array(arena.memory.buffer);
-  for (let i = 0; i < RECORDS; i++) {
-    const p = alloc.alloc(RECORD_BYTES);
-    writeRecord(words(), p >>> 2, i, 0);
-    Atomics.store(table, i, p);
-  }
-  const workers: Worker[] = [];
-  const reports: Promise<ReaderReport>[] = [];
-  try {
-    for (let r = 0; r < READERS; r++) {
-      const params: ViewsParams = {
-        role: 'reader', handle: arena.handle(), table: table.buffer as SharedArrayBuffer,
-        control: control.buffer as SharedArrayBuffer, views, seed: (seed + r) >>> 0,
-      };
-      const w = new Worker(SCRIPT, { workerData: params });
-      workers.push(w);
-      const ready = once(w, 'message');
-      reports.push(ready.then(() => once(w, 'message')).then(([m]) => m as ReaderReport));
-      await ready;
-    }
-    let updates = 0;
-    const rng = seeded(`arena views writer (views ${views})`);
-    const end = Date.now() + ms;
-    let w32 = words();
-    while (Date.now() < end) {
-      for (let k = 0; k < 256; k++) {
-        const i = rng.int(0, RECORDS - 1);
-        const p = alloc.alloc(RECORD_BYTES);
-        if (p + RECORD_BYTES > w32.length * 4) w32 = words();
-        writeRecord(w32, p >>> 2, i, ++version[i]!);
-        const old = Atomics.exchange(table, i, p);
-        alloc.free(old);
-        updates++;
-      }
-    }
-    Atomics.store(control, 0, 1);
-    return { reports: await Promise.all(reports), alloc, arena, updates };
-  } finally {
-    Atomics.store(control, 0, 1);
-    await Promise.all(workers.map((w) => w.terminate()));
-  }
-}
+import type { ViewsParams } from './arena-views-worker.js';
+import { MB, race, SCRIPT, shared } from './arena-views-race.js';
 
 test('readers in 2 workers under arena views never read a freed and reused record, while a writer frees old versions', async (t) => {
   const rng = seeded('arena views readers');
