@@ -56,7 +56,7 @@
 import { OutOfMemoryError } from '../../errors.js';
 import { currentThreadId } from '../../internal/thread.js';
 import { Vw } from './arena-layout.js';
-import { entryLive, OWNERS, ownerIndex, ownerKind, OwnerKind, registerOwner } from './owner-registry.js';
+import { OWNERS, ownerIndex, ownerKind, OwnerKind, registerOwner } from './owner-registry.js';
 
 /** The tag of a free made while no arena view was open: released as far as views go. @internal */
 export const NO_EPOCH = 2 ** 32;
@@ -92,11 +92,10 @@ interface Cell {
  * What the garbage collector watches for a view dropped without close(): the handle of an open
  * view holds its anchor, and nothing else does (the handle lets go of it at close()), so the
  * anchor is reclaimed once the handle is, and its finalizer closes the view if it is still
- * open. An anchor is registered once and then serves one view after another: when the last
- * open view closes, its anchor is kept for the next view opened. Registering each handle with
+ * open. An anchor is registered once and then serves one view after another: a closed view's
+ * anchor is kept (up to SPARE_ANCHORS) for the next views opened. Registering each handle with
  * a FinalizationRegistry cost about 450 ns (a WeakRef 1.2 us, its deref 37 ns), 20 times the
- * shared-word updates of an open and a close; a view opened while another is open still gets
- * an anchor of its own.
+ * shared-word updates of an open and a close.
  */
 class Anchor {
   constructor(readonly cell: Cell) {}
@@ -119,6 +118,9 @@ class ArenaReadView implements ReadView {
     this.close();
   }
 }
+
+/** Anchors of closed views kept for reuse by one SlabArena object. */
+const SPARE_ANCHORS = 16;
 
 /** Closes a view the program dropped without close(), when the collector reclaims its anchor. */
 const reaper = new FinalizationRegistry<Cell>((cell) => {
@@ -154,8 +156,8 @@ export class ArenaViews {
   private oldest = 0;
   /** Views of ours closed by the garbage collector. */
   collected = 0;
-  /** The anchor the next view gets (see Anchor); held only while none of our views is open. */
-  private spare: Anchor | null = null;
+  /** Anchors of closed views, for the next views to open (see Anchor); a few at most. */
+  private spares: Anchor[] = [];
 
   /** Over the arena's buffer (`Vw` words) and its owner registry. */
   constructor(buffer: ArrayBufferLike, registry: Int32Array, fresh: boolean) {
@@ -173,15 +175,16 @@ export class ArenaViews {
     // Epoch 0 is taken as -1 (one older: safe), since a slot of 0 means no view.
     const e = raw === 0 ? -1 : raw;
     if (this.openCount === 0) {
-      if (this.id === 0 || !entryLive(this.registry, this.slot - Vw.SLOTS + 1, this.id)) this.register();
+      // Our entry is still ours unless an adoption took it (an `adopt` of this live worker's id,
+      // a mistake): its id word then changes when the entry is registered again. One load.
+      if (this.id === 0 || Atomics.load(this.registry, 4 * (this.slot - Vw.SLOTS) + 2) !== this.id) this.register();
       Atomics.store(w, this.slot, e);
     }
     const rec: ArenaViewRecord = { epoch: e, closed: false };
     this.records[this.end++] = rec;
     this.openCount++;
-    let anchor = this.spare;
-    if (anchor !== null) {
-      this.spare = null;
+    let anchor = this.spares.pop();
+    if (anchor !== undefined) {
       anchor.cell.rec = rec;
     } else {
       const cell: Cell = { views: this, rec };
@@ -200,9 +203,9 @@ export class ArenaViews {
     rec.closed = true;
     if (collected) this.collected++;
     this.openCount--;
+    // The handle let go of its anchor: it serves a view opened later.
+    if (anchor !== null && this.spares.length < SPARE_ANCHORS) this.spares.push(anchor);
     if (this.openCount === 0) {
-      // Every view closed: the anchor of the last one serves the next.
-      if (anchor !== null) this.spare = anchor;
       this.head = 0;
       this.end = 0;
       Atomics.store(this.w, this.slot, 0);
