@@ -367,7 +367,8 @@ function poolOf(dv: DataView, s: number, size: number, own: number): { objsize: 
   // Taken and not freed (REMOTE); the bits past the last slot are taken for good.
   for (let k = 0; k < bw; k++) {
     const past = k === bw - 1 ? tailBits(count) : 0;
-    live += popcount((word(Word.WORDS + k) & ~word(Word.WORDS + bw + k) & ~past) >>> 0);
+    // Live: ALLOCATED, not REMOTE (pending, deferred), not HELD (retired).
+    live += popcount((word(Word.WORDS + k) & ~word(Word.WORDS + bw + k) & ~word(Word.WORDS + 2 * bw + k) & ~past) >>> 0);
   }
   return { objsize: word(Word.OBJSIZE), count, live, cls: word(Word.CLASS) };
 }

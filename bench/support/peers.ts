@@ -484,8 +484,10 @@ export function verifyPeer(name: string, a: ObjectAllocator, size = 64, count = 
     freed.add(ptrs[i]!);
     live.delete(ptrs[i]!);
   }
+  // Reused at once by most, after the rest of its slab by a pool (a free retires its slot
+  // until the slab's search runs out); so allocate until a freed pointer comes back.
   let reused = 0;
-  for (let i = 0; i < count / 2; i++) {
+  for (let i = 0; i < 100_000 && reused === 0; i++) {
     const p = a.alloc(size);
     if (p === 0 || live.has(p)) throw new Error(`${name}: alloc(${size}) after frees returned ${p}, which is live or 0`);
     if (freed.has(p)) reused++;

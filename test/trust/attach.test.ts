@@ -12,6 +12,7 @@ import {
   BumpArena, InvalidPointerError, Mempool, Quota, SlabArena, SlabCache, type BumpArenaHandle, type QuotaHandle, type SlabArenaHandle,
 } from '../../src/index.js';
 import { seeded } from '../../dev/rng.js';
+import { Vw } from '../../src/small/slabs/arena-layout.js';
 
 interface Shareable {
   handle(): unknown;
@@ -181,7 +182,7 @@ function corrupted(arena: SlabArena, edit: (v: { i32: Int32Array; info: Int32Arr
   const buf = copyOf(h.buffer);
   const at = <T extends Int32Array | Uint8Array>(src: T, C: new (b: SharedArrayBuffer, o: number, l: number) => T): T => new C(buf, src.byteOffset, src.length);
   edit({
-    i32: new Int32Array(buf, 0, 16 + 4 * 4096),
+    i32: new Int32Array(buf, 0, Vw.SLOTS + 4096),
     info: at(arena.slabInfo, Int32Array), owner: at(arena.slabOwner, Int32Array),
     pageMap: at(arena.pageMap, Uint8Array), pageTags: at(arena.pageTags, Int32Array),
   });
@@ -219,6 +220,9 @@ test('SlabArena.attach refuses a control state that breaks an invariant, naming 
     ['a registry entry holding another entry\'s id', (v) => { v.i32[REGISTRY_WORD + 2] = 4096 + 2; }, /owner entry 1/],
     ['a registry entry being adopted by no one', (v) => { v.i32[REGISTRY_WORD] = 3; }, /owner entry 1/],
     ['a registry entry with a reserved word set', (v) => { v.i32[REGISTRY_WORD + 4 * 9 + 3] = 1; }, /owner entry 10/],
+    ['the views\' highest entry past the registry', (v) => { v.i32[Vw.HIGH] = 5000; }, /highest entry is 5000/],
+    ['a view slot above the highest views entry', (v) => { v.i32[Vw.SLOTS + 5] = 7; }, /view slot 6 .* above/],
+    ['a view slot of an entry that holds no views', (v) => { v.i32[Vw.HIGH] = 3; v.i32[Vw.SLOTS + 1] = 7; }, /view slot 2 .* not a live views entry/],
   ];
   for (const [what, edit, why] of table) {
     assertRefused(slabArena, corrupted(arena, edit), why, what);

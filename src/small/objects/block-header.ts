@@ -8,8 +8,11 @@
  * allocator never reads or writes the objects themselves (a write through a stale pointer can
  * corrupt that object's bytes, never the allocator's state). A taken slot is *live*, or
  * *pending* when its REMOTE bit is set too: freed by another worker and not yet taken in (its
- * HELD bit clear), or *deferred*, freed while a read view could see it (SmallAlloc), waiting
- * to become free (its HELD bit set).
+ * HELD bit clear), or *deferred*, freed while a read view could see it, waiting to become free
+ * (its HELD bit set), or *retired* when its HELD bit alone is set: freed by the owner and not
+ * yet checked against the read views (Mempool.settle frees or defers a slab's retired slots
+ * together). So a slot is one of: free (A=0, R=0, H=0), live (1, 0, 0), retired (1, 0, 1),
+ * pending (1, 1, 0), deferred (1, 1, 1).
  *
  * Slab layout (every field in the shared buffer, so a worker holding only a pointer finds
  * everything; words are 32-bit, little-endian):
@@ -21,7 +24,8 @@
  *  | listIdx deferred adopted (one word unused)  | bw words  | bw words  | bw words  |     |     |    |
  *  +---------------------------------------------+-----------+-----------+-----------+-----+-----+----+
  *   words 0-9 are written when the slab is formatted and read by any worker (PENDING is atomic);
- *   words 10-15 are the owner's own bookkeeping, never touched by other workers; so is HELD.
+ *   words 10-15 are the owner's own bookkeeping, never touched by other workers; so is HELD
+ *   (others read it only to refuse a free of a retired or deferred slot).
  *   bw = ceil(count / 32). The bits of ALLOCATED past the last slot are set (taken for good),
  *   so a search for a clear bit needs no bound; every other bitmap has them clear.
  *   REMOTE is set by any worker (Atomics.or), cleared by the owner (Atomics.and).
@@ -59,7 +63,7 @@ export const enum Word {
   /** Atomic: 1 when REMOTE may hold bits the owner has not taken in. */
   PENDING = 9,
   // The owner's own bookkeeping, never touched by other workers:
-  /** Free slots (for the current slab, as of when it stopped being current). */
+  /** Free and retired slots (for the current slab, as of when it stopped being current). */
   NFREE = 10,
   /** Index in the pool's heap, or Mark.NONE. */
   HEAPIDX = 11,
@@ -110,15 +114,15 @@ export function popcount(x: number): number {
 }
 
 /**
- * Slots of mempool slab `s` that are taken: bits set in ALLOCATED, those past the last slot
- * not counted (read from its header and bitmap, which are current even for a pool's current
- * slab). @internal
+ * Slots of mempool slab `s` that are taken and not retired (live, pending or deferred), those
+ * past the last slot not counted: in one pass over the bitmaps. @internal
  */
-export function takenSlots(i32: Int32Array, s: number): number {
+export function occupiedSlots(i32: Int32Array, s: number): number {
   const h = s >>> 2;
   const count = i32[h + Word.COUNT]!;
+  const bw = (count + 31) >>> 5;
   let n = 0;
-  for (let w = 0; w < (count + 31) >>> 5; w++) n += popcount(i32[h + Word.WORDS + w]!);
+  for (let w = h + Word.WORDS; w < h + Word.WORDS + bw; w++) n += popcount(i32[w]! & ~(i32[w + 2 * bw]! & ~i32[w + bw]!));
   return n - popcount(tailBits(count));
 }
 
@@ -134,6 +138,24 @@ export function blockIsEmpty(i32: Int32Array, s: number): boolean {
   const last = h + Word.WORDS + ((count - 1) >>> 5);
   for (let w = h + Word.WORDS; w < last; w++) if (i32[w] !== 0) return false;
   return i32[last] === tailBits(count);
+}
+
+/**
+ * True when mempool slab `s` holds no slot but free and retired ones (none live, pending or
+ * deferred): what settling it with no read view open would leave empty. Word by word,
+ * stopping at the first other slot. @internal
+ */
+export function onlyRetiredLeft(i32: Int32Array, s: number): boolean {
+  const h = s >>> 2;
+  const count = i32[h + Word.COUNT]!;
+  const bw = (count + 31) >>> 5;
+  const last = h + Word.WORDS + bw - 1;
+  for (let w = h + Word.WORDS; w <= last; w++) {
+    // Taken and not retired (retired: HELD without REMOTE).
+    const other = i32[w]! & ~(i32[w + 2 * bw]! & ~i32[w + bw]!);
+    if (other !== (w === last ? tailBits(count) : 0)) return false;
+  }
+  return true;
 }
 
 /**

@@ -57,7 +57,10 @@ export function freeRemote(name: string, u32: Uint32Array, i32: Int32Array, ptr:
   const bw = Math.ceil(count / 32);
   const w = h + Word.WORDS + (idx >>> 5);
   const bit = 1 << (idx & 31);
-  if ((Atomics.load(i32, w) & bit) === 0) remoteFail(name, ptr, 'is not allocated (a double free?)');
+  // A retired or deferred slot (HELD set) was freed already.
+  if ((Atomics.load(i32, w) & bit) === 0 || (Atomics.load(i32, w + 2 * bw) & bit) !== 0) {
+    remoteFail(name, ptr, 'is not allocated (a double free?)');
+  }
   const old = Atomics.or(i32, w + bw, bit);
   if ((old & bit) !== 0) {
     // Its HELD bit (the owner's, read only to word the message) tells a free the owner holds back for a read view.

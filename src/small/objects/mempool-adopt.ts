@@ -24,6 +24,7 @@ import { isPageRun, LargeState, largeState, tagIndex } from './large.js';
 import type { Mempool } from './mempool.js';
 import { becameEmpty } from './mempool-slabs.js';
 import { slabSizeAt } from '../slabs/slab-cache.js';
+import { NO_EPOCH } from '../slabs/arena-views.js';
 
 /** The result of {@link Mempool.adopt}. */
 export interface MempoolAdoption {
@@ -51,7 +52,8 @@ export function slabFits(pool: Mempool, s: number): boolean {
 /**
  * `pool` takes over slab `s` (a mempool slab of its objsize and slab size whose owner is
  * gone): re-tags it and makes free the slots freed by other workers and not taken in, and
- * those the old owner held back for its read views. Returns the live objects it
+ * those the old owner held back for its read views; while an arena read view is open (in any
+ * worker) it holds them all back instead, in this pool's queue. Returns the live objects it
  * holds (an empty slab goes back to the cache). @internal
  */
 export function adoptSlab(pool: Mempool, slab: number): number {
@@ -68,26 +70,52 @@ export function adoptSlab(pool: Mempool, slab: number): number {
   const aw = h + Word.WORDS;
   const bw = pool.bw;
   let taken = -popcount(tailBits(pool.objcount));
+  let held = 0;
+  // An arena view open now (in any worker) may see what the old owner freed or held: all of it
+  // stays held, with a tag taken now (later than the frees, so conservatively).
+  const arena = pool.cache.arena.views;
+  const tag = arena.tag();
+  let deferred = 0;
   for (let w = 0; w < bw; w++) {
+    // The old owner's frees: remote ones not taken in, deferred, and retired (HELD alone).
+    const hw = i32[aw + 2 * bw + w]!;
+    const remote = Atomics.load(i32, aw + bw + w);
+    held += popcount(hw & remote);
+    const freed = remote | hw;
+    if (tag !== NO_EPOCH) {
+      // Every freed slot held (deferred: REMOTE and HELD set, ALLOCATED stays).
+      if ((hw & ~remote) !== 0) Atomics.or(i32, aw + bw + w, hw & ~remote);
+      i32[aw + 2 * bw + w] = freed;
+      deferred += popcount(freed);
+      for (let rest = freed; rest !== 0; rest &= rest - 1) {
+        pool.views.defer(s + pool.first + (w * 32 + 31 - Math.clz32(rest & -rest)) * pool.stride, pool.objsize, tag);
+      }
+      taken += popcount(i32[aw + w]!);
+      continue;
+    }
     // The old owner's remote frees not taken in and its deferred slots: all free now.
-    const freed = Atomics.load(i32, aw + bw + w);
     Atomics.and(i32, aw + bw + w, ~freed);
     i32[aw + 2 * bw + w] = 0;
     const a = i32[aw + w]! & ~freed;
     i32[aw + w] = a;
     taken += popcount(a);
   }
-  if (pool.debug) poisonFree(pool, s);
+  // The dead owner's held slots leave the arena's count of held bytes with it (those held again
+  // were counted again by defer).
+  arena.unhold(held * pool.objsize);
+  pool.views.syncHeld();
+  if (pool.debug && tag === NO_EPOCH) poisonFree(pool, s);
   const nfree = pool.objcount - taken;
   u32[h + Word.NFREE] = nfree;
-  u32[h + Word.DEFERRED] = 0;
+  u32[h + Word.DEFERRED] = deferred;
+  pool.deferredCount += deferred;
   u32[h + Word.HEAPIDX] = Mark.NONE;
   u32[h + Word.LISTIDX] = pool.slabs.length;
   pool.slabs.push(s);
-  pool.liveRest += taken;
+  pool.liveRest += taken - deferred;
   if (nfree >= pool.coldLimit) pool.heapPush(s);
   if (nfree === pool.objcount) becameEmpty(pool, s);
-  return taken;
+  return taken - deferred;
 }
 
 /** Fills every free slot of slab `s` with the poison debug mode checks for. */

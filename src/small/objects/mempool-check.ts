@@ -12,20 +12,23 @@
  * what taking remote frees in changes.
  *
  * Invariants, for every slab s of the pool:
- * - REMOTE ⊆ ALLOCATED; HELD ⊆ REMOTE; the ALLOCATED bits past the last slot are set, those
- *   of REMOTE and HELD clear;
- * - taken (ALLOCATED slots) + nfree == count; popcount(HELD) == deferred;
- * - for the current slab, `scan` is one of its ALLOCATED words and `hot` is 0 or a free slot;
+ * - REMOTE ⊆ ALLOCATED; HELD ⊆ ALLOCATED; the ALLOCATED bits past the last slot are set,
+ *   those of REMOTE and HELD clear;
+ * - taken (ALLOCATED slots) - retired (HELD & ~REMOTE) + nfree == count;
+ *   popcount(HELD & REMOTE) == deferred;
+ * - for the current slab, `scan` is one of its ALLOCATED words;
  * - in debug mode, every free slot holds the poison it was freed with, and so does every held
  *   slot while no read view is open (the quarantine's);
  * - nfree >= coldLimit  =>  s is in the heap (a slab that filled up leaves the heap lazily,
  *   when an allocation finds it full at the top, and stays out, "cold", until a twelfth of its
  *   slots are free again); the heap is ordered by address; current == its top;
- * - at most one slab is empty (nfree == count), and only as the spare block: the pools of one
+ * - at most one slab is empty (nfree == count, none retired), and only as the spare block (a
+ *   slab whose last objects are retired is settled at the pool's next look: its allocation
+ *   slow path, stats(), memory pressure, or a free that empties a word of it): the pools of one
  *   SlabCache share one spare-block slot (spare-block.ts), so together they keep at most one
  *   empty slab; any other slab that empties goes back to the cache at once;
- * - Σ (taken - deferred) == pool.count (remote frees not yet taken in are still counted);
- *   pool.count == liveRest + the current slab's taken - deferred;
+ * - Σ (taken - retired - deferred) == pool.count (remote frees not yet taken in are still
+ *   counted); pool.count == liveRest + the current slab's taken - retired - deferred;
  * - a pool of its own (its deferred slots are debug mode's quarantine): |queue| == Σ deferred,
  *   and the queue's own invariants (read-views.ts) hold.
  */
@@ -74,39 +77,37 @@ export function checkMempool(pool: Mempool, name: string, pageMap: Uint8Array, o
     const aw = h + Word.WORDS;
     let taken = 0;
     let held = 0;
+    let retired = 0;
     for (let w = 0; w < bw; w++) {
       const a = i32[aw + w]!;
       const r = i32[aw + bw + w]!;
       const d = i32[aw + 2 * bw + w]!;
       if ((r & ~a) !== 0) fail(`${at}: a slot is remote-freed but not allocated (word ${w})`);
-      if ((d & ~r) !== 0) fail(`${at}: a slot is held for a read view but not marked freed (word ${w})`);
+      if ((d & ~a) !== 0) fail(`${at}: a slot is held or retired but not allocated (word ${w})`);
       const past = w === bw - 1 ? tailBits(pool.objcount) : 0;
       if ((a & past) !== past || ((r | d) & past) !== 0) fail(`${at}: the bits past the last slot are wrong (word ${w})`);
       taken += popcount(a) - popcount(past);
-      held += popcount(d);
+      held += popcount(d & r);
+      retired += popcount(d & ~r);
       // Slots held with no view open (debug mode's quarantine) are poisoned as free ones are.
       if (pool.debug) checkPoison(pool, at, s, w, pool.views.anyOpen ? a : a & ~d, fail);
     }
     const nfree = pool.nfree(s); // the current slab's, recounted from its bitmap
     const def = u32[h + Word.DEFERRED]!;
-    if (taken + nfree !== pool.objcount) fail(`${at}: ${taken} taken + ${nfree} free != ${pool.objcount} slots`);
+    if (taken - retired + nfree !== pool.objcount) fail(`${at}: ${taken} taken - ${retired} retired + ${nfree} free != ${pool.objcount} slots`);
     if (held !== def) fail(`${at}: ${held} slots held for read views, the header says ${def}`);
     if (s === pool.cur) {
       if (pool.scan < aw || pool.scan >= aw + bw) fail(`${at}: the search starts at word ${pool.scan - aw}, outside the bitmap`);
-      const hot = pool.hot;
-      const idx = hot === 0 ? 0 : (hot - s - pool.first) / pool.stride;
-      if (hot !== 0 && (!Number.isInteger(idx) || idx < 0 || idx >= pool.objcount || (i32[aw + (idx >>> 5)]! & (1 << (idx & 31))) !== 0)) {
-        fail(`${at}: the slot to hand out first, ${hot}, is not a free slot of it`);
-      }
     }
     const hi = u32[h + Word.HEAPIDX]!;
     if (hi !== Mark.NONE && heap.at(hi) !== s) fail(`${at} says heap index ${hi}, the heap holds ${heap.at(hi)} there`);
     if (nfree >= pool.coldLimit && hi === Mark.NONE) fail(`${at} has ${nfree} free slots (cold below ${pool.coldLimit}) but is not in the heap`);
-    if (nfree === pool.objcount) {
+    // A slab whose last objects are retired is not known empty until it is settled.
+    if (nfree === pool.objcount && retired === 0) {
       empties++;
       if (pool.spare.block !== s || pool.spare.holder !== pool) fail(`${at} is empty but not the spare block (${pool.spare.block})`);
     }
-    live += taken - def;
+    live += taken - retired - def;
     deferred += def;
   }
   if (empties > 1) fail(`${empties} empty slabs, at most 1 (the spare) is kept`);

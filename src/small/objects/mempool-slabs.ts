@@ -59,9 +59,10 @@ export function formatSlab(pool: Mempool, s: number): void {
 }
 
 /**
- * Slab `s` of `pool` became empty: it takes the spare-block slot when the slot is free (or its
- * block has been used since), or holds a block of the same pool at a higher address, which goes
- * back to the cache instead; else `s` goes back at once. Of two empty blocks of one pool the
+ * Slab `s` of `pool` may have become empty (its last objects may be retired slots, settled
+ * first: if a read view holds one back, the slab stays): it takes the spare-block slot when the
+ * slot is free (or its block has been used since), or holds a block of the same pool at a
+ * higher address, which goes back to the cache instead; else `s` goes back at once. Of two empty blocks of one pool the
  * lower is kept (as Tarantool's mempool keeps the lower of two spare slabs), so the memory
  * above it stays free to merge into the longest runs. Another pool's spare is left where it
  * is: taking its place would make a pool whose only slab empties on every free (an alloc/free
@@ -70,9 +71,12 @@ export function formatSlab(pool: Mempool, s: number): void {
 export function becameEmpty(pool: Mempool, s: number): void {
   const slot = pool.spare;
   if (slot.block === s) return;
+  // Its retired slots are checked against the read views first: deferred ones keep it.
+  if (!pool.settledEmpty(s)) return;
   // The spare may be another pool's, in memory carved after our views were taken.
   if (slot.block >= pool.viewEnd) pool.refresh();
-  if (slot.block !== 0 && blockIsEmpty(pool.i32, slot.block)) {
+  // Our own spare's retired slots are settled first; another pool's count as objects.
+  if (slot.block !== 0 && (slot.holder === pool ? pool.settledEmpty(slot.block) : blockIsEmpty(pool.i32, slot.block))) {
     if (slot.holder !== pool || slot.block < s) {
       giveBack(pool, s);
       return;
@@ -92,7 +96,7 @@ export function dropSpare(pool: Mempool): boolean {
   const s = slot.block;
   slot.holder = null;
   slot.block = 0;
-  if (s === 0 || pool.nfree(s) !== pool.objcount) return false;
+  if (s === 0 || !pool.settledEmpty(s)) return false;
   giveBack(pool, s);
   return true;
 }

@@ -30,8 +30,10 @@ export interface MempoolStats {
   objectsPerSlab: number;
   /** Empty slabs held (0 or 1: the spare). */
   emptySlabs: number;
-  /** Objects freed but held back: for read views (SmallAlloc), or in debug mode's quarantine. */
+  /** Objects freed but held back: for read views (SmallAlloc's, or the arena's), or in debug mode's quarantine. */
   deferred: number;
+  /** Bytes of those (deferred * objsize). */
+  deferredBytes: number;
   /** Of those, the objects held back by debug mode's quarantine alone (no read view sees them). */
   quarantined: number;
 }
@@ -51,6 +53,7 @@ export function mempoolStats(pool: Mempool): MempoolStats {
     objectsPerSlab: pool.objcount,
     emptySlabs: empty,
     deferred: pool.deferredCount,
+    deferredBytes: pool.deferredCount * pool.objsize,
     quarantined: pool.quarantined,
   };
 }

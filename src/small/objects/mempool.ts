@@ -18,14 +18,24 @@
  *
  * Allocation takes the lowest-address slab with room (a min-heap of slab addresses, touched
  * only when a slab turns full or gets its first free slots back), so memory stays compact.
- * In that slab, the *current* one, it takes the slot freed there last (`hot`), else the lowest
- * clear bit of the ALLOCATED word at `scan`, moving on (and round) to the next word with one
- * when that is full. Neither path reads or writes the object: no free list is threaded
+ * In that slab, the *current* one, it takes the lowest clear bit of the ALLOCATED word at
+ * `scan`, moving on (and round) to the next word with one when that is full; once none is
+ * left, it settles the slab's retired slots (below) and looks again. It never reads or
+ * writes the object: no free list is threaded
  * through free slots, so the allocator touches only the slab header's cache lines (a churn
  * over 100,000 objects took about a quarter less time a step than with the free list), and
  * a write through a stale pointer cannot corrupt it. The current slab's nfree is recounted
  * from its bitmap when another slab becomes current, and by check(). The fast paths keep no
  * counter: see liveRest.
+ *
+ * Frees and the read views: a local free *retires* its slot (sets the HELD bit alone,
+ * block-header.ts), costing no look at shared memory; `settle` checks one slab's retired slots
+ * against the read views (the SmallAlloc's, and the arena's in every worker: arena-views.ts)
+ * as one batch, and frees them, or defers them all with one arena tag. A slab is settled when
+ * its search runs out, when a free empties one of its words (it may have become empty), and
+ * at stats() and under memory pressure; so freed memory is reused before new memory is taken,
+ * and a free is never reused before a check made after it. (An alloc+free pair therefore walks
+ * the slab instead of reusing one slot: the price of not reading a shared word per free.)
  *
  * Finding the slab of a freed pointer: slabs are aligned to their size, so Mempool.free masks
  * the pointer and compares the header's owner and pool words with its own (pool ids are
@@ -40,10 +50,11 @@ import { InvalidPointerError } from '../../errors.js';
 import { checkInstance, checkInt, checkPointer, describe } from '../../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import { holdViews } from '../../memory.js';
+import { NO_EPOCH } from '../slabs/arena-views.js';
 import { blockByte } from '../slabs/page-map.js';
 import { SlabCache } from '../slabs/slab-cache.js';
 import { spareBlockOf, tryGetSlab, type SpareBlock, type SpareHolder } from '../spare-block.js';
-import { blockIsEmpty, headerTag, Mark, takenSlots, tailBits, Word } from './block-header.js';
+import { blockIsEmpty, headerTag, Mark, occupiedSlots, onlyRetiredLeft, popcount, tailBits, Word } from './block-header.js';
 import { freeAnywhere } from './free-route.js';
 import { geometry, inverse32, mempoolObjsizeMax, pickOrder } from './geometry.js';
 import { adoptSlab, adoptThread, slabFits, type MempoolAdoption } from './mempool-adopt.js';
@@ -52,7 +63,7 @@ import { becameEmpty, destroySlabs, dropSpare, formatSlab } from './mempool-slab
 import { mempoolStats, type MempoolStats } from './mempool-stats.js';
 import { allocString, readString } from './mempool-strings.js';
 import { newPoolId, type BlockOwner } from './owners.js';
-import { ReadViews } from './read-views.js';
+import { FREE_NOW, ReadViews } from './read-views.js';
 import { takeRemote } from './remote-frees.js';
 import { SlabHeap } from './slab-heap.js';
 
@@ -161,17 +172,13 @@ export class Mempool {
    * @internal
    */
   scan = 0;
-  /**
-   * A free slot of the current slab to hand out first, or 0: the last one freed there. An
-   * alloc+free pair then reuses one slot without a search. @internal
-   */
-  hot = 0;
   /** The value of the last ALLOCATED word of an empty slab: its bits past the last slot. */
   private declare readonly tail: number;
   /**
-   * True when a free may take the shortest road: no read view open, debug mode off. Read
-   * views are counted in the shared ReadViews; the SmallAlloc that opens and closes them updates
-   * this flag in every pool it has (see {@link Mempool.viewsChanged}).
+   * True when a free may take the shortest road: no read view of the SmallAlloc open, debug
+   * mode off. Read views are counted in the shared ReadViews; the SmallAlloc that opens and
+   * closes them updates this flag in every pool it has (see {@link Mempool.viewsChanged}).
+   * The arena's views (any worker's) are the shared STATE word's, which freeIn reads itself.
    */
   private declare quick: boolean;
 
@@ -245,7 +252,7 @@ export class Mempool {
     const d = getDebug();
     // A pool of its own holds frees back only for debug mode's quarantine; a SmallAlloc's
     // pool shares the SmallAlloc's queue.
-    this.views = views ?? new ReadViews(d.enabled ? d.quarantine : 0, d.quarantineBytes);
+    this.views = views ?? new ReadViews(cache.arena.views, d.enabled ? d.quarantine : 0, d.quarantineBytes);
     this.name = views === null ? `Mempool(objsize ${objsize})` : 'SmallAlloc';
     this.debug = d.enabled;
     this.periodic = new PeriodicCheck(d.checkEvery);
@@ -268,8 +275,8 @@ export class Mempool {
   /** Live objects (see liveRest). */
   private live(): number {
     const s = this.cur;
-    // The current slab's live objects: taken and not deferred (pending remote frees count).
-    return s === 0 ? this.liveRest : this.liveRest + this.taken(s) - this.u32[(s >>> 2) + Word.DEFERRED]!;
+    // The current slab's live objects: taken, not retired, not deferred (pending remote frees count).
+    return s === 0 ? this.liveRest : this.liveRest + this.occupied(s) - this.u32[(s >>> 2) + Word.DEFERRED]!;
   }
 
   /** Bytes of slabs held. */
@@ -283,20 +290,13 @@ export class Mempool {
    */
   alloc(): number {
     const i32 = this.i32;
-    let p = this.hot;
-    if (p !== 0) {
-      this.hot = 0;
-      const idx = Math.imul((p - this.curBase) >>> this.shift, this.dinv);
-      i32[this.curBm + (idx >>> 5)]! |= 1 << (idx & 31);
-    } else {
-      const w = this.scan;
-      const x = i32[w]!;
-      if (x === -1 || w === 0) return this.allocSlow(true);
-      // x + 1 carries through the trailing ones: the lowest clear bit is the only one set in both.
-      const low = ~x & (x + 1);
-      i32[w] = x | low;
-      p = this.curBase + Math.imul(((w - this.curBm) << 5) + 31 - Math.clz32(low), this.stride);
-    }
+    const w = this.scan;
+    const x = i32[w]!;
+    if (x === -1 || w === 0) return this.allocSlow(true);
+    // x + 1 carries through the trailing ones: the lowest clear bit is the only one set in both.
+    const low = ~x & (x + 1);
+    i32[w] = x | low;
+    const p = this.curBase + Math.imul(((w - this.curBm) << 5) + 31 - Math.clz32(low), this.stride);
     // `=== true`: a plain truth test of a boolean field compiles to a generic ToBoolean.
     if (this.debug === true) this.debugAlloc(p);
     return p;
@@ -305,7 +305,7 @@ export class Mempool {
   /** An object of `objsize` bytes, or 0 when the cache has no slab. */
   tryAlloc(): number {
     const w = this.scan;
-    if (this.hot === 0 && (this.i32[w] === -1 || w === 0)) return this.allocSlow(false);
+    if (this.i32[w] === -1 || w === 0) return this.allocSlow(false);
     return this.alloc();
   }
 
@@ -346,18 +346,26 @@ export class Mempool {
    */
   private allocSlow(throwing: boolean): number {
     for (;;) {
-      while (this.cur !== 0 && !this.findRoom()) this.heapRemove(0);
+      // A full current slab's retired slots are its last free ones: settled before it leaves.
+      while (this.cur !== 0 && !this.findRoom() && !(this.settle(this.cur) !== 0 && this.findRoom())) this.heapRemove(0);
       if (this.cur !== 0) return this.alloc();
       if (this.sinceScan >= this.slabs.length && this.slabs.length > 0) {
         this.sinceScan = this.takeRemote();
         if (this.sinceScan > 0) continue;
       }
+      // Frees held for the arena's views that they have let go come before new memory (a
+      // SmallAlloc's pool hands the release to the SmallAlloc, whose queue holds them).
+      if (this.views.arenaDue()) {
+        if (this.hosted) return 0;
+        this.releaseArena();
+        continue;
+      }
       let s = tryGetSlab(this.cache, this.slabSize) >>> 0;
       if (s === 0) {
-        // Memory is short: remote frees count now. A SmallAlloc's pool returns 0 instead: the
-        // SmallAlloc takes in what all its pools hold, and tries again.
+        // Memory is short: remote frees and retired slots count now. A SmallAlloc's pool
+        // returns 0 instead: the SmallAlloc takes in what all its pools hold, and tries again.
         if (this.hosted) return 0;
-        if (this.takeRemote() > 0 || this.releaseQuarantine() > 0) continue;
+        if (this.takeRemote() > 0 || this.settleAll() > 0 || this.releaseQuarantine() > 0) continue;
         if (!throwing) return 0;
         this.cache.noMemory(`${this.name}.alloc`, this.objsize);
       }
@@ -426,39 +434,43 @@ export class Mempool {
     if (idx < 0) return false;
     const w = (s >>> 2) + Word.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
-    return (this.i32[w]! & bit) !== 0 && (this.i32[w + this.bw]! & bit) === 0;
+    return (this.i32[w]! & bit) !== 0 && ((this.i32[w + this.bw]! | this.i32[w + 2 * this.bw]!) & bit) === 0;
   }
 
   /**
    * Frees `ptr` of our slab `s` (its header names this pool). The fast path handles a valid
-   * free with no read view open and debug mode off; anything else goes to freeLocal, which
-   * finds the precise error or takes the slow road. @internal
+   * free with no read view of the SmallAlloc open and debug mode off: it *retires* the slot
+   * (sets its HELD bit alone), which costs no look at the arena's views; the slot stays taken
+   * until `settle` checks a batch of them against the views. Anything else goes to freeLocal,
+   * which finds the precise error or takes the slow road. @internal
    */
   freeIn(ptr: number, s: number): void {
     const idx = this.slot(ptr - s - this.first);
     const i32 = this.i32;
+    const bw = this.bw;
     const w = (s >>> 2) + Word.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
     // Reads before the bounds test are harmless: a bad idx fails the test and is refused there.
     const a = i32[w]!;
-    if (idx < 0 || (a & bit) === 0 ||
-      (i32[w + this.bw]! & bit) !== 0 || this.quick !== true) {
+    const held = i32[w + 2 * bw]!;
+    if (idx < 0 || (a & bit) === 0 || ((i32[w + bw]! | held) & bit) !== 0 || this.quick !== true) {
       this.freeLocal(ptr, s, this.name);
       return;
     }
-    const left = a ^ bit;
-    i32[w] = left;
+    const retired = held | bit;
+    i32[w + 2 * bw] = retired;
     if (s === this.cur) {
-      this.hot = ptr;
-      // The slab can have become empty only if this word did; the spare needs no new look.
-      if ((left === 0 || left === this.tail) && this.spare.block !== s) this.curMaybeEmpty(s);
+      // The slab can have become empty only if this word's slots are all free or retired now
+      // (a deferred slot also reads as retired here: becameEmpty counts exactly).
+      const left = a & ~retired;
+      if ((left === 0 || left === this.tail) && this.spare.block !== s) becameEmpty(this, s);
       return;
     }
     this.liveRest--;
     this.freedIn(s);
   }
 
-  /** A slot of slab `s`, not the current one, became free. */
+  /** A slot of slab `s`, not the current one, became free or retired. */
   private freedIn(s: number): void {
     const nf = (s >>> 2) + Word.NFREE;
     const n = this.u32[nf]! + 1;
@@ -480,9 +492,15 @@ export class Mempool {
     const bw = this.bw;
     if ((a & bit) === 0 || (i32[w + 2 * bw]! & bit) !== 0) this.invalid(ptr, 'is not allocated (a double free?)', caller);
     if ((i32[w + bw]! & bit) !== 0) this.invalid(ptr, 'was already freed by another worker', caller);
+    if (this.quick === true) {
+      // Valid, and nothing of ours holds frees back: retired as on the fast path.
+      this.freeIn(ptr, s);
+      return;
+    }
     if (s !== this.cur) this.liveRest--;
-    if (this.views.holding) {
-      this.defer(ptr, s, w, bit);
+    const tag = this.views.holdTag();
+    if (tag !== FREE_NOW) {
+      this.defer(ptr, s, w, bit, tag);
       return;
     }
     i32[w] = a ^ bit;
@@ -493,7 +511,6 @@ export class Mempool {
   private release(ptr: number, s: number): void {
     if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
     if (s === this.cur) {
-      this.hot = ptr;
       if (this.spare.block !== s) this.curMaybeEmpty(s);
     } else {
       this.freedIn(s);
@@ -510,20 +527,34 @@ export class Mempool {
   /**
    * Holds a freed slot back, taken, while a read view may still see it or debug mode's
    * quarantine holds it: its REMOTE bit marks it no longer live (every free path refuses it),
-   * its HELD bit tells it from a remote free. `w` and `bit` are its ALLOCATED word and bit.
+   * its HELD bit tells it from a remote free. `w` and `bit` are its ALLOCATED word and bit,
+   * `tag` its arena tag (holdTag).
    */
-  private defer(ptr: number, s: number, w: number, bit: number): void {
+  private defer(ptr: number, s: number, w: number, bit: number, tag: number): void {
     Atomics.or(this.i32, w + this.bw, bit);
     this.i32[w + 2 * this.bw]! |= bit;
     this.u32[(s >>> 2) + Word.DEFERRED]!++;
     this.deferredCount++;
-    this.views.defer(ptr, this.objsize);
+    this.views.defer(ptr, this.objsize, tag);
+    this.views.syncHeld();
     if (this.debug) {
       // Quarantined, not seen by a view: poisoned now, so a read after the free shows it.
-      if (!this.views.anyOpen) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
+      if (!this.views.anyOpen && tag === NO_EPOCH) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
       if (!this.hosted) this.releaseOverflow();
       this.debugOps();
     }
+  }
+
+  /**
+   * A pool of its own: releases, all at once, the held frees the arena's views no longer see
+   * (when some wait on them). Returns how many.
+   */
+  private releaseArena(): number {
+    let n = 0;
+    if (this.views.arenaHeld === 0) return 0;
+    for (let p; (p = this.views.takeReleasable()) !== 0; n++) this.releaseDeferred(p, p - (p & this.slabMask));
+    this.views.syncHeld();
+    return n;
   }
 
   /**
@@ -532,6 +563,7 @@ export class Mempool {
    */
   private releaseOverflow(): void {
     for (let p; (p = this.views.takeReleasable()) !== 0;) this.releaseDeferred(p, p - (p & this.slabMask));
+    this.views.syncHeld();
   }
 
   /**
@@ -541,6 +573,7 @@ export class Mempool {
   private releaseQuarantine(): number {
     let n = 0;
     for (let p; (p = this.views.takeUnseen()) !== 0; n++) this.releaseDeferred(p, p - (p & this.slabMask));
+    this.views.syncHeld();
     return n;
   }
 
@@ -557,20 +590,86 @@ export class Mempool {
     this.release(ptr, s);
   }
 
-  /** Free slots of slab `s` (for the current slab, recounted from its bitmap). @internal */
+  /**
+   * Slots of slab `s` the owner has freed: free or retired (for the current slab, recounted
+   * from its bitmaps). @internal
+   */
   nfree(s: number): number {
     if (s !== this.cur) return this.u32[(s >>> 2) + Word.NFREE]!;
-    return this.objcount - this.taken(s);
+    return this.objcount - this.occupied(s);
   }
 
-  /** Slots of slab `s` that are taken (live, pending or deferred). */
-  private taken(s: number): number {
-    return takenSlots(this.i32, s);
+  /**
+   * Checks slab `s`'s retired slots against the read views, as one batch: with none open that
+   * could see them (here or in any worker), they become free; else they are deferred, all with
+   * one arena tag. Returns the slots made free. The only look at the arena's views the local
+   * free path costs, once per batch. @internal
+   */
+  settle(s: number): number {
+    const i32 = this.i32;
+    const bw = this.bw;
+    const aw = (s >>> 2) + Word.WORDS;
+    let tag = 0;
+    let n = 0;
+    for (let w = aw; w < aw + bw; w++) {
+      const x = i32[w + 2 * bw]! & ~i32[w + bw]!;
+      if (x === 0) continue;
+      // The views are asked once, at the first retired slot: every one was freed before.
+      if (n === 0) tag = this.views.holdTag();
+      n += popcount(x);
+      if (tag === FREE_NOW) {
+        i32[w + 2 * bw] = i32[w + 2 * bw]! ^ x;
+        i32[w] = i32[w]! & ~x;
+        continue;
+      }
+      // Deferred: REMOTE set beside HELD, as a deferred free's.
+      Atomics.or(i32, w + bw, x);
+      for (let rest = x; rest !== 0; rest &= rest - 1) {
+        this.views.defer(s + this.first + (((w - aw) << 5) + 31 - Math.clz32(rest & -rest)) * this.stride, this.objsize, tag);
+      }
+    }
+    if (n === 0 || tag === FREE_NOW) return n;
+    this.u32[(s >>> 2) + Word.DEFERRED]! += n;
+    this.deferredCount += n;
+    // A slab out of the heap counted its retired slots as freed; deferred ones are not.
+    if (s !== this.cur) this.u32[(s >>> 2) + Word.NFREE]! -= n;
+    this.views.syncHeld();
+    return 0;
   }
 
-  /** The current slab `s` may have lost its last object. */
+  /**
+   * Settles every slab (stats, memory pressure), and gives back (or keeps as the spare) those
+   * that turn out empty; returns the slots made free. @internal
+   */
+  settleAll(): number {
+    let n = 0;
+    // From the end: a slab given back takes the last one's place in the list, one already seen.
+    for (let i = this.slabs.length - 1; i >= 0; i--) {
+      const s = this.slabs[i]!;
+      const k = this.settle(s);
+      n += k;
+      if (k !== 0 && this.nfree(s) === this.objcount) becameEmpty(this, s);
+    }
+    return n;
+  }
+
+  /** Settles slab `s` and says whether it holds no object now. @internal */
+  settledEmpty(s: number): boolean {
+    // Cheap tests first: nothing but retired slots may be left (a word at a time, stopping at
+    // the first object), or, out of the current slab, the count says so.
+    if (s === this.cur ? !onlyRetiredLeft(this.i32, s) : this.u32[(s >>> 2) + Word.NFREE] !== this.objcount) return false;
+    this.settle(s);
+    return s === this.cur ? blockIsEmpty(this.i32, s) : this.u32[(s >>> 2) + Word.NFREE] === this.objcount;
+  }
+
+  /** Slots of slab `s` that are taken and not retired: live, pending or deferred. */
+  private occupied(s: number): number {
+    return occupiedSlots(this.i32, s);
+  }
+
+  /** The current slab `s` may have lost its last object (becameEmpty settles and counts). */
   private curMaybeEmpty(s: number): void {
-    if (blockIsEmpty(this.i32, s)) becameEmpty(this, s);
+    becameEmpty(this, s);
   }
 
   /** {@link SpareHolder.dropSpare}: our spare goes back to the cache if it is still empty. @internal */
@@ -613,13 +712,12 @@ export class Mempool {
     const old = this.cur;
     if (s === old) return;
     if (old !== 0) {
-      const taken = this.taken(old);
-      this.u32[(old >>> 2) + Word.NFREE] = this.objcount - taken;
-      this.liveRest += taken - this.u32[(old >>> 2) + Word.DEFERRED]!;
+      const occupied = this.occupied(old);
+      this.u32[(old >>> 2) + Word.NFREE] = this.objcount - occupied;
+      this.liveRest += occupied - this.u32[(old >>> 2) + Word.DEFERRED]!;
     }
     if (s !== 0) this.liveRest -= this.objcount - this.u32[(s >>> 2) + Word.NFREE]! - this.u32[(s >>> 2) + Word.DEFERRED]!;
     this.cur = s;
-    this.hot = 0;
     if (s === 0) {
       this.curBase = 0;
       this.curBm = 0;
@@ -666,8 +764,15 @@ export class Mempool {
     return adoptThread(this, threadId);
   }
 
-  /** Statistics (remote frees are taken in first). */
+  /**
+   * Statistics (remote frees are taken in first, and a pool of its own releases what the
+   * arena's views no longer see).
+   */
   stats(): MempoolStats {
+    if (!this.hosted) {
+      this.settleAll();
+      this.releaseArena();
+    }
     return mempoolStats(this);
   }
 

@@ -3,7 +3,8 @@
  * objects. The freeing side (free-route.ts) only sets the slot's bit in the slab's REMOTE
  * bitmap and raises the slab's pending flag; here the owner clears those bits and the slots'
  * ALLOCATED bits, which makes them free (or holds them back, setting their HELD bits, while a
- * read view is open). A pool does this on its allocation slow path, in `stats()` / `check()`,
+ * read view is open: the SmallAlloc's, or the arena's in any worker, whose epoch the frees are
+ * tagged with now, at take-in: later than the free, so conservatively). A pool does this on its allocation slow path, in `stats()` / `check()`,
  * and a SmallAlloc for all its pools; never on a fast path.
  *
  * Memory source: none; it rewrites the headers and bitmaps of the pool's slabs.
@@ -16,9 +17,11 @@
  * Failure: none; a slab with nothing pending costs one atomic load.
  */
 import { FREED_BYTE } from '../../debug.js';
+import { NO_EPOCH } from '../slabs/arena-views.js';
 import { Mark, popcount, Word } from './block-header.js';
 import type { Mempool } from './mempool.js';
 import { becameEmpty } from './mempool-slabs.js';
+import { FREE_NOW } from './read-views.js';
 
 /**
  * Takes in the remote frees of every slab of `pool` whose pending flag is up. Returns the
@@ -45,13 +48,19 @@ function takeSlab(pool: Mempool, s: number): number {
   const isCur = s === pool.cur;
   Atomics.store(i32, h + Word.PENDING, 0);
   const aw = h + Word.WORDS;
-  // Held back (HELD bits) while a read view is open or debug mode's quarantine is on.
-  const views = pool.views.holding;
+  // Held back (HELD bits) while a read view is open (here or in any worker) or debug mode's
+  // quarantine is on: asked once, at the first bit (the frees were all made before).
+  let tag = FREE_NOW;
+  let views = false;
   let n = 0;
   for (let w = 0; w < bw; w++) {
     // Atomic: ordered after the flag store above. HELD bits are deferred slots, not frees.
     const bits = Atomics.load(i32, aw + bw + w) & ~i32[aw + 2 * bw + w]!;
     if (bits === 0) continue;
+    if (n === 0) {
+      tag = pool.views.holdTag();
+      views = tag !== FREE_NOW;
+    }
     const k = popcount(bits);
     n += k;
     if (views) {
@@ -65,12 +74,13 @@ function takeSlab(pool: Mempool, s: number): number {
     if (views || pool.debug) {
       for (let rest = bits; rest !== 0; rest &= rest - 1) {
         const ptr = s + pool.first + (w * 32 + 31 - Math.clz32(rest & -rest)) * pool.stride;
-        if (views) pool.views.defer(ptr, pool.objsize);
-        if (pool.debug && !pool.views.anyOpen) pool.u8.fill(FREED_BYTE, ptr, ptr + pool.objsize);
+        if (views) pool.views.defer(ptr, pool.objsize, tag);
+        if (pool.debug && !pool.views.anyOpen && tag === NO_EPOCH) pool.u8.fill(FREED_BYTE, ptr, ptr + pool.objsize);
       }
     }
   }
   if (!isCur) pool.liveRest -= n;
+  if (views) pool.views.syncHeld();
   if (views || n === 0) return n;
   if (isCur) {
     if (pool.nfree(s) === pool.objcount) becameEmpty(pool, s);

@@ -53,10 +53,10 @@ export function adoptBlocks(
     const s = start >>> 0;
     if (s + Word.BYTES > a.viewEnd) holdViews(a.memory, a);
     if (isPageRun(arena, s)) {
-      if (large.adopt(s)) {
-        result.large++;
-        continue;
-      }
+      // 1: live, now ours; 2: freed, held for an arena view; 0: free, given back below.
+      const r = large.adopt(s);
+      if (r === 1) result.large++;
+      if (r !== 0) continue;
     } else if (a.u32[(s >>> 2) + Word.MAGIC] === Mark.MEMPOOL) {
       const pool = poolForAdoption(a, s, extra, views, classPool);
       if (pool !== null) {

@@ -62,7 +62,10 @@ export function liveSize(a: SmallAlloc, ownerId: number, large: LargeAllocations
   const bw = Math.ceil(u32[h + Word.COUNT]! / 32);
   const w = h + Word.WORDS + (idx >>> 5);
   const bit = 1 << (idx & 31);
-  if ((Atomics.load(i32, w) & bit) === 0 || (Atomics.load(i32, w + bw) & bit) !== 0) invalid(where, ptr, 'is not a live allocation');
+  // Live: ALLOCATED set, REMOTE and HELD clear (block-header.ts's states).
+  if ((Atomics.load(i32, w) & bit) === 0 || ((Atomics.load(i32, w + bw) | Atomics.load(i32, w + 2 * bw)) & bit) !== 0) {
+    invalid(where, ptr, 'is not a live allocation');
+  }
   return u32[h + Word.OBJSIZE]!;
 }
 

@@ -19,7 +19,8 @@
 import { FREED_BYTE } from '../../debug.js';
 import type { SlabCache } from '../slabs/slab-cache.js';
 import { LargeState, largeFail, largeId, largeState, largeWord, liveLargeWord, tagIndex } from './large.js';
-import type { ReadViews } from './read-views.js';
+import { NO_EPOCH } from '../slabs/arena-views.js';
+import { FREE_NOW, type ReadViews } from './read-views.js';
 
 /** One SmallAlloc's large allocations and their counters. @internal */
 export class LargeAllocations {
@@ -68,12 +69,14 @@ export class LargeAllocations {
     const size = this.size(s);
     this.live--;
     this.used -= size;
-    if (this.views.holding) {
+    const tag = this.views.holdTag();
+    if (tag !== FREE_NOW) {
       Atomics.store(this.tags, tagIndex(s), largeWord(LargeState.DEFERRED, this.id));
       this.deferred++;
-      this.views.defer(s, this.cache.pagesSize(size));
+      this.views.defer(s, this.cache.pagesSize(size), tag);
+      this.views.syncHeld();
       // Debug mode's quarantine, no view sees it: poisoned now, as a class object is.
-      if (!this.views.anyOpen) this.cache.arena.memory.u8.fill(FREED_BYTE, s, s + size);
+      if (!this.views.anyOpen && tag === NO_EPOCH) this.cache.arena.memory.u8.fill(FREED_BYTE, s, s + size);
       return;
     }
     this.drop(s);
@@ -114,19 +117,33 @@ export class LargeAllocations {
   }
 
   /**
-   * Takes over page run `s` if it is a live large allocation (state LIVE). One freed already
-   * (REMOTE: by another worker, never taken in; DEFERRED: held for the dead owner's views) is
-   * free now: its tag is cleared and false returned, for the caller to give the run back. A
-   * remote free touches only the tag word, so nothing else writes the run then.
+   * Takes over page run `s`: a live large allocation (state LIVE) becomes ours (1). One freed
+   * already (REMOTE: by another worker, never taken in; DEFERRED: held for the dead owner's
+   * views) is held in our queue while an arena read view is open in any worker (2), else free
+   * now: its tag is cleared and 0 returned, for the caller to give the run back. A remote
+   * free touches only the tag word, so nothing else writes the run then.
    */
-  adopt(s: number): boolean {
+  adopt(s: number): number {
     const t = tagIndex(s);
     for (;;) {
       const w = Atomics.load(this.tags, t);
       const state = largeState(w);
       if (state !== LargeState.LIVE) {
+        const pages = this.cache.pagesSize(this.size(s));
+        // Held by the dead owner: it leaves the arena's count of held bytes with it.
+        if (state === LargeState.DEFERRED) this.cache.arena.views.unhold(pages);
+        const tag = this.cache.arena.views.tag();
+        if (tag !== NO_EPOCH) {
+          Atomics.store(this.tags, t, largeWord(LargeState.DEFERRED, this.id));
+          this.held.add(s);
+          this.total += pages;
+          this.deferred++;
+          this.views.defer(s, pages, tag);
+          this.views.syncHeld();
+          return 2;
+        }
         Atomics.store(this.tags, t, 0);
-        return false;
+        return 0;
       }
       // The exchange loses only to a remote free turning LIVE into REMOTE: then look again.
       if (Atomics.compareExchange(this.tags, t, w, largeWord(state, this.id)) !== w) continue;
@@ -135,7 +152,7 @@ export class LargeAllocations {
       this.live++;
       this.used += size;
       this.total += this.cache.pagesSize(size);
-      return true;
+      return 1;
     }
   }
 

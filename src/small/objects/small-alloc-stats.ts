@@ -36,8 +36,13 @@ export interface SmallStats {
     /** Bytes of pages they hold. */
     total: number;
   };
-  /** Frees held back: for read views, or in debug mode's quarantine. */
+  /** Frees held back: for read views (this allocator's or the arena's), or in debug mode's quarantine. */
   deferred: number;
+  /**
+   * Bytes of those: class objects at their class size, large allocations at their pages. This
+   * allocator's share of `arena.heldForViews`.
+   */
+  deferredBytes: number;
   /**
    * Of those, the frees held back by debug mode's quarantine alone (no read view sees them):
    * their slots are not reused yet, so a second free of one is caught.
@@ -63,6 +68,7 @@ export function smallStats(
   views: number,
   viewsCollected: number,
   quarantined: number,
+  deferredBytes: number,
 ): SmallStats {
   const classes: SmallClassStats[] = [];
   let used = large.used;
@@ -86,6 +92,7 @@ export function smallStats(
     used, total, count,
     large: { count: large.live, used: large.used, total: large.total },
     deferred,
+    deferredBytes,
     quarantined,
     views,
     viewsCollected,

@@ -10,15 +10,10 @@
  *
  * Failure: none; close() is idempotent.
  */
+import type { ReadView } from '../slabs/arena-views.js';
 import type { ViewRecord } from './read-views.js';
 
-/** A read view: while open, memory freed through its allocator keeps its bytes. */
-export interface ReadView {
-  /** Ends the view; idempotent. */
-  close(): void;
-  /** Same as close(), for `using view = alloc.openReadView()`. */
-  [Symbol.dispose](): void;
-}
+export type { ReadView } from '../slabs/arena-views.js';
 
 /**
  * The allocator of a view: closes it, `collected` when the garbage collector found it dropped

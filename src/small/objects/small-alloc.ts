@@ -17,7 +17,9 @@
  * sizes up to TABLE_MAX_ENTRIES granules) and the pool's alloc is small enough for V8 to
  * inline; free finds the block's order in the arena's page map, the class in the slab header,
  * and checks owner and pool id before the pool's own free. Deferred frees due and read views
- * cost one field test each (`fastMax`, `fastFree`, the pools' `quick` flag). In debug mode
+ * cost one field test each (`fastMax`, `fastFree`, the pools' `quick` flag); the arena's views
+ * (any worker's) nothing: a pool's free retires the slot, and the pool checks its retired
+ * slots against the views in batches (Mempool.settle). In debug mode
  * the fast paths are off: every call takes the slow paths, which count this allocator's
  * operations and run its whole check() (its pools included) every checkEvery of them, and
  * frees are held in the read views' queue for the quarantine too (read-views.ts), released
@@ -33,6 +35,11 @@
  * releases go in bounded batches (BATCH per alloc/free call); once the last view has closed,
  * the next allocation, `stats()` or `check()` releases everything at once. A view closed by
  * the garbage collector is counted in `stats().viewsCollected` (debug mode warns).
+ * The arena's views (`arena.openReadView()`, any worker; arena-views.ts) hold frees the same
+ * way, in the same FIFO, each entry also tagged with the arena epoch its batch took. While
+ * such entries wait, a pool that needs a new slab first asks the queue (one scan of the
+ * arena's view slots) and returns 0 when some may go; the SmallAlloc then releases everything
+ * releasable at once (no local view limits the batch) and asks the pool again.
  *
  * Invariants (checked by `check()`, in small-alloc-check.ts):
  * - every pool passes Mempool.check; each pool sits at its class index (or among the adopted);
@@ -111,7 +118,9 @@ const WORD_COPY_MAX = 64;
  * Read views: while a view from {@link SmallAlloc.openReadView} is open, memory freed through
  * this allocator is neither reused nor written until every view opened before the free has
  * closed; a view dropped without `close()` is closed when the garbage collector reclaims it, so
- * a forgotten view cannot pin memory forever.
+ * a forgotten view cannot pin memory forever. A view of the arena (`arena.openReadView()`, in
+ * any worker) holds this allocator's frees the same way; `stats().deferredBytes` is what it
+ * holds back for either kind.
  *
  * Adoption: the allocations of a worker that has exited are taken over by
  * {@link SmallAlloc.adopt}.
@@ -207,7 +216,7 @@ export class SmallAlloc {
     const d = getDebug();
     this.debug = d.enabled;
     this.periodic = new PeriodicCheck(d.checkEvery);
-    this.views = new ReadViews(d.enabled ? d.quarantine : 0, d.quarantineBytes);
+    this.views = new ReadViews(cache.arena.views, d.enabled ? d.quarantine : 0, d.quarantineBytes);
     this.id = newPoolId(this);
     this.ownerId = cache.ownerId;
     const memory = cache.arena.memory;
@@ -259,7 +268,10 @@ export class SmallAlloc {
     return this.allocSlow(size, false);
   }
 
-  /** Everything the fast path leaves: deferred frees due, large or odd sizes, a new pool. */
+  /**
+   * Everything the fast path leaves: deferred frees due (a pool hands its call back when the
+   * arena's views let some go), large or odd sizes, a new pool.
+   */
   private allocSlow(size: number, throwing: boolean): number {
     if (this.releasable) this.collect(BATCH);
     if (typeof size !== 'number' || (size >>> 0) !== size || size > this.objsizeMax) {
@@ -268,10 +280,12 @@ export class SmallAlloc {
     const cls = this.classes.classOf(size);
     const made = this.pools[cls] === null;
     const pool = made ? this.makePool(cls) : this.pools[cls]!;
-    // Our pools return 0 when the cache has no slab: every remote free and releasable deferred
-    // free counts then, and the allocation is tried again.
+    // Our pools return 0 when the cache has no slab, or when frees held for the arena's views
+    // may go: every remote free, retired slot and releasable deferred free counts then, and
+    // the allocation is tried again (again while that frees something: a view may close
+    // between the tries).
     let p = pool.tryAlloc();
-    if (p === 0 && this.reclaimAll()) p = pool.tryAlloc();
+    while (p === 0 && this.reclaimAll()) p = pool.tryAlloc();
     if (p === 0) {
       // A pool made for this allocation goes again: a failed allocation leaves nothing behind,
       // not even an empty class in stats().
@@ -613,6 +627,7 @@ export class SmallAlloc {
     if (!this.views.anyOpen) max = Infinity;
     let n = 0;
     for (let ptr; n < max && (ptr = this.views.takeReleasable()) !== 0; n++) this.releaseOne(ptr);
+    this.views.syncHeld();
     this.updateReleasable();
     return n;
   }
@@ -633,8 +648,9 @@ export class SmallAlloc {
    * mode's quarantine included (it never makes an allocation fail); true if any.
    */
   private reclaimAll(): boolean {
-    let n = this.takeRemoteAll();
+    let n = this.takeRemoteAll() + this.settleAll();
     for (let ptr; (ptr = this.views.takeUnseen()) !== 0; n++) this.releaseOne(ptr);
+    this.views.syncHeld();
     this.updateReleasable();
     return n > 0;
   }
@@ -684,11 +700,24 @@ export class SmallAlloc {
     return readStringAt(this.u8, this.dv, ptr, ptr + (real < 0 ? -real : real), where);
   }
 
-  /** Statistics; remote frees are taken in and a batch of deferred frees released first. */
+  /**
+   * Statistics; remote frees are taken in, retired slots settled and a batch of deferred frees
+   * released first (all of those releasable when no view of this allocator is open).
+   */
   stats(): SmallStats {
     this.takeRemoteAll();
+    this.settleAll();
     if (this.releasable) this.collect(BATCH);
-    return smallStats(this.pools, this.extra, this.large, this.views.open, this.viewsCollected, this.views.quarantined());
+    return smallStats(this.pools, this.extra, this.large, this.views.open, this.viewsCollected, this.views.quarantined(), this.views.heldBytes);
+  }
+
+  /** Settles every pool's retired slots (Mempool.settle), then asks what may go. */
+  private settleAll(): number {
+    let n = 0;
+    for (const p of this.pools) if (p !== null) n += p.settleAll();
+    for (const p of this.extra.values()) n += p.settleAll();
+    this.updateReleasable();
+    return n;
   }
 
   /**
@@ -705,6 +734,7 @@ export class SmallAlloc {
    */
   private verify(release: boolean): void {
     this.takeRemoteAll();
+    if (release) this.settleAll();
     if (release && this.releasable) this.collect(BATCH);
     checkSmallAlloc(this, this.ownerId, this.pools, this.extra, this.large, this.views);
   }

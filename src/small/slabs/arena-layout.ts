@@ -10,16 +10,17 @@
  * Layout of the buffer (the control state fills the first `ctrlSlabs` slabs, so no slab at
  * address 0 is ever handed out; n = maximum / slabSize slabs, P = n * slabSize / 4096 pages):
  * ```
- *  byte 0      16                     48        56        64                 64+16*OWNERS (OWNERS = 4096)
- *  +-----------+----------------------+---------+---------+------------------+---------+----------+---------+----------+
- *  | header    | shift, n, ctrl,      | hint    | begun,  | owner registry   | info[n] | owner[n] | pageMap | pageTags |
- *  | (Kind.    | carved, used, quota  | BigUint | ended   | 4 x Int32        | Int32   | Int32    | 1 byte  | 2 x Int32|
- *  | SlabArena)| id low/high, 0       | ver<<32 | (op     | x OWNERS         |         |          | x P     | x P      |
- *  |           | (Int32 words 4..11)  | | index | counts) |                  |         |          |         |          |
- *  +-----------+----------------------+---------+---------+------------------+---------+----------+---------+----------+
+ *  byte 0      16                     48        56        64                 V = 64+16*OWNERS (OWNERS = 4096)
+ *  +-----------+----------------------+---------+---------+------------------+----------------+---------+----------+---------+----------+
+ *  | header    | shift, n, ctrl,      | hint    | begun,  | owner registry   | read views     | info[n] | owner[n] | pageMap | pageTags |
+ *  | (Kind.    | carved, used, quota  | BigUint | ended   | 4 x Int32        | epoch, held,   | Int32   | Int32    | 1 byte  | 2 x Int32|
+ *  | SlabArena)| id low/high, 0       | ver<<32 | (op     | x OWNERS         | high, 0,       |         |          | x P     | x P      |
+ *  |           | (Int32 words 4..11)  | | index | counts) |                  | slot x OWNERS  |         |          |         |          |
+ *  +-----------+----------------------+---------+---------+------------------+----------------+---------+----------+---------+----------+
  *  ... padding to ctrlSlabs * slabSize | slab ctrlSlabs | slab ctrlSlabs+1 | ... | slab n-1 |
  * ```
- * The owner registry's entries are described in owner-registry.ts.
+ * The owner registry's entries are described in owner-registry.ts, the read views' words in
+ * arena-views.ts.
  */
 import { Page } from './page-map.js';
 import { OWNERS } from './owner-registry.js';
@@ -28,7 +29,7 @@ import { OWNERS } from './owner-registry.js';
  * Version of this layout, in the header; it also covers the format of the blocks' headers
  * (block-header.ts, large.ts), which every worker attached reads. @internal
  */
-export const VERSION = 3;
+export const VERSION = 4;
 
 // const enums: tsc writes their values in as literals, so no reader loads a module binding.
 
@@ -70,8 +71,26 @@ export const enum SlabState {
 export const HINT_BYTE = 48;
 /** The owner registry: OWNERS entries of 4 Int32 words. @internal */
 export const REGISTRY_BYTE = 64;
+/** The read views' words (arena-views.ts): 4 Int32 words, then one slot per owner entry. @internal */
+export const VIEWS_BYTE = REGISTRY_BYTE + 16 * OWNERS;
 /** The per-slab arrays (info, owner), then the per-page ones (page map, page tags). @internal */
-export const ARRAYS_BYTE = REGISTRY_BYTE + 16 * OWNERS;
+export const ARRAYS_BYTE = VIEWS_BYTE + 16 + 4 * OWNERS;
+
+/**
+ * Int32 word indexes, in the whole buffer, of the read views' words (their meaning: arena-views.ts).
+ * Absolute, so the allocators read them through the Int32 view of the buffer they already
+ * hold. @internal
+ */
+export const enum Vw {
+  /** The epoch: bumped by every batch of frees checked while a view is open anywhere. Starts at 1. */
+  EPOCH = (64 + 16 * 4096) / 4,
+  /** Bytes held back by every allocator over the arena (a Uint32). */
+  HELD = (64 + 16 * 4096) / 4 + 1,
+  /** The highest owner entry registered for views (slots above it are 0); word + 3 is unused, 0. */
+  HIGH = (64 + 16 * 4096) / 4 + 2,
+  /** Slot of owner entry e (1..OWNERS) is word SLOTS + e - 1. */
+  SLOTS = (64 + 16 * 4096) / 4 + 4,
+}
 /** The hint's slab index half. @internal */
 export const LOW = 0xffffffffn;
 

@@ -4,7 +4,8 @@
  * and counters over them from the page map, and returns the blocks and page runs that were
  * handed out in them, so the allocators above (Mempool, SmallAlloc) can adopt their objects.
  * The slabs and runs the worker mapped straight from the arena (its MAPS entry: LSRegion, plain
- * `map`/`mapRun`) go back to the arena: nobody can reach them now.
+ * `map`/`mapRun`) go back to the arena: nobody can reach them now. The read views it left open
+ * (its VIEWS entries, arena-views.ts) are closed: a killed reader never blocks reuse after that.
  * Kept out of slab-cache.ts, next to the fast paths, because it runs once per dead worker.
  *
  * Memory source: the adopted arena slabs themselves (wholly free ones beyond the one kept go
@@ -51,6 +52,8 @@ export function adoptSlabs(cache: SlabCache, threadId: number): number[] {
   const { slabSize, pagesPerSlab } = arena;
   const end = arena.carvedEnd();
   const maps = ids.filter((id) => arena.ownerKind(id) === OwnerKind.MAPS);
+  // Its views first: the entry is ours (ADOPTING) now, so the slot is cleared once.
+  for (const id of ids) if (arena.ownerKind(id) === OwnerKind.VIEWS) arena.views.releaseDead(id);
   for (let idx = arena.ctrlSlabs; idx < end; idx++) {
     const from = Atomics.load(owner, idx);
     if (from === 0 || from === me || !ids.includes(from)) continue;

@@ -22,7 +22,9 @@
  *  word 0: adopter << 2 | state     word 1: thread id     word 2: full id (last one issued)     word 3: kind
  * ```
  * Kind (`OwnerKind`): CACHE, a `SlabCache` (adoption takes its slabs over); MAPS, a worker's
- * direct maps (adoption unmaps them: nobody can reach what an exited worker mapped for itself).
+ * direct maps (adoption unmaps them: nobody can reach what an exited worker mapped for itself);
+ * VIEWS, the read views of one `SlabArena` object (registered at its first `openReadView`; its
+ * entry index is its view slot, arena-views.ts; adoption closes what the worker left open).
  * A worker has at most one LIVE MAPS entry per arena, registered at its first direct map.
  * A full owner id is `e + OWNERS * gen` (gen >= 1, bumped on each registration of the entry,
  * the id below 2^30), so a stale id never matches a re-registered entry. States:
@@ -38,7 +40,7 @@
  * ```
  * State and adopter share one word, so each step is one compare-exchange.
  *
- * Invariants (`inspectRegistry` verifies them): the kind is CACHE or MAPS, CACHE when FREE; a
+ * Invariants (`inspectRegistry` verifies them): the kind is CACHE, MAPS or VIEWS, CACHE when FREE; a
  * non-zero id is an id of its entry; the thread id is >= 0; only an ADOPTING entry has an
  * adopter, and it is an owner id; a LIVE or ADOPTING entry has an id.
  */
@@ -54,6 +56,8 @@ export const enum OwnerKind {
   CACHE = 0,
   /** A worker's direct maps (`SlabArena.map`, `mapRun`): adoption unmaps them. */
   MAPS = 1,
+  /** A SlabArena object's read views (arena-views.ts): adoption closes them. Owns no slab. */
+  VIEWS = 2,
 }
 
 /** Owner ids are below this. */
@@ -161,7 +165,11 @@ export function findMapsOwner(r: Int32Array, threadId: number): number {
 /** True when `id` is the current id of a LIVE entry (registered, not being adopted). @internal */
 export function ownerLive(r: Int32Array, id: number): boolean {
   const e = ownerIndex(id);
-  if (e === 0) return false;
+  return e !== 0 && entryLive(r, e, id);
+}
+
+/** {@link ownerLive} for `id`, whose entry `e` (= ownerIndex(id)) the caller already knows. @internal */
+export function entryLive(r: Int32Array, e: number, id: number): boolean {
   const b = 4 * (e - 1);
   return (Atomics.load(r, b) & 3) === O_LIVE && Atomics.load(r, b + 2) === id;
 }
@@ -240,7 +248,7 @@ export function inspectRegistry(r: Int32Array): string | null {
     const t = Atomics.load(r, b + 1);
     const id = Atomics.load(r, b + 2);
     const kind = Atomics.load(r, b + 3);
-    if (kind !== OwnerKind.CACHE && kind !== OwnerKind.MAPS) return `owner entry ${e} has kind ${kind}, which is none`;
+    if (kind !== OwnerKind.CACHE && kind !== OwnerKind.MAPS && kind !== OwnerKind.VIEWS) return `owner entry ${e} has kind ${kind}, which is none`;
     if (s === O_FREE && kind !== OwnerKind.CACHE) return `owner entry ${e} is free but has kind ${kind}`;
     if (id !== 0 && ownerIndex(id) !== e) return `owner entry ${e} holds id ${id}, which is not an id of entry ${e}`;
     if (t < 0) return `owner entry ${e} has thread ${t}`;

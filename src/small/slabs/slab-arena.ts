@@ -37,6 +37,10 @@
  * exited worker's id (`SlabCache.adopt`) takes its caches' slabs over and unmaps its direct
  * maps, so what it held is never lost.
  *
+ * Read views (arena-views.ts): `openReadView()` in any worker; the words after the registry
+ * hold the epoch, the open count and each views entry's oldest epoch, which every allocator
+ * over the arena reads to tag and release the frees it holds back (`arena.views`).
+ *
  * Invariants (at a quiet moment; `check()` verifies them (arena-check.ts), `attach` too when it
  * sees one):
  * `ctrlSlabs <= carved <= n`; `info[i] == UNCARVED` for `i < ctrlSlabs` and `i >= carved`;
@@ -59,6 +63,7 @@ import { Kind, writeHeader } from '../../internal/header.js';
 import { MAX_BYTE_LENGTH, Memory } from '../../memory.js';
 import { requireSharedMemory } from '../../internal/shared-memory.js';
 import { verifyHandle } from './arena-attach.js';
+import { ArenaViews, type ReadView } from './arena-views.js';
 import { inspectQuiet, inspectShared, inspectWhenQuiet } from './arena-check.js';
 import { ARRAYS_BYTE, controlBytes, Ctl, HINT_BYTE, REGISTRY_BYTE, SlabState, VERSION } from './arena-layout.js';
 import {
@@ -211,6 +216,11 @@ export class SlabArena {
   private commitError: string | null = null;
   /** This worker's MAPS owner id, the owner of its direct maps; 0 until its first one. */
   private mapsOwner = 0;
+  /**
+   * The read views of this object, and the epochs every allocator over the arena tags its
+   * held frees with (arena-views.ts). @internal
+   */
+  declare readonly views: ArenaViews;
 
   /**
    * An arena over a new buffer. Throws `QuotaExceededError` if `prealloc` does not fit the quota.
@@ -289,6 +299,7 @@ export class SlabArena {
     this.slabOwner = new Int32Array(buffer, ARRAYS_BYTE + 4 * n, n);
     this.pageMap = new Uint8Array(buffer, ARRAYS_BYTE + 8 * n, pages);
     this.pageTags = new Int32Array(buffer, ARRAYS_BYTE + 8 * n + pages, 2 * pages);
+    this.views = new ArenaViews(buffer, this.registry, fresh);
     if (fresh) {
       // Written before the handle exists: no other worker sees the state yet.
       this.slabInfo.fill(UNCARVED);
@@ -309,7 +320,7 @@ export class SlabArena {
   static attach(handle: SlabArenaHandle): SlabArena {
     const where = 'SlabArena.attach';
     const arena = attaching.build(verifyHandle(where, handle), () => new SlabArena(undefined as unknown as SlabArenaOptions));
-    const problem = inspectShared(arena, true) ?? inspectRegistry(arena.registry) ?? inspectWhenQuiet(arena);
+    const problem = inspectShared(arena, true) ?? inspectRegistry(arena.registry) ?? arena.views.inspect() ?? inspectWhenQuiet(arena);
     if (problem !== null) throw new TypeError(`${where}: corrupt control state (${problem})`);
     return arena;
   }
@@ -433,8 +444,40 @@ export class SlabArena {
    * @throws Error naming the broken invariant.
    */
   check(): void {
-    const problem = inspectShared(this, false) ?? inspectRegistry(this.registry) ?? inspectQuiet(this);
+    const problem = inspectShared(this, false) ?? inspectRegistry(this.registry) ?? this.views.inspect() ?? inspectQuiet(this);
     if (problem !== null) throw new Error(`SlabArena.check: ${problem}`);
+  }
+
+  /**
+   * A read view, in any worker that created or attached the arena: until it is closed, memory
+   * freed through any allocator over this arena (SmallAlloc objects and large allocations,
+   * Mempool objects; by any worker) keeps its bytes and is not handed out again. Freed memory
+   * is reused once every view open at the moment of its free has closed. Views overlap freely;
+   * `close()` is idempotent; `using view = arena.openReadView()` closes it at the block's end;
+   * a view dropped without `close()` is closed when the garbage collector reclaims it, and the
+   * views of a worker that exits are closed when its id is adopted (`SmallAlloc.adopt`).
+   *
+   * @throws {@link OutOfMemoryError} when every owner entry of the arena is taken (this object's
+   *   first view registers one).
+   */
+  openReadView(): ReadView {
+    return this.views.open();
+  }
+
+  /**
+   * Bytes freed through the allocators over this arena, in every worker, and held back from
+   * reuse now: for read views (the arena's and `SmallAlloc.openReadView`'s), and in debug mode
+   * for the quarantine. A shared counter: an allocator adds a free's bytes when it holds it
+   * back and subtracts them when it releases it (or when an adoption takes an exited worker's
+   * held frees over). Each allocator's own share is its `stats().deferredBytes`.
+   */
+  get heldForViews(): number {
+    return this.views.held;
+  }
+
+  /** Views of this object closed by the garbage collector (dropped without close()). */
+  get viewsCollected(): number {
+    return this.views.collected;
   }
 
   // ---- owner registry (used by SlabCache; owner-registry.ts) ----
