@@ -15,7 +15,8 @@
  *       |                               small/spare-block.ts (the pools' one empty block)
  *   SmallAlloc                          small/objects/: size classes, read views, large blocks
  *
- *  layout.ts, format.ts, heap-map.ts    records over any memory; stats and pictures for people
+ *  layout.ts, off-heap-map.ts          records over any memory; a map shared by every worker
+ *  format.ts, heap-map.ts               stats and pictures for people
  * ```
  * Words: an *arena slab* is the SlabArena's unit and a *run* several adjacent ones; a *block* is
  * what a SlabCache hands out (4 KiB << order), a Mempool's "slab" is one block; a *page run* is
@@ -79,6 +80,8 @@ export { LSRegion } from './small/buffers/lsregion.js';
 export type { LSRegionStats } from './small/buffers/lsregion.js';
 
 // Records
+export { OffHeapMap } from './off-heap-map.js';
+export type { OffHeapMapHandle, OffHeapMapOptions, OffHeapMapStats } from './off-heap-map.js';
 export { defineLayout } from './layout.js';
 export type { BytesField, CursorPointer, FieldKind, FieldRecord, FieldValue, Layout, LayoutCursor, ScalarKind, StringField } from './layout.js';
 
