@@ -35,9 +35,10 @@ function rows(map: StoreResult, off: StoreResult): Row[] {
     out.push({ what: `${p.name} (${p.count.toLocaleString('en')})`, values: [rate(p.perSecond), q === undefined ? '-' : rate(q.perSecond)] });
   }
   const readers = (r: StoreResult): string => r.readers === null ? '-'
-    : `${rate(r.readers.perSecond)}${r.readers.ok ? '' : ' (INCONSISTENT)'}${r.store === 'map' ? `, +${(r.readers.setupMs / 1000).toFixed(1)} s to copy the Map to them` : ''}`;
-  out.push({ what: `lookups in ${map.readers?.workers ?? 0} worker(s)`, values: [readers(map), readers(off)] });
-  out.push({ what: 'snapshot during updates', values: [map.snapshotConsistent ? 'consistent' : 'INCONSISTENT', off.snapshotConsistent ? 'consistent' : 'INCONSISTENT'] });
+    : `${rate(r.readers.perSecond)}${r.store === 'map' ? `, a stale copy (+${(r.readers.setupMs / 1000).toFixed(1)} s to make)` : ''}`;
+  out.push({ what: `lookups in ${map.readers?.workers ?? 0} worker(s) during the updates`, values: [readers(map), readers(off)] });
+  const torn = (r: StoreResult): string => r.readers === null ? '-' : `${r.readers.bad} of ${r.readers.lookups.toLocaleString('en')}`;
+  out.push({ what: 'torn or reused records read', values: [torn(map), torn(off)] });
   out.push({ what: 'RSS per record', values: [human(map.rssPerRecord), human(off.rssPerRecord)], ratio: off.rssGrowth / map.rssGrowth, target: 1 / 2 });
   out.push({ what: 'JS heap per record', values: [human(map.heapPerRecord), human(off.heapPerRecord)], ratio: off.heapGrowth / map.heapGrowth, target: 1 / 20 });
   out.push({ what: 'GC time, total', values: [`${map.gcTotalMs.toFixed(0)} ms (${map.gcCount} GCs)`, `${off.gcTotalMs.toFixed(0)} ms (${off.gcCount} GCs)`] });
@@ -68,15 +69,43 @@ function escape(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** One horizontal bar chart: a bar per store. */
-function chart(title: string, unit: string, map: number, off: number): string {
+/** A figure in the chart's unit. */
+function show(unit: string, v: number): string {
+  return unit === 'B' ? human(v) : unit === '/s' ? rate(v) : `${v.toFixed(1)} ${unit}`;
+}
+
+/**
+ * One horizontal bar chart: a bar per store, an axis from 0 with its end labelled, and which
+ * way is better in the title.
+ */
+function chart(title: string, unit: string, better: 'higher' | 'lower', map: number, off: number): string {
   const max = Math.max(map, off, 1e-9);
+  const x0 = 120;
+  const width = 300;
   const bar = (y: number, label: string, v: number, color: string): string =>
     `<text x="0" y="${y + 14}" font-size="12">${label}</text>` +
-    `<rect x="120" y="${y}" width="${Math.max(1, (300 * v) / max).toFixed(1)}" height="18" fill="${color}"/>` +
-    `<text x="${(126 + (300 * v) / max).toFixed(1)}" y="${y + 14}" font-size="12">${escape(unit === 'B' ? human(v) : unit === '/s' ? rate(v) : `${v.toFixed(1)} ${unit}`)}</text>`;
-  return `<figure><figcaption>${escape(title)}</figcaption><svg width="520" height="52" xmlns="http://www.w3.org/2000/svg" font-family="sans-serif">` +
-    bar(4, LABEL.map, map, '#d08770') + bar(28, LABEL.offheap, off, '#5e81ac') + '</svg></figure>';
+    `<rect x="${x0}" y="${y}" width="${Math.max(1, (width * v) / max).toFixed(1)}" height="18" fill="${color}"/>` +
+    `<text x="${(x0 + 6 + (width * v) / max).toFixed(1)}" y="${y + 14}" font-size="12">${escape(show(unit, v))}</text>`;
+  const axis = `<line x1="${x0}" y1="50" x2="${x0 + width}" y2="50" stroke="#666"/>` +
+    `<text x="${x0}" y="64" font-size="10" fill="#666">0</text>` +
+    `<text x="${x0 + width}" y="64" font-size="10" fill="#666" text-anchor="end">${escape(show(unit, max))}</text>`;
+  return `<figure><figcaption>${escape(title)} <span class="better">(${better} is better)</span></figcaption>` +
+    `<svg width="520" height="68" xmlns="http://www.w3.org/2000/svg" font-family="sans-serif">` +
+    bar(4, LABEL.map, map, '#d08770') + bar(28, LABEL.offheap, off, '#5e81ac') + axis + '</svg></figure>';
+}
+
+/** The report's first line: what the off-heap store bought and cost in this run, in one sentence. */
+function lead(map: StoreResult, off: StoreResult): string {
+  const heap = map.heapGrowth / Math.max(1, off.heapGrowth);
+  const pause = map.gcMaxMs / Math.max(0.001, off.gcMaxMs);
+  const speeds = map.phases.map((p) => (off.phases.find((q) => q.name === p.name)?.perSecond ?? 0) / p.perSecond);
+  const slowest = Math.min(...speeds);
+  const fastest = Math.max(...speeds);
+  const speed = slowest >= 1 ? `at ${slowest.toFixed(1)}-${fastest.toFixed(1)}x the Map's speed`
+    : `at ${slowest.toFixed(2)}-${fastest.toFixed(2)}x the Map's speed (above 1 is faster)`;
+  return `The off-heap store kept the same records in ${heap >= 1 ? `${heap.toFixed(0)}x less` : `${(1 / heap).toFixed(1)}x more`} JS heap, ` +
+    `with a longest GC pause ${pause >= 1 ? `${pause.toFixed(0)}x shorter` : `${(1 / pause).toFixed(1)}x longer`}, readers in other workers reading live records while they changed, ` +
+    `${speed}; what it costs is memory you manage: every record is freed by hand.`;
 }
 
 /** `report.html`: the figures as charts, the table, and the heap map. */
@@ -84,17 +113,18 @@ export function renderReport(results: StoreResult[], o: { records: number; worke
   const map = results.find((r) => r.store === 'map')!;
   const off = results.find((r) => r.store === 'offheap')!;
   const charts = [
-    ...map.phases.map((p) => chart(`${p.name}: records per second`, '/s', p.perSecond, off.phases.find((q) => q.name === p.name)?.perSecond ?? 0)),
-    chart('RSS growth while loading', 'B', map.rssGrowth, off.rssGrowth),
-    chart('JS heap growth while loading', 'B', map.heapGrowth, off.heapGrowth),
-    chart('total GC time', 'ms', map.gcTotalMs, off.gcTotalMs),
-    chart('longest GC pause', 'ms', map.gcMaxMs, off.gcMaxMs),
+    ...map.phases.map((p) => chart(`${p.name}: records per second`, '/s', 'higher', p.perSecond, off.phases.find((q) => q.name === p.name)?.perSecond ?? 0)),
+    chart('RSS growth while loading', 'B', 'lower', map.rssGrowth, off.rssGrowth),
+    chart('JS heap growth while loading', 'B', 'lower', map.heapGrowth, off.heapGrowth),
+    chart('total GC time', 'ms', 'lower', map.gcTotalMs, off.gcTotalMs),
+    chart('longest GC pause', 'ms', 'lower', map.gcMaxMs, off.gcMaxMs),
   ];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>binalloc record store: ${o.records.toLocaleString('en')} records</title>
-<style>body{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}figure{margin:1rem 0}figcaption{font-weight:bold;margin-bottom:.25rem}pre{background:#f4f4f4;padding:1rem;overflow:auto}</style>
+<style>body{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}figure{margin:1rem 0}figcaption{font-weight:bold;margin-bottom:.25rem}.better{font-weight:normal;color:#666}pre{background:#f4f4f4;padding:1rem;overflow:auto}</style>
 </head><body>
 <h1>${o.records.toLocaleString('en')} records: a Map of objects against the off-heap store</h1>
+<p><strong>${escape(lead(map, off))}</strong></p>
 <p>Node ${escape(process.version)}, ${o.workers} reader worker(s). Each store ran in a process of its own.</p>
 ${charts.join('\n')}
 <h2>The table</h2>

@@ -1,30 +1,34 @@
 /**
- * A reader of the record store, in a worker thread. The off-heap store's reader attaches to the
- * shared memory (the records' arena, the index's memory), rebuilds the record layout from its
- * plain data, and looks records up while the main thread updates them; every record it reaches
- * must carry the id it looked up. The Map store's reader works on the copy it was sent.
+ * A reader of the record store, in a worker thread, running while the main thread updates the
+ * records. The off-heap store's reader attaches to the shared memory (the records' arena and
+ * their `OffHeapMap` index), rebuilds the record layout from its plain data, and looks records
+ * up in batches, each under a read view of the arena: every record it reaches must carry the id
+ * it looked up, or it counts as torn or reused. The Map store's reader works on the copy it was
+ * sent (it never sees an update).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { defineLayout, Memory, SlabArena, type FieldRecord, type SlabArenaHandle } from 'binalloc';
-import { search } from './record-store-lib.js';
+import { defineLayout, OffHeapMap, SlabArena, SlabCache, SmallAlloc, type FieldRecord, type OffHeapMapHandle, type SlabArenaHandle } from 'binalloc';
 
 interface OffHeapData {
   kind: 'offheap';
-  records: SlabArenaHandle;
-  index: SharedArrayBuffer;
-  head: number;
+  arena: SlabArenaHandle;
+  index: OffHeapMapHandle;
   fields: FieldRecord;
-  lookups: number;
+  n: number;
   seed: number;
+  stop: SharedArrayBuffer;
 }
 interface MapData {
   kind: 'map';
   records: [number, number][];
-  lookups: number;
+  n: number;
   seed: number;
+  stop: SharedArrayBuffer;
 }
 
+const BATCH = 64;
 const data = workerData as OffHeapData | MapData;
+const stop = new Int32Array(data.stop);
 let s = data.seed >>> 0 || 1;
 const next = (): number => {
   s ^= s << 13;
@@ -34,35 +38,36 @@ const next = (): number => {
   return s;
 };
 
-let ok = true;
+let bad = 0;
 let sum = 0;
-let ms: number;
+let lookups = 0;
+let t0: number;
 if (data.kind === 'offheap') {
-  const arena = SlabArena.attach(data.records);
+  const arena = SlabArena.attach(data.arena);
+  const index = OffHeapMap.attach<number>(data.index, new SmallAlloc(new SlabCache(arena)));
   const rec = defineLayout(data.fields).cursor(arena.memory) as { ptr: number; id: number; score: number };
-  const index = Memory.wrap(data.index);
-  const n = data.lookups;
-  const t0 = performance.now();
-  let u32 = index.u32;
-  let i32 = index.i32;
-  for (let i = 0; i < n; i++) {
-    const key = 1 + (next() % n);
-    if ((i & 0xfff) === 0) {
-      u32 = index.u32;
-      i32 = index.i32;
+  Atomics.add(stop, 1, 1);
+  t0 = performance.now();
+  while (Atomics.load(stop, 0) === 0) {
+    const view = arena.openReadView(); // look up, read, close: the writer never waits
+    for (let k = 0; k < BATCH; k++) {
+      const key = 1 + (next() % data.n);
+      const p = index.get(key);
+      if (p === undefined) continue;
+      rec.ptr = p;
+      if (rec.id !== key) bad++;
+      sum += rec.score;
     }
-    const p = search(u32, i32, data.head, key);
-    if (p === 0) continue;
-    rec.ptr = p;
-    if (rec.id !== key) ok = false;
-    sum += rec.score;
+    view.close();
+    lookups += BATCH;
   }
-  ms = performance.now() - t0;
 } else {
   const map = new Map(data.records);
-  const n = data.lookups;
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) sum += map.get(1 + (next() % n)) ?? 0;
-  ms = performance.now() - t0;
+  Atomics.add(stop, 1, 1);
+  t0 = performance.now();
+  while (Atomics.load(stop, 0) === 0) {
+    for (let k = 0; k < BATCH; k++) sum += map.get(1 + (next() % data.n)) ?? 0;
+    lookups += BATCH;
+  }
 }
-parentPort!.postMessage({ ms, lookups: data.lookups, ok: ok && Number.isFinite(sum) });
+parentPort!.postMessage({ ms: performance.now() - t0, lookups, bad: Number.isFinite(sum) ? bad : bad + 1 });

@@ -5,12 +5,13 @@
  *
  * - **Map**: plain objects in a `Map`, as a program keeps them without this library.
  * - **off-heap**: the records in a `SmallAlloc` under a `Quota` (`createAllocator`), laid out by
- *   `defineLayout`, and an ordered index as LevelDB keeps its memtable: a skiplist whose nodes
- *   live in an `Arena` over shared memory. Updates are copy-on-write under a read view, the
- *   consistent snapshot that readers in worker threads rely on while the updates go on.
+ *   `defineLayout`, indexed by an `OffHeapMap` (id -> record pointer) in the same shared memory.
+ *   Updates are copy-on-write: a new version, published in the index, the old one freed at
+ *   once. Readers in worker threads look records up meanwhile, each batch under a read view of
+ *   the arena, so a record freed while they read it keeps its bytes until they are done.
  *
- * Phases: load, look up, update a fifth (with readers in workers, and a snapshot checked after),
- * delete a tenth. Printed: records/s per phase, bytes per record (RSS and JS heap), total GC time
+ * Phases: load, look up, update a fifth (with readers in workers running during it, counting
+ * every record they reach that is not the one they looked up: torn or reused), delete a tenth. Printed: records/s per phase, bytes per record (RSS and JS heap), total GC time
  * and the longest GC pause (`perf_hooks` GC entries), and the allocator's own stats. Written:
  * `report.html`, the same figures as charts, with a heap map of the arena.
  *
@@ -24,8 +25,8 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
-import { Arena, createAllocator, defineLayout, formatStats, heapMap, Memory, type LayoutCursor, type SmallAlloc } from 'binalloc';
-import { fieldsOfPlayer, nameOf, SkipList, type StoreResult, type PhaseResult } from './record-store-lib.js';
+import { createAllocator, defineLayout, formatStats, heapMap, OffHeapMap, type LayoutCursor, type SmallAlloc } from 'binalloc';
+import { fieldsOfPlayer, nameOf, type ReaderRun, type StoreResult, type PhaseResult } from './record-store-lib.js';
 import { renderReport, renderTable } from './record-store-report.js';
 
 interface Options {
@@ -132,14 +133,10 @@ function workload(n: number, seed: number): Workload {
 interface Store {
   load(w: Workload, progress: (done: number) => void): void;
   lookup(id: number): number;
-  /** A snapshot of `ids`: something that reads their scores later as they are now. */
-  snapshot(ids: Uint32Array): () => number;
   update(id: number, score: number): void;
   remove(id: number): void;
-  /** Starts readers in workers; resolves with their lookups per second when they finish. */
-  readers(workers: number, lookups: number, seed: number): Promise<{ perSecond: number; ok: boolean; setupMs: number }>;
-  /** Ends the snapshot phase (closes the read view). */
-  endSnapshot(): void;
+  /** Starts readers in workers, until `stop[0]` is set (see waitForReaders); resolves with their figures. */
+  readers(workers: number, records: number, seed: number, stop: Int32Array): Promise<Readers>;
   stats(): Record<string, unknown>;
   /** The allocator's own table (formatStats), or '' for the Map. */
   statsText(): string;
@@ -163,11 +160,6 @@ class MapStore implements Store {
     return this.map.get(id)?.score ?? 0;
   }
 
-  snapshot(ids: Uint32Array): () => number {
-    const held = Array.from(ids, (id) => this.map.get(id));
-    return () => held.reduce((s, rec) => s + (rec?.score ?? 0), 0);
-  }
-
   update(id: number, score: number): void {
     const old = this.map.get(id);
     if (old !== undefined) this.map.set(id, { ...old, score });
@@ -177,16 +169,14 @@ class MapStore implements Store {
     this.map.delete(id);
   }
 
-  async readers(workers: number, lookups: number, seed: number): Promise<{ perSecond: number; ok: boolean; setupMs: number }> {
-    // A Map cannot be shared: each reader gets a copy (structured clone), and pays for it.
+  async readers(workers: number, records: number, seed: number, stop: Int32Array): Promise<Readers> {
+    // A Map cannot be shared: each reader gets a copy (structured clone), and pays for it; it
+    // never sees an update.
     const t0 = performance.now();
     const copy = [...this.map.values()].map((r) => [r.id, r.score] as const);
-    const started = await Promise.all(Array.from({ length: workers }, (_, k) => runReader({ kind: 'map', records: copy, lookups, seed: seed + k })));
-    const setupMs = performance.now() - t0 - Math.max(0, ...started.map((s) => s.ms));
-    return summarize(started, setupMs);
+    const setupMs = performance.now() - t0;
+    return summarize(await Promise.all(Array.from({ length: workers }, (_, k) => runReader({ kind: 'map', records: copy, n: records, seed: seed + k, stop: stop.buffer }))), setupMs);
   }
-
-  endSnapshot(): void {}
 
   stats(): Record<string, unknown> {
     return { records: this.map.size };
@@ -205,16 +195,14 @@ const Player = defineLayout(fieldsOfPlayer);
 
 class OffHeapStore implements Store {
   readonly alloc: SmallAlloc;
-  private readonly indexMemory = Memory.create({ shared: true });
-  private readonly index: SkipList;
+  private readonly index: OffHeapMap<number>;
   private readonly rec: LayoutCursor<typeof fieldsOfPlayer>;
-  private view: { close(): void } | null = null;
 
   constructor(records: number) {
-    // Room for the records with a margin: the quota is what this store may take in all.
-    this.alloc = createAllocator({ limit: Math.max(64 << 20, records * Player.size * 3) });
+    // Room for the records and the index with a margin: the quota is what this store may take.
+    this.alloc = createAllocator({ limit: Math.max(64 << 20, records * (Player.size + 48) * 3) });
     this.rec = Player.cursor(this.alloc.memory);
-    this.index = new SkipList(new Arena({ memory: this.indexMemory, blockSize: 1 << 16 }), 0x9e3779b9);
+    this.index = new OffHeapMap<number>(this.alloc, { keys: 'u32' });
   }
 
   load(w: Workload, progress: (done: number) => void): void {
@@ -226,7 +214,7 @@ class OffHeapStore implements Store {
       rec.id = id;
       rec.score = w.scores[id]!;
       rec.name = nameOf(id);
-      this.index.insert(id, rec.ptr);
+      this.index.set(id, rec.ptr);
       if ((i & 0xffff) === 0) progress(i);
     }
     progress(order.length);
@@ -234,28 +222,16 @@ class OffHeapStore implements Store {
 
   lookup(id: number): number {
     const p = this.index.get(id);
-    if (p === 0) return 0;
+    if (p === undefined) return 0;
     this.rec.ptr = p;
     return this.rec.score;
   }
 
-  snapshot(ids: Uint32Array): () => number {
-    // The read view keeps every record freed from now on intact and unreused until it closes.
-    this.view = this.alloc.openReadView();
-    const ptrs = Array.from(ids, (id) => this.index.get(id));
-    const rec = Player.cursor(this.alloc.memory);
-    return () => ptrs.reduce((s, p) => {
-      if (p === 0) return s;
-      rec.ptr = p;
-      return s + rec.score;
-    }, 0);
-  }
-
   update(id: number, score: number): void {
-    // Copy-on-write: a new version, published in the index, the old one freed (and kept, while
-    // the read view is open, for readers that may still hold it).
+    // Copy-on-write: a new version, published in the index, the old one freed at once (readers
+    // that may still hold it hold a read view: it keeps its bytes until they close it).
     const old = this.index.get(id);
-    if (old === 0) return;
+    if (old === undefined) return;
     const p = this.alloc.alloc(Player.size);
     this.alloc.memory.u8.copyWithin(p, old, old + Player.size);
     this.rec.ptr = p;
@@ -266,34 +242,27 @@ class OffHeapStore implements Store {
 
   remove(id: number): void {
     const p = this.index.get(id);
-    if (p === 0) return;
-    this.index.set(id, 0);
+    if (p === undefined) return;
+    this.index.delete(id);
     this.alloc.free(p);
   }
 
-  async readers(workers: number, lookups: number, seed: number): Promise<{ perSecond: number; ok: boolean; setupMs: number }> {
-    const t0 = performance.now();
+  async readers(workers: number, records: number, seed: number, stop: Int32Array): Promise<Readers> {
     const shared = {
       kind: 'offheap' as const,
-      records: this.alloc.cache.arena.handle(),
-      index: this.indexMemory.buffer as SharedArrayBuffer,
-      head: this.index.head,
+      arena: this.alloc.cache.arena.handle(),
+      index: this.index.handle(),
       fields: Player.fields,
-      lookups,
+      n: records,
+      stop: stop.buffer,
     };
-    const started = await Promise.all(Array.from({ length: workers }, (_, k) => runReader({ ...shared, seed: seed + k })));
-    const setupMs = performance.now() - t0 - Math.max(0, ...started.map((s) => s.ms));
-    return summarize(started, setupMs);
-  }
-
-  endSnapshot(): void {
-    this.view?.close();
-    this.view = null;
+    return summarize(await Promise.all(Array.from({ length: workers }, (_, k) => runReader({ ...shared, seed: seed + k }))), 0);
   }
 
   stats(): Record<string, unknown> {
     const st = this.alloc.stats();
-    return { records: st.count, 'bytes used': st.used, 'bytes held': st.total, 'index bytes': this.indexMemory.byteLength };
+    const ix = this.index.stats();
+    return { records: st.count, 'bytes used': st.used, 'bytes held': st.total, 'index bytes': ix.tableBytes };
   }
 
   statsText(): string {
@@ -305,10 +274,19 @@ class OffHeapStore implements Store {
   }
 }
 
-interface ReaderRun {
-  ms: number;
+/** The readers' figures. */
+interface Readers {
+  perSecond: number;
   lookups: number;
-  ok: boolean;
+  /** Records reached that were not the one looked up (torn or reused): must be 0. */
+  bad: number;
+  setupMs: number;
+}
+
+/** Waits until `workers` readers have started (each adds 1 to `stop[1]`; `stop[0] = 1` stops them). */
+async function waitForReaders(stop: Int32Array, workers: number): Promise<void> {
+  const t0 = performance.now();
+  while (Atomics.load(stop, 1) < workers && performance.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 2));
 }
 
 function runReader(data: Record<string, unknown>): Promise<ReaderRun> {
@@ -330,9 +308,9 @@ function runReader(data: Record<string, unknown>): Promise<ReaderRun> {
   });
 }
 
-function summarize(runs: ReaderRun[], setupMs: number): { perSecond: number; ok: boolean; setupMs: number } {
+function summarize(runs: ReaderRun[], setupMs: number): Readers {
   const perSecond = runs.reduce((s, r) => s + (r.lookups / r.ms) * 1000, 0);
-  return { perSecond, ok: runs.every((r) => r.ok), setupMs };
+  return { perSecond, lookups: runs.reduce((s, r) => s + r.lookups, 0), bad: runs.reduce((s, r) => s + r.bad, 0), setupMs };
 }
 
 function send(m: unknown): void {
@@ -375,17 +353,15 @@ async function child(o: Options): Promise<void> {
   await phase('lookup', n, chunked(n, (i) => {
     sink += store.lookup(w.lookups[i]!);
   }));
-  // The snapshot: 10,000 records' scores as they are now, read again after the updates.
-  const sample = w.lookups.slice(0, 10_000);
-  const read = store.snapshot(sample);
-  const before = read();
-  const readersDone = o.workers > 0 ? store.readers(o.workers, Math.min(n, 500_000), o.seed) : null;
+  // The readers run while the updates do: started first, stopped when the updates are done.
+  const stop = new Int32Array(new SharedArrayBuffer(8));
+  const readersDone = o.workers > 0 ? store.readers(o.workers, n, o.seed, stop) : null;
+  if (readersDone !== null) await waitForReaders(stop, o.workers);
   await phase('update', w.updates.length, chunked(w.updates.length, (i) => {
     store.update(w.updates[i]!, i);
   }));
+  Atomics.store(stop, 0, 1);
   const readers = readersDone === null ? null : await readersDone;
-  const after = read();
-  store.endSnapshot();
   await phase('delete', w.deletes.length, chunked(w.deletes.length, (i) => {
     store.remove(w.deletes[i]!);
   }));
@@ -403,7 +379,6 @@ async function child(o: Options): Promise<void> {
     gcTotalMs: gcStats.total,
     gcMaxMs: gcStats.max,
     gcCount: gcStats.count,
-    snapshotConsistent: before === after,
     readers: readers === null ? null : { workers: o.workers, ...readers },
     stats: store.stats(),
     statsText: store.statsText(),
@@ -434,7 +409,7 @@ async function parent(o: Options): Promise<void> {
   console.log(`${o.records.toLocaleString('en')} records {id u32, score f64, name ≤ 16 chars}, ${o.workers} reader worker(s), Node ${process.version}`);
   const results: StoreResult[] = [];
   for (const kind of ['map', 'offheap'] as const) {
-    const label = kind === 'map' ? 'Map of objects' : 'off-heap (SmallAlloc + skiplist in an Arena)';
+    const label = kind === 'map' ? 'Map of objects' : 'off-heap (SmallAlloc + OffHeapMap)';
     let last = '';
     const t0 = performance.now();
     results.push(await runChild(kind, o, (m) => {

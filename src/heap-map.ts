@@ -186,15 +186,15 @@ export function heapMap(arena: SlabArena, opts?: HeapMapOptions): string {
     (rest > 0 ? ` · ${rest} more slab${rest === 1 ? '' : 's'} (${formatBytes(rest * S)}) past the last cell, ${Math.max(0, carvedEnd - ctrl - cells)} of them carved` : ''))}</text>`);
   y += 14;
   const legend: [string, string, string?][] = [
-    [HEAP_MAP_COLORS.free, 'free slab'],
-    [HEAP_MAP_COLORS.uncarved, 'never carved'],
-    [HEAP_MAP_COLORS.claiming, 'in flight'],
-    [HEAP_MAP_COLORS.mapped, 'mapped, no cache (LSRegion, arena.map)'],
-    [HEAP_MAP_COLORS.run, 'run / page run (large)', HEAP_MAP_COLORS.runFill],
-    [HEAP_MAP_COLORS.pool, 'mempool slab (filled: live)', HEAP_MAP_COLORS.poolFill],
-    [HEAP_MAP_COLORS.block, 'other cache block (Region, Ibuf, Obuf)'],
-    [HEAP_MAP_COLORS.buddyFree, 'free buddy block'],
-    ...[...ownerColor].map(([id, c]): [string, string] => [c, `band: SlabCache ${id}`]),
+    [HEAP_MAP_COLORS.free, 'free, ready to hand out'],
+    [HEAP_MAP_COLORS.uncarved, 'not used yet (reserved)'],
+    [HEAP_MAP_COLORS.claiming, 'changing hands right now'],
+    [HEAP_MAP_COLORS.mapped, 'taken whole (log buffers, raw maps)'],
+    [HEAP_MAP_COLORS.run, 'one large allocation (filled: bytes asked)', HEAP_MAP_COLORS.runFill],
+    [HEAP_MAP_COLORS.pool, 'small objects of one size (filled: in use)', HEAP_MAP_COLORS.poolFill],
+    [HEAP_MAP_COLORS.block, 'buffers (regions, input and output buffers)'],
+    [HEAP_MAP_COLORS.buddyFree, 'free, kept by a worker for reuse'],
+    ...[...ownerColor].map(([id, c]): [string, string] => [c, `stripe: held by worker cache ${id}`]),
   ];
   let lx = MARGIN;
   y += 4;

@@ -145,7 +145,7 @@ test('heapMap() draws one cell per slab, in the state and color the arena has th
   const cv = arena.carved / KiB;
   assert.deepEqual([u, cv], [5 * 64, 7 * 64], 'five slabs handed out (cache 1 + run 3 + LSRegion 1), two free');
   assert.ok(svg.includes(`used ${u} KiB (${(100 * u / cv).toFixed(1)}% of carved) · carved ${cv} KiB · maximum 3 MiB · quota ${cv} KiB of 64 MiB`));
-  assert.match(svg, new RegExp(`band: SlabCache ${cache.ownerId}`), 'the legend names the owner');
+  assert.match(svg, new RegExp(`held by worker cache ${cache.ownerId}`), 'the legend names the owner');
 });
 
 test('heapMap() takes slabs, columns and cellSize, and refuses what is not an arena', () => {

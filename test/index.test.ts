@@ -9,7 +9,7 @@ import * as entry from '../src/index.js';
 
 const classes = [
   'Memory', 'Arena', 'BumpArena', 'Quota', 'SlabArena', 'SlabCache', 'Mempool', 'SmallAlloc',
-  'Region', 'Ibuf', 'Obuf', 'LSRegion',
+  'Region', 'Ibuf', 'Obuf', 'LSRegion', 'OffHeapMap',
 ];
 const errors = ['OutOfMemoryError', 'QuotaExceededError', 'InvalidPointerError'];
 const functions = ['setDebug', 'getDebug', 'createAllocator', 'defineLayout', 'formatStats', 'heapMap'];
