@@ -125,7 +125,17 @@ function hashU32(k: number): number {
 /** FNV-1a over the UTF-16 code units, then the finalizer: the same in every worker. */
 function hashString(s: string): number {
   let h = 0x811c9dc5 | 0;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  let surrogates = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    surrogates |= (c & 0xf800) ^ 0xd800 ? 0 : 1;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  if (surrogates !== 0) {
+    // The key is what its UTF-8 reads back as: hash that (a lone surrogate is U+FFFD).
+    const w = wellFormed(s);
+    if (w !== s) return hashString(w);
+  }
   return hashU32(h);
 }
 
@@ -277,13 +287,13 @@ export class OffHeapMap<K extends number | string = number | string> {
 
   /** The value of `key`, or undefined. @throws TypeError / RangeError for a bad key. */
   get(key: K): number | undefined {
-    const s = this.find(this.strings && typeof key === 'string' ? wellFormed(key) as K : key, 'get');
+    const s = this.find(key, 'get');
     return s < 0 ? undefined : Atomics.load(this.i32, s + 2) >>> 0;
   }
 
   /** True when `key` has a value. @throws TypeError / RangeError for a bad key. */
   has(key: K): boolean {
-    return this.find(this.strings && typeof key === 'string' ? wellFormed(key) as K : key, 'has') >= 0;
+    return this.find(key, 'has') >= 0;
   }
 
   /**
@@ -291,7 +301,6 @@ export class OffHeapMap<K extends number | string = number | string> {
    * @throws TypeError / RangeError for a bad key or value; OutOfMemoryError when the memory it needs cannot be had (nothing changed).
    */
   set(key: K, value: number): this {
-    if (this.strings && typeof key === 'string') key = wellFormed(key) as K;
     const h = this.keyHash(key, 'set');
     if (typeof value !== 'number' || (value >>> 0) !== value) checkInt('OffHeapMap.set', 'value', value, 0, 2 ** 32 - 1);
     this.lock();
@@ -305,7 +314,6 @@ export class OffHeapMap<K extends number | string = number | string> {
 
   /** Removes `key`; true if it had a value. @throws TypeError / RangeError for a bad key. */
   delete(key: K): boolean {
-    if (this.strings && typeof key === 'string') key = wellFormed(key) as K;
     const h = this.keyHash(key, 'delete');
     this.lock();
     try {
@@ -466,7 +474,7 @@ export class OffHeapMap<K extends number | string = number | string> {
       if (i === n) return true;
       if (key.charCodeAt(i) < 0x80) return false;
     }
-    return this.stringAt(ptr) === key;
+    return this.stringAt(ptr) === wellFormed(key);
   }
 
   /**

@@ -51,15 +51,16 @@ for (const keys of ['u32', 'string'] as const) {
         model.clear();
       } else if (r < 0.92) {
         // Iteration while writing: every key there from start to end and never changed is
-        // seen once with its value; nothing is seen twice; whatever is seen was its key's
-        // value at some moment.
+        // seen once with its value; no untouched key is seen twice; whatever is seen was its
+        // key's value at some moment.
         const before = new Map(model);
         const touched = new Set<number | string>();
         const heldAt = new Map<number | string, Set<number>>();
         for (const [k, v] of model) heldAt.set(k, new Set([v]));
         const seen = new Set<number | string>();
         for (const [k, v] of map) {
-          assert.ok(!seen.has(k), `step ${step}: ${JSON.stringify(k)} iterated twice`);
+          // Twice only if deleted and set again meanwhile (a JS Map visits such a key again too).
+          assert.ok(!seen.has(k) || touched.has(k), `step ${step}: ${JSON.stringify(k)} iterated twice`);
           seen.add(k);
           assert.ok(heldAt.get(k)?.has(v), `step ${step}: ${JSON.stringify(k)} -> ${v} was never its value`);
           if (rng.chance(0.3)) {
