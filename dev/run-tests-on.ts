@@ -95,11 +95,20 @@ const LEAVE_OUT: Record<Runtime, Record<string, LeaveOut>> = {
       why: DENO_TERMINATE,
       tests: ['a worker terminated while mapping from a shared SlabArena leaves it consistent'],
     },
+    'small/slabs/slab-cache.test.js': {
+      // Failed 3 times in 10 runs: "SlabCache.check: page 318 inside the free block at ... has page byte 1".
+      why: DENO_TERMINATE,
+      tests: ['SlabCache.adopt takes over the slabs of a worker terminated while it allocates'],
+    },
     'small/objects/small-alloc-workers.test.js': {
       // Also: Deno keeps worker.threadId after 'exit' (Node and Bun set it to -1), so adopt(worker)
       // is refused as "a Worker that is running" instead of "has exited".
       why: `${DENO_TERMINATE}; and Deno keeps worker.threadId after 'exit' (Node and Bun set -1)`,
-      tests: ['a running worker cannot be adopted by mistake; adoptOnExit adopts it once it has exited'],
+      tests: [
+        // Failed once in two runs: "SmallAlloc.check: slab ... is not a block of order 4 in the page map".
+        "SmallAlloc.adopt takes over a terminated worker's memory",
+        'a running worker cannot be adopted by mistake; adoptOnExit adopts it once it has exited',
+      ],
     },
   },
 };
