@@ -10,12 +10,14 @@
  * `12.3 MiB`, `4 GiB`); fragmentation is `1 - used / held`, in percent, `-` when nothing is held.
  *
  * The inspect methods are installed here, on the classes' prototypes (non-enumerable, under
- * `Symbol.for('nodejs.util.inspect.custom')`), to keep this concern in one file; a class that
- * defines its own keeps it.
+ * `Symbol.for('nodejs.util.inspect.custom')`, and as `toString`, so `String(alloc)` prints the
+ * same line), to keep this concern in one file; a class that defines its own keeps it. `Memory`
+ * gets its line here too.
  */
 import { Arena } from './arena/arena.js';
 import { BumpArena } from './arena/bump-arena.js';
 import { typeError } from './internal/checks.js';
+import { Memory } from './memory.js';
 import { Ibuf } from './small/buffers/ibuf.js';
 import { LSRegion } from './small/buffers/lsregion.js';
 import { Mempool, type MempoolStats } from './small/objects/mempool.js';
@@ -373,23 +375,30 @@ export function formatStats(
 
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
-for (const k of KINDS) {
+/** A Memory's line (it has no stats() and no table: only this). */
+const MEMORY_LINE = {
+  cls: Memory as unknown as abstract new (...args: never[]) => object,
+  line: (m: Memory): [string, string | number][] => [['shared', String(m.shared)], ['byteLength', formatBytes(m.byteLength)],
+    ['maxByteLength', formatBytes(m.maxByteLength)]],
+};
+
+// The same one line for `util.inspect` (console.log) and `String(x)`, on every class above and
+// on Memory, unless the class defines its own.
+for (const k of [...KINDS, MEMORY_LINE]) {
   const proto = k.cls.prototype as object;
-  if (Object.prototype.hasOwnProperty.call(proto, INSPECT)) continue;
   const name = k.cls.name;
-  const line = k.line;
-  Object.defineProperty(proto, INSPECT, {
-    configurable: true,
-    enumerable: false,
-    writable: true,
-    value: function inspect(this: object): string {
-      let fields: [string, string | number][];
-      try {
-        fields = line(this as never);
-      } catch {
-        return `${name} {}`;
-      }
-      return `${name} { ${fields.map(([f, v]) => `${f}: ${v}`).join(', ')} }`;
-    },
-  });
+  const line = k.line as (a: never) => [string, string | number][];
+  const text = function oneLine(this: object): string {
+    let fields: [string, string | number][];
+    try {
+      fields = line(this as never);
+    } catch {
+      return `${name} {}`;
+    }
+    return `${name} { ${fields.map(([f, v]) => `${f}: ${v}`).join(', ')} }`;
+  };
+  for (const key of [INSPECT, 'toString']) {
+    if (Object.prototype.hasOwnProperty.call(proto, key)) continue;
+    Object.defineProperty(proto, key, { configurable: true, enumerable: false, writable: true, value: text });
+  }
 }
