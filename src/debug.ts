@@ -5,12 +5,21 @@
  */
 import { optionalBool, optionalInt, optionsBag } from './internal/checks.js';
 
-/** Pattern written over memory as it is handed out in debug mode. */
+/**
+ * Pattern written over memory as it is handed out in debug mode.
+ * @category Errors and debug
+ */
 export const FRESH_BYTE = 0xa5;
-/** Pattern written over memory as it is freed in debug mode. */
+/**
+ * Pattern written over memory as it is freed in debug mode.
+ * @category Errors and debug
+ */
 export const FREED_BYTE = 0xdd;
 
-/** The debug settings in force. Read them through {@link getDebug}. */
+/**
+ * The debug settings in force. Read them through {@link getDebug}.
+ * @category Errors and debug
+ */
 export interface DebugOptions {
   /** Poison memory, refuse interior pointers, run `check()` periodically. Default false. */
   enabled?: boolean;
@@ -64,6 +73,7 @@ if (env !== undefined && env !== '' && env !== '0') {
  *
  *     import { setDebug } from 'binalloc';
  *     setDebug({ enabled: true, checkEvery: 1000 });
+ * @category Errors and debug
  */
 export function setDebug(opts: DebugOptions): Readonly<Required<DebugOptions>> {
   const o = optionsBag<DebugOptions>('setDebug', opts);
@@ -78,7 +88,10 @@ export function setDebug(opts: DebugOptions): Readonly<Required<DebugOptions>> {
   return { ...state };
 }
 
-/** The debug settings in force now, in this worker (see {@link setDebug}). */
+/**
+ * The debug settings in force now, in this worker (see {@link setDebug}).
+ * @category Errors and debug
+ */
 export function getDebug(): Readonly<Required<DebugOptions>> {
   return { ...state };
 }

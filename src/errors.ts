@@ -7,6 +7,7 @@
  *
  * @remarks
  * It extends `RangeError` because the request was out of the range the allocator can serve now.
+ * @category Errors and debug
  */
 export class OutOfMemoryError extends RangeError {
   /** Bytes asked for by the call that failed. */
@@ -23,6 +24,7 @@ export class OutOfMemoryError extends RangeError {
 /**
  * An {@link OutOfMemoryError} because a `Quota` said no: the allocation would have taken it past
  * its limit. The allocator is as it was before the call.
+ * @category Errors and debug
  */
 export class QuotaExceededError extends OutOfMemoryError {
   /** The quota's total (its limit rounded up to `Quota.UNIT`) when the call failed. */
@@ -42,6 +44,7 @@ export class QuotaExceededError extends OutOfMemoryError {
  *
  * @remarks
  * A double free, a foreign or an interior pointer.
+ * @category Errors and debug
  */
 export class InvalidPointerError extends Error {
   /** The offending pointer, as passed. */

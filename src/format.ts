@@ -363,6 +363,7 @@ const KINDS: readonly {
  *     // large allocations
  *     //   count          2
  *     //   ...
+ * @category Output
  */
 export function formatStats(
   allocator: SmallAlloc | Mempool | SlabCache | SlabArena | Quota | Region | Ibuf | Obuf | LSRegion | Arena | BumpArena,

@@ -32,7 +32,10 @@ import { blockOrder, freeOrder, Page } from './small/slabs/page-map.js';
 import { OwnerKind } from './small/slabs/owner-registry.js';
 import { SlabArena } from './small/slabs/slab-arena.js';
 
-/** Options of {@link heapMap}. */
+/**
+ * Options of {@link heapMap}.
+ * @category Output
+ */
 export interface HeapMapOptions {
   /**
    * Slab cells to draw, from the first data slab on. Default: every carved slab and at least
@@ -125,6 +128,7 @@ function rect(x: number, y: number, w: number, h: number, fill: string, extra = 
  *
  * @example
  *     writeFileSync('heap.svg', heapMap(arena));   // open it in a browser
+ * @category Output
  */
 export function heapMap(arena: SlabArena, opts?: HeapMapOptions): string {
   const where = 'heapMap';

@@ -56,16 +56,25 @@ import { readStringAt, STRING_PREFIX, stringBytes, writeString } from './interna
 import { MAX_BYTE_LENGTH, Memory } from './memory.js';
 import { closureCursor } from './layout-closures.js';
 
-/** A number, bigint or boolean field: its name is its type, as in C's `<stdint.h>`. */
+/**
+ * A number, bigint or boolean field: its name is its type, as in C's `<stdint.h>`.
+ * @category Records
+ */
 export type ScalarKind = 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'u64' | 'i64' | 'f32' | 'f64' | 'bool';
 
-/** A fixed-length byte array field: the accessor gives a `Uint8Array` view of its bytes. */
+/**
+ * A fixed-length byte array field: the accessor gives a `Uint8Array` view of its bytes.
+ * @category Records
+ */
 export interface BytesField {
   /** Its length in bytes. */
   readonly bytes: number;
 }
 
-/** A fixed-capacity string field: UTF-8 after a u32 length. */
+/**
+ * A fixed-capacity string field: UTF-8 after a u32 length.
+ * @category Records
+ */
 export interface StringField {
   /** The most bytes of UTF-8 it holds. */
   readonly string: number;
@@ -75,16 +84,21 @@ export interface StringField {
  * What a field holds: a scalar kind; `{ bytes: n }`, exactly `n` bytes read as a `Uint8Array`
  * view over the record; or `{ string: capacity }`, a UTF-8 string of at most `capacity` bytes
  * after its byte length (a u32).
+ * @category Records
  */
 export type FieldKind = ScalarKind | BytesField | StringField;
 
-/** The fields of a layout: name -> kind, in declaration order. */
+/**
+ * The fields of a layout: name -> kind, in declaration order.
+ * @category Records
+ */
 export type FieldRecord = Readonly<Record<string, FieldKind>>;
 
 /**
  * The JavaScript value of a field of kind `K`: u64 and i64 are `bigint`, bool is `boolean`, the
  * other scalars `number`, a byte array `Uint8Array` (an array of the same length may be
  * assigned too), a string `string`.
+ * @category Records
  */
 export type FieldValue<K> =
   K extends 'u64' | 'i64' ? bigint
@@ -94,7 +108,10 @@ export type FieldValue<K> =
     : K extends StringField ? string
     : never;
 
-/** The part of every cursor that is not a field. */
+/**
+ * The part of every cursor that is not a field.
+ * @category Records
+ */
 export interface CursorPointer {
   /** The record's address: a non-negative integer below 2^32, a multiple of the layout's `align`. */
   ptr: number;
@@ -104,11 +121,15 @@ export interface CursorPointer {
  * A cursor over records of one layout: set `ptr` to a record's address, then read and write its
  * fields as properties. Numeric stores convert as a typed array's do (integers wrap modulo
  * 2^bits, f32 rounds); bool stores 1 for a truthy value and 0 for a falsy one.
+ * @category Records
  */
 export type LayoutCursor<F extends FieldRecord = FieldRecord> =
   CursorPointer & { -readonly [K in keyof F]: FieldValue<F[K]> };
 
-/** A record layout: offsets of named fields, and cursors that read them (see the module). */
+/**
+ * A record layout: offsets of named fields, and cursors that read them (see the module).
+ * @category Records
+ */
 export interface Layout<F extends FieldRecord = FieldRecord> {
   /** Bytes of one record: the end of its last field rounded up to `align`. */
   readonly size: number;
@@ -264,6 +285,7 @@ function kindOf(name: string, kind: unknown): Placed {
  * c.x = 1.5; c.name = 'origin';
  * ```
  * @throws TypeError if `fields` is not an object of field kinds; RangeError for an empty layout, a reserved or index-like name, a bad capacity, or a record over 4 GiB.
+ * @category Records
  */
 export function defineLayout<const F extends FieldRecord>(fields: F): Layout<F> {
   if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {

@@ -23,13 +23,17 @@ import { OutOfMemoryError } from './errors.js';
 import { checkInt, describe, isSharedBuffer, optionalBool, optionalInt, optionsBag, typeError } from './internal/checks.js';
 import { hasSharedMemory, newSharedBuffer } from './internal/shared-memory.js';
 
-/** The largest byte length a growable buffer can reserve on Node 20: 4 GiB. */
+/**
+ * The largest byte length a growable buffer can reserve on Node 20: 4 GiB.
+ * @category Memory
+ */
 export const MAX_BYTE_LENGTH = 2 ** 32;
 const WASM_PAGE = 65536;
 
 /**
  * What `Memory.wrap` needs of a `WebAssembly.Memory` (declared here so the library's types do
  * not depend on the DOM lib; a real `WebAssembly.Memory` satisfies it).
+ * @category Memory
  */
 export interface WasmMemoryLike {
   /** The memory's current buffer; growing it may swap this for a new one. */
@@ -45,7 +49,10 @@ function isWasmMemory(x: unknown): x is WasmMemoryLike {
   return WasmMemory !== undefined && x instanceof WasmMemory;
 }
 
-/** Options of {@link Memory.create}. */
+/**
+ * Options of {@link Memory.create}.
+ * @category Memory
+ */
 export interface MemoryOptions {
   /** Bytes committed at creation: any integer up to `maximum`. Default 0. */
   initial?: number;
@@ -67,6 +74,7 @@ export interface MemoryOptions {
  * growing to a length some other worker already passed is a no-op.
  *
  * Failure: `grow` past `maxByteLength` throws `OutOfMemoryError` and changes nothing.
+ * @category Memory
  */
 export class Memory {
   /**

@@ -80,8 +80,12 @@ const MIN_CAPACITY = 16;
 /** Slots the largest table may have (its bytes stay below 2^31). */
 const MAX_CAPACITY = 2 ** 27;
 
-/** What `handle()` returns, for `OffHeapMap.attach` in another worker (structured-cloneable). */
+/**
+ * What `handle()` returns, for `OffHeapMap.attach` in another worker (structured-cloneable).
+ * @category Records
+ */
 export interface OffHeapMapHandle {
+  /** What the handle is for. */
   readonly kind: 'OffHeapMap';
   /** The key kind. */
   readonly keys: 'u32' | 'string';
@@ -91,13 +95,19 @@ export interface OffHeapMapHandle {
   readonly id: number;
 }
 
-/** Options of the {@link OffHeapMap} constructor. */
+/**
+ * Options of the {@link OffHeapMap} constructor.
+ * @category Records
+ */
 export interface OffHeapMapOptions {
   /** `'u32'`: integer keys in [0, 2^32); `'string'`: any string, stored as UTF-8. */
   keys: 'u32' | 'string';
 }
 
-/** What {@link OffHeapMap.stats} reports. */
+/**
+ * What {@link OffHeapMap.stats} reports.
+ * @category Records
+ */
 export interface OffHeapMapStats {
   /** Live entries. */
   size: number;
@@ -179,6 +189,7 @@ const inspectSymbol = Symbol.for('nodejs.util.inspect.custom');
  * any workers never wait; writers in any workers are serialized by the map's lock; a reader
  * that may race a writer reads under `arena.openReadView()`. Failure: bad arguments are
  * `TypeError`/`RangeError`, a failed allocation `OutOfMemoryError`, with nothing changed.
+ * @category Records
  */
 export class OffHeapMap<K extends number | string = number | string> {
   /** The allocator this worker's changes take memory from (and free through). */
@@ -190,12 +201,17 @@ export class OffHeapMap<K extends number | string = number | string> {
   private readonly hw: number;
   private readonly strings: boolean;
   private readonly id: number;
-  /** Views of the arena's memory (see holdViews); refreshed when a word lies past viewEnd. */
+  /** Views of the arena's memory (see holdViews); refreshed when a word lies past viewEnd. @internal */
   declare u8: Uint8Array;
+  /** @internal */
   declare dv: DataView;
+  /** @internal */
   declare u32: Uint32Array;
+  /** @internal */
   declare i32: Int32Array;
+  /** @internal */
   declare f64: Float64Array;
+  /** @internal */
   declare viewEnd: number;
 
   /**

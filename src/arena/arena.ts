@@ -38,7 +38,10 @@ import { MAX_BYTE_LENGTH, Memory } from '../memory.js';
 
 import type { Ptr } from '../internal/ptr.js';
 
-/** Options of the {@link Arena} constructor. */
+/**
+ * Options of the {@link Arena} constructor.
+ * @category Arenas
+ */
 export interface ArenaOptions {
   /**
    * Where blocks are carved from. Default: a fresh, non-shared `Memory.create()` (as fast to
@@ -80,6 +83,7 @@ const MIN_GROW = 64 * 1024;
  *     const arena = new Arena();
  *     const p = arena.allocate(24);
  *     arena.memory.u8[p] = 1;
+ * @category Arenas
  */
 export class Arena {
   /** The memory the blocks are carved from. */

@@ -45,13 +45,19 @@ const MAX_SIZE = 2 ** 32 - 1;
 /** Alignment limit: the padding must stay a u32 and the mask an int32. */
 const MAX_ALIGN = 2 ** 31;
 
-/** What {@link BumpArena.attach} takes: structured-cloneable, sent with `postMessage`. */
+/**
+ * What {@link BumpArena.attach} takes: structured-cloneable, sent with `postMessage`.
+ * @category Arenas
+ */
 export interface BumpArenaHandle {
   /** The arena's buffer: header, end pointer and data. */
   readonly buffer: SharedArrayBuffer;
 }
 
-/** Options of the {@link BumpArena} constructor. */
+/**
+ * Options of the {@link BumpArena} constructor.
+ * @category Arenas
+ */
 export interface BumpArenaOptions {
   /** Back it with a `SharedArrayBuffer` so workers can allocate from it at once. Default false. */
   shared?: boolean;
@@ -86,6 +92,7 @@ const attaching = new HandOff<SharedArrayBuffer>();
  *     const arena = new BumpArena(1 << 20, { shared: true });
  *     worker.postMessage(arena.handle());            // there: BumpArena.attach(handle)
  *     const xs = arena.allocSlice(Float64Array, 16, 0);
+ * @category Arenas
  */
 export class BumpArena {
   // Fields are `declare`d (assigned only in the constructor, never emitted as class fields):

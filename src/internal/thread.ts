@@ -18,7 +18,10 @@
  */
 import { checkInt, describe } from './checks.js';
 
-/** Structural type of Node's `Worker` (and the like): what adoption needs of it. */
+/**
+ * Structural type of Node's `Worker` (and the like): what adoption needs of it.
+ * @category The small family
+ */
 export interface ExitingWorker {
   /** The worker's thread id while it runs; -1 once it has exited. */
   readonly threadId: number;

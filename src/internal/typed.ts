@@ -5,12 +5,18 @@
 import { OutOfMemoryError } from '../errors.js';
 import { checkInt, typeError } from './checks.js';
 
-/** Any of the built-in typed arrays. */
+/**
+ * Any of the built-in typed arrays.
+ * @category Arenas
+ */
 export type TypedArray =
   | Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array
   | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
 
-/** The constructor of a typed array `T`, as `allocAs` and `allocSlice` take it (`Float64Array`, …). */
+/**
+ * The constructor of a typed array `T`, as `allocAs` and `allocSlice` take it (`Float64Array`, …).
+ * @category Arenas
+ */
 export interface TypedArrayConstructor<T extends TypedArray> {
   new (buffer: ArrayBufferLike, byteOffset: number, length: number): T;
   /** Bytes per element: 1, 2, 4 or 8. */

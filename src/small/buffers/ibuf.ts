@@ -33,7 +33,10 @@ import { asPtr, type Ptr } from '../../internal/ptr.js';
 
 const MAX_SIZE = 2 ** 32 - 1;
 
-/** What {@link Ibuf.stats} returns. */
+/**
+ * What {@link Ibuf.stats} returns.
+ * @category Buffers
+ */
 export interface IbufStats {
   /** Unread bytes: wpos - rpos. */
   used: number;
@@ -65,6 +68,7 @@ export interface IbufStats {
  * the cache's empty memory (the pools' spare block, the cache's free slab) may go back, so the
  * cache's `total` may drop. Bad arguments throw
  * `TypeError`/`RangeError` naming them and change nothing.
+ * @category Buffers
  */
 export class Ibuf {
   /** The memory source. */

@@ -43,7 +43,10 @@ const MAX_ID = Number.MAX_SAFE_INTEGER;
 /** Above this the fast path's `(id - curMax) >>> 0` test could accept an unsafe id. */
 const FAST_ID_LIMIT = MAX_ID - 2 ** 32;
 
-/** What {@link LSRegion.stats} returns. */
+/**
+ * What {@link LSRegion.stats} returns.
+ * @category Buffers
+ */
 export interface LSRegionStats {
   /** Bytes handed out (alignment padding included) and not yet collected. */
   used: number;
@@ -76,6 +79,7 @@ export interface LSRegionStats {
  * quota refuses) naming the method called, and `tryAlloc`/`tryAlignedAlloc` return 0; nothing
  * has changed then, not even the last id: no live allocation, no used byte, no quota byte, and
  * (its cached slab is kept, for a later allocation) not `total` either. A decreasing id is a `RangeError` naming `id`.
+ * @category Buffers
  */
 export class LSRegion {
   /** The memory source. */

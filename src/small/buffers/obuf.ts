@@ -40,12 +40,18 @@ import { type Ptr } from '../../internal/ptr.js';
 
 /** A byte offset into the buffer's `Memory`; 0 is null. */
 
-/** Most buffers in one obuf's chain. */
+/**
+ * Most buffers in one obuf's chain.
+ * @category Buffers
+ */
 export const OBUF_IOV_MAX = 31;
 
 const MAX_SIZE = 2 ** 32 - 1;
 
-/** A position in an {@link Obuf}: roll back to it with {@link Obuf.rollbackTo}. */
+/**
+ * A position in an {@link Obuf}: roll back to it with {@link Obuf.rollbackTo}.
+ * @category Buffers
+ */
 export interface ObufSavepoint {
   /** Index of the buffer being written. */
   readonly pos: number;
@@ -62,7 +68,10 @@ export interface ObufSavepoint {
 /** Generations of every obuf in this worker: a savepoint of one obuf is foreign to the rest. */
 let generations = 0;
 
-/** What {@link Obuf.stats} returns. */
+/**
+ * What {@link Obuf.stats} returns.
+ * @category Buffers
+ */
 export interface ObufStats {
   /** Bytes written: `size`. */
   used: number;
@@ -94,6 +103,7 @@ export interface ObufStats {
  * slab) may go back, so the cache's `total` may drop.
  * `rollbackTo` a savepoint that is stale (see {@link Obuf.rollbackTo}) or not this obuf's
  * throws `RangeError` and changes nothing.
+ * @category Buffers
  */
 export class Obuf {
   /** The memory source. */

@@ -43,13 +43,19 @@ import { asPtr, type Ptr } from '../../internal/ptr.js';
 
 /** A byte offset into the region's `Memory`; 0 is null. */
 
-/** The largest slab a region grows to by doubling (a larger request still gets its own). */
+/**
+ * The largest slab a region grows to by doubling (a larger request still gets its own).
+ * @category Buffers
+ */
 export const REGION_SLAB_CAP = 256 * 1024;
 
 const MAX_SIZE = 2 ** 32 - 1;
 const MAX_ALIGN = 2 ** 31;
 
-/** What {@link Region.stats} returns. */
+/**
+ * What {@link Region.stats} returns.
+ * @category Buffers
+ */
 export interface RegionStats {
   /** Bytes handed out (alignment padding included) and not truncated. */
   used: number;
@@ -79,6 +85,7 @@ export interface RegionStats {
  * the cache's empty memory (the pools' spare block, the cache's free slab) may go back, so the
  * cache's `total` may drop. Bad arguments throw `TypeError`/`RangeError`
  * and change nothing.
+ * @category Buffers
  */
 export class Region {
   /** The memory source. */

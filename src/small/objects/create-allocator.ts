@@ -10,7 +10,10 @@ import { SlabArena } from '../slabs/slab-arena.js';
 import { SlabCache } from '../slabs/slab-cache.js';
 import { SmallAlloc, type SmallAllocOptions } from './small-alloc.js';
 
-/** Options of {@link createAllocator}. */
+/**
+ * Options of {@link createAllocator}.
+ * @category The small family
+ */
 export interface CreateAllocatorOptions extends SmallAllocOptions {
   /** Bytes the allocator may take in all (the quota's limit): at least one slab, `slabSize - 1023`. */
   limit: number;
@@ -46,6 +49,7 @@ export interface CreateAllocatorOptions extends SmallAllocOptions {
  *
  *     const alloc = createAllocator({ limit: 64 << 20 });
  *     const p = alloc.alloc(100);
+ * @category The small family
  */
 export function createAllocator(opts: CreateAllocatorOptions): SmallAlloc {
   const where = 'createAllocator';

@@ -26,7 +26,10 @@ import { becameEmpty } from './mempool-slabs.js';
 import { slabSizeAt } from '../slabs/slab-cache.js';
 import { NO_EPOCH } from '../slabs/arena-views.js';
 
-/** The result of {@link Mempool.adopt}. */
+/**
+ * The result of {@link Mempool.adopt}.
+ * @category The small family
+ */
 export interface MempoolAdoption {
   /** Slabs that joined this pool. */
   slabs: number;

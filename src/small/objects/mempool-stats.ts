@@ -12,7 +12,10 @@
  */
 import type { Mempool } from './mempool.js';
 
-/** The result of {@link Mempool.stats}. */
+/**
+ * The result of {@link Mempool.stats}.
+ * @category The small family
+ */
 export interface MempoolStats {
   /** Bytes handed out and live: count * objsize. */
   used: number;

@@ -91,6 +91,7 @@ export type { MempoolStats } from './mempool-stats.js';
  * and changes nothing.
  *
  * Adoption: the objects of a worker that has exited are taken over by {@link Mempool.adopt}.
+ * @category The small family
  */
 export class Mempool {
   /** Bytes per object, as asked. */

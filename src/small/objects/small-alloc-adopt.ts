@@ -23,7 +23,10 @@ import type { ReadViews } from './read-views.js';
 import type { SmallAlloc } from './small-alloc.js';
 import type { LargeAllocations } from './small-alloc-large.js';
 
-/** The result of {@link SmallAlloc.adopt}. */
+/**
+ * The result of {@link SmallAlloc.adopt}.
+ * @category The small family
+ */
 export interface SmallAdoption {
   /** Mempool slabs taken over. */
   slabs: number;

@@ -23,7 +23,10 @@ import { ownerOf } from './owners.js';
 import type { SmallAlloc } from './small-alloc.js';
 import type { LargeAllocations } from './small-alloc-large.js';
 
-/** What {@link SmallAlloc.info} tells of a live allocation. */
+/**
+ * What {@link SmallAlloc.info} tells of a live allocation.
+ * @category The small family
+ */
 export interface AllocationInfo {
   /** True for a run of pages of its own: above `objsizeMax`, or an allocAs no class could align. */
   isLarge: boolean;

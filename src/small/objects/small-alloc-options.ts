@@ -13,7 +13,10 @@ import type { SlabCache } from '../slabs/slab-cache.js';
 import { mempoolObjsizeMax } from './geometry.js';
 import { SizeClasses } from './size-class.js';
 
-/** Options of the {@link SmallAlloc} constructor. */
+/**
+ * Options of the {@link SmallAlloc} constructor.
+ * @category The small family
+ */
 export interface SmallAllocOptions {
   /** Size of the smallest class, rounded up to granularity. Default 16. */
   objsizeMin?: number;

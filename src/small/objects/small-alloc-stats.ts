@@ -13,13 +13,19 @@
 import type { Mempool, MempoolStats } from './mempool.js';
 import type { LargeAllocations } from './small-alloc-large.js';
 
-/** One size class in {@link SmallStats}. */
+/**
+ * One size class in {@link SmallStats}.
+ * @category The small family
+ */
 export interface SmallClassStats extends MempoolStats {
   /** Class index (-1 for a pool adopted from an exited worker with a size outside the classes). */
   cls: number;
 }
 
-/** The result of {@link SmallAlloc.stats}; JSON-serializable. */
+/**
+ * The result of {@link SmallAlloc.stats}; JSON-serializable.
+ * @category The small family
+ */
 export interface SmallStats {
   /** Bytes handed out and live: class objects at their class size, large ones as asked. */
   used: number;

@@ -124,6 +124,7 @@ const WORD_COPY_MAX = 64;
  *
  * Adoption: the allocations of a worker that has exited are taken over by
  * {@link SmallAlloc.adopt}.
+ * @category The small family
  */
 export class SmallAlloc {
   /** The memory source. */

@@ -66,7 +66,10 @@ export function before(a: number, b: number): boolean {
   return ((a - b) | 0) < 0;
 }
 
-/** A read view: while open, memory freed through the allocators it covers keeps its bytes. */
+/**
+ * A read view: while open, memory freed through the allocators it covers keeps its bytes.
+ * @category The small family
+ */
 export interface ReadView {
   /** Ends the view; idempotent. */
   close(): void;

@@ -35,13 +35,19 @@ const LOW = 0xffffffffn;
 // the same constructor (same hidden class, readonly fields) over an existing buffer.
 const attaching = new HandOff<SharedArrayBuffer>();
 
-/** What `Quota.attach` needs: structured-cloneable, send it with `postMessage`. */
+/**
+ * What `Quota.attach` needs: structured-cloneable, send it with `postMessage`.
+ * @category Arenas
+ */
 export interface QuotaHandle {
   /** The quota's state: header, limit and used words, identity. */
   readonly buffer: SharedArrayBuffer;
 }
 
-/** Options of the {@link Quota} constructor. */
+/**
+ * Options of the {@link Quota} constructor.
+ * @category Arenas
+ */
 export interface QuotaOptions {
   /** Keep the state in a `SharedArrayBuffer` so workers can attach. Default true. */
   shared?: boolean;
@@ -61,6 +67,7 @@ export interface QuotaOptions {
  *
  * Failure: `use` throws `QuotaExceededError`, `tryUse` returns -1; neither changes anything.
  * `set` below `used` and `release` of more than `used` are `RangeError`s and change nothing.
+ * @category Arenas
  */
 export class Quota {
   /** The quota counts in units of this many bytes (as Tarantool's does). */

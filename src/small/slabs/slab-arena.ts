@@ -109,7 +109,10 @@ const MIN_SLAB = 65536;
 const MAX_SLAB = 2 ** 30;
 const DEFAULT_SLAB = 4 * 1024 * 1024;
 
-/** What `SlabArena.attach` needs: structured-cloneable, send it with `postMessage`. */
+/**
+ * What `SlabArena.attach` needs: structured-cloneable, send it with `postMessage`.
+ * @category Arenas
+ */
 export interface SlabArenaHandle {
   /** The arena's address space: control state, then the slabs. */
   readonly buffer: SharedArrayBuffer;
@@ -117,7 +120,10 @@ export interface SlabArenaHandle {
   readonly quota: QuotaHandle;
 }
 
-/** Options of the {@link SlabArena} constructor. */
+/**
+ * Options of the {@link SlabArena} constructor.
+ * @category Arenas
+ */
 export interface SlabArenaOptions {
   /** Every carved slab is charged to it. */
   quota: Quota;
@@ -163,6 +169,7 @@ const attaching = new HandOff<{ memory: Memory; quota: Quota }>();
  * the numbers; `tryMap`/`tryMapRun` return 0. A failed map changes nothing (a quota charge made
  * for it is given back). `unmap` of anything that is not the start of a mapped slab or run, or
  * of one a `SlabCache` holds, throws `InvalidPointerError` and changes nothing.
+ * @category Arenas
  */
 export class SlabArena {
   /** The address space; slabs are offsets into it. */

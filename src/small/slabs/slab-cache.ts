@@ -54,7 +54,10 @@ import { checkSlabCache } from './slab-cache-check.js';
 // u32 words per page: a page index times this is the u32 index of the page's first word.
 const WORDS_PER_PAGE = Page.BYTES >>> 2;
 
-/** One order's line in {@link SlabCacheStats}. */
+/**
+ * One order's line in {@link SlabCacheStats}.
+ * @category Arenas
+ */
 export interface SlabCacheOrderStats {
   /** The order k: blocks of `order0Size << k` bytes. */
   order: number;
@@ -66,7 +69,10 @@ export interface SlabCacheOrderStats {
   free: number;
 }
 
-/** What `SlabCache.stats()` returns; JSON-serializable. */
+/**
+ * What `SlabCache.stats()` returns; JSON-serializable.
+ * @category Arenas
+ */
 export interface SlabCacheStats {
   /** Bytes handed out and live (blocks and large runs). */
   used: number;
@@ -164,6 +170,7 @@ function pageRunPages(arena: SlabArena, page: number): number {
  *
  * Adoption is crash-safe: two adopters of one thread id get disjoint slabs, and an adopter
  * killed half-way leaves slabs that a later adoption of either thread id finds.
+ * @category Arenas
  */
 export class SlabCache {
   /** The memory source. */
