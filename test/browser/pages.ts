@@ -279,7 +279,14 @@ const csp: Page = {
   for (const p of ptrs) alloc.free(p);
   alloc.check();
   checks.usedZero = alloc.stats().used === 0;
-  const strings = { smallAlloc: stringRoundTrips(alloc) };
+  const strings = { smallAlloc: stringRoundTrips(alloc), layout: {} };
+  try {
+    player.ptr = alloc.alloc(Player.size);
+    player.name = 'é';
+    strings.layout.nonAscii = player.name === 'é' ? 'ok' : 'read back ' + JSON.stringify(player.name);
+  } catch (e) {
+    strings.layout.nonAscii = String(e);
+  }
   report({ checks, evalError, first, strings, node: typeof process !== 'undefined' });
 } catch (e) {
   report({ error: 'page: ' + describe(e) });
