@@ -29,7 +29,7 @@
  * `writeString` writes exactly `STRING_PREFIX + n` bytes at `[ptr, ptr + 4 + n)`.
  */
 import { InvalidPointerError } from '../errors.js';
-import { checkPointer, isSharedBuffer, typeError } from './checks.js';
+import { checkPointer, typeError } from './checks.js';
 
 /** Bytes in front of a string: its UTF-8 byte length as a u32, little-endian. */
 export const STRING_PREFIX = 4;
@@ -54,18 +54,38 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
- * Whether `decoder.decode` takes a view of a `SharedArrayBuffer`: Node 20 and 24 do; the
- * WHATWG spec long said no and some engines still throw. Where it does not, a private copy is
- * decoded instead.
+ * Views of the kinds of buffer the allocators use, besides a plain `ArrayBuffer`: a growable
+ * `SharedArrayBuffer` (where there is one) and a resizable `ArrayBuffer`.
  */
-const DECODES_SHARED = ((): boolean => {
+function unusualViews(): Uint8Array[] {
+  const views: Uint8Array[] = [];
+  if (typeof SharedArrayBuffer === 'function') views.push(new Uint8Array(new SharedArrayBuffer(4)));
   try {
-    decoder.decode(new Uint8Array(new SharedArrayBuffer(1)));
+    views.push(new Uint8Array(new ArrayBuffer(4, { maxByteLength: 8 } as never)));
+  } catch {
+    // No resizable ArrayBuffer here: nothing to test.
+  }
+  return views;
+}
+
+/** True when `f` takes a view of each of those buffers without throwing. */
+function takesUnusualViews(f: (view: Uint8Array) => unknown): boolean {
+  try {
+    for (const v of unusualViews()) f(v);
     return true;
   } catch {
     return false;
   }
-})();
+}
+
+/**
+ * Whether `decoder.decode` takes a view of a `SharedArrayBuffer` or a resizable `ArrayBuffer`:
+ * Node 20 and 24 do; Chromium and Firefox throw ("must not be shared", "must not be
+ * resizable"). Where it does not, a private copy is decoded instead.
+ */
+const DECODES_SHARED = takesUnusualViews((v) => decoder.decode(v));
+/** The same for `encoder.encodeInto`: where it does not, the string is encoded and copied in. */
+const ENCODES_SHARED = takesUnusualViews((v) => encoder.encodeInto('é', v));
 
 /** Bytes of `s` in UTF-8 as TextEncoder writes it (a lone surrogate becomes U+FFFD: 3 bytes). */
 export function stringBytes(s: string): number {
@@ -108,7 +128,8 @@ export function writeString(u8: Uint8Array, dv: DataView, ptr: number, s: string
   if (n === s.length && n <= SHORT_WRITE) {
     for (let i = 0; i < n; i++) u8[start + i] = s.charCodeAt(i);
   } else if (n > 0) {
-    encoder.encodeInto(s, u8.subarray(start, start + n));
+    if (ENCODES_SHARED) encoder.encodeInto(s, u8.subarray(start, start + n));
+    else u8.set(encoder.encode(s), start);
   }
 }
 
@@ -133,8 +154,8 @@ export function readStringAt(u8: Uint8Array, dv: DataView, ptr: number, limit: n
     if (s !== null) return s;
   }
   const bytes = u8.subarray(start, start + n);
-  // Copy only where the decoder refuses shared memory (see DECODES_SHARED).
-  return decoder.decode(DECODES_SHARED || !isSharedBuffer(u8.buffer) ? bytes : bytes.slice());
+  // Copy only where the decoder refuses shared or resizable memory (see DECODES_SHARED).
+  return decoder.decode(DECODES_SHARED ? bytes : bytes.slice());
 }
 
 /** The `n` bytes at `start` as a string if they are all ASCII, else null. */
