@@ -3,22 +3,8 @@
  * written field by field through a cursor. Their contract (memory source, thread-safety,
  * failure) is on {@link defineLayout}.
  *
- * Layout of a record: fields in declaration order, each at the next offset that is a multiple
- * of its own alignment; the record's `align` is the largest field alignment and its `size` is
- * rounded up to it, so records laid end to end stay aligned. For
- * `{ id: 'u32', score: 'f64', alive: 'bool', tag: { bytes: 3 }, name: { string: 10 } }`:
- * ```
- *  ptr+0      +4       +8                 +16    +17        +20        +24            +34  +40
- *  +----------+--------+------------------+------+----------+----------+--------------+----+
- *  | id (u32) | pad    | score (f64)      |alive | tag      | name:    | name: UTF-8, | pad|
- *  |          |        |                  |(u8)  | (3 bytes)| length   | 10 bytes of  |    |
- *  |          |        |                  |      |          | (u32)    | capacity     |    |
- *  +----------+--------+------------------+------+----------+----------+--------------+----+
- *  size 40, align 8; offsetOf('name') === 20 (where its length is)
- * ```
- * Alignment: u8, i8, bool and byte arrays 1; u16, i16 2; u32, i32, f32 and a string (for its
- * u32 length) 4; u64, i64 and f64 8. A string field is the codec's string (internal/strings.ts:
- * the UTF-8 byte length as a u32, then the bytes) followed by the unused rest of its capacity.
+ * Layout of a record, its diagram and the alignment rules: on {@link defineLayout} (so they are
+ * in the generated docs). A string field is the codec's string (internal/strings.ts).
  *
  * How a cursor reads: `defineLayout` compiles one class per layout (`new Function`, source
  * specialized to the offsets; where code generation is refused, as under a Content-Security-
@@ -127,7 +113,8 @@ export type LayoutCursor<F extends FieldRecord = FieldRecord> =
   CursorPointer & { -readonly [K in keyof F]: FieldValue<F[K]> };
 
 /**
- * A record layout: offsets of named fields, and cursors that read them (see the module).
+ * A record layout: offsets of named fields, and cursors that read them (the rules and a
+ * diagram are on {@link defineLayout}).
  * @category Records
  */
 export interface Layout<F extends FieldRecord = FieldRecord> {
@@ -250,9 +237,26 @@ function kindOf(name: string, kind: unknown): Placed {
 
 /**
  * A record layout for `fields` (name -> kind, laid out in declaration order, each field at its
- * natural alignment; see the module comment for the rules and a diagram).
+ * natural alignment).
  *
  * @remarks
+ * Layout of a record: fields in declaration order, each at the next offset that is a multiple
+ * of its own alignment; the record's `align` is the largest field alignment and its `size` is
+ * rounded up to it, so records laid end to end stay aligned. Alignment: u8, i8, bool and byte
+ * arrays 1; u16, i16 2; u32, i32, f32 and a string (for its u32 length) 4; u64, i64 and f64 8.
+ * A string field holds its UTF-8 byte length as a u32, then the bytes, then the unused rest of
+ * its capacity (in UTF-8 bytes). For
+ * `{ id: 'u32', score: 'f64', alive: 'bool', tag: { bytes: 3 }, name: { string: 10 } }`:
+ * ```
+ *  ptr+0      +4       +8                 +16    +17        +20        +24            +34  +40
+ *  +----------+--------+------------------+------+----------+----------+--------------+----+
+ *  | id (u32) | pad    | score (f64)      |alive | tag      | name:    | name: UTF-8, | pad|
+ *  |          |        |                  |(u8)  | (3 bytes)| length   | 10 bytes of  |    |
+ *  |          |        |                  |      |          | (u32)    | capacity     |    |
+ *  +----------+--------+------------------+------+----------+----------+--------------+----+
+ *  size 40, align 8; offsetOf('name') === 20 (where its length is)
+ * ```
+ *
  * Memory source: none. A layout is plain data (offsets computed from a record of field kinds);
  * a cursor reads and writes the `Memory` it is given at the pointer it is set to, and never
  * allocates from it or claims it. Where the records lie (a `Mempool`, a `BumpArena`, a slice of

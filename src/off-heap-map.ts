@@ -181,8 +181,11 @@ const inspectSymbol = Symbol.for('nodejs.util.inspect.custom');
 
 /**
  * A hash map from keys (u32 or string) to u32 values, kept off the JS heap in memory from a
- * {@link SmallAlloc}, shared by every worker that attaches it (see the module comment for the
- * protocol).
+ * {@link SmallAlloc}, shared by every worker that attaches it. A slot of its table goes empty ->
+ * live -> deleted and never back, so a reader that finds its key reads a value the key held;
+ * a writer inserts a key's word and value before it publishes the slot, and the table is
+ * rebuilt whole (at twice the live count) when live and deleted slots pass 3/4 of it or live
+ * ones fall under 1/16.
  *
  * @remarks
  * Memory source: the SmallAlloc of the worker making each change. Thread-safety: readers in
@@ -411,8 +414,9 @@ export class OffHeapMap<K extends number | string = number | string> {
   }
 
   /**
-   * Walks the table under the lock and throws an Error naming the first broken invariant
-   * (see the module comment).
+   * Walks the table under the lock and throws an Error naming the first broken invariant: every
+   * live key is found by a probe for it, and only once; the size and deleted counts match the
+   * slots; at most 3/4 of the slots are used; a string key's hash and string are intact.
    * @throws Error naming the first broken invariant.
    */
   check(): void {

@@ -806,8 +806,10 @@ export class Mempool {
   }
 
   /**
-   * Walks every slab and throws an Error naming the first broken invariant (listed in
-   * mempool-check.ts). Remote frees are taken in first.
+   * Walks every slab and throws an Error naming the first broken invariant: every slot is one
+   * of free, live, retired, pending, deferred; the free counts, the heap of slabs with room and
+   * the spare block agree with the bitmaps; the counters agree with the slabs. Remote frees are
+   * taken in first.
    * @throws Error naming the first broken invariant.
    */
   check(): void {

@@ -445,7 +445,8 @@ export class SlabArena {
 
   /**
    * Walks the per-slab state, the counters and the owner registry and throws if they break an
-   * invariant (see the module comment). Meant for tests and quiet moments: with maps running in
+   * invariant (slab states, run lengths, the quota's charge, the owner registry and the read
+   * views' words agree). Meant for tests and quiet moments: with maps running in
    * other workers it may see a slab in flight.
    *
    * @throws Error naming the broken invariant.
