@@ -24,7 +24,7 @@
  *
  * Layout (Int32 words):
  * ```
- *  header:  MAGIC | KIND (1 u32, 2 string) | LOCK | TABLE | SIZE | TOMBS | ARENA_LO | ARENA_HI
+ *  header:  MAGIC | KIND (1 u32, 2 string) | LOCK | TABLE | SIZE | TOMBS | ID (random) | 0
  *  table:   CAPACITY | 3 words unused | slot 0 | slot 1 | ... (capacity slots, a power of two)
  *  slot:    CTRL | KEY | VALUE
  *           CTRL 0: empty; 1: deleted; else hash | 2 (a live key whose hash has those bits)
@@ -63,6 +63,8 @@ const enum H {
   TOMBS = 5,
   /** A random id of the map, written with the magic: a handle must name it. */
   ID = 6,
+  /** Unused, 0. */
+  UNUSED = 7,
   WORDS = 8,
 }
 
@@ -259,7 +261,7 @@ export class OffHeapMap<K extends number | string = number | string> {
     i32[hw + H.SIZE] = 0;
     i32[hw + H.TOMBS] = 0;
     i32[hw + H.ID] = this.id;
-    i32[hw + 7] = 0;
+    i32[hw + H.UNUSED] = 0;
     Atomics.store(i32, hw + H.TABLE, table);
     Atomics.store(i32, hw + H.MAGIC, MAGIC);
   }
@@ -444,8 +446,7 @@ export class OffHeapMap<K extends number | string = number | string> {
 
   /** The current table's address (an atomic load: another worker may have replaced it). */
   private table(): number {
-    const t = Atomics.load(this.i32, this.hw + H.TABLE) >>> 0;
-    return t;
+    return Atomics.load(this.i32, this.hw + H.TABLE) >>> 0;
   }
 
   /** Slots of table `t`, refreshing our views when it lies past them. */
@@ -618,7 +619,6 @@ export class OffHeapMap<K extends number | string = number | string> {
       const cap = this.capacityOf(t);
       for (let k = 0; k < cap; k++) {
         const s = (t >>> 2) + TABLE_HEAD + k * SLOT_WORDS;
-        if (s * 4 + 12 > this.viewEnd) this.refresh();
         const c = Atomics.load(this.i32, s);
         if (c === EMPTY || c === DELETED) continue;
         const value = Atomics.load(this.i32, s + 2) >>> 0;

@@ -512,7 +512,8 @@ export class Mempool {
   private release(ptr: number, s: number): void {
     if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
     if (s === this.cur) {
-      if (this.spare.block !== s) this.curMaybeEmpty(s);
+      // It may have lost its last object (becameEmpty settles and counts).
+      if (this.spare.block !== s) becameEmpty(this, s);
     } else {
       this.freedIn(s);
     }
@@ -666,11 +667,6 @@ export class Mempool {
   /** Slots of slab `s` that are taken and not retired: live, pending or deferred. */
   private occupied(s: number): number {
     return occupiedSlots(this.i32, s);
-  }
-
-  /** The current slab `s` may have lost its last object (becameEmpty settles and counts). */
-  private curMaybeEmpty(s: number): void {
-    becameEmpty(this, s);
   }
 
   /** {@link SpareHolder.dropSpare}: our spare goes back to the cache if it is still empty. @internal */
