@@ -2,10 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { Arena, BumpArena, Memory, OutOfMemoryError, Quota, SlabArena } from '../src/index.js';
+import { committed, WASM_BACKED } from './support/paged.js';
 
 test('Memory.create reserves up to maximum and grows on demand', () => {
   const m = Memory.create({ initial: 1024, maximum: 1 << 20 });
-  assert.equal(m.byteLength, 1024);
+  assert.equal(m.byteLength, committed(1024, 1 << 20), 'initial (on Bun rounded up to a wasm page)');
   assert.equal(m.maxByteLength, 1 << 20);
   assert.equal(m.shared, false);
   m.u8[1000] = 7;
@@ -172,4 +173,23 @@ test('a SlabArena\'s memory cannot be given to an Arena', () => {
     (e: unknown) => e instanceof TypeError && /opts\.memory is already used by SlabArena/.test((e as Error).message));
   assert.ok(arena.memory.u8.subarray(slab, slab + 64).every((b) => b === 7), 'the slab is untouched');
   arena.check();
+});
+
+test('on Bun, unshared memory and a SlabArena\'s are a shared wasm memory (JavaScriptCore is slow on growable buffers\' views); elsewhere growable buffers', () => {
+  const solo = Memory.create({ maximum: 1 << 20 });
+  assert.equal((solo.buffer as SharedArrayBuffer).growable, !WASM_BACKED);
+  const odd = Memory.create({ maximum: 100_000 });
+  assert.equal((odd.buffer as SharedArrayBuffer).growable, true, 'a maximum inside a page keeps the growable buffer');
+  const shared = Memory.create({ maximum: 1 << 20, shared: true });
+  assert.equal((shared.buffer as SharedArrayBuffer).growable, true, 'Memory.create shared: a worker wraps its buffer and sees it grow');
+  const arena = new SlabArena({ quota: new Quota(8 << 16), slabSize: 1 << 16 });
+  const handle = structuredClone(arena.handle());
+  assert.equal(handle.wasm !== undefined, WASM_BACKED);
+  const other = SlabArena.attach(handle);
+  const slabs = [];
+  for (let i = 0; i < 8; i++) slabs.push(other.map());
+  for (const s of slabs) arena.unmap(s); // the memory grew through the other object; this one follows
+  arena.check();
+  other.check();
+  assert.throws(() => SlabArena.attach({ ...handle, wasm: new WebAssembly.Memory({ initial: 1, maximum: 2, shared: true }) }), /handle\.wasm/);
 });

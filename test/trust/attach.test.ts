@@ -11,6 +11,7 @@ import { HEADER_BYTES, writeHeader } from '../../src/internal/header.js';
 import {
   BumpArena, InvalidPointerError, Mempool, Quota, SlabArena, SlabCache, type BumpArenaHandle, type QuotaHandle, type SlabArenaHandle,
 } from '../../src/index.js';
+import { withBuffer } from '../support/paged.js';
 import { seeded } from '../../dev/rng.js';
 import { Vw } from '../../src/small/slabs/arena-layout.js';
 
@@ -70,10 +71,6 @@ function copyOf(sab: SharedArrayBuffer, len = sab.byteLength, edit?: (i32: Int32
   return out;
 }
 
-/** The handle with its `buffer` replaced. */
-function withBuffer(h: unknown, buffer: unknown): unknown {
-  return { ...(h as object), buffer };
-}
 
 function assertRefused(s: Subject, h: unknown, why: RegExp | null, what: string): void {
   assert.throws(() => s.attach(h), (e: unknown) => {
@@ -287,7 +284,7 @@ test('SlabArena.attach refuses another arena\'s quota handle', () => {
   const c = new SlabArena({ quota: shared, slabSize: SLAB, maximum: 16 * SLAB });
   assertRefused(slabArena, { buffer: a.handle().buffer, quota: b.handle().quota }, /not this arena's quota/, 'a valid arena with another arena\'s quota');
   assertRefused(slabArena, { buffer: a.handle().buffer, quota: shared.handle() }, /not this arena's quota/, 'a valid arena with an unrelated quota');
-  const again = SlabArena.attach({ buffer: c.handle().buffer, quota: shared.handle() });
+  const again = SlabArena.attach({ ...c.handle(), quota: shared.handle() });
   assert.equal(again.quota.total, shared.total, 'its own quota, from its own handle, attaches');
   cases += 2;
 });

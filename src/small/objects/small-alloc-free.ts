@@ -89,7 +89,7 @@ function checkSize(a: SmallAlloc, ptr: number, s: number, size: number, ours: bo
  */
 function viewStart(a: SmallAlloc, view: ArrayBufferView, where: string): number {
   const addr = view.byteOffset;
-  if (view.buffer !== a.memory.buffer) {
+  if (!a.memory.owns(view.buffer)) {
     throw new InvalidPointerError(addr, `${where}: the typed array does not view this allocator's memory`);
   }
   return addr;

@@ -12,9 +12,9 @@
  *
  * Failure: TypeError, naming `where` and what is wrong; nothing is changed.
  */
-import { typeError } from '../../internal/checks.js';
 import { Kind, verifyHeader } from '../../internal/header.js';
-import { MAX_BYTE_LENGTH, Memory } from '../../memory.js';
+import { isSharedBuffer, typeError } from '../../internal/checks.js';
+import { MAX_BYTE_LENGTH, Memory, isWasmMemory } from '../../memory.js';
 import { ARRAYS_BYTE, controlBytes, Ctl, VERSION } from './arena-layout.js';
 import { Quota } from './quota.js';
 import type { SlabArenaHandle } from './slab-arena.js';
@@ -37,14 +37,36 @@ export function verifyHandle(where: string, handle: SlabArenaHandle): { memory: 
   if (!ok) {
     throw new TypeError(`${where}: corrupt control state (slab shift ${shift}, ${nslabs} slabs, ${ctrl} control slabs, quota identity high word ${hi})`);
   }
-  const reserved = sab.growable ? sab.maxByteLength : sab.byteLength;
-  if (reserved !== nslabs * 2 ** shift || sab.byteLength < declared) {
-    throw new TypeError(`${where}: buffer is truncated (${sab.byteLength} of ${reserved} bytes, arena needs ${nslabs * 2 ** shift} reserved)`);
-  }
   if (typeof handle.quota !== 'object' || handle.quota === null) typeError(where, 'handle.quota', 'a QuotaHandle', handle.quota);
   const quota = Quota.attach(handle.quota);
   if (lo !== (quota.identity % 2 ** 32 | 0) || hi !== Math.floor(quota.identity / 2 ** 32)) {
     throw new TypeError(`${where}: handle.quota is not this arena's quota (identity ${(lo >>> 0) + hi * 2 ** 32}, the handle's is ${quota.identity})`);
   }
-  return { memory: Memory.wrap(sab), quota };
+  const wasm = sameMemory(where, handle, sab);
+  // A wasm memory does not tell its maximum: the memory itself refuses growth past it.
+  const reserved = wasm !== undefined ? nslabs * 2 ** shift : sab.growable ? sab.maxByteLength : sab.byteLength;
+  if (reserved !== nslabs * 2 ** shift || sab.byteLength < declared) {
+    throw new TypeError(`${where}: buffer is truncated (${sab.byteLength} of ${reserved} bytes, arena needs ${nslabs * 2 ** shift} reserved)`);
+  }
+  return { memory: wasm !== undefined ? Memory.wrap(wasm, { maximum: reserved }) : Memory.wrap(sab), quota };
+}
+
+/** Words written once, at construction (header, geometry, quota): equal in two buffers of one memory. */
+const FIXED_WORDS = [0, 1, 2, 3, Ctl.SHIFT, Ctl.NSLABS, Ctl.CTRL, Ctl.QUOTA_LO, Ctl.QUOTA_HI];
+
+/**
+ * The handle's wasm memory, if it has one: a shared `WebAssembly.Memory` whose buffer begins
+ * with the same header and control words as `handle.buffer` (so the checks made on that buffer
+ * hold for it); undefined for a handle without one.
+ */
+function sameMemory(where: string, handle: SlabArenaHandle, sab: SharedArrayBuffer): SlabArenaHandle['wasm'] {
+  const wasm = handle.wasm;
+  if (wasm === undefined) return undefined;
+  if (!isWasmMemory(wasm) || !isSharedBuffer(wasm.buffer)) typeError(where, 'handle.wasm', 'a shared WebAssembly.Memory', wasm);
+  const mine = new Int32Array(wasm.buffer, 0, Math.min(16, wasm.buffer.byteLength >>> 2));
+  const theirs = new Int32Array(sab, 0, 16);
+  for (const i of FIXED_WORDS) {
+    if (mine[i] !== theirs[i]) throw new TypeError(`${where}: handle.wasm is not the memory of handle.buffer (word ${i} differs)`);
+  }
+  return wasm;
 }

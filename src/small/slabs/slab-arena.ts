@@ -60,7 +60,7 @@ import {
   checkInstance, checkInt, checkPointer, isSharedBuffer, optionalBool, optionalInt, optionalPowerOfTwo, optionsBag, rangeError, typeError,
 } from '../../internal/checks.js';
 import { Kind, writeHeader } from '../../internal/header.js';
-import { MAX_BYTE_LENGTH, Memory } from '../../memory.js';
+import { MAX_BYTE_LENGTH, Memory, type WasmMemoryLike } from '../../memory.js';
 import { requireSharedMemory } from '../../internal/shared-memory.js';
 import { verifyHandle } from './arena-attach.js';
 import { ArenaViews, type ReadView } from './arena-views.js';
@@ -116,6 +116,11 @@ const DEFAULT_SLAB = 4 * 1024 * 1024;
 export interface SlabArenaHandle {
   /** The arena's address space: control state, then the slabs. */
   readonly buffer: SharedArrayBuffer;
+  /**
+   * Where the arena's memory is a shared `WebAssembly.Memory` (on Bun, see `Memory.create`):
+   * that memory, whose growth `buffer` (its buffer when the handle was made) does not show.
+   */
+  readonly wasm?: WasmMemoryLike;
   /** The handle of the arena's {@link Quota}. */
   readonly quota: QuotaHandle;
 }
@@ -274,7 +279,7 @@ export class SlabArena {
           `SlabArena: prealloc ${prealloc} bytes exceed the quota (used ${this.quota.used} of ${this.quota.total})`);
       }
       try {
-        this.memory = Memory.create({ shared, maximum: nslabs * slabSize, initial: pre > 0 ? (ctrl + pre) * slabSize : cbytes });
+        this.memory = Memory.createHanded({ shared, maximum: nslabs * slabSize, initial: pre > 0 ? (ctrl + pre) * slabSize : cbytes });
       } catch (e) {
         if (pre > 0) this.quota.release(pre * slabSize);
         throw e;
@@ -342,7 +347,8 @@ export class SlabArena {
     if (!this.memory.shared || !isSharedBuffer(buffer)) {
       throw new TypeError('SlabArena.handle: this arena is not shared (created with shared: false)');
     }
-    return { buffer, quota: this.quota.handle() };
+    const wasm = this.memory.wasmMemory;
+    return wasm === null ? { buffer, quota: this.quota.handle() } : { buffer, wasm, quota: this.quota.handle() };
   }
 
   /** Why this worker's last failed map of this arena failed. @internal */
