@@ -4,8 +4,8 @@
  * buffer's size, and that the handle's quota is the one the arena recorded. (The walk of the
  * whole control state comes after the build: arena-check.ts.)
  *
- * Memory source: none of its own; it wraps the handle's buffer (`Memory.wrap`) and attaches its
- * quota (`Quota.attach`) for the arena to take over.
+ * Memory source: none of its own; it wraps the handle's buffer, or its wasm memory where it has
+ * one (Bun: `Memory.create`), and attaches its quota (`Quota.attach`) for the arena to take over.
  *
  * Thread-safety: it reads words written once, at construction, before any handle existed; it
  * may run while other workers map and unmap.
