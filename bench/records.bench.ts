@@ -3,7 +3,9 @@
  * - `realloc` within the size class (64 <-> 60 bytes, in place) against an alloc+free pair of
  *   64 bytes (target: at most 1.5x);
  * - `realloc` that moves (64 -> 200 bytes and back) against the same work by hand: alloc, copy
- *   the bytes, free (target: at most 1x);
+ *   the bytes, free (target: at most 1.25x: a moving realloc checks `ptr` before it allocates,
+ *   so that a bad pointer changes nothing, and that check is what it costs over the hand-written
+ *   loop; 1.15-1.22x was accepted for it);
  * - the copy a moving realloc makes, inside the memory: `copyWithin` against a loop over 32-bit
  *   words, for 16, 64 and 128 bytes (what sets the word loop's limit in `SmallAlloc.moveTo`).
  * Each contender runs its own copy of its loop (`specialize`).
@@ -83,7 +85,7 @@ export async function run(): Promise<void> {
     { name: 'alloc(64) + free', ops: N, fn: () => fPairs(a, N) },
     { name: 'realloc within the class (60 <-> 64)', ops: N, fn: () => fInPlace(b, pb, N), vs: 'alloc(64) + free', target: 1.5 },
     { name: 'alloc + copy 64 B + free, by hand', ops: N, fn: () => (pd = fHand(d, pd, N)) },
-    { name: 'realloc moving (64 <-> 200)', ops: N, fn: () => (pc = fMoving(c, pc, N)), vs: 'alloc + copy 64 B + free, by hand', target: 1 },
+    { name: 'realloc moving (64 <-> 200)', ops: N, fn: () => (pc = fMoving(c, pc, N)), vs: 'alloc + copy 64 B + free, by hand', target: 1.25 },
   ]);
   for (const x of [a, b, c, d]) x.check();
 
