@@ -246,16 +246,7 @@ export class SmallAlloc {
    * @throws OutOfMemoryError (QuotaExceededError when the quota refused) when no memory can be had.
    */
   alloc(size: number): number {
-    // The fast path, kept small so that V8 inlines it and the pool's alloc into the caller.
-    if (typeof size === 'number' && (size >>> 0) === size && size <= this.fastMax) {
-      const pool = this.bySize[(size + this.granMask) >>> this.granShift]!;
-      if (pool !== null) {
-        // 0: the cache had no slab for the pool; the slow path reclaims and tries again.
-        const p = pool.alloc();
-        if (p !== 0) return p;
-      }
-    }
-    return this.allocSlow(size, true);
+    return this.allocFast(size, true);
   }
 
   /**
@@ -263,14 +254,25 @@ export class SmallAlloc {
    * @throws RangeError if `size` is not an integer in [0, 4 GiB].
    */
   tryAlloc(size: number): number {
+    return this.allocFast(size, false);
+  }
+
+  /**
+   * The one fast path of alloc and tryAlloc, kept small so that V8 inlines it and the pool's
+   * alloc into the caller; what it leaves goes to the slow path, which throws when `throwing`
+   * and returns 0 otherwise.
+   */
+  private allocFast(size: number, throwing: boolean): number {
     if (typeof size === 'number' && (size >>> 0) === size && size <= this.fastMax) {
       const pool = this.bySize[(size + this.granMask) >>> this.granShift]!;
       if (pool !== null) {
-        const p = pool.tryAlloc();
+        // Our pools never throw for want of memory: 0 says the cache had no slab for the pool
+        // (or held frees may go), and the slow path reclaims and tries again.
+        const p = pool.alloc();
         if (p !== 0) return p;
       }
     }
-    return this.allocSlow(size, false);
+    return this.allocSlow(size, throwing);
   }
 
   /**
