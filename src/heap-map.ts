@@ -6,8 +6,8 @@
  * source, thread-safety, failure) is on {@link heapMap}.
  *
  * What it reads: the arena's public figures and its @internal but exported per-slab state
- * (`slabInfo`, `slabOwner`, `pageMap`, `pageTags`: encodings in slab-arena.ts, slab-cache.ts and
- * large.ts) and the header words of mempool slabs (mempool.ts, enum H).
+ * (`slabInfo`, `slabOwner`, `pageMap`, `pageTags`: encodings in slab-arena.ts, page-map.ts and
+ * large.ts) and the header words of mempool slabs (block-header.ts, `Word` and `Mark`).
  *
  * Picture:
  * ```

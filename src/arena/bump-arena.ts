@@ -221,22 +221,7 @@ export class BumpArena {
    * @throws {@link OutOfMemoryError} if the bytes do not fit in what remains.
    */
   alloc(size: number, align?: number): Ptr {
-    // The default, by hand: undefined means 8 (and null too, below).
-    if (align === undefined) align = 8;
-    // Any u32 size is valid (one above what remains simply does not fit); a u32 power of two
-    // is at most 2^31, so these two tests are the whole argument check.
-    if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('BumpArena.alloc', 'size', size, 0, MAX_SIZE);
-    if (typeof align !== 'number' || (align >>> 0) !== align || (align & (align - 1)) !== 0 || align === 0) {
-      // null, like undefined, means the default.
-      align = (align as unknown) === null ? 8 : checkPowerOfTwo('BumpArena.alloc', 'align', align, 1, MAX_ALIGN);
-    }
-    const p = this.shared ? this.bumpShared(size, align) : this.bumpPlain(size, align);
-    if (this.debug === true) this.tick();
-    if (p === 0) {
-      throw new OutOfMemoryError(size,
-        `BumpArena.alloc: ${size} bytes aligned to ${align} do not fit in the ${this.remaining()} bytes remaining`);
-    }
-    return p;
+    return this.allocFast('BumpArena.alloc', size, align, true);
   }
 
   /**
@@ -247,17 +232,30 @@ export class BumpArena {
    *   two in [1, 2^31].
    */
   tryAlloc(size: number, align?: number): Ptr {
+    return this.allocFast('BumpArena.tryAlloc', size, align, false);
+  }
+
+  /**
+   * The one path of alloc and tryAlloc: the argument check (its errors name `where`) and the
+   * bump. When the bytes do not fit it throws if `throwing`, else returns 0 (the data region
+   * starts at DATA, so no allocation is at 0).
+   */
+  private allocFast(where: string, size: number, align: number | undefined, throwing: boolean): Ptr {
     // The default, by hand: undefined means 8 (and null too, below).
     if (align === undefined) align = 8;
     // Any u32 size is valid (one above what remains simply does not fit); a u32 power of two
     // is at most 2^31, so these two tests are the whole argument check.
-    if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('BumpArena.tryAlloc', 'size', size, 0, MAX_SIZE);
+    if (typeof size !== 'number' || (size >>> 0) !== size) checkInt(where, 'size', size, 0, MAX_SIZE);
     if (typeof align !== 'number' || (align >>> 0) !== align || (align & (align - 1)) !== 0 || align === 0) {
       // null, like undefined, means the default.
-      align = (align as unknown) === null ? 8 : checkPowerOfTwo('BumpArena.tryAlloc', 'align', align, 1, MAX_ALIGN);
+      align = (align as unknown) === null ? 8 : checkPowerOfTwo(where, 'align', align, 1, MAX_ALIGN);
     }
     const p = this.shared ? this.bumpShared(size, align) : this.bumpPlain(size, align);
     if (this.debug === true) this.tick();
+    if (p === 0 && throwing) {
+      throw new OutOfMemoryError(size,
+        `${where}: ${size} bytes aligned to ${align} do not fit in the ${this.remaining()} bytes remaining`);
+    }
     return p;
   }
 

@@ -173,15 +173,7 @@ export class Ibuf {
    *   give a slab big enough.
    */
   alloc(size: number): Ptr {
-    const w = this._wpos;
-    if (typeof size === 'number' && (size >>> 0) === size && w + size <= this.end && this.buf !== 0 && !this.debug) {
-      this._wpos = w + size;
-      return w;
-    }
-    const p = this.reserveSlow('Ibuf.alloc', size, true);
-    this._wpos = p + size;
-    if (this.debug) this.tick();
-    return p;
+    return this.allocFast('Ibuf.alloc', size, true);
   }
 
   /**
@@ -191,12 +183,22 @@ export class Ibuf {
    * @throws RangeError if `size` is not an integer in [0, 2^32 - 1].
    */
   tryAlloc(size: number): Ptr {
+    return this.allocFast('Ibuf.tryAlloc', size, false);
+  }
+
+  /**
+   * The one fast path of alloc and tryAlloc: room at `wpos`, debug mode off. What it leaves
+   * goes to the slow reserve, whose errors name `where`; it throws when `throwing`, else
+   * returns 0 (nothing has moved then).
+   */
+  private allocFast(where: string, size: number, throwing: boolean): Ptr {
     const w = this._wpos;
     if (typeof size === 'number' && (size >>> 0) === size && w + size <= this.end && this.buf !== 0 && !this.debug) {
       this._wpos = w + size;
       return w;
     }
-    const p = this.reserveSlow('Ibuf.tryAlloc', size, false);
+    const p = this.reserveSlow(where, size, throwing);
+    // Only a try gets 0: a throwing reserve returns a position in a slab, never 0.
     if (p === 0) return 0;
     this._wpos = p + size;
     if (this.debug) this.tick();

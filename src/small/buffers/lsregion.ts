@@ -154,18 +154,7 @@ export class LSRegion {
    *   give a slab or run.
    */
   alloc(size: number, id: number): Ptr {
-    // typeof first: a BigInt must reach the checks, not throw from the arithmetic.
-    if (typeof size === 'number' && typeof id === 'number') {
-      const pos = this.pos;
-      const next = pos + size;
-      const d = id - this.curMax;
-      if (next < this.fastEnd && (size >>> 0) === size && (d >>> 0) === d) {
-        this.pos = next;
-        this.curMax = id;
-        return pos;
-      }
-    }
-    return this.allocSlow('LSRegion.alloc', size, 1, id, true);
+    return this.allocFast('LSRegion.alloc', size, id, true);
   }
 
   /**
@@ -176,6 +165,15 @@ export class LSRegion {
    *   [the largest id used so far, 2^53 - 1].
    */
   tryAlloc(size: number, id: number): Ptr {
+    return this.allocFast('LSRegion.tryAlloc', size, id, false);
+  }
+
+  /**
+   * The one fast path of alloc and tryAlloc: a bump within the current slab, for an id no
+   * smaller than the last. What it leaves goes to the slow path, whose errors name `where`; it
+   * throws when `throwing`, else returns 0.
+   */
+  private allocFast(where: string, size: number, id: number, throwing: boolean): Ptr {
     // typeof first: a BigInt must reach the checks, not throw from the arithmetic.
     if (typeof size === 'number' && typeof id === 'number') {
       const pos = this.pos;
@@ -187,7 +185,7 @@ export class LSRegion {
         return pos;
       }
     }
-    return this.allocSlow('LSRegion.tryAlloc', size, 1, id, false);
+    return this.allocSlow(where, size, 1, id, throwing);
   }
 
   /**

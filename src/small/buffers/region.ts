@@ -161,16 +161,7 @@ export class Region {
    *   give a slab.
    */
   alloc(size: number): Ptr {
-    // typeof first: a BigInt must reach the checks, not throw from the arithmetic.
-    if (typeof size === 'number') {
-      const pos = this.pos;
-      const next = pos + size;
-      if (next < this.fastEnd && (size >>> 0) === size) {
-        this.pos = next;
-        return pos;
-      }
-    }
-    return this.allocSlow('Region.alloc', size, 1, true);
+    return this.allocFast('Region.alloc', size, true);
   }
 
   /**
@@ -180,6 +171,14 @@ export class Region {
    * @throws RangeError if `size` is not an integer in [0, 2^32 - 1].
    */
   tryAlloc(size: number): Ptr {
+    return this.allocFast('Region.tryAlloc', size, false);
+  }
+
+  /**
+   * The one fast path of alloc and tryAlloc: a bump within the top slab. What it leaves goes
+   * to the slow path, whose errors name `where`; it throws when `throwing`, else returns 0.
+   */
+  private allocFast(where: string, size: number, throwing: boolean): Ptr {
     // typeof first: a BigInt must reach the checks, not throw from the arithmetic.
     if (typeof size === 'number') {
       const pos = this.pos;
@@ -189,7 +188,7 @@ export class Region {
         return pos;
       }
     }
-    return this.allocSlow('Region.tryAlloc', size, 1, false);
+    return this.allocSlow(where, size, 1, throwing);
   }
 
   /**

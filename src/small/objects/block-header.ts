@@ -1,7 +1,13 @@
 /**
  * A mempool slab's header: the words every worker reads to find out what a pointer is in, and
- * the owner's own bookkeeping beside them. Mempool writes it; SmallAlloc, the free route and
- * the heap map read it.
+ * the owner's own bookkeeping beside them. The owning Mempool writes it, in its own code and
+ * in the modules that hold its code off the fast paths (mempool-slabs.ts formats a slab and
+ * retires it, mempool-adopt.ts re-tags an adopted one, remote-frees.ts takes remote frees in,
+ * slab-heap.ts keeps HEAPIDX). Two writers besides: a remote free (through an allocator of
+ * another cache, most often another worker's) sets the slot's REMOTE bit and raises PENDING,
+ * atomically (free-route.ts), and a SmallAlloc's adoption retires a slab that no pool of it
+ * takes (small-alloc-adopt.ts, with retireSlab below).
+ * SmallAlloc, the free route and the heap map read it.
  *
  * Glossary: a *slot* is the place of one object in a slab. A slot is *taken* when its bit in
  * the ALLOCATED bitmap is set, else *free*: allocation finds a free slot in the bitmap, so the

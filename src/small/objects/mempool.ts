@@ -8,13 +8,13 @@
  * is handed to the allocator whose id the slab header names (a registry of this worker's
  * allocators, consulted on the slow path only).
  *
- * The slab's header layout and the glossary (slot, taken, free, live, pending, deferred) are in
- * block-header.ts; slab geometry in geometry.ts; the owner registry in owners.ts; the route a
- * free takes off the fast paths in free-route.ts; read views' queue in read-views.ts. Code
- * off the fast paths lives beside this file, as functions of the pool: slabs joining and
- * leaving in mempool-slabs.ts, adoption in mempool-adopt.ts, taking remote frees in in
- * remote-frees.ts, stats in mempool-stats.ts, strings in mempool-strings.ts, and the
- * invariant walker behind `check()` in mempool-check.ts, with the invariants it checks.
+ * The slab's header layout and the glossary (slot, taken, free, live, retired, pending,
+ * deferred) are in block-header.ts; slab geometry in geometry.ts; the owner registry in
+ * owners.ts; the route a free takes off the fast paths in free-route.ts; read views' queue in
+ * read-views.ts. Code off the fast paths lives beside this file, as functions of the pool:
+ * slabs joining and leaving in mempool-slabs.ts, adoption in mempool-adopt.ts, taking remote
+ * frees in in remote-frees.ts, stats in mempool-stats.ts, strings in mempool-strings.ts, and
+ * the invariant walker behind `check()` in mempool-check.ts, with the invariants it checks.
  *
  * Allocation takes the lowest-address slab with room (a min-heap of slab addresses, touched
  * only when a slab turns full or gets its first free slots back), so memory stays compact.
@@ -43,8 +43,8 @@
  * The slot index is computed without a division (see `shift` and `dinv`).
  *
  * Invariants (mempool-check.ts lists them all): every slot of a slab is exactly one of free,
- * live, pending, deferred (block-header.ts); a slab with coldLimit free slots is in the heap,
- * whose top is the current slab; at most one slab is empty, the cache's spare block.
+ * live, retired, pending, deferred (block-header.ts); a slab with coldLimit free slots is in
+ * the heap, whose top is the current slab; at most one slab is empty, the cache's spare block.
  */
 import { InvalidPointerError } from '../../errors.js';
 import { checkInstance, checkInt, checkPointer, describe } from '../../internal/checks.js';

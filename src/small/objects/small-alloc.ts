@@ -29,11 +29,15 @@
  * in what all its pools hold (remote frees, releasable deferred frees) and tries again.
  *
  * Read views: `openReadView()` returns a view with generation g = ++gen. While any view is
- * open, a free (local, or remote when taken in) clears the ALLOCATED bit (so a second free is
- * still caught) and joins a FIFO tagged with the newest generation at that moment. An entry
- * tagged t is released once the oldest open view is newer than t. While views stay open,
- * releases go in bounded batches (BATCH per alloc/free call); once the last view has closed,
- * the next allocation, `stats()` or `check()` releases everything at once. A view closed by
+ * open, a free (local, or remote when taken in) defers its slot: the ALLOCATED bit stays set
+ * (the slot is not reused) and the REMOTE and HELD bits are set (the deferred state,
+ * block-header.ts; every free path refuses the slot then, so a second free is still caught);
+ * a large allocation's page tag goes to DEFERRED instead. Either joins a FIFO tagged with the
+ * newest generation at that moment. An entry tagged t is released once the oldest open view
+ * is newer than t: a slot's three bits are cleared (it is free), a large allocation's pages
+ * go back to the cache. While views stay open, releases go in bounded batches (BATCH per
+ * alloc/free call); once the last view has closed, the next allocation, `stats()` or
+ * `check()` releases everything at once. A view closed by
  * the garbage collector is counted in `stats().viewsCollected` (debug mode warns).
  * The arena's views (`arena.openReadView()`, any worker; arena-views.ts) hold frees the same
  * way, in the same FIFO, each entry also tagged with the arena epoch its batch took. While
@@ -242,16 +246,7 @@ export class SmallAlloc {
    * @throws OutOfMemoryError (QuotaExceededError when the quota refused) when no memory can be had.
    */
   alloc(size: number): number {
-    // The fast path, kept small so that V8 inlines it and the pool's alloc into the caller.
-    if (typeof size === 'number' && (size >>> 0) === size && size <= this.fastMax) {
-      const pool = this.bySize[(size + this.granMask) >>> this.granShift]!;
-      if (pool !== null) {
-        // 0: the cache had no slab for the pool; the slow path reclaims and tries again.
-        const p = pool.alloc();
-        if (p !== 0) return p;
-      }
-    }
-    return this.allocSlow(size, true);
+    return this.allocFast(size, true);
   }
 
   /**
@@ -259,14 +254,25 @@ export class SmallAlloc {
    * @throws RangeError if `size` is not an integer in [0, 4 GiB].
    */
   tryAlloc(size: number): number {
+    return this.allocFast(size, false);
+  }
+
+  /**
+   * The one fast path of alloc and tryAlloc, kept small so that V8 inlines it and the pool's
+   * alloc into the caller; what it leaves goes to the slow path, which throws when `throwing`
+   * and returns 0 otherwise.
+   */
+  private allocFast(size: number, throwing: boolean): number {
     if (typeof size === 'number' && (size >>> 0) === size && size <= this.fastMax) {
       const pool = this.bySize[(size + this.granMask) >>> this.granShift]!;
       if (pool !== null) {
-        const p = pool.tryAlloc();
+        // Our pools never throw for want of memory: 0 says the cache had no slab for the pool
+        // (or held frees may go), and the slow path reclaims and tries again.
+        const p = pool.alloc();
         if (p !== 0) return p;
       }
     }
-    return this.allocSlow(size, false);
+    return this.allocSlow(size, throwing);
   }
 
   /**

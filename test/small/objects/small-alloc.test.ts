@@ -54,7 +54,7 @@ test('SmallAlloc serves every size with a class at least that big, zero included
   alloc.check();
 });
 
-test('SmallAlloc random alloc/free keeps every allocation intact (stamps), check() after every step', () => {
+test('SmallAlloc random alloc/free keeps every allocation intact (stamps), check() every fifth step', () => {
   const rng = seeded('smallalloc random');
   const cache = cacheOf(128 * MB);
   const alloc = new SmallAlloc(cache);
@@ -79,6 +79,8 @@ test('SmallAlloc random alloc/free keeps every allocation intact (stamps), check
       else alloc.free(p);
       live.delete(p);
     }
+    // Not after every step: check() settles every retired slot, and the test should see them
+    // pile up between settles as they do in use.
     if (step % 5 === 0) alloc.check();
     if (step % 50 === 0) {
       const st = alloc.stats();
