@@ -340,7 +340,7 @@ export class OffHeapMap<K extends number | string = number | string> {
     const h = this.keyHash(key, 'delete');
     this.lock();
     try {
-      const s = this.probe(this.table(), key, h);
+      const s = this.probe(this.tableLocked(), key, h, true);
       if (s < 0) return false;
       const i32 = this.i32;
       const hw = this.hw;
@@ -451,6 +451,11 @@ export class OffHeapMap<K extends number | string = number | string> {
     return Atomics.load(this.i32, this.hw + H.TABLE) >>> 0;
   }
 
+  /** The table's address for the lock holder: only lock holders replace it, so a plain load. */
+  private tableLocked(): number {
+    return this.i32[this.hw + H.TABLE]! >>> 0;
+  }
+
   /** Slots of table `t`, refreshing our views when it lies past them. */
   private capacityOf(t: number): number {
     if (t + 4 * TABLE_HEAD > this.viewEnd) this.refresh();
@@ -464,8 +469,11 @@ export class OffHeapMap<K extends number | string = number | string> {
     return this.probe(this.table(), key, this.keyHash(key, op));
   }
 
-  /** The word index of `key`'s live slot in table `t` (hash `h`), or -1. */
-  private probe(t: number, key: K, h: number): number {
+  /**
+   * The word index of `key`'s live slot in table `t` (hash `h`), or -1. `locked`: the caller
+   * holds the writers' lock, so no slot changes under it (only lock holders write them).
+   */
+  private probe(t: number, key: K, h: number, locked = false): number {
     const cap = this.capacityOf(t);
     const i32 = this.i32;
     const base = (t >>> 2) + TABLE_HEAD;
@@ -479,7 +487,7 @@ export class OffHeapMap<K extends number | string = number | string> {
       // A plain load that misses a slot being published reads as "inserted after this probe".
       const c = i32[s]!;
       if (c === EMPTY) return -1;
-      if (c !== want || Atomics.load(i32, s) !== want) continue;
+      if (c !== want || (!locked && Atomics.load(i32, s) !== want)) continue;
       if (this.strings ? this.keyEquals(i32[s + 1]! >>> 0, key as string) : i32[s + 1] === ((key as number) | 0)) return s;
     }
     return -1;
@@ -527,9 +535,10 @@ export class OffHeapMap<K extends number | string = number | string> {
 
   /** set() under the lock. */
   private setLocked(key: K, h: number, value: number): void {
-    let t = this.table();
-    const existing = this.probe(t, key, h);
+    let t = this.tableLocked();
+    const existing = this.probe(t, key, h, true);
     if (existing >= 0) {
+      // Atomic: a release, so a reader that loads this value sees the record it points to.
       Atomics.store(this.i32, existing + 2, value | 0);
       return;
     }
