@@ -1,42 +1,67 @@
 /**
- * The spare block: the one empty block the Mempools of a SlabCache keep between them, and the
- * retry every allocator over the cache makes with it before an allocation fails.
+ * Spare blocks and memory pressure: the one empty block each Mempool may keep, and how every
+ * block kept empty goes back before an allocation fails, in this worker and in the others.
  *
- * Memory source: none of its own; the block is a mempool slab some pool holds, in its heap.
+ * Memory source: none of its own; a spare block is a mempool slab its pool holds, in its heap.
  *
- * Why one, shared: a pool whose last object goes keeps the block (as Tarantool's mempool keeps
- * a spare slab), so an alloc/free pair at the edge of a slab does not send it to the cache and
- * back each time; but one spare per pool let the empty pools of a size-class allocator hold the
- * whole quota. So the pools of one cache share a single slot, and any other block that empties
- * goes back to the cache at once.
+ * Why one per pool: a pool whose last object goes keeps the block (as Tarantool's mempool keeps
+ * its `spare` slab), so an alloc/free pair at the edge of a slab, or a batch that fills and
+ * empties a few size classes, does not send blocks to the cache and format them again each
+ * time. Empty blocks kept by many pools could hold the whole quota, so capacity is kept by
+ * pressure instead: before an allocation over the arena fails in a worker, every pool of that
+ * worker over the arena gives its spare back, every cache gives its wholly free arena slab
+ * back, and the allocation is tried again ({@link giveBackEmpty}). A failure that remains
+ * raises the arena's pressure generation (`SlabArena.raisePressure`), and every other worker
+ * gives its empty blocks back at its next slow path here ({@link relieve}); its allocation
+ * succeeds at a later try.
  *
- * Layering: the cache knows nothing of it. The allocators over the cache get blocks through
- * {@link tryGetSlab} (pools: the spare goes back only when the cache has no memory at all),
- * {@link tryGetBlock} (Region, Ibuf, Obuf) and {@link tryGetPages} (large allocations), which
- * ask the slot's holder, a sibling, to give the spare back when the cache holds no free block
- * for the request, before the cache maps new memory: memory already held is used first, so
- * the arena's slabs stay low and together and emptied memory forms the longest runs it can (a
- * buffer that doubles needs them). A direct `SlabCache.get` does not reach it.
+ * Layering: the cache knows nothing of spares; the allocators over a cache get blocks through
+ * {@link tryGetSlab} (pools), {@link tryGetBlock} (Region, Ibuf, Obuf) and {@link tryGetPages}
+ * (large allocations), and an LSRegion maps slabs through {@link tryMapSlabs}. A buffer that
+ * needs a block the cache does not hold first takes back its own cache's spares (memory held
+ * is used before new memory is mapped, so the arena's slabs stay low and together and a buffer
+ * that doubles finds the runs it needs). A direct `SlabCache.get` or `SlabArena.map` does not
+ * reach them.
  *
- * Thread-safety: one worker's, as its cache is.
+ * Thread-safety: one worker's; the pressure generation is a shared word of the arena.
  *
  * Invariant: `holder === null` iff `block === 0`; the block is one of the holder's slabs. It may
  * have been allocated from since it was filed: the holder checks it is still empty.
  */
+import type { SlabArena } from './slabs/slab-arena.js';
 import type { SlabCache } from './slabs/slab-cache.js';
 
-/** A pool that can keep the spare block: gives it back if it is still empty. @internal */
+/** A pool that can keep a spare block: gives it back if it is still empty. @internal */
 export interface SpareHolder {
   /** Clears the slot; returns true if the block was still empty and went back to the cache. */
   dropSpare(): boolean;
 }
 
-/** The slot of one cache. @internal */
+/**
+ * One pool's spare-block slot; while it holds a block it is listed where pressure finds it.
+ * @internal
+ */
 export class SpareBlock {
   /** The pool keeping the block, or null. */
   holder: SpareHolder | null = null;
   /** The block's start, or 0 when there is none. */
   block = 0;
+
+  constructor(readonly cache: SlabCache, private readonly kept: Kept) {}
+
+  /** `holder` keeps `block` here. */
+  keep(holder: SpareHolder, block: number): void {
+    this.holder = holder;
+    this.block = block;
+    this.kept.slots.add(this);
+  }
+
+  /** The slot holds nothing (its block went back, or is in use again). */
+  clear(): void {
+    this.holder = null;
+    this.block = 0;
+    this.kept.slots.delete(this);
+  }
 
   /** Asks the holder for the block back; true if memory went back to the cache. */
   giveBack(): boolean {
@@ -45,47 +70,121 @@ export class SpareBlock {
   }
 }
 
-const slots = new WeakMap<SlabCache, SpareBlock>();
-
-/** The spare-block slot of `cache` (made on first use). @internal */
-export function spareBlockOf(cache: SlabCache): SpareBlock {
-  let slot = slots.get(cache);
-  if (slot === undefined) {
-    slot = new SpareBlock();
-    slots.set(cache, slot);
-  }
-  return slot;
-}
-
 /**
- * A block for a pool's new slab: `cache.tryGet(size)`, and again after the spare block went
- * back when that finds nothing. Pools leave the spare where it is while the cache can map new
- * memory: a pool that empties its only slab on every free (an alloc/free pair at a slab's
- * edge) keeps that slab as the spare, and taking it away from it on another pool's refill made
- * the pair take and format a slab each time (200-400 ns instead of 8-14). @internal
+ * What this worker keeps empty over one arena: the slots holding a block, the caches of its
+ * pools; and the pressure generation it last acted on.
  */
-export function tryGetSlab(cache: SlabCache, size: number): number {
-  const p = cache.tryGet(size);
-  return p !== 0 || !spareBlockOf(cache).giveBack() ? p : cache.tryGet(size);
+interface Kept {
+  readonly slots: Set<SpareBlock>;
+  readonly caches: Set<SlabCache>;
+  seen: number;
+}
+
+const keptByArena = new WeakMap<SlabArena, Kept>();
+
+function keptOver(arena: SlabArena): Kept {
+  let k = keptByArena.get(arena);
+  if (k === undefined) {
+    k = { slots: new Set(), caches: new Set(), seen: arena.pressure };
+    keptByArena.set(arena, k);
+  }
+  return k;
+}
+
+/** A new pool's spare-block slot over `cache`, reached by pressure. @internal */
+export function newSpareBlock(cache: SlabCache): SpareBlock {
+  const kept = keptOver(cache.arena);
+  kept.caches.add(cache);
+  return new SpareBlock(cache, kept);
 }
 
 /**
- * A block for a buffer: `cache.tryGet(size)`, the spare block going back first when the cache
- * holds no free block for it: empty memory is used before new memory is mapped, and the
- * arena's slabs stay low and together, so a buffer that doubles finds the runs it needs.
- * @internal
+ * Every pool of this worker over `arena` gives its spare back (to its cache), then every cache
+ * its wholly free arena slab (to the arena); true if any memory went back. @internal
+ */
+export function giveBackEmpty(arena: SlabArena): boolean {
+  const kept = keptByArena.get(arena);
+  if (kept === undefined) return false;
+  let any = false;
+  for (const slot of [...kept.slots]) if (slot.giveBack()) any = true;
+  for (const cache of kept.caches) if (cache.releaseFree()) any = true;
+  return any;
+}
+
+/**
+ * A slow path's look at the pressure: if another worker raised it since this worker last
+ * looked, gives this worker's empty blocks back. One atomic load. @internal
+ */
+export function relieve(arena: SlabArena): void {
+  const kept = keptByArena.get(arena);
+  if (kept === undefined) return;
+  const g = arena.pressure;
+  if (g === kept.seen) return;
+  kept.seen = g;
+  giveBackEmpty(arena);
+}
+
+/** An allocation still fails with everything given back here: the other workers are asked. */
+function raise(arena: SlabArena): void {
+  keptOver(arena).seen = arena.raisePressure();
+}
+
+/** This cache's pools give their spares back; true if any did. */
+function giveBackIn(cache: SlabCache): boolean {
+  const kept = keptByArena.get(cache.arena);
+  if (kept === undefined) return false;
+  let any = false;
+  for (const slot of [...kept.slots]) if (slot.cache === cache && slot.giveBack()) any = true;
+  return any;
+}
+
+/** A block for a pool's new slab: `cache.tryGet(size)`, and again under pressure. @internal */
+export function tryGetSlab(cache: SlabCache, size: number): number {
+  const arena = cache.arena;
+  relieve(arena);
+  let p = cache.tryGet(size);
+  if (p === 0 && giveBackEmpty(arena)) p = cache.tryGet(size);
+  if (p === 0) raise(arena);
+  return p;
+}
+
+/**
+ * A block for a buffer: what the cache holds, else this cache's spares back first, then
+ * `cache.tryGet(size)`, and again under pressure. @internal
  */
 export function tryGetBlock(cache: SlabCache, size: number): number {
-  const p = cache.tryGetHeld(size);
+  const arena = cache.arena;
+  relieve(arena);
+  let p = cache.tryGetHeld(size);
   if (p !== 0) return p;
-  spareBlockOf(cache).giveBack();
-  return cache.tryGet(size);
+  giveBackIn(cache);
+  p = cache.tryGet(size);
+  if (p === 0 && giveBackEmpty(arena)) p = cache.tryGet(size);
+  if (p === 0) raise(arena);
+  return p;
 }
 
-/** `cache.getPages(size)`, the spare block going back first as for {@link tryGetBlock}. @internal */
+/** `cache.getPages(size)`, with the spares as for {@link tryGetBlock}. @internal */
 export function tryGetPages(cache: SlabCache, size: number): number {
-  const p = cache.getPages(size, false);
+  const arena = cache.arena;
+  relieve(arena);
+  let p = cache.getPages(size, false);
   if (p !== 0) return p;
-  spareBlockOf(cache).giveBack();
-  return cache.getPages(size);
+  giveBackIn(cache);
+  p = cache.getPages(size);
+  if (p === 0 && giveBackEmpty(arena)) p = cache.getPages(size);
+  if (p === 0) raise(arena);
+  return p;
+}
+
+/**
+ * `n` slabs straight from the arena (an LSRegion's: one slab, or a run), and again under
+ * pressure; 0 when the arena has none even so. @internal
+ */
+export function tryMapSlabs(arena: SlabArena, n: number): number {
+  relieve(arena);
+  let p = n === 1 ? arena.tryMap() : arena.tryMapRun(n);
+  if (p === 0 && giveBackEmpty(arena)) p = n === 1 ? arena.tryMap() : arena.tryMapRun(n);
+  if (p === 0) raise(arena);
+  return p;
 }

@@ -34,6 +34,7 @@ import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../../i
 import type { Memory } from '../../memory.js';
 import { SlabArena } from '../slabs/slab-arena.js';
 import { asPtr, type Ptr } from '../../internal/ptr.js';
+import { tryMapSlabs } from '../spare-block.js';
 
 /** A byte offset into the region's `Memory`; 0 is null. */
 
@@ -423,7 +424,7 @@ export class LSRegion {
       // A new current slab: the cached one, else one from the arena.
       let slab = this.cached;
       if (slab === 0) {
-        slab = this.arena.tryMap();
+        slab = tryMapSlabs(this.arena, 1);
         if (slab === 0) {
           if (!throwing) return 0;
           this.arena.noMemory(where, size, 1);
@@ -454,7 +455,7 @@ export class LSRegion {
       throw new OutOfMemoryError(size, `${where}: ${size} bytes can never fit the address space`);
     }
     const slabs = Math.ceil(need / S);
-    const run = this.arena.tryMapRun(slabs);
+    const run = tryMapSlabs(this.arena, slabs);
     if (run === 0) {
       if (!throwing) return 0;
       this.arena.noMemory(where, size, slabs);

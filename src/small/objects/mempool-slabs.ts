@@ -17,7 +17,7 @@
  */
 import type { SpareHolder } from '../spare-block.js';
 import { FREED_BYTE } from '../../debug.js';
-import { blockIsEmpty, Mark, retireSlab, tailBits, Word } from './block-header.js';
+import { Mark, retireSlab, tailBits, Word } from './block-header.js';
 import { BITMAPS } from './geometry.js';
 import type { Mempool } from './mempool.js';
 
@@ -60,31 +60,25 @@ export function formatSlab(pool: Mempool, s: number): void {
 
 /**
  * Slab `s` of `pool` may have become empty (its last objects may be retired slots, settled
- * first: if a read view holds one back, the slab stays): it takes the spare-block slot when the
- * slot is free (or its block has been used since), or holds a block of the same pool at a
- * higher address, which goes back to the cache instead; else `s` goes back at once. Of two empty blocks of one pool the
- * lower is kept (as Tarantool's mempool keeps the lower of two spare slabs), so the memory
- * above it stays free to merge into the longest runs. Another pool's spare is left where it
- * is: taking its place would make a pool whose only slab empties on every free (an alloc/free
- * pair at the edge of a slab) give that slab back each time. @internal
+ * first: if a read view holds one back, the slab stays): it becomes the pool's spare block when
+ * the pool has none (or its spare has been used since); of two empty blocks the lower is kept
+ * (as Tarantool's mempool keeps the lower of two spare slabs), so the memory above it stays
+ * free to merge into the longest runs, and the other goes back to the cache. Memory pressure
+ * takes the spare back (spare-block.ts). @internal
  */
 export function becameEmpty(pool: Mempool, s: number): void {
   const slot = pool.spare;
   if (slot.block === s) return;
   // Its retired slots are checked against the read views first: deferred ones keep it.
   if (!pool.settledEmpty(s)) return;
-  // The spare may be another pool's, in memory carved after our views were taken.
-  if (slot.block >= pool.viewEnd) pool.refresh();
-  // Our own spare's retired slots are settled first; another pool's count as objects.
-  if (slot.block !== 0 && (slot.holder === pool ? pool.settledEmpty(slot.block) : blockIsEmpty(pool.i32, slot.block))) {
-    if (slot.holder !== pool || slot.block < s) {
+  if (slot.block !== 0 && pool.settledEmpty(slot.block)) {
+    if (slot.block < s) {
       giveBack(pool, s);
       return;
     }
     giveBack(pool, slot.block);
   }
-  slot.holder = pool;
-  slot.block = s;
+  slot.keep(pool, s);
 }
 
 /**
@@ -94,8 +88,7 @@ export function becameEmpty(pool: Mempool, s: number): void {
 export function dropSpare(pool: Mempool): boolean {
   const slot = pool.spare;
   const s = slot.block;
-  slot.holder = null;
-  slot.block = 0;
+  slot.clear();
   if (s === 0 || !pool.settledEmpty(s)) return false;
   giveBack(pool, s);
   return true;
@@ -103,10 +96,7 @@ export function dropSpare(pool: Mempool): boolean {
 
 /** Returns `pool`'s empty slab `s` to the cache. @internal */
 export function giveBack(pool: Mempool, s: number): void {
-  if (pool.spare.block === s) {
-    pool.spare.block = 0;
-    pool.spare.holder = null;
-  }
+  if (pool.spare.block === s) pool.spare.clear();
   pool.heapRemove(pool.u32[(s >>> 2) + Word.HEAPIDX]!);
   retireSlab(pool.u32, s);
   unlist(pool, s);
@@ -132,10 +122,7 @@ function unlist(pool: Mempool, s: number): void {
  */
 export function destroySlabs(pool: Mempool): void {
   pool.setCur(0);
-  if (pool.spare.holder === pool) {
-    pool.spare.holder = null;
-    pool.spare.block = 0;
-  }
+  pool.spare.clear();
   let refused: unknown = null;
   for (const s of pool.slabs) {
     retireSlab(pool.u32, s);

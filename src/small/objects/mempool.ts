@@ -53,7 +53,7 @@ import { holdViews } from '../../memory.js';
 import { NO_EPOCH } from '../slabs/arena-views.js';
 import { blockByte } from '../slabs/page-map.js';
 import { SlabCache } from '../slabs/slab-cache.js';
-import { spareBlockOf, tryGetSlab, type SpareBlock, type SpareHolder } from '../spare-block.js';
+import { newSpareBlock, tryGetSlab, type SpareBlock, type SpareHolder } from '../spare-block.js';
 import { blockIsEmpty, headerTag, Mark, occupiedSlots, onlyRetiredLeft, popcount, tailBits, Word } from './block-header.js';
 import { freeAnywhere } from './free-route.js';
 import { geometry, inverse32, mempoolObjsizeMax, pickOrder } from './geometry.js';
@@ -260,7 +260,7 @@ export class Mempool {
     this.quick = !this.debug && !this.views.anyOpen;
     holdViews(cache.arena.memory, this);
     this.pageMap = cache.arena.pageMap;
-    this.spare = spareBlockOf(cache);
+    this.spare = newSpareBlock(cache);
   }
 
   /** Live objects. */

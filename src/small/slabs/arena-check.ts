@@ -36,7 +36,6 @@ export function inspectShared(arena: SlabArena, pages: boolean): string | null {
   if (carved0 < ctrl || carved0 > n) return `carved end ${carved0} is outside [${ctrl}, ${n}]`;
   if (used < 0 || used > n - ctrl) return `used counts ${used} slabs, outside [0, ${n - ctrl}]`;
   if (hint < ctrl || hint > n) return `free hint ${hint} is outside [${ctrl}, ${n}]`;
-  if (c[Ctl.ZERO] !== 0) return `reserved word ${Ctl.ZERO} is ${c[Ctl.ZERO]}, not 0`;
   // A carve charges the quota before it moves the carved end, and a carved slab stays charged:
   // the charge read after the end covers it at every instant (other users of the quota only add).
   const charged = arena.quota.used;

@@ -14,7 +14,7 @@
  *  +-----------+----------------------+---------+---------+------------------+----------------+---------+----------+---------+----------+
  *  | header    | shift, n, ctrl,      | hint    | begun,  | owner registry   | read views     | info[n] | owner[n] | pageMap | pageTags |
  *  | (Kind.    | carved, used, quota  | BigUint | ended   | 4 x Int32        | epoch, held,   | Int32   | Int32    | 1 byte  | 2 x Int32|
- *  | SlabArena)| id low/high, 0       | ver<<32 | (op     | x OWNERS         | high, 0,       |         |          | x P     | x P      |
+ *  | SlabArena)| id low/high, pressure| ver<<32 | (op     | x OWNERS         | high, 0,       |         |          | x P     | x P      |
  *  |           | (Int32 words 4..11)  | | index | counts) |                  | slot x OWNERS  |         |          |         |          |
  *  +-----------+----------------------+---------+---------+------------------+----------------+---------+----------+---------+----------+
  *  ... padding to ctrlSlabs * slabSize | slab ctrlSlabs | slab ctrlSlabs+1 | ... | slab n-1 |
@@ -29,7 +29,7 @@ import { OWNERS } from './owner-registry.js';
  * Version of this layout, in the header; it also covers the format of the blocks' headers
  * (block-header.ts, large.ts), which every worker attached reads. @internal
  */
-export const VERSION = 4;
+export const VERSION = 5;
 
 // const enums: tsc writes their values in as literals, so no reader loads a module binding.
 
@@ -49,8 +49,12 @@ export const enum Ctl {
   QUOTA_LO = 9,
   /** And high bits. */
   QUOTA_HI = 10,
-  /** Reserved, 0. */
-  ZERO = 11,
+  /**
+   * Memory pressure's generation: a worker whose allocation failed with empty blocks still kept
+   * in caches adds 1, and every worker's caches give their empty blocks back at their next
+   * slow path that sees it changed (spare-block.ts).
+   */
+  PRESSURE = 11,
   /** Maps and unmaps started. */
   BEGUN = 14,
   /** And finished. */

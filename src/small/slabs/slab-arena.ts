@@ -356,6 +356,16 @@ export class SlabArena {
     return this.lastFailure;
   }
 
+  /** Memory pressure's generation (see spare-block.ts): changes when some worker raised it. @internal */
+  get pressure(): number {
+    return Atomics.load(this.ctl, Ctl.PRESSURE);
+  }
+
+  /** Raises memory pressure for every worker; returns the new generation. @internal */
+  raisePressure(): number {
+    return Atomics.add(this.ctl, Ctl.PRESSURE, 1) + 1;
+  }
+
   /** Bytes of slabs handed out and not yet returned. */
   get used(): number {
     return Atomics.load(this.ctl, W_USED) * this.slabSize;

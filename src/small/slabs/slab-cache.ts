@@ -495,6 +495,16 @@ export class SlabCache {
     }
   }
 
+  /**
+   * Gives the cached wholly free arena slab back to the arena (memory pressure); true if there
+   * was one. @internal
+   */
+  releaseFree(): boolean {
+    if (this.freeCount[this.orderMax] === 0) return false;
+    this.releaseFreeSlabs();
+    return true;
+  }
+
   /** Gives the cached wholly free arena slab (if any) back to the arena. */
   private releaseFreeSlabs(): void {
     const max = this.orderMax;
