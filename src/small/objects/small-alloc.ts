@@ -114,7 +114,7 @@ const WORD_COPY_MAX = 64;
  * `tryAlloc` returns 0. A failed allocation changes no live allocation, no used byte and no
  * quota byte; before failing, every remote free and every releasable deferred free is taken in,
  * and cached empty memory goes back (each pool's spare block, the caches' free slabs; and a
- * failure that remains makes other workers give theirs back: spare-block.ts), so no memory
+ * failure that remains makes other workers give theirs back at their next slow path), so no memory
  * sits empty in a pool while an allocation fails, and `total` may drop. A pointer that is not a non-negative
  * integer is a `RangeError`; a free of anything that is not a live allocation throws
  * `InvalidPointerError`; a `size` given to `free` that does not match a live allocation is a
