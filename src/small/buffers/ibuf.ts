@@ -147,9 +147,7 @@ export class Ibuf {
    *   give a slab big enough.
    */
   reserve(size: number): Ptr {
-    const w = this._wpos;
-    if (typeof size === 'number' && (size >>> 0) === size && w + size <= this.end && this.buf !== 0) return w;
-    return this.reserveSlow('Ibuf.reserve', size, true);
+    return this.reserveFast('Ibuf.reserve', size, true);
   }
 
   /**
@@ -159,9 +157,14 @@ export class Ibuf {
    * @throws RangeError if `size` is not an integer in [0, 2^32 - 1].
    */
   tryReserve(size: number): Ptr {
+    return this.reserveFast('Ibuf.tryReserve', size, false);
+  }
+
+  /** The one fast path of reserve and tryReserve: room at `wpos`; else the slow reserve. */
+  private reserveFast(where: string, size: number, throwing: boolean): Ptr {
     const w = this._wpos;
     if (typeof size === 'number' && (size >>> 0) === size && w + size <= this.end && this.buf !== 0) return w;
-    return this.reserveSlow('Ibuf.tryReserve', size, false);
+    return this.reserveSlow(where, size, throwing);
   }
 
   /**
