@@ -202,7 +202,26 @@ export class Region {
    *   give a slab.
    */
   alignedAlloc(size: number, align: number): Ptr {
-    // Fast path in 31-bit integer arithmetic: align a power of two, pos + align - 1 < 2^31.
+    return this.alignedFast('Region.alignedAlloc', size, align, true);
+  }
+
+  /**
+   * As {@link alignedAlloc}, but returns 0 when no slab can be had.
+   *
+   * @throws TypeError if `size` or `align` is not a number.
+   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1], or `align` is not a power of
+   *   two in [1, 2^31].
+   */
+  tryAlignedAlloc(size: number, align: number): Ptr {
+    return this.alignedFast('Region.tryAlignedAlloc', size, align, false);
+  }
+
+  /**
+   * The one fast path of alignedAlloc and tryAlignedAlloc, in 31-bit integer arithmetic (align
+   * a power of two, pos + align - 1 < 2^31); the rest goes to the slow path, whose errors name
+   * `where` and which throws when `throwing`, else returns 0.
+   */
+  private alignedFast(where: string, size: number, align: number, throwing: boolean): Ptr {
     if (typeof size === 'number' && typeof align === 'number') {
       const pos = this.pos;
       const mask = align - 1;
@@ -215,23 +234,9 @@ export class Region {
       }
     }
     if (typeof align !== 'number' || (align >>> 0) !== align || (align & (align - 1)) !== 0 || align === 0) {
-      checkPowerOfTwo('Region.alignedAlloc', 'align', align, 1, MAX_ALIGN);
+      checkPowerOfTwo(where, 'align', align, 1, MAX_ALIGN);
     }
-    return this.allocSlow('Region.alignedAlloc', size, align, true);
-  }
-
-  /**
-   * As {@link alignedAlloc}, but returns 0 when no slab can be had.
-   *
-   * @throws TypeError if `size` or `align` is not a number.
-   * @throws RangeError if `size` is not an integer in [0, 2^32 - 1], or `align` is not a power of
-   *   two in [1, 2^31].
-   */
-  tryAlignedAlloc(size: number, align: number): Ptr {
-    if (typeof align !== 'number' || (align >>> 0) !== align || (align & (align - 1)) !== 0 || align === 0) {
-      checkPowerOfTwo('Region.tryAlignedAlloc', 'align', align, 1, MAX_ALIGN);
-    }
-    return this.allocSlow('Region.tryAlignedAlloc', size, align, false);
+    return this.allocSlow(where, size, align, throwing);
   }
 
   /**
