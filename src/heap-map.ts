@@ -26,8 +26,7 @@
 import { formatBytes, formatPercent } from './format.js';
 import { checkInstance, optionalInt, optionsBag } from './internal/checks.js';
 import { LargeState, largeState, tagIndex } from './small/objects/large.js';
-import { Mark, popcount, tailBits, Word } from './small/objects/block-header.js';
-import { BITMAPS } from './small/objects/geometry.js';
+import { allocBase, bitmapWords, headerBytes, heldWord, Mark, popcount, remoteWord, tailBits, Word } from './small/objects/block-header.js';
 import { blockOrder, freeOrder, Page } from './small/slabs/page-map.js';
 import { OwnerKind } from './small/slabs/owner-registry.js';
 import { SlabArena } from './small/slabs/slab-arena.js';
@@ -365,14 +364,15 @@ function poolOf(dv: DataView, s: number, size: number, own: number): { objsize: 
   const word = (k: number): number => dv.getUint32(s + 4 * k, true);
   if (word(Word.MAGIC) !== Mark.MEMPOOL || word(Word.SLABSIZE) !== size || (word(Word.OWNER) | 0) !== own) return null;
   const count = word(Word.COUNT);
-  const bw = Math.ceil(count / 32);
-  if (count === 0 || Word.BYTES + 4 * BITMAPS * bw > size) return null;
+  const bw = bitmapWords(count);
+  if (count === 0 || headerBytes(bw) > size) return null;
   let live = 0;
   // Taken and not freed (REMOTE); the bits past the last slot are taken for good.
-  for (let k = 0; k < bw; k++) {
+  // Word indexes relative to the slab, as `word` reads them: slab 0's are.
+  for (let k = 0, w = allocBase(0); k < bw; k++, w++) {
     const past = k === bw - 1 ? tailBits(count) : 0;
     // Live: ALLOCATED, not REMOTE (pending, deferred), not HELD (retired).
-    live += popcount((word(Word.WORDS + k) & ~word(Word.WORDS + bw + k) & ~word(Word.WORDS + 2 * bw + k) & ~past) >>> 0);
+    live += popcount((word(w) & ~word(remoteWord(w, bw)) & ~word(heldWord(w, bw)) & ~past) >>> 0);
   }
   return { objsize: word(Word.OBJSIZE), count, live, cls: word(Word.CLASS) };
 }

@@ -98,6 +98,90 @@ export const enum Mark {
   NONE = 0xffffffff,
 }
 
+/** Bitmaps in a slab header: ALLOCATED, REMOTE, HELD, in that order. @internal */
+export const BITMAPS = 3;
+
+// ---- The bitmaps' encoding: the one place it is written out ----
+//
+// A slab's bitmaps are `bw` words each, one after another from header word Word.WORDS; slot
+// idx is bit idx & 31 of word idx >>> 5 of each. Word indexes below are into the buffer as
+// 32-bit words (an index of i32 / u32), so they serve any view of the slab. The fast paths of
+// mempool.ts keep inline copies of some of these (each names the function it must match);
+// test/small/objects/block-header.test.ts checks that they agree.
+
+/**
+ * 32-bit words in each bitmap of a slab of `count` slots: ceil(count / 32), exactly for any
+ * count up to 2^32 - 1 (a corrupt header's too), as a small integer. @internal
+ */
+export function bitmapWords(count: number): number {
+  return (count >>> 5) + ((count & 31) === 0 ? 0 : 1);
+}
+
+/** Bytes of a slab header with bitmaps of `bw` words (what precedes slot 0, padding aside). @internal */
+export function headerBytes(bw: number): number {
+  return Word.BYTES + BITMAPS * 4 * bw;
+}
+
+/** Word index of slab `s`'s first ALLOCATED word (the bitmaps start there). @internal */
+export function allocBase(s: number): number {
+  return (s >>> 2) + Word.WORDS;
+}
+
+/** Word index of the ALLOCATED word of slab `s` that holds slot `idx`. @internal */
+export function allocWord(s: number, idx: number): number {
+  return (s >>> 2) + Word.WORDS + (idx >>> 5);
+}
+
+/** Slot `idx`'s bit in its bitmap words. @internal */
+export function slotBit(idx: number): number {
+  return 1 << (idx & 31);
+}
+
+/**
+ * Word index of the REMOTE word beside ALLOCATED word `w` (same slots), in a slab whose
+ * bitmaps are `bw` words. @internal
+ */
+export function remoteWord(w: number, bw: number): number {
+  return w + bw;
+}
+
+/**
+ * Word index of the HELD word beside ALLOCATED word `w` (same slots), in a slab whose
+ * bitmaps are `bw` words. @internal
+ */
+export function heldWord(w: number, bw: number): number {
+  return w + 2 * bw;
+}
+
+/** The slot of the lowest set bit of `bits`, word `k` (0 = the first) of a bitmap; `bits` not 0. @internal */
+export function lowestSlot(k: number, bits: number): number {
+  return (k << 5) + 31 - Math.clz32(bits & -bits);
+}
+
+/**
+ * The index of the slot that starts `off` bytes after slot 0, in a slab of `count` slots of
+ * `stride` bytes; -1 when no slot starts there. (Mempool.slot computes the same without a
+ * division.) @internal
+ */
+export function slotIndex(off: number, stride: number, count: number): number {
+  const idx = off / stride;
+  return Number.isInteger(idx) && idx >= 0 && idx < count ? idx : -1;
+}
+
+/**
+ * The index of the slot of mempool slab `s` that starts at `ptr`, as the slab's header
+ * (FIRST, STRIDE, COUNT) places its slots; -1 when none does. @internal
+ */
+export function slotOf(u32: Uint32Array, s: number, ptr: number): number {
+  const h = s >>> 2;
+  return slotIndex(ptr - s - u32[h + Word.FIRST]!, u32[h + Word.STRIDE]!, u32[h + Word.COUNT]!);
+}
+
+/** Where slot `idx` starts, in slab `s` whose slot 0 is `first` bytes in and slots `stride` apart. @internal */
+export function slotStart(s: number, first: number, stride: number, idx: number): number {
+  return s + first + idx * stride;
+}
+
 /** The header's owner and pool words (Word.OWNER, Word.POOL) read as one little-endian double. @internal */
 export function headerTag(ownerId: number, poolId: number): number {
   const words = new Uint32Array([ownerId, poolId]);
@@ -124,11 +208,11 @@ export function popcount(x: number): number {
  * past the last slot not counted: in one pass over the bitmaps. @internal
  */
 export function occupiedSlots(i32: Int32Array, s: number): number {
-  const h = s >>> 2;
-  const count = i32[h + Word.COUNT]!;
-  const bw = (count + 31) >>> 5;
+  const count = i32[(s >>> 2) + Word.COUNT]!;
+  const bw = bitmapWords(count);
+  const aw = allocBase(s);
   let n = 0;
-  for (let w = h + Word.WORDS; w < h + Word.WORDS + bw; w++) n += popcount(i32[w]! & ~(i32[w + 2 * bw]! & ~i32[w + bw]!));
+  for (let w = aw; w < aw + bw; w++) n += popcount(i32[w]! & ~(i32[heldWord(w, bw)]! & ~i32[remoteWord(w, bw)]!));
   return n - popcount(tailBits(count));
 }
 
@@ -141,8 +225,8 @@ export function blockIsEmpty(i32: Int32Array, s: number): boolean {
   const h = s >>> 2;
   if (i32[h + Word.MAGIC] !== (Mark.MEMPOOL | 0)) return false;
   const count = i32[h + Word.COUNT]!;
-  const last = h + Word.WORDS + ((count - 1) >>> 5);
-  for (let w = h + Word.WORDS; w < last; w++) if (i32[w] !== 0) return false;
+  const last = allocWord(s, count - 1);
+  for (let w = allocBase(s); w < last; w++) if (i32[w] !== 0) return false;
   return i32[last] === tailBits(count);
 }
 
@@ -152,13 +236,12 @@ export function blockIsEmpty(i32: Int32Array, s: number): boolean {
  * stopping at the first other slot. @internal
  */
 export function onlyRetiredLeft(i32: Int32Array, s: number): boolean {
-  const h = s >>> 2;
-  const count = i32[h + Word.COUNT]!;
-  const bw = (count + 31) >>> 5;
-  const last = h + Word.WORDS + bw - 1;
-  for (let w = h + Word.WORDS; w <= last; w++) {
+  const count = i32[(s >>> 2) + Word.COUNT]!;
+  const bw = bitmapWords(count);
+  const last = allocBase(s) + bw - 1;
+  for (let w = allocBase(s); w <= last; w++) {
     // Taken and not retired (retired: HELD without REMOTE).
-    const other = i32[w]! & ~(i32[w + 2 * bw]! & ~i32[w + bw]!);
+    const other = i32[w]! & ~(i32[heldWord(w, bw)]! & ~i32[remoteWord(w, bw)]!);
     if (other !== (w === last ? tailBits(count) : 0)) return false;
   }
   return true;

@@ -7,8 +7,8 @@
 import { InvalidPointerError } from '../../errors.js';
 import type { SlabArena } from '../slabs/slab-arena.js';
 import { slabOf, slabSizeAt } from '../slabs/slab-cache.js';
-import { Word, Mark } from './block-header.js';
-import { headerFitsBlock, slotAt } from './geometry.js';
+import { allocWord, bitmapWords, heldWord, Mark, remoteWord, slotBit, slotOf, Word } from './block-header.js';
+import { headerFitsBlock } from './geometry.js';
 import { freeLargeRemote, isPageRun, largeId, liveLargeWord } from './large.js';
 import { freeOwnedBy } from './owners.js';
 
@@ -49,22 +49,19 @@ export function freeAnywhere(arena: SlabArena, ownerId: number, u32: Uint32Array
 export function freeRemote(name: string, u32: Uint32Array, i32: Int32Array, ptr: number, s: number, blockBytes: number): void {
   if (!headerFitsBlock(u32, s, blockBytes)) remoteFail(name, ptr, 'is in a slab whose header does not fit its block (corrupt memory?)');
   const h = s >>> 2;
-  const stride = u32[h + Word.STRIDE]!;
-  const first = u32[h + Word.FIRST]!;
-  const count = u32[h + Word.COUNT]!;
-  const idx = slotAt(ptr - s - first, stride, count);
+  const idx = slotOf(u32, s, ptr);
   if (idx < 0) remoteFail(name, ptr, 'is not at an object boundary');
-  const bw = Math.ceil(count / 32);
-  const w = h + Word.WORDS + (idx >>> 5);
-  const bit = 1 << (idx & 31);
+  const bw = bitmapWords(u32[h + Word.COUNT]!);
+  const w = allocWord(s, idx);
+  const bit = slotBit(idx);
   // A retired or deferred slot (HELD set) was freed already.
-  if ((Atomics.load(i32, w) & bit) === 0 || (Atomics.load(i32, w + 2 * bw) & bit) !== 0) {
+  if ((Atomics.load(i32, w) & bit) === 0 || (Atomics.load(i32, heldWord(w, bw)) & bit) !== 0) {
     remoteFail(name, ptr, 'is not allocated (a double free?)');
   }
-  const old = Atomics.or(i32, w + bw, bit);
+  const old = Atomics.or(i32, remoteWord(w, bw), bit);
   if ((old & bit) !== 0) {
     // Its HELD bit (the owner's, read only to word the message) tells a free the owner holds back for a read view.
-    const held = (Atomics.load(i32, w + 2 * bw) & bit) !== 0;
+    const held = (Atomics.load(i32, heldWord(w, bw)) & bit) !== 0;
     remoteFail(name, ptr, held ? 'is not allocated (a double free?)' : 'was already freed by another worker');
   }
   // A load is a plain read on x86, a store a locked exchange: raise the flag only if it is down.

@@ -1,9 +1,10 @@
 /**
  * Slab geometry: how objects of one size fit a slab (stride, count, where slot 0 starts, the
- * bitmaps' size), which slab order a pool takes, and the one slot index of an offset.
+ * bitmaps' size) and which slab order a pool takes. The header and bitmap layout those numbers
+ * fill, and the slot index of an offset, are block-header.ts's.
  */
 import type { SlabCache } from '../slabs/slab-cache.js';
-import { Word } from './block-header.js';
+import { BITMAPS, bitmapWords, headerBytes, Word } from './block-header.js';
 
 /** Largest share of a slab that header + tail may waste before a bigger order is tried. */
 const WASTE_RATIO = 0.01;
@@ -17,9 +18,6 @@ const WASTE_RATIO = 0.01;
 const MANY_SLOTS = 96;
 /** Slab bytes from which MANY_SLOTS is no longer asked for (a few large objects stay cheap). */
 const MANY_SLOTS_BYTES = 64 * 1024;
-
-/** Bitmaps in a slab header: ALLOCATED, REMOTE, HELD (block-header.ts). @internal */
-export const BITMAPS = 3;
 
 /** The multiplicative inverse of odd `d` modulo 2^32 (Newton's iteration doubles the bits). @internal */
 export function inverse32(d: number): number {
@@ -48,8 +46,8 @@ export function geometry(objsize: number, slabSize: number): SlabGeometry {
   // Start from the estimate with 3 bits of bitmap per slot, then step down until it fits.
   let count = Math.max(0, Math.floor((slabSize - Word.BYTES) / (stride + 0.375)));
   for (; count > 0; count--) {
-    const bw = Math.ceil(count / 32);
-    const first = Math.ceil((Word.BYTES + BITMAPS * 4 * bw) / align) * align;
+    const bw = bitmapWords(count);
+    const first = Math.ceil(headerBytes(bw) / align) * align;
     if (first + count * stride <= slabSize) return { stride, count, first, bw };
   }
   return { stride, count: 0, first: 0, bw: 0 };
@@ -135,14 +133,4 @@ export function pickOrder(cache: SlabCache, objsize: number): number {
     }
   }
   return withinWaste >= 0 ? withinWaste : best;
-}
-
-/**
- * The index of the slot that starts `off` bytes after slot 0, in a slab of `count` slots of
- * `stride` bytes; -1 when no slot starts there. (A pool computes the same without a division:
- * `Mempool.slot`.) @internal
- */
-export function slotAt(off: number, stride: number, count: number): number {
-  const idx = off / stride;
-  return Number.isInteger(idx) && idx >= 0 && idx < count ? idx : -1;
 }

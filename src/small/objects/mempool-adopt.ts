@@ -19,7 +19,7 @@
  */
 import { adoptableThread } from '../../internal/thread.js';
 import { FREED_BYTE } from '../../debug.js';
-import { Mark, popcount, tailBits, Word } from './block-header.js';
+import { allocBase, allocWord, heldWord, lowestSlot, Mark, popcount, remoteWord, slotBit, slotStart, tailBits, Word } from './block-header.js';
 import { isPageRun, LargeState, largeState, tagIndex } from './large.js';
 import type { Mempool } from './mempool.js';
 import { becameEmpty } from './mempool-slabs.js';
@@ -70,7 +70,7 @@ export function adoptSlab(pool: Mempool, slab: number): number {
   u32[h + Word.CLASS] = pool.classIndex;
   u32[h + Word.ADOPTED] = 1;
   Atomics.store(i32, h + Word.PENDING, 0);
-  const aw = h + Word.WORDS;
+  const aw = allocBase(s);
   const bw = pool.bw;
   let taken = -popcount(tailBits(pool.objcount));
   let held = 0;
@@ -79,28 +79,29 @@ export function adoptSlab(pool: Mempool, slab: number): number {
   const arena = pool.cache.arena.views;
   const tag = arena.tag();
   let deferred = 0;
-  for (let w = 0; w < bw; w++) {
+  for (let k = 0; k < bw; k++) {
+    const w = aw + k;
     // The old owner's frees: remote ones not taken in, deferred, and retired (HELD alone).
-    const hw = i32[aw + 2 * bw + w]!;
-    const remote = Atomics.load(i32, aw + bw + w);
+    const hw = i32[heldWord(w, bw)]!;
+    const remote = Atomics.load(i32, remoteWord(w, bw));
     held += popcount(hw & remote);
     const freed = remote | hw;
     if (tag !== NO_EPOCH) {
       // Every freed slot held (deferred: REMOTE and HELD set, ALLOCATED stays).
-      if ((hw & ~remote) !== 0) Atomics.or(i32, aw + bw + w, hw & ~remote);
-      i32[aw + 2 * bw + w] = freed;
+      if ((hw & ~remote) !== 0) Atomics.or(i32, remoteWord(w, bw), hw & ~remote);
+      i32[heldWord(w, bw)] = freed;
       deferred += popcount(freed);
       for (let rest = freed; rest !== 0; rest &= rest - 1) {
-        pool.views.defer(s + pool.first + (w * 32 + 31 - Math.clz32(rest & -rest)) * pool.stride, pool.objsize, tag);
+        pool.views.defer(slotStart(s, pool.first, pool.stride, lowestSlot(k, rest)), pool.objsize, tag);
       }
-      taken += popcount(i32[aw + w]!);
+      taken += popcount(i32[w]!);
       continue;
     }
     // The old owner's remote frees not taken in and its deferred slots: all free now.
-    Atomics.and(i32, aw + bw + w, ~freed);
-    i32[aw + 2 * bw + w] = 0;
-    const a = i32[aw + w]! & ~freed;
-    i32[aw + w] = a;
+    Atomics.and(i32, remoteWord(w, bw), ~freed);
+    i32[heldWord(w, bw)] = 0;
+    const a = i32[w]! & ~freed;
+    i32[w] = a;
     taken += popcount(a);
   }
   // The dead owner's held slots leave the arena's count of held bytes with it (those held again
@@ -123,10 +124,9 @@ export function adoptSlab(pool: Mempool, slab: number): number {
 
 /** Fills every free slot of slab `s` with the poison debug mode checks for. */
 function poisonFree(pool: Mempool, s: number): void {
-  const aw = (s >>> 2) + Word.WORDS;
   for (let idx = 0; idx < pool.objcount; idx++) {
-    if ((pool.i32[aw + (idx >>> 5)]! & (1 << (idx & 31))) !== 0) continue;
-    const ptr = s + pool.first + idx * pool.stride;
+    if ((pool.i32[allocWord(s, idx)]! & slotBit(idx)) !== 0) continue;
+    const ptr = slotStart(s, pool.first, pool.stride, idx);
     pool.u8.fill(FREED_BYTE, ptr, ptr + pool.objsize);
   }
 }

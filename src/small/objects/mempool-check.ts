@@ -34,7 +34,7 @@
  */
 import { FREED_BYTE } from '../../debug.js';
 import { Page } from '../slabs/page-map.js';
-import { Mark, popcount, tailBits, Word } from './block-header.js';
+import { allocBase, heldWord, Mark, popcount, remoteWord, slotBit, slotStart, tailBits, Word } from './block-header.js';
 import type { Mempool } from './mempool.js';
 import type { ReadViews } from './read-views.js';
 
@@ -74,14 +74,14 @@ export function checkMempool(pool: Mempool, name: string, pageMap: Uint8Array, o
     if (pageMap[s >>> Page.SHIFT] !== order1) fail(`${at} is not a block of order ${order1 - 1} in the page map`);
     if (u32[h + Word.LISTIDX] !== i) fail(`${at} says list index ${u32[h + Word.LISTIDX]}, is at ${i}`);
     const bw = pool.bw;
-    const aw = h + Word.WORDS;
+    const aw = allocBase(s);
     let taken = 0;
     let held = 0;
     let retired = 0;
     for (let w = 0; w < bw; w++) {
       const a = i32[aw + w]!;
-      const r = i32[aw + bw + w]!;
-      const d = i32[aw + 2 * bw + w]!;
+      const r = i32[remoteWord(aw + w, bw)]!;
+      const d = i32[heldWord(aw + w, bw)]!;
       if ((r & ~a) !== 0) fail(`${at}: a slot is remote-freed but not allocated (word ${w})`);
       if ((d & ~a) !== 0) fail(`${at}: a slot is held or retired but not allocated (word ${w})`);
       const past = w === bw - 1 ? tailBits(pool.objcount) : 0;
@@ -126,9 +126,9 @@ export function checkMempool(pool: Mempool, name: string, pageMap: Uint8Array, o
 /** Fails unless every slot whose bit in `a` (word `w` of slab `s`) is clear is all poison. */
 function checkPoison(pool: Mempool, at: string, s: number, w: number, a: number, fail: (msg: string) => never): void {
   for (let b = 0; b < 32; b++) {
-    const idx = w * 32 + b;
-    if ((a & (1 << b)) !== 0 || idx >= pool.objcount) continue;
-    const p = s + pool.first + idx * pool.stride;
+    const idx = (w << 5) + b;
+    if ((a & slotBit(idx)) !== 0 || idx >= pool.objcount) continue;
+    const p = slotStart(s, pool.first, pool.stride, idx);
     for (let k = p; k < p + pool.objsize; k++) {
       if (pool.u8[k] !== FREED_BYTE) fail(`${at}: free slot ${p} was written after it was freed (byte ${k - p})`);
     }

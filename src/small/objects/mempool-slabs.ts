@@ -17,8 +17,7 @@
  */
 import type { SpareHolder } from '../spare-block.js';
 import { FREED_BYTE } from '../../debug.js';
-import { Mark, retireSlab, tailBits, Word } from './block-header.js';
-import { BITMAPS } from './geometry.js';
+import { allocBase, BITMAPS, Mark, retireSlab, slotStart, tailBits, Word } from './block-header.js';
 import type { Mempool } from './mempool.js';
 
 /** Writes fresh slab `s`'s header and bitmaps and makes it `pool`'s. @internal */
@@ -33,11 +32,12 @@ export function formatSlab(pool: Mempool, s: number): void {
   // fill() costs a call into the runtime.
   const words = BITMAPS * pool.bw;
   const f64 = pool.f64;
-  for (let d = (h + Word.WORDS) >>> 1, end = d + (words >>> 1); d < end; d++) f64[d] = 0;
-  if ((words & 1) !== 0) u32[h + Word.WORDS + words - 1] = 0;
-  pool.i32[h + Word.WORDS + pool.bw - 1] = tailBits(pool.objcount);
+  const aw = allocBase(s);
+  for (let d = aw >>> 1, end = d + (words >>> 1); d < end; d++) f64[d] = 0;
+  if ((words & 1) !== 0) u32[aw + words - 1] = 0;
+  pool.i32[aw + pool.bw - 1] = tailBits(pool.objcount);
   // Debug mode checks that every free slot still holds the poison it was freed with.
-  if (pool.debug) pool.u8.fill(FREED_BYTE, s + pool.first, s + pool.first + pool.objcount * pool.stride);
+  if (pool.debug) pool.u8.fill(FREED_BYTE, slotStart(s, pool.first, pool.stride, 0), slotStart(s, pool.first, pool.stride, pool.objcount));
   u32[h + Word.OWNER] = pool.ownerId;
   u32[h + Word.POOL] = pool.poolId;
   u32[h + Word.OBJSIZE] = pool.objsize;

@@ -54,7 +54,10 @@ import { NO_EPOCH } from '../slabs/arena-views.js';
 import { blockByte } from '../slabs/page-map.js';
 import { SlabCache } from '../slabs/slab-cache.js';
 import { newSpareBlock, tryGetSlab, type SpareBlock, type SpareHolder } from '../spare-block.js';
-import { blockIsEmpty, headerTag, Mark, occupiedSlots, onlyRetiredLeft, popcount, tailBits, Word } from './block-header.js';
+import {
+  allocBase, allocWord, blockIsEmpty, headerTag, heldWord, lowestSlot, Mark, occupiedSlots, onlyRetiredLeft, popcount, remoteWord,
+  slotBit, slotStart, tailBits, Word,
+} from './block-header.js';
 import { freeAnywhere } from './free-route.js';
 import { geometry, inverse32, mempoolObjsizeMax, pickOrder } from './geometry.js';
 import { adoptSlab, adoptThread, slabFits, type MempoolAdoption } from './mempool-adopt.js';
@@ -297,6 +300,8 @@ export class Mempool {
     // x + 1 carries through the trailing ones: the lowest clear bit is the only one set in both.
     const low = ~x & (x + 1);
     i32[w] = x | low;
+    // slotStart(cur, first, stride, lowestSlot(w - curBm, low)) (block-header.ts), written out
+    // for the fast path; block-header.test.ts checks that they agree.
     const p = this.curBase + Math.imul(((w - this.curBm) << 5) + 31 - Math.clz32(low), this.stride);
     // `=== true`: a plain truth test of a boolean field compiles to a generic ToBoolean.
     if (this.debug === true) this.debugAlloc(p);
@@ -419,9 +424,11 @@ export class Mempool {
    * The index of the slot that starts `off` bytes after slot 0, or -1 if none does; without a
    * division: stride = d * 2^shift with d odd, and for off = idx * stride, idx = imul(off >>>
    * shift, dinv) where dinv * d == 1 (mod 2^32); any other offset gives an index >= count or
-   * one that fails imul(idx, stride) === off.
+   * one that fails imul(idx, stride) === off. The fast paths' copy of block-header.ts's
+   * `slotIndex`, which it must match (block-header.test.ts checks every slot start and the
+   * offsets between them). @internal
    */
-  private slot(off: number): number {
+  slot(off: number): number {
     const idx = Math.imul(off >>> this.shift, this.dinv) >>> 0;
     return idx < this.objcount && Math.imul(idx, this.stride) === off ? idx : -1;
   }
@@ -433,9 +440,9 @@ export class Mempool {
   holds(ptr: number, s: number): boolean {
     const idx = this.slot(ptr - s - this.first);
     if (idx < 0) return false;
-    const w = (s >>> 2) + Word.WORDS + (idx >>> 5);
-    const bit = 1 << (idx & 31);
-    return (this.i32[w]! & bit) !== 0 && ((this.i32[w + this.bw]! | this.i32[w + 2 * this.bw]!) & bit) === 0;
+    const w = allocWord(s, idx);
+    const bit = slotBit(idx);
+    return (this.i32[w]! & bit) !== 0 && ((this.i32[remoteWord(w, this.bw)]! | this.i32[heldWord(w, this.bw)]!) & bit) === 0;
   }
 
   /**
@@ -449,6 +456,8 @@ export class Mempool {
     const idx = this.slot(ptr - s - this.first);
     const i32 = this.i32;
     const bw = this.bw;
+    // allocWord, slotBit, and below remoteWord (w + bw) and heldWord (w + 2 * bw), of
+    // block-header.ts, written out for the fast path; block-header.test.ts checks that they agree.
     const w = (s >>> 2) + Word.WORDS + (idx >>> 5);
     const bit = 1 << (idx & 31);
     // Reads before the bounds test are harmless: a bad idx fails the test and is refused there.
@@ -487,12 +496,12 @@ export class Mempool {
     const idx = this.slot(ptr - s - this.first);
     if (idx < 0) this.invalid(ptr, 'is not at an object boundary', caller);
     const i32 = this.i32;
-    const w = (s >>> 2) + Word.WORDS + (idx >>> 5);
-    const bit = 1 << (idx & 31);
+    const w = allocWord(s, idx);
+    const bit = slotBit(idx);
     const a = i32[w]!;
     const bw = this.bw;
-    if ((a & bit) === 0 || (i32[w + 2 * bw]! & bit) !== 0) this.invalid(ptr, 'is not allocated (a double free?)', caller);
-    if ((i32[w + bw]! & bit) !== 0) this.invalid(ptr, 'was already freed by another worker', caller);
+    if ((a & bit) === 0 || (i32[heldWord(w, bw)]! & bit) !== 0) this.invalid(ptr, 'is not allocated (a double free?)', caller);
+    if ((i32[remoteWord(w, bw)]! & bit) !== 0) this.invalid(ptr, 'was already freed by another worker', caller);
     if (this.quick === true) {
       // Valid, and nothing of ours holds frees back: retired as on the fast path.
       this.freeIn(ptr, s);
@@ -533,8 +542,8 @@ export class Mempool {
    * `tag` its arena tag (holdTag).
    */
   private defer(ptr: number, s: number, w: number, bit: number, tag: number): void {
-    Atomics.or(this.i32, w + this.bw, bit);
-    this.i32[w + 2 * this.bw]! |= bit;
+    Atomics.or(this.i32, remoteWord(w, this.bw), bit);
+    this.i32[heldWord(w, this.bw)]! |= bit;
     this.u32[(s >>> 2) + Word.DEFERRED]!++;
     this.deferredCount++;
     this.views.defer(ptr, this.objsize, tag);
@@ -582,10 +591,10 @@ export class Mempool {
   /** A deferred slot of our slab `s` may be reused now. @internal */
   releaseDeferred(ptr: number, s: number): void {
     const idx = this.slot(ptr - s - this.first);
-    const w = (s >>> 2) + Word.WORDS + (idx >>> 5);
-    const bit = 1 << (idx & 31);
-    this.i32[w + 2 * this.bw]! &= ~bit;
-    Atomics.and(this.i32, w + this.bw, ~bit);
+    const w = allocWord(s, idx);
+    const bit = slotBit(idx);
+    this.i32[heldWord(w, this.bw)]! &= ~bit;
+    Atomics.and(this.i32, remoteWord(w, this.bw), ~bit);
     this.i32[w]! &= ~bit;
     this.u32[(s >>> 2) + Word.DEFERRED]!--;
     this.deferredCount--;
@@ -610,24 +619,25 @@ export class Mempool {
   settle(s: number): number {
     const i32 = this.i32;
     const bw = this.bw;
-    const aw = (s >>> 2) + Word.WORDS;
+    const aw = allocBase(s);
     let tag = 0;
     let n = 0;
     for (let w = aw; w < aw + bw; w++) {
-      const x = i32[w + 2 * bw]! & ~i32[w + bw]!;
+      const held = heldWord(w, bw);
+      const x = i32[held]! & ~i32[remoteWord(w, bw)]!;
       if (x === 0) continue;
       // The views are asked once, at the first retired slot: every one was freed before.
       if (n === 0) tag = this.views.holdTag();
       n += popcount(x);
       if (tag === FREE_NOW) {
-        i32[w + 2 * bw] = i32[w + 2 * bw]! ^ x;
+        i32[held] = i32[held]! ^ x;
         i32[w] = i32[w]! & ~x;
         continue;
       }
       // Deferred: REMOTE set beside HELD, as a deferred free's.
-      Atomics.or(i32, w + bw, x);
+      Atomics.or(i32, remoteWord(w, bw), x);
       for (let rest = x; rest !== 0; rest &= rest - 1) {
-        this.views.defer(s + this.first + (((w - aw) << 5) + 31 - Math.clz32(rest & -rest)) * this.stride, this.objsize, tag);
+        this.views.defer(slotStart(s, this.first, this.stride, lowestSlot(w - aw, rest)), this.objsize, tag);
       }
     }
     if (n === 0 || tag === FREE_NOW) return n;
@@ -721,8 +731,8 @@ export class Mempool {
       this.scan = 0;
       return;
     }
-    this.curBase = s + this.first;
-    this.curBm = (s >>> 2) + Word.WORDS;
+    this.curBase = slotStart(s, this.first, this.stride, 0);
+    this.curBm = allocBase(s);
     this.scan = this.curBm;
   }
 

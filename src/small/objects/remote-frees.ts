@@ -18,7 +18,7 @@
  */
 import { FREED_BYTE } from '../../debug.js';
 import { NO_EPOCH } from '../slabs/arena-views.js';
-import { Mark, popcount, Word } from './block-header.js';
+import { allocBase, heldWord, lowestSlot, Mark, popcount, remoteWord, slotStart, Word } from './block-header.js';
 import type { Mempool } from './mempool.js';
 import { becameEmpty } from './mempool-slabs.js';
 import { FREE_NOW } from './read-views.js';
@@ -47,33 +47,34 @@ function takeSlab(pool: Mempool, s: number): number {
   const bw = pool.bw;
   const isCur = s === pool.cur;
   Atomics.store(i32, h + Word.PENDING, 0);
-  const aw = h + Word.WORDS;
+  const aw = allocBase(s);
   // Held back (HELD bits) while a read view is open (here or in any worker) or debug mode's
   // quarantine is on: asked once, at the first bit (the frees were all made before).
   let tag = FREE_NOW;
   let views = false;
   let n = 0;
-  for (let w = 0; w < bw; w++) {
+  for (let k = 0; k < bw; k++) {
+    const w = aw + k;
     // Atomic: ordered after the flag store above. HELD bits are deferred slots, not frees.
-    const bits = Atomics.load(i32, aw + bw + w) & ~i32[aw + 2 * bw + w]!;
+    const bits = Atomics.load(i32, remoteWord(w, bw)) & ~i32[heldWord(w, bw)]!;
     if (bits === 0) continue;
     if (n === 0) {
       tag = pool.views.holdTag();
       views = tag !== FREE_NOW;
     }
-    const k = popcount(bits);
-    n += k;
+    const got = popcount(bits);
+    n += got;
     if (views) {
-      i32[aw + 2 * bw + w]! |= bits;
-      u32[h + Word.DEFERRED]! += k;
-      pool.deferredCount += k;
+      i32[heldWord(w, bw)]! |= bits;
+      u32[h + Word.DEFERRED]! += got;
+      pool.deferredCount += got;
     } else {
-      Atomics.and(i32, aw + bw + w, ~bits);
-      i32[aw + w]! &= ~bits;
+      Atomics.and(i32, remoteWord(w, bw), ~bits);
+      i32[w]! &= ~bits;
     }
     if (views || pool.debug) {
       for (let rest = bits; rest !== 0; rest &= rest - 1) {
-        const ptr = s + pool.first + (w * 32 + 31 - Math.clz32(rest & -rest)) * pool.stride;
+        const ptr = slotStart(s, pool.first, pool.stride, lowestSlot(k, rest));
         if (views) pool.views.defer(ptr, pool.objsize, tag);
         if (pool.debug && !pool.views.anyOpen && tag === NO_EPOCH) pool.u8.fill(FREED_BYTE, ptr, ptr + pool.objsize);
       }

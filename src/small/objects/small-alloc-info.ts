@@ -16,8 +16,7 @@ import { InvalidPointerError } from '../../errors.js';
 import { checkPointer, describe } from '../../internal/checks.js';
 import { holdViews } from '../../memory.js';
 import { slabOf } from '../slabs/slab-cache.js';
-import { Mark, Word } from './block-header.js';
-import { slotAt } from './geometry.js';
+import { allocWord, bitmapWords, heldWord, Mark, remoteWord, slotBit, slotOf, Word } from './block-header.js';
 import { isPageRun, largeId, liveLargeWord } from './large.js';
 import { ownerOf } from './owners.js';
 import type { SmallAlloc } from './small-alloc.js';
@@ -60,13 +59,13 @@ export function liveSize(a: SmallAlloc, ownerId: number, large: LargeAllocations
   const h = s >>> 2;
   if (u32[h + Word.MAGIC] !== Mark.MEMPOOL) invalid(where, ptr, 'is not in a mempool slab or a large allocation');
   if (mine && ownerOf(u32[h + Word.POOL]!) === undefined) invalid(where, ptr, 'is in a block of no live allocator');
-  const idx = slotAt(ptr - s - u32[h + Word.FIRST]!, u32[h + Word.STRIDE]!, u32[h + Word.COUNT]!);
+  const idx = slotOf(u32, s, ptr);
   if (idx < 0) invalid(where, ptr, 'is not at an object boundary');
-  const bw = Math.ceil(u32[h + Word.COUNT]! / 32);
-  const w = h + Word.WORDS + (idx >>> 5);
-  const bit = 1 << (idx & 31);
+  const bw = bitmapWords(u32[h + Word.COUNT]!);
+  const w = allocWord(s, idx);
+  const bit = slotBit(idx);
   // Live: ALLOCATED set, REMOTE and HELD clear (block-header.ts's states).
-  if ((Atomics.load(i32, w) & bit) === 0 || ((Atomics.load(i32, w + bw) | Atomics.load(i32, w + 2 * bw)) & bit) !== 0) {
+  if ((Atomics.load(i32, w) & bit) === 0 || ((Atomics.load(i32, remoteWord(w, bw)) | Atomics.load(i32, heldWord(w, bw))) & bit) !== 0) {
     invalid(where, ptr, 'is not a live allocation');
   }
   return u32[h + Word.OBJSIZE]!;

@@ -4,7 +4,8 @@ import {
   FREED_BYTE, FRESH_BYTE, InvalidPointerError, Mempool, OutOfMemoryError, Quota, QuotaExceededError, SlabArena, SlabCache,
   SmallAlloc, getDebug, setDebug,
 } from '../../../src/index.js';
-import { BITMAPS, geometry, mempoolObjsizeMax, pickOrder } from '../../../src/small/objects/geometry.js';
+import { BITMAPS } from '../../../src/small/objects/block-header.js';
+import { geometry, mempoolObjsizeMax, pickOrder } from '../../../src/small/objects/geometry.js';
 import { seeded } from '../../../dev/rng.js';
 import { KB, MB, cacheOf, stamp, throwsLike, verifyStamp } from './mempool-support.js';
 
