@@ -56,16 +56,13 @@
  */
 import { InvalidPointerError, OutOfMemoryError, QuotaExceededError } from '../../errors.js';
 import { HandOff } from '../../internal/hand-off.js';
-import {
-  checkInstance, checkInt, checkPointer, isSharedBuffer, optionalBool, optionalInt, optionalPowerOfTwo, optionsBag, rangeError, typeError,
-} from '../../internal/checks.js';
-import { Kind, writeHeader } from '../../internal/header.js';
+import { checkInt, checkPointer, isSharedBuffer, rangeError } from '../../internal/checks.js';
 import { MAX_BYTE_LENGTH, Memory, type WasmMemoryLike } from '../../memory.js';
-import { requireSharedMemory } from '../../internal/shared-memory.js';
 import { verifyHandle } from './arena-attach.js';
+import { createArena } from './arena-create.js';
 import { ArenaViews, type ReadView } from './arena-views.js';
 import { inspectQuiet, inspectShared, inspectWhenQuiet } from './arena-check.js';
-import { ARRAYS_BYTE, controlBytes, Ctl, HINT_BYTE, REGISTRY_BYTE, SlabState, VERSION } from './arena-layout.js';
+import { ARRAYS_BYTE, Ctl, HINT_BYTE, REGISTRY_BYTE, SlabState } from './arena-layout.js';
 import {
   claimOwners, findMapsOwner, finishOwner, inspectRegistry, OWNERS, ownerIndex, ownerKind, OwnerKind, ownerThread, registerOwner,
   releaseOwner,
@@ -85,8 +82,6 @@ const W_NSLABS = Ctl.NSLABS;
 const W_CTRL = Ctl.CTRL;
 const W_CARVED = Ctl.CARVED;
 const W_USED = Ctl.USED;
-const W_QUOTA_LO = Ctl.QUOTA_LO;
-const W_QUOTA_HI = Ctl.QUOTA_HI;
 const W_BEGUN = Ctl.BEGUN;
 const W_ENDED = Ctl.ENDED;
 const LOW = 0xffffffffn; // the hint's slab index half (as arena-layout.ts's LOW)
@@ -104,10 +99,6 @@ export const enum MapFailure {
   Quota = 1,
   Space = 2,
 }
-
-const MIN_SLAB = 65536;
-const MAX_SLAB = 2 ** 30;
-const DEFAULT_SLAB = 4 * 1024 * 1024;
 
 /**
  * What `SlabArena.attach` needs: structured-cloneable, send it with `postMessage`.
@@ -245,58 +236,17 @@ export class SlabArena {
    * @throws {@link QuotaExceededError} if `prealloc` does not fit the quota.
    */
   constructor(opts: SlabArenaOptions) {
-    const where = 'SlabArena';
     const a = attaching.take();
     const fresh = a === null;
-    if (a !== null) {
-      this.memory = a.memory;
-      this.quota = a.quota;
-      const hdr = new Int32Array(a.memory.buffer, 0, 16);
-      this.slabShift = hdr[W_SHIFT]!;
-      this.slabCount = hdr[W_NSLABS]!;
-      this.ctrlSlabs = hdr[W_CTRL]!;
-    } else {
-      if (typeof opts !== 'object' || opts === null) typeError(where, 'opts', 'an object with a quota', opts);
-      const o = optionsBag<SlabArenaOptions>(where, opts);
-      this.quota = checkInstance(where, 'opts.quota', o.quota, Quota);
-      const slabSize = optionalPowerOfTwo(where, 'slabSize', o.slabSize, DEFAULT_SLAB, MIN_SLAB, MAX_SLAB);
-      const shift = Math.log2(slabSize);
-      const shared = optionalBool(where, 'shared', o.shared, true);
-      if (shared) requireSharedMemory(where);
-      const maximum = optionalInt(where, 'maximum', o.maximum, MAX_BYTE_LENGTH, 0, MAX_BYTE_LENGTH);
-      const nslabs = Math.floor(maximum / slabSize);
-      const ctrl = Math.ceil(controlBytes(nslabs, shift) / slabSize);
-      if (nslabs - ctrl < 1) {
-        rangeError(where, 'maximum',
-          `at least ${(Math.ceil(controlBytes(ctrl + 1, shift) / slabSize) + 1) * slabSize} (control slabs and one slab)`,
-          o.maximum);
-      }
-      const prealloc = optionalInt(where, 'prealloc', o.prealloc, 0, 0, (nslabs - ctrl) * slabSize);
-      const cbytes = controlBytes(nslabs, shift);
-      const pre = Math.ceil(prealloc / slabSize);
-      if (pre > 0 && this.quota.tryUse(pre * slabSize) < 0) {
-        throw new QuotaExceededError(prealloc, this.quota.total,
-          `SlabArena: prealloc ${prealloc} bytes exceed the quota (used ${this.quota.used} of ${this.quota.total})`);
-      }
-      try {
-        this.memory = Memory.createHanded({ shared, maximum: nslabs * slabSize, initial: pre > 0 ? (ctrl + pre) * slabSize : cbytes });
-      } catch (e) {
-        if (pre > 0) this.quota.release(pre * slabSize);
-        throw e;
-      }
-      this.slabShift = shift;
-      this.slabCount = nslabs;
-      this.ctrlSlabs = ctrl;
-      const words = new Int32Array(this.memory.buffer, 0, 16);
-      words[W_SHIFT] = shift;
-      words[W_NSLABS] = nslabs;
-      words[W_CTRL] = ctrl;
-      words[W_CARVED] = ctrl + pre;
-      words[W_USED] = 0;
-      words[W_QUOTA_LO] = this.quota.identity % 2 ** 32 | 0;
-      words[W_QUOTA_HI] = Math.floor(this.quota.identity / 2 ** 32);
-      writeHeader(words, Kind.SlabArena, VERSION, cbytes);
-    }
+    // Attached: verified by verifyHandle; fresh: made by createArena. Either way the geometry is
+    // what the control words say.
+    const { memory, quota } = a ?? createArena(opts);
+    this.memory = memory;
+    this.quota = quota;
+    const words = new Int32Array(memory.buffer, 0, 16);
+    this.slabShift = words[W_SHIFT]!;
+    this.slabCount = words[W_NSLABS]!;
+    this.ctrlSlabs = words[W_CTRL]!;
     this.memory.claim('SlabArena'); // its own Memory object, fresh or wrapped: nothing else may carve it
     this.slabSize = 1 << this.slabShift; // an int, not a double: pointers derived from it stay small integers
     this.maximum = this.slabCount * this.slabSize;
