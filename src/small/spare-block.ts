@@ -153,28 +153,30 @@ export function tryGetSlab(cache: SlabCache, size: number): number {
  * `cache.tryGet(size)`, and again under pressure. @internal
  */
 export function tryGetBlock(cache: SlabCache, size: number): number {
+  return heldFirst(cache, size, false);
+}
+
+/** `cache.getPages(size)` (large allocations), with the spares as for {@link tryGetBlock}. @internal */
+export function tryGetPages(cache: SlabCache, size: number): number {
+  return heldFirst(cache, size, true);
+}
+
+/** tryGetBlock (`pages` false) or tryGetPages. */
+function heldFirst(cache: SlabCache, size: number, pages: boolean): number {
   const arena = cache.arena;
   relieve(arena);
-  let p = cache.tryGetHeld(size);
+  let p = fromCache(cache, size, pages, false);
   if (p !== 0) return p;
   giveBackIn(cache);
-  p = cache.tryGet(size);
-  if (p === 0 && giveBackEmpty(arena)) p = cache.tryGet(size);
+  p = fromCache(cache, size, pages, true);
+  if (p === 0 && giveBackEmpty(arena)) p = fromCache(cache, size, pages, true);
   if (p === 0) raise(arena);
   return p;
 }
 
-/** `cache.getPages(size)`, with the spares as for {@link tryGetBlock}. @internal */
-export function tryGetPages(cache: SlabCache, size: number): number {
-  const arena = cache.arena;
-  relieve(arena);
-  let p = cache.getPages(size, false);
-  if (p !== 0) return p;
-  giveBackIn(cache);
-  p = cache.getPages(size);
-  if (p === 0 && giveBackEmpty(arena)) p = cache.getPages(size);
-  if (p === 0) raise(arena);
-  return p;
+/** A block or (`pages`) a page run from `cache`; `map`: the arena may be asked. */
+function fromCache(cache: SlabCache, size: number, pages: boolean, map: boolean): number {
+  return pages ? cache.getPages(size, map) : map ? cache.tryGet(size) : cache.tryGetHeld(size);
 }
 
 /**
