@@ -106,6 +106,14 @@ function rect(x: number, y: number, w: number, h: number, fill: string, extra = 
   return `<rect x="${n(x)}" y="${n(y)}" width="${n(w)}" height="${n(h)}" fill="${fill}"${extra}/>`;
 }
 
+/** The line a slab that is not a cache's gets in the heap map's tooltip, by state. */
+const WHOLE_SLAB = {
+  free: 'free (carved, charged to the quota)',
+  uncarved: 'never carved (reserved address space)',
+  claiming: 'in flight (a map or unmap holds it)',
+  mapped: 'mapped with no cache as owner (an LSRegion, or arena.map())',
+} as const;
+
 /**
  * An SVG picture (a complete document, as a string) of `arena`'s slabs: one cell per slab,
  * colored by state (free, never carved, in flight, held by a `SlabCache` (a color per owner
@@ -243,20 +251,12 @@ export function heapMap(arena: SlabArena, opts?: HeapMapOptions): string {
     const bodyH = grows * unit;
     switch (state) {
       case 'free':
-        tip += 'free (carved, charged to the quota)';
-        parts.push(rect(x0, y0, cellW, cellH, HEAP_MAP_COLORS.free));
-        break;
       case 'uncarved':
-        tip += 'never carved (reserved address space)';
-        parts.push(rect(x0, y0, cellW, cellH, HEAP_MAP_COLORS.uncarved));
-        break;
       case 'claiming':
-        tip += 'in flight (a map or unmap holds it)';
-        parts.push(rect(x0, y0, cellW, cellH, HEAP_MAP_COLORS.claiming));
-        break;
       case 'mapped':
-        tip += 'mapped with no cache as owner (an LSRegion, or arena.map())';
-        parts.push(rect(x0, y0, cellW, cellH, HEAP_MAP_COLORS.mapped));
+        // One color, one line: the slab is not a cache's.
+        tip += WHOLE_SLAB[state];
+        parts.push(rect(x0, y0, cellW, cellH, HEAP_MAP_COLORS[state]));
         break;
       case 'run':
       case 'cache-run': {
