@@ -112,15 +112,7 @@ export function releaseOwner(r: Int32Array, id: number): void {
     const s = w & 3;
     if ((s !== O_LIVE && s !== O_ADOPTING) || Atomics.load(r, b + 2) !== id) return;
     if (Atomics.compareExchange(r, b, w, O_CLAIMING) !== w) continue;
-    // CLAIMING holds the entry: its id cannot change now. It may have been re-registered
-    // between the id test and the exchange: then it is not ours to free.
-    if (Atomics.load(r, b + 2) !== id) {
-      Atomics.store(r, b, w);
-      return;
-    }
-    Atomics.store(r, b + 1, 0);
-    Atomics.store(r, b + 3, OwnerKind.CACHE);
-    Atomics.store(r, b, O_FREE);
+    freeClaimed(r, b, id, w);
     return;
   }
 }
@@ -225,8 +217,18 @@ export function finishOwner(r: Int32Array, id: number, adopter: number): void {
   const b = 4 * (e - 1);
   const mine = ((adopter << 2) | O_ADOPTING) | 0;
   if (Atomics.load(r, b + 2) !== id || Atomics.compareExchange(r, b, mine, O_CLAIMING) !== mine) return;
+  freeClaimed(r, b, id, mine);
+}
+
+/**
+ * The entry at word `b`, which this worker has just set CLAIMING over its state word `was`:
+ * CLAIMING holds it, so its id cannot change now, but it may have been re-registered between
+ * the caller's id test and the exchange: then it is not ours to free and gets `was` back; else
+ * it is freed.
+ */
+function freeClaimed(r: Int32Array, b: number, id: number, was: number): void {
   if (Atomics.load(r, b + 2) !== id) {
-    Atomics.store(r, b, mine);
+    Atomics.store(r, b, was);
     return;
   }
   Atomics.store(r, b + 1, 0);
