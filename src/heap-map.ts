@@ -292,7 +292,7 @@ export function heapMap(arena: SlabArena, opts?: HeapMapOptions): string {
           let what: string;
           if (blockOrder(b) >= 0) {
             pages = 2 ** blockOrder(b);
-            const pool = start + Word.BYTES <= committed ? poolOf(dv, start, pages * PAGE, own) : null;
+            const pool = start + Word.BYTES <= committed ? mempoolSummary(dv, start, pages * PAGE, own) : null;
             if (pool !== null) {
               kind = 'pool';
               fill = HEAP_MAP_COLORS.pool;
@@ -360,7 +360,7 @@ function askedOf(tags: Int32Array, start: number): number {
 }
 
 /** What a mempool slab's header says, or null when the block at `s` does not look like one of owner `own`. */
-function poolOf(dv: DataView, s: number, size: number, own: number): { objsize: number; count: number; live: number; cls: number } | null {
+function mempoolSummary(dv: DataView, s: number, size: number, own: number): { objsize: number; count: number; live: number; cls: number } | null {
   const word = (k: number): number => dv.getUint32(s + 4 * k, true);
   if (word(Word.MAGIC) !== Mark.MEMPOOL || word(Word.SLABSIZE) !== size || (word(Word.OWNER) | 0) !== own) return null;
   const count = word(Word.COUNT);

@@ -12,7 +12,8 @@
  *           SlabCache    LSRegion       small/slabs/ (buddy system, per worker), small/buffers/
  *          /    |    \
  *    Mempool  Region  Ibuf, Obuf        small/objects/, small/buffers/; they get blocks through
- *       |                               small/spare-block.ts (the pools' one empty block)
+ *       |                               small/spare-block.ts (each pool's one empty block, and
+ *       |                               memory pressure)
  *   SmallAlloc                          small/objects/: size classes, read views, large blocks
  *
  *  layout.ts, off-heap-map.ts          records over any memory; a map shared by every worker
@@ -21,7 +22,12 @@
  * Words: an *arena slab* is the SlabArena's unit and a *run* several adjacent ones; a *block* is
  * what a SlabCache hands out (4 KiB << order), a Mempool's "slab" is one block; a *page run* is
  * exact pages from a SlabCache, and a *large allocation* a SmallAlloc request above objsizeMax,
- * kept in a page run of its own.
+ * kept in a page run of its own. An *owner* is an entry of the arena's owner registry, named
+ * by its *owner id*: a SlabCache's, or a worker's for the slabs it maps directly; an arena
+ * slab's owner word and a block header's OWNER word hold one. The Mempool a block belongs to is
+ * its *pool* (the POOL word), the allocator a `Memory` is given to its *claimant*, and the
+ * worker a cache serves its *thread*. A slot is *taken* (a state: its ALLOCATED bit is set);
+ * an owner *takes in* remote frees (an action).
  */
 
 // `Symbol.dispose`, which `ReadView` is keyed by, for programs compiled without the disposable

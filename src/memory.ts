@@ -2,9 +2,9 @@
  * Memory: the address space an allocator hands out offsets into. Its contract (memory source,
  * thread-safety, failure) is on the class.
  *
- * One owner: a `Memory` given to an allocator (`new Arena({ memory })`, or the one a
+ * One claimant: a `Memory` given to an allocator (`new Arena({ memory })`, or the one a
  * `SlabArena` or `BumpArena` makes for itself) is claimed by it, and giving it to a second
- * allocator throws a `TypeError` naming `opts.memory` and the first owner: two allocators
+ * allocator throws a `TypeError` naming `opts.memory` and the first claimant: two allocators
  * carving one address space would hand out the same bytes twice. The claim is per `Memory`
  * object and lasts as long as it does; the allocators over a `SlabCache` share their arena's
  * memory through the arena and claim nothing. Wrapping a shared buffer in another `Memory`
@@ -109,7 +109,7 @@ export class Memory {
   /** A wasm memory's buffers from before it grew (views made then still view this memory). */
   private earlier: WeakSet<object> | null = null;
   /** The allocator that claimed this memory (see the module comment); null while none has. */
-  private owner: string | null = null;
+  private claimant: string | null = null;
 
   private constructor(
     source: ArrayBuffer | SharedArrayBuffer, wasm: WasmMemoryLike | null, maxByteLength: number,
@@ -206,14 +206,14 @@ export class Memory {
 
   /**
    * Records that the allocator `by` (its class name, which error messages show) carves this
-   * memory. A second claim throws `TypeError("<by>: opts.memory is already used by <owner>")`
+   * memory. A second claim throws `TypeError("<by>: opts.memory is already used by <claimant>")`
    * and changes nothing; `name` replaces `opts.memory` where the memory came in under another
    * name. An allocator calls it once, in its constructor, before it touches the memory.
    * @internal
    */
   claim(by: string, name = 'opts.memory'): void {
-    if (this.owner !== null) throw new TypeError(`${by}: ${name} is already used by ${this.owner}`);
-    this.owner = by;
+    if (this.claimant !== null) throw new TypeError(`${by}: ${name} is already used by ${this.claimant}`);
+    this.claimant = by;
   }
 
   /** The wasm memory behind it, or null (a worker reaches it through this, not `buffer`). @internal */
