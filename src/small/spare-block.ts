@@ -107,7 +107,10 @@ export function giveBackEmpty(arena: SlabArena): boolean {
   if (kept === undefined) return false;
   let any = false;
   for (const slot of [...kept.slots]) if (slot.giveBack()) any = true;
-  for (const cache of kept.caches) if (cache.releaseFree()) any = true;
+  for (const cache of kept.caches) {
+    if (!cache.live) kept.caches.delete(cache); // destroyed: nothing to give, and not kept alive here
+    else if (cache.releaseFree()) any = true;
+  }
   return any;
 }
 

@@ -495,11 +495,17 @@ export class SlabCache {
     }
   }
 
+  /** False once `destroy` ran. @internal */
+  get live(): boolean {
+    return !this.destroyed;
+  }
+
   /**
    * Gives the cached wholly free arena slab back to the arena (memory pressure); true if there
    * was one. @internal
    */
   releaseFree(): boolean {
+    if (this.destroyed) return false;
     if (this.freeCount[this.orderMax] === 0) return false;
     this.releaseFreeSlabs();
     return true;
