@@ -14,7 +14,6 @@
  * Failure: none; a block no pool can take (a foreign geometry, a bad header) goes back to the
  * cache, and so does one that holds nothing live.
  */
-import { holdViews } from '../../memory.js';
 import { Mark, retireSlab, Word } from './block-header.js';
 import { mempoolObjsizeMax } from './geometry.js';
 import { isPageRun } from './large.js';
@@ -49,12 +48,12 @@ export function adoptBlocks(
   views: ReadViews,
   classPool: (cls: number) => Mempool,
 ): SmallAdoption {
-  holdViews(a.memory, a);
+  a.refresh();
   const result: SmallAdoption = { slabs: 0, objects: 0, large: 0 };
   const arena = a.cache.arena;
   for (const start of starts) {
     const s = start >>> 0;
-    if (s + Word.BYTES > a.viewEnd) holdViews(a.memory, a);
+    if (s + Word.BYTES > a.viewEnd) a.refresh();
     if (isPageRun(arena, s)) {
       // 1: live, now ours; 2: freed, held for an arena view; 0: free, given back below.
       const r = large.adopt(s);

@@ -15,7 +15,7 @@
 import { InvalidPointerError } from '../../errors.js';
 import { checkInt, checkPointer, rangeError } from '../../internal/checks.js';
 import type { TypedArray } from '../../internal/typed.js';
-import { holdViews, MAX_BYTE_LENGTH } from '../../memory.js';
+import { MAX_BYTE_LENGTH } from '../../memory.js';
 import { slabOf } from '../slabs/slab-cache.js';
 import { Mark, Word } from './block-header.js';
 import { freeAnywhere } from './free-route.js';
@@ -43,7 +43,7 @@ export function freeChecked(
   const ptr = ArrayBuffer.isView(arg) ? viewStart(a, arg, where) : arg;
   if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
   if (size !== undefined && size !== null) checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH);
-  if (ptr >= a.viewEnd) holdViews(a.memory, a);
+  if (ptr >= a.viewEnd) a.refresh();
   const arena = a.cache.arena;
   const sized = size !== undefined && size !== null;
   if (ptr !== 0 && ptr < arena.maximum && isPageRun(arena, ptr)) {

@@ -14,7 +14,6 @@
  */
 import { InvalidPointerError } from '../../errors.js';
 import { checkPointer, describe } from '../../internal/checks.js';
-import { holdViews } from '../../memory.js';
 import { slabOf } from '../slabs/slab-cache.js';
 import { allocWord, bitmapWords, heldWord, Mark, remoteWord, slotBit, slotOf, Word } from './block-header.js';
 import { isPageRun, largeId, liveLargeWord } from './large.js';
@@ -43,7 +42,7 @@ export function liveSize(a: SmallAlloc, ownerId: number, large: LargeAllocations
   if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
   const arena = a.cache.arena;
   if (ptr === 0 || ptr >= arena.maximum) invalid(where, ptr, 'is not a pointer into the arena');
-  if (ptr >= a.viewEnd) holdViews(a.memory, a);
+  if (ptr >= a.viewEnd) a.refresh();
   // Any allocator's pointer is answered, as free() accepts it; one of this worker's must
   // still belong to a live allocator.
   const mine = arena.slabOwner[Math.floor(ptr / arena.slabSize)] === ownerId;

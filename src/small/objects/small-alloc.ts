@@ -555,7 +555,8 @@ export class SmallAlloc {
     return size <= this.tableMax ? this.table[(size + this.granMask) >>> this.granShift]! : this.classes.classOf(size);
   }
 
-  private refresh(): void {
+  /** Takes the memory's current views (it grew past ours): the one way, as every allocator's. @internal */
+  refresh(): void {
     holdViews(this.memory, this);
   }
 

@@ -44,7 +44,7 @@ export function adoptSlabs(cache: SlabCache, threadId: number): number[] {
   const me = cache.ownerId;
   const ids = cache.arena.claimOwners(threadId, me);
   if (ids.length === 0) return out;
-  cache.refreshViews();
+  cache.refresh();
   const arena = cache.arena;
   const info = arena.slabInfo;
   const owner = arena.slabOwner;

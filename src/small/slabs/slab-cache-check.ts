@@ -23,7 +23,7 @@ const WORDS_PER_PAGE = Page.BYTES >>> 2;
  * precise message if they disagree with each other or with the counters. @internal
  */
 export function checkSlabCache(cache: SlabCache): void {
-  cache.refreshViews();
+  cache.refresh();
   const { pageMap: pm, slabOwner, slabSize, pagesPerSlab } = cache.arena;
   const orderMax = cache.orderMax;
   const ownerId = cache.ownerId;

@@ -484,7 +484,7 @@ export class SlabCache {
   }
 
   /** @internal */
-  refreshViews(): void {
+  refresh(): void {
     holdViews(this.arena.memory, this);
   }
 
@@ -528,7 +528,7 @@ export class SlabCache {
     const s = this.arena.mapFor(this.ownerId, 1);
     if (s === 0) return;
     this.slabsHeld++;
-    this.refreshViews();
+    this.refresh();
     this.pushFree(this.orderMax, s);
   }
 
@@ -546,7 +546,7 @@ export class SlabCache {
         return 0;
       }
       this.slabsHeld++;
-      this.refreshViews();
+      this.refresh();
       k = max;
     } else {
       const page = this.heads[k]!;
@@ -655,7 +655,7 @@ export class SlabCache {
     this.markRun(idx * this.pagesPerSlab, n * this.pagesPerSlab);
     this.runs++;
     this.runBytes += n * this.slabSize;
-    this.refreshViews();
+    this.refresh();
     if (this.debug) {
       this.u8.fill(FRESH_BYTE, p, p + n * this.slabSize);
       this.tick();
