@@ -128,6 +128,11 @@ export interface OffHeapMapStats {
   bytesPerEntry: number;
 }
 
+/** True for the CTRL of a live slot (neither EMPTY nor DELETED). */
+function isLive(c: number): boolean {
+  return (c & ~1) !== 0;
+}
+
 /** CTRL of a live key with hash `h`: never EMPTY or DELETED. */
 function ctrlOf(h: number): number {
   return h | 2;
@@ -299,7 +304,8 @@ export class OffHeapMap<K extends number | string = number | string> {
     const h = this.keyHash(key, 'delete');
     this.lock();
     try {
-      const s = this.probe(this.tableLocked(), key, h, true);
+      const t = this.tableLocked();
+      const s = this.probe(t, key, h, true);
       if (s < 0) return false;
       const i32 = this.i32;
       const hw = this.hw;
@@ -309,8 +315,8 @@ export class OffHeapMap<K extends number | string = number | string> {
       i32[hw + H.TOMBS] = i32[hw + H.TOMBS]! + 1;
       // Readers under a view may still compare this key: it is freed, not overwritten.
       if (this.strings) this.alloc.free(keyPtr >>> 0);
-      const t = this.table();
-      if (i32[hw + H.SIZE]! * 16 < this.capacityOf(t) && this.capacityOf(t) > MIN_CAPACITY) this.tryRebuild(t);
+      const cap = this.capacityOf(t);
+      if (i32[hw + H.SIZE]! * 16 < cap && cap > MIN_CAPACITY) this.tryRebuild(t);
       return true;
     } finally {
       this.unlock();
@@ -322,7 +328,7 @@ export class OffHeapMap<K extends number | string = number | string> {
     this.lock();
     try {
       const next = this.newTable(MIN_CAPACITY);
-      const old = this.table();
+      const old = this.tableLocked();
       const i32 = this.i32;
       Atomics.store(i32, this.hw + H.TABLE, next);
       Atomics.store(i32, this.hw + H.SIZE, 0);
@@ -357,14 +363,14 @@ export class OffHeapMap<K extends number | string = number | string> {
   stats(): OffHeapMapStats {
     this.lock();
     try {
-      const t = this.table();
+      const t = this.tableLocked();
       const cap = this.capacityOf(t);
       const size = this.i32[this.hw + H.SIZE]!;
       const tableBytes = 4 * (TABLE_HEAD + SLOT_WORDS * cap);
       let keyBytes = 0;
       if (this.strings) {
         for (let s = (t >>> 2) + TABLE_HEAD, end = s + SLOT_WORDS * cap; s < end; s += SLOT_WORDS) {
-          if ((this.i32[s]! & ~1) !== 0) keyBytes += this.alloc.info(this.i32[s + 1]! >>> 0).realSize;
+          if (isLive(this.i32[s]!)) keyBytes += this.alloc.info(this.i32[s + 1]! >>> 0).realSize;
         }
       }
       return {
@@ -545,7 +551,7 @@ export class OffHeapMap<K extends number | string = number | string> {
     const i32 = this.i32;
     for (let s = (t >>> 2) + TABLE_HEAD, end = s + SLOT_WORDS * oldCap; s < end; s += SLOT_WORDS) {
       const c = i32[s]!;
-      if (c === EMPTY || c === DELETED) continue;
+      if (!isLive(c)) continue;
       this.insert(next, c, i32[s + 1]!, i32[s + 2]!);
     }
     Atomics.store(i32, this.hw + H.TABLE, next);
@@ -579,7 +585,7 @@ export class OffHeapMap<K extends number | string = number | string> {
       const cap = this.capacityOf(t);
       const i32 = this.i32;
       for (let s = (t >>> 2) + TABLE_HEAD, end = s + SLOT_WORDS * cap; s < end; s += SLOT_WORDS) {
-        if ((i32[s]! & ~1) !== 0) this.alloc.free(i32[s + 1]! >>> 0);
+        if (isLive(i32[s]!)) this.alloc.free(i32[s + 1]! >>> 0);
       }
     }
     this.alloc.free(t);
@@ -593,8 +599,7 @@ export class OffHeapMap<K extends number | string = number | string> {
       const cap = this.capacityOf(t);
       for (let k = 0; k < cap; k++) {
         const s = (t >>> 2) + TABLE_HEAD + k * SLOT_WORDS;
-        const c = Atomics.load(this.i32, s);
-        if (c === EMPTY || c === DELETED) continue;
+        if (!isLive(Atomics.load(this.i32, s))) continue;
         const value = Atomics.load(this.i32, s + 2) >>> 0;
         if (what === 1) {
           yield value;
@@ -614,7 +619,7 @@ export class OffHeapMap<K extends number | string = number | string> {
     const i32 = this.i32;
     const hw = this.hw;
     if (Atomics.load(i32, hw + H.MAGIC) !== MAGIC) return `the header at ${this.header} lost its magic`;
-    const t = this.table();
+    const t = this.tableLocked();
     const cap = this.capacityOf(t);
     if (cap < MIN_CAPACITY || cap > MAX_CAPACITY || (cap & (cap - 1)) !== 0) return `the table's capacity ${cap} is not a power of two in range`;
     let live = 0;
@@ -637,13 +642,12 @@ export class OffHeapMap<K extends number | string = number | string> {
         } catch (e) {
           return `slot ${k}: its key pointer ${keyWord} is not a live string (${(e as Error).message})`;
         }
-        if (ctrlOf(hashString(key)) !== c) return `slot ${k}: the hash of key ${JSON.stringify(key)} does not match its CTRL`;
-      } else if (ctrlOf(hashU32(keyWord)) !== c) {
-        return `slot ${k}: the hash of key ${keyWord} does not match its CTRL`;
       }
+      const h = this.strings ? hashString(key as string) : hashU32(keyWord);
+      if (ctrlOf(h) !== c) return `slot ${k}: the hash of key ${JSON.stringify(key)} does not match its CTRL`;
       if (seen.has(key)) return `key ${JSON.stringify(key)} is in two slots`;
       seen.add(key);
-      if (this.probe(t, key as K, this.strings ? hashString(key as string) : hashU32(keyWord)) !== s) {
+      if (this.probe(t, key as K, h, true) !== s) {
         return `slot ${k}: a probe for key ${JSON.stringify(key)} does not find it`;
       }
     }
