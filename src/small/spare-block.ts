@@ -25,8 +25,8 @@
  *
  * Thread-safety: one worker's; the pressure generation is a shared word of the arena.
  *
- * Invariant: `holder === null` iff `block === 0`; the block is one of the holder's slabs. It may
- * have been allocated from since it was filed: the holder checks it is still empty.
+ * Invariant: a slot is listed iff `block !== 0`; the block is one of its pool's slabs. It may
+ * have been allocated from since it was filed: the pool checks it is still empty.
  */
 import type { SlabArena } from './slabs/slab-arena.js';
 import type { SlabCache } from './slabs/slab-cache.js';
@@ -42,31 +42,26 @@ export interface SpareHolder {
  * @internal
  */
 export class SpareBlock {
-  /** The pool keeping the block, or null. */
-  holder: SpareHolder | null = null;
   /** The block's start, or 0 when there is none. */
   block = 0;
 
-  constructor(readonly cache: SlabCache, private readonly kept: Kept) {}
+  constructor(readonly cache: SlabCache, private readonly holder: SpareHolder, private readonly kept: Kept) {}
 
-  /** `holder` keeps `block` here. */
-  keep(holder: SpareHolder, block: number): void {
-    this.holder = holder;
+  /** The pool keeps `block` here. */
+  keep(block: number): void {
     this.block = block;
     this.kept.slots.add(this);
   }
 
   /** The slot holds nothing (its block went back, or is in use again). */
   clear(): void {
-    this.holder = null;
     this.block = 0;
     this.kept.slots.delete(this);
   }
 
-  /** Asks the holder for the block back; true if memory went back to the cache. */
+  /** Asks the pool for the block back; true if memory went back to the cache. */
   giveBack(): boolean {
-    const holder = this.holder;
-    return holder !== null && holder.dropSpare();
+    return this.block !== 0 && this.holder.dropSpare();
   }
 }
 
@@ -91,11 +86,11 @@ function keptOver(arena: SlabArena): Kept {
   return k;
 }
 
-/** A new pool's spare-block slot over `cache`, reached by pressure. @internal */
-export function newSpareBlock(cache: SlabCache): SpareBlock {
+/** The spare-block slot of a new pool (`holder`) over `cache`, reached by pressure. @internal */
+export function newSpareBlock(cache: SlabCache, holder: SpareHolder): SpareBlock {
   const kept = keptOver(cache.arena);
   kept.caches.add(cache);
-  return new SpareBlock(cache, kept);
+  return new SpareBlock(cache, holder, kept);
 }
 
 /**

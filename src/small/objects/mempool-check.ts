@@ -105,7 +105,7 @@ export function checkMempool(pool: Mempool, name: string, pageMap: Uint8Array, o
     // A slab whose last objects are retired is not known empty until it is settled.
     if (nfree === pool.objcount && retired === 0) {
       empties++;
-      if (pool.spare.block !== s || pool.spare.holder !== pool) fail(`${at} is empty but not the spare block (${pool.spare.block})`);
+      if (pool.spare.block !== s) fail(`${at} is empty but not the spare block (${pool.spare.block})`);
     }
     live += taken - retired - def;
     deferred += def;

@@ -78,7 +78,7 @@ export function becameEmpty(pool: Mempool, s: number): void {
     }
     giveBack(pool, slot.block);
   }
-  slot.keep(pool, s);
+  slot.keep(s);
 }
 
 /**

@@ -45,7 +45,7 @@ export interface MempoolStats {
 export function mempoolStats(pool: Mempool): MempoolStats {
   pool.takeRemote();
   const s = pool.spare.block;
-  const empty = s !== 0 && pool.spare.holder === pool && pool.nfree(s) === pool.objcount ? 1 : 0;
+  const empty = s !== 0 && pool.nfree(s) === pool.objcount ? 1 : 0;
   return {
     used: pool.used,
     total: pool.total,

@@ -263,7 +263,7 @@ export class Mempool {
     this.quick = !this.debug && !this.views.anyOpen;
     holdViews(cache.arena.memory, this);
     this.pageMap = cache.arena.pageMap;
-    this.spare = newSpareBlock(cache);
+    this.spare = newSpareBlock(cache, this);
   }
 
   /** Live objects. */
