@@ -247,6 +247,53 @@ export function onlyRetiredLeft(i32: Int32Array, s: number): boolean {
   return true;
 }
 
+/** A pool's geometry and identity, as a slab's header records them. @internal */
+export interface BlockFormat {
+  readonly objsize: number;
+  readonly stride: number;
+  readonly objcount: number;
+  readonly first: number;
+  readonly bw: number;
+  readonly slabSize: number;
+  readonly classIndex: number;
+  readonly ownerId: number;
+  readonly poolId: number;
+}
+
+/**
+ * Writes fresh slab `s`'s header and clears its bitmaps for a pool of format `f`; LISTIDX
+ * and HEAPIDX are the pool's to set. `f64` and `u32` must cover the slab. @internal
+ */
+export function formatBlock(u32: Uint32Array, f64: Float64Array, s: number, f: BlockFormat): void {
+  const h = s >>> 2;
+  // No magic until every other word is written: the block's old bytes may hold anything.
+  u32[h + Word.MAGIC] = 0;
+  // The bitmaps cleared two words a store (the header starts 8-byte aligned and is 16 words
+  // long): a loop of doubles took about half the time of one of words, and a typed array's
+  // fill() costs a call into the runtime.
+  const words = BITMAPS * f.bw;
+  const aw = allocBase(s);
+  for (let d = aw >>> 1, end = d + (words >>> 1); d < end; d++) f64[d] = 0;
+  if ((words & 1) !== 0) u32[aw + words - 1] = 0;
+  u32[aw + f.bw - 1] = tailBits(f.objcount);
+  u32[h + Word.OWNER] = f.ownerId;
+  u32[h + Word.POOL] = f.poolId;
+  u32[h + Word.OBJSIZE] = f.objsize;
+  u32[h + Word.STRIDE] = f.stride;
+  u32[h + Word.COUNT] = f.objcount;
+  u32[h + Word.FIRST] = f.first;
+  u32[h + Word.SLABSIZE] = f.slabSize;
+  u32[h + Word.CLASS] = f.classIndex;
+  u32[h + Word.PENDING] = 0;
+  u32[h + Word.NFREE] = f.objcount;
+  u32[h + Word.HEAPIDX] = Mark.NONE;
+  u32[h + Word.LISTIDX] = 0;
+  u32[h + Word.DEFERRED] = 0;
+  u32[h + Word.ADOPTED] = 0;
+  u32[h + Word.WORDS - 1] = 0;
+  u32[h + Word.MAGIC] = Mark.MEMPOOL;
+}
+
 /**
  * Clears the header words that say whose slab `s` is (the magic and the pool id), before it
  * goes back to the cache: a stale pointer into it then matches no pool on any free path.

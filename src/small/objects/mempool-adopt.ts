@@ -1,7 +1,8 @@
 /**
- * Adoption for a Mempool: taking over the slabs of a worker that has exited. `Mempool.adopt`,
- * `fits` and `adoptSlab` delegate here; a SmallAlloc calls the last two for each pool of its
- * own.
+ * Adoption for a Mempool: taking over the slabs of a worker that has exited. `Mempool.adopt`
+ * and `fits` delegate here, and `Mempool.adoptSlab` has a slab's header and bitmaps rewritten
+ * here before it lists the slab as its own; a SmallAlloc calls the last two for each pool of
+ * its own. Nothing here writes the pool's fields: it reads them (PoolParts) and returns counts.
  *
  * Memory source: the exited worker's blocks, which `SlabCache.adopt` hands to this worker's
  * cache; a slab joins the pool, anything it cannot take goes back to the cache or to the
@@ -13,18 +14,23 @@
  *
  * Failure: RangeError for a bad thread id or the caller's own (nothing changed); otherwise none.
  *
- * Invariant kept: once adoptSlab returns, the slab meets the pool's invariants (mempool-check.ts):
- * re-tagged, its pending and deferred slots made free, in the heap if it has coldLimit free slots,
- * the spare block or back in the cache if empty.
+ * Invariant kept: once adoptBits returns, the slab's header and bitmaps meet the pool's
+ * invariants (mempool-check.ts): re-tagged, its pending and deferred slots made free (or all
+ * held back), NFREE and DEFERRED counted; the pool then lists it (Mempool.adoptSlab).
  */
 import { adoptableThread } from '../../internal/thread.js';
 import { FREED_BYTE } from '../../debug.js';
 import { allocBase, allocWord, heldWord, lowestSlot, Mark, popcount, remoteWord, slotBit, slotStart, tailBits, Word } from './block-header.js';
 import { isPageRun, LargeState, largeState, tagIndex } from './large.js';
-import type { Mempool } from './mempool.js';
-import { becameEmpty } from './mempool-slabs.js';
+import type { PoolParts } from './pool-parts.js';
 import { slabSizeAt } from '../slabs/slab-cache.js';
 import { NO_EPOCH } from '../slabs/arena-views.js';
+
+/** A pool that adopts slabs: {@link PoolParts} and its adoptSlab. @internal */
+export interface AdoptingPool extends PoolParts {
+  fits(s: number): boolean;
+  adoptSlab(s: number): number;
+}
 
 /**
  * The result of {@link Mempool.adopt}.
@@ -40,7 +46,7 @@ export interface MempoolAdoption {
 }
 
 /** True when slab `s` (a formatted mempool slab) has `pool`'s objsize and geometry. @internal */
-export function slabFits(pool: Mempool, s: number): boolean {
+export function slabFits(pool: PoolParts, s: number): boolean {
   // A pool made before the buffer last grew holds views that end before the slab: past their
   // end every read is undefined and the slab would fit no pool, live objects and all.
   if (s + Word.BYTES > pool.viewEnd) pool.refresh();
@@ -53,15 +59,13 @@ export function slabFits(pool: Mempool, s: number): boolean {
 }
 
 /**
- * `pool` takes over slab `s` (a mempool slab of its objsize and slab size whose owner is
- * gone): re-tags it and makes free the slots freed by other workers and not taken in, and
- * those the old owner held back for its read views; while an arena read view is open (in any
- * worker) it holds them all back instead, in this pool's queue. Returns the live objects it
- * holds (an empty slab goes back to the cache). @internal
+ * Rewrites slab `s` (a mempool slab of `pool`'s objsize and slab size whose owner is gone, in
+ * `pool`'s views) for `pool`: re-tags it and makes free the slots freed by other workers and
+ * not taken in, and those the old owner held back for its read views; while an arena read view
+ * is open (in any worker) it holds them all back instead, in the pool's queue. Writes the
+ * slab's NFREE and DEFERRED; returns the live objects it holds. @internal
  */
-export function adoptSlab(pool: Mempool, slab: number): number {
-  const s = slab >>> 0;
-  if (s + pool.slabSize > pool.viewEnd) pool.refresh();
+export function adoptBits(pool: PoolParts, s: number): number {
   const u32 = pool.u32;
   const i32 = pool.i32;
   const h = s >>> 2;
@@ -109,21 +113,13 @@ export function adoptSlab(pool: Mempool, slab: number): number {
   arena.unhold(held * pool.objsize);
   pool.views.syncHeld();
   if (pool.debug && tag === NO_EPOCH) poisonFree(pool, s);
-  const nfree = pool.objcount - taken;
-  u32[h + Word.NFREE] = nfree;
+  u32[h + Word.NFREE] = pool.objcount - taken;
   u32[h + Word.DEFERRED] = deferred;
-  pool.deferredCount += deferred;
-  u32[h + Word.HEAPIDX] = Mark.NONE;
-  u32[h + Word.LISTIDX] = pool.slabs.length;
-  pool.slabs.push(s);
-  pool.liveRest += taken - deferred;
-  if (nfree >= pool.coldLimit) pool.heapPush(s);
-  if (nfree === pool.objcount) becameEmpty(pool, s);
   return taken - deferred;
 }
 
 /** Fills every free slot of slab `s` with the poison debug mode checks for. */
-function poisonFree(pool: Mempool, s: number): void {
+function poisonFree(pool: PoolParts, s: number): void {
   for (let idx = 0; idx < pool.objcount; idx++) {
     if ((pool.i32[allocWord(s, idx)]! & slotBit(idx)) !== 0) continue;
     const ptr = slotStart(s, pool.first, pool.stride, idx);
@@ -137,7 +133,7 @@ function poisonFree(pool: Mempool, s: number): void {
  * @throws RangeError for a bad `threadId`, or the calling thread's own.
  * @internal
  */
-export function adoptThread(pool: Mempool, threadId: number): MempoolAdoption {
+export function adoptThread(pool: AdoptingPool, threadId: number): MempoolAdoption {
   adoptableThread('Mempool.adopt', threadId);
   const starts = pool.cache.adopt(threadId);
   pool.refresh();
@@ -148,9 +144,9 @@ export function adoptThread(pool: Mempool, threadId: number): MempoolAdoption {
     if (isPageRun(arena, s)) {
       if (largeState(Atomics.load(arena.pageTags, tagIndex(s))) !== LargeState.NONE) result.others.push(s);
       else pool.cache.put(s);
-    } else if (slabFits(pool, s)) {
+    } else if (pool.fits(s)) {
       result.slabs++;
-      result.objects += adoptSlab(pool, s);
+      result.objects += pool.adoptSlab(s);
     } else if (pool.u32[(s >>> 2) + Word.MAGIC] === Mark.MEMPOOL) {
       result.others.push(s);
     } else {

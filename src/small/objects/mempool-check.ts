@@ -35,7 +35,7 @@
 import { FREED_BYTE } from '../../debug.js';
 import { Page } from '../slabs/page-map.js';
 import { allocBase, heldWord, Mark, popcount, remoteWord, slotBit, slotStart, tailBits, Word } from './block-header.js';
-import type { Mempool } from './mempool.js';
+import type { PoolParts } from './pool-parts.js';
 import type { ReadViews } from './read-views.js';
 
 /**
@@ -44,7 +44,7 @@ import type { ReadViews } from './read-views.js';
  * pool's own (fields it keeps private); `views` is its queue of held frees when the pool is
  * its own (a SmallAlloc checks the queue it shares with its pools). @internal
  */
-export function checkMempool(pool: Mempool, name: string, pageMap: Uint8Array, order1: number, views: ReadViews | null): void {
+export function checkMempool(pool: PoolParts, name: string, pageMap: Uint8Array, order1: number, views: ReadViews | null): void {
   const heap = pool.heap;
   pool.takeRemote();
   // Current views: the pool's own copies may predate slabs it adopted or grew into.
@@ -124,7 +124,7 @@ export function checkMempool(pool: Mempool, name: string, pageMap: Uint8Array, o
 }
 
 /** Fails unless every slot whose bit in `a` (word `w` of slab `s`) is clear is all poison. */
-function checkPoison(pool: Mempool, at: string, s: number, w: number, a: number, fail: (msg: string) => never): void {
+function checkPoison(pool: PoolParts, at: string, s: number, w: number, a: number, fail: (msg: string) => never): void {
   for (let b = 0; b < 32; b++) {
     const idx = (w << 5) + b;
     if ((a & slotBit(idx)) !== 0 || idx >= pool.objcount) continue;

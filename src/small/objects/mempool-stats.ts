@@ -10,7 +10,8 @@
  *
  * Failure: none.
  */
-import type { Mempool } from './mempool.js';
+import { Mark, Word } from './block-header.js';
+import type { PoolParts } from './pool-parts.js';
 
 /**
  * The result of {@link Mempool.stats}.
@@ -41,8 +42,11 @@ export interface MempoolStats {
   quarantined: number;
 }
 
-/** `pool`'s statistics (remote frees are taken in first). @internal */
-export function mempoolStats(pool: Mempool): MempoolStats {
+/**
+ * `pool`'s statistics (remote frees are taken in first); `hosted` when it is a SmallAlloc's,
+ * its slabs aligned to `slabMask + 1` bytes. @internal
+ */
+export function mempoolStats(pool: PoolParts, hosted: boolean, slabMask: number): MempoolStats {
   pool.takeRemote();
   const s = pool.spare.block;
   const empty = s !== 0 && pool.nfree(s) === pool.objcount ? 1 : 0;
@@ -57,6 +61,23 @@ export function mempoolStats(pool: Mempool): MempoolStats {
     emptySlabs: empty,
     deferred: pool.deferredCount,
     deferredBytes: pool.deferredCount * pool.objsize,
-    quarantined: pool.quarantined,
+    quarantined: quarantined(pool, hosted, slabMask),
   };
+}
+
+/**
+ * Slots of `pool` held by debug mode's quarantine alone (no read view sees them): a pool of its
+ * own has the queue to itself; a SmallAlloc's shares it with every pool of the SmallAlloc.
+ */
+function quarantined(pool: PoolParts, hosted: boolean, slabMask: number): number {
+  if (!pool.views.quarantining) return 0;
+  if (!hosted) return pool.views.quarantined();
+  pool.refresh();
+  const u32 = pool.u32;
+  // Stats only: a closure is fine here.
+  return pool.views.quarantined((p) => {
+    const s = p - (p & slabMask);
+    const h = s >>> 2;
+    return u32[h + Word.MAGIC] === Mark.MEMPOOL && pool.f64[(s >>> 3) + 1] === pool.tag && pool.slabs[u32[h + Word.LISTIDX]!] === s;
+  });
 }

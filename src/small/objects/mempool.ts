@@ -8,13 +8,12 @@
  * is handed to the allocator whose id the slab header names (a registry of this worker's
  * allocators, consulted on the slow path only).
  *
- * The slab's header layout and the glossary (slot, taken, free, live, retired, pending,
- * deferred) are in block-header.ts; slab geometry in geometry.ts; the owner registry in
- * owners.ts; the route a free takes off the fast paths in free-route.ts; read views' queue in
- * read-views.ts. Code off the fast paths lives beside this file, as functions of the pool:
- * slabs joining and leaving in mempool-slabs.ts, adoption in mempool-adopt.ts, taking remote
- * frees in in remote-frees.ts, stats in mempool-stats.ts, strings in mempool-strings.ts, and
- * the invariant walker behind `check()` in mempool-check.ts, with the invariants it checks.
+ * The slab's header layout, its bitmaps and the glossary (slot, taken, free, live, retired,
+ * pending, deferred) are in block-header.ts; slab geometry in geometry.ts; the owner registry
+ * in owners.ts; the route a free takes off the fast paths in free-route.ts; read views' queue
+ * in read-views.ts. What changes one slab's bitmaps a batch at a time (settling retired slots,
+ * taking remote frees in, adoption) is in slab-frees.ts and mempool-adopt.ts: those read the
+ * pool (pool-parts.ts) and return counts, which the pool applies here.
  *
  * Allocation takes the lowest-address slab with room (a min-heap of slab addresses, touched
  * only when a slab turns full or gets its first free slots back), so memory stays compact.
@@ -55,19 +54,18 @@ import { blockByte } from '../slabs/page-map.js';
 import { SlabCache } from '../slabs/slab-cache.js';
 import { newSpareBlock, tryGetSlab, type SpareBlock, type SpareHolder } from '../spare-block.js';
 import {
-  allocBase, allocWord, blockIsEmpty, headerTag, heldWord, lowestSlot, Mark, occupiedSlots, onlyRetiredLeft, popcount, remoteWord,
-  slotBit, slotStart, tailBits, Word,
+  allocBase, allocWord, blockIsEmpty, formatBlock, headerTag, heldWord, Mark, occupiedSlots, onlyRetiredLeft,
+  remoteWord, retireSlab, slotBit, slotStart, tailBits, Word,
 } from './block-header.js';
 import { freeAnywhere } from './free-route.js';
 import { geometry, inverse32, mempoolObjsizeMax, pickOrder } from './geometry.js';
-import { adoptSlab, adoptThread, slabFits, type MempoolAdoption } from './mempool-adopt.js';
-import { checkMempool } from './mempool-check.js';
-import { becameEmpty, destroySlabs, dropSpare, formatSlab } from './mempool-slabs.js';
+import { adoptBits, adoptThread, slabFits, type MempoolAdoption } from './mempool-adopt.js';
 import { mempoolStats, type MempoolStats } from './mempool-stats.js';
 import { allocString, readString } from './mempool-strings.js';
+import { checkMempool } from './mempool-check.js';
 import { newPoolId, type BlockOwner } from './owners.js';
 import { FREE_NOW, ReadViews } from './read-views.js';
-import { takeRemote } from './remote-frees.js';
+import { settleSlab, takeSlab } from './slab-frees.js';
 import { SlabHeap } from './slab-heap.js';
 
 export type { MempoolAdoption } from './mempool-adopt.js';
@@ -181,7 +179,7 @@ export class Mempool {
   /**
    * True when a free may take the shortest road: no read view of the SmallAlloc open, debug
    * mode off. Read views are counted in the shared ReadViews; the SmallAlloc that opens and
-   * closes them updates this flag in every pool it has (see {@link Mempool.viewsChanged}).
+   * closes them updates this flag in every pool it has (see viewsChanged).
    * The arena's views (any worker's) are the shared STATE word's, which freeIn reads itself.
    */
   private declare quick: boolean;
@@ -224,8 +222,7 @@ export class Mempool {
   constructor(cache: SlabCache, objsize: number);
   /** @internal */
   constructor(cache: SlabCache, objsize: number, views: ReadViews, classIndex: number);
-  constructor(cache: SlabCache, objsize: number, views: ReadViews | null = null,
-    classIndex: number = Mark.NO_CLASS) {
+  constructor(cache: SlabCache, objsize: number, views: ReadViews | null = null, classIndex: number = Mark.NO_CLASS) {
     const where = 'Mempool';
     checkInstance(where, 'cache', cache, SlabCache);
     checkInt(where, 'objsize', objsize, 1, mempoolObjsizeMax(cache));
@@ -316,35 +313,6 @@ export class Mempool {
   }
 
   /**
-   * Stores `s` as UTF-8 after its byte length (a u32) in one object; returns its pointer (free
-   * it as any other). `RangeError` if it needs more than `objsize` bytes.
-   * @throws TypeError if `s` is not a string; RangeError if it needs more than `objsize` bytes; OutOfMemoryError when the cache has no slab.
-   */
-  allocString(s: string): number {
-    return allocString(this, s);
-  }
-
-  /**
-   * The string `allocString` stored at `ptr`, a live object of this pool. `InvalidPointerError`
-   * if it is not one, or if its length runs past the object.
-   * @throws RangeError if `ptr` is not a non-negative integer; InvalidPointerError if it is not a live object of this pool.
-   */
-  readString(ptr: number): string {
-    return readString(this, ptr, this.slabMask);
-  }
-
-  /**
-   * An object of `objsize` bytes, all zero. Throws `OutOfMemoryError` when the cache has no slab.
-   * @throws OutOfMemoryError / QuotaExceededError when the cache has no slab.
-   */
-  calloc(): number {
-    const p = this.tryAlloc();
-    if (p === 0) this.cache.noMemory('Mempool.calloc', this.objsize);
-    this.u8.fill(0, p, p + this.objsize);
-    return p;
-  }
-
-  /**
    * The word at `scan` is full or there is no current slab: look further along the current
    * slab; drop full slabs off the heap's top; failing that take remote frees in (when enough
    * was allocated since the last scan to pay for it), else a new slab; before failing, take
@@ -363,7 +331,7 @@ export class Mempool {
       // SmallAlloc's pool hands the release to the SmallAlloc, whose queue holds them).
       if (this.views.arenaDue()) {
         if (this.hosted) return 0;
-        this.releaseArena();
+        this.releaseHeld(false);
         continue;
       }
       let s = tryGetSlab(this.cache, this.slabSize) >>> 0;
@@ -371,11 +339,11 @@ export class Mempool {
         // Memory is short: remote frees and retired slots count now. A SmallAlloc's pool
         // returns 0 instead: the SmallAlloc takes in what all its pools hold, and tries again.
         if (this.hosted) return 0;
-        if (this.takeRemote() > 0 || this.settleAll() > 0 || this.releaseQuarantine() > 0) continue;
+        if (this.takeRemote() > 0 || this.settleAll() > 0 || this.releaseHeld(true) > 0) continue;
         if (!throwing) return 0;
         this.cache.noMemory(`${this.name}.alloc`, this.objsize);
       }
-      formatSlab(this, s);
+      this.addSlab(s);
       this.sinceScan += this.objcount;
     }
   }
@@ -473,7 +441,7 @@ export class Mempool {
       // The slab can have become empty only if this word's slots are all free or retired now
       // (a deferred slot also reads as retired here: becameEmpty counts exactly).
       const left = a & ~retired;
-      if ((left === 0 || left === this.tail) && this.spare.block !== s) becameEmpty(this, s);
+      if ((left === 0 || left === this.tail) && this.spare.block !== s) this.becameEmpty(s);
       return;
     }
     this.liveRest--;
@@ -522,7 +490,7 @@ export class Mempool {
     if (this.debug) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
     if (s === this.cur) {
       // It may have lost its last object (becameEmpty settles and counts).
-      if (this.spare.block !== s) becameEmpty(this, s);
+      if (this.spare.block !== s) this.becameEmpty(s);
     } else {
       this.freedIn(s);
     }
@@ -532,7 +500,7 @@ export class Mempool {
   /** Slab `s` (not the current one) has `coldLimit` free slots again, or became empty. */
   private afterFree(s: number, n: number): void {
     if (n >= this.coldLimit && this.u32[(s >>> 2) + Word.HEAPIDX] === Mark.NONE) this.heapPush(s);
-    if (n === this.objcount) becameEmpty(this, s);
+    if (n === this.objcount) this.becameEmpty(s);
   }
 
   /**
@@ -551,40 +519,21 @@ export class Mempool {
     if (this.debug) {
       // Quarantined, not seen by a view: poisoned now, so a read after the free shows it.
       if (!this.views.anyOpen && tag === NO_EPOCH) this.u8.fill(FREED_BYTE, ptr, ptr + this.objsize);
-      if (!this.hosted) this.releaseOverflow();
+      if (!this.hosted) this.releaseHeld(false);
       this.debugOps();
     }
   }
 
   /**
-   * A pool of its own: releases, all at once, the held frees the arena's views no longer see
-   * (when some wait on them). Returns how many.
+   * A pool of its own: releases, all at once, the held frees no view sees and, unless `unseen`,
+   * the quarantine's window does not hold (`unseen`: memory is short, the quarantine lets go
+   * of everything). Returns how many. (A SmallAlloc releases its pools' frees itself.)
    */
-  private releaseArena(): number {
+  private releaseHeld(unseen: boolean): number {
     let n = 0;
-    if (this.views.arenaHeld === 0) return 0;
-    for (let p; (p = this.views.takeReleasable()) !== 0; n++) this.releaseDeferred(p, p - (p & this.slabMask));
-    this.views.syncHeld();
-    return n;
-  }
-
-  /**
-   * A pool of its own: releases what left the quarantine's window (a SmallAlloc releases its
-   * pools' frees itself).
-   */
-  private releaseOverflow(): void {
-    for (let p; (p = this.views.takeReleasable()) !== 0;) this.releaseDeferred(p, p - (p & this.slabMask));
-    this.views.syncHeld();
-  }
-
-  /**
-   * A pool of its own, short of memory: releases every quarantined slot, so the quarantine
-   * never makes an allocation fail. Returns how many.
-   */
-  private releaseQuarantine(): number {
-    let n = 0;
-    for (let p; (p = this.views.takeUnseen()) !== 0; n++) this.releaseDeferred(p, p - (p & this.slabMask));
-    this.views.syncHeld();
+    const views = this.views;
+    for (let p; (p = unseen ? views.takeUnseen() : views.takeReleasable()) !== 0; n++) this.releaseDeferred(p, p - (p & this.slabMask));
+    views.syncHeld();
     return n;
   }
 
@@ -611,41 +560,18 @@ export class Mempool {
   }
 
   /**
-   * Checks slab `s`'s retired slots against the read views, as one batch: with none open that
-   * could see them (here or in any worker), they become free; else they are deferred, all with
-   * one arena tag. Returns the slots made free. The only look at the arena's views the local
-   * free path costs, once per batch. @internal
+   * Settles slab `s`'s retired slots (slab-frees.ts): free, or all deferred while a read view
+   * may see them. Returns the slots made free. @internal
    */
   settle(s: number): number {
-    const i32 = this.i32;
-    const bw = this.bw;
-    const aw = allocBase(s);
-    let tag = 0;
-    let n = 0;
-    for (let w = aw; w < aw + bw; w++) {
-      const held = heldWord(w, bw);
-      const x = i32[held]! & ~i32[remoteWord(w, bw)]!;
-      if (x === 0) continue;
-      // The views are asked once, at the first retired slot: every one was freed before.
-      if (n === 0) tag = this.views.holdTag();
-      n += popcount(x);
-      if (tag === FREE_NOW) {
-        i32[held] = i32[held]! ^ x;
-        i32[w] = i32[w]! & ~x;
-        continue;
-      }
-      // Deferred: REMOTE set beside HELD, as a deferred free's.
-      Atomics.or(i32, remoteWord(w, bw), x);
-      for (let rest = x; rest !== 0; rest &= rest - 1) {
-        this.views.defer(slotStart(s, this.first, this.stride, lowestSlot(w - aw, rest)), this.objsize, tag);
-      }
-    }
-    if (n === 0 || tag === FREE_NOW) return n;
-    this.u32[(s >>> 2) + Word.DEFERRED]! += n;
-    this.deferredCount += n;
+    const dw = (s >>> 2) + Word.DEFERRED;
+    const before = this.u32[dw]!;
+    const n = settleSlab(this, s);
+    const deferred = this.u32[dw]! - before;
+    if (deferred === 0) return n;
+    this.deferredCount += deferred;
     // A slab out of the heap counted its retired slots as freed; deferred ones are not.
-    if (s !== this.cur) this.u32[(s >>> 2) + Word.NFREE]! -= n;
-    this.views.syncHeld();
+    if (s !== this.cur) this.u32[(s >>> 2) + Word.NFREE]! -= deferred;
     return 0;
   }
 
@@ -660,7 +586,7 @@ export class Mempool {
       const s = this.slabs[i]!;
       const k = this.settle(s);
       n += k;
-      if (k !== 0 && this.nfree(s) === this.objcount) becameEmpty(this, s);
+      if (k !== 0 && this.nfree(s) === this.objcount) this.becameEmpty(s);
     }
     return n;
   }
@@ -679,9 +605,75 @@ export class Mempool {
     return occupiedSlots(this.i32, s);
   }
 
+  // ---- slabs joining and leaving: once per slab, never per object ----
+
+  /** Fresh block `s` from the cache becomes a slab of ours. */
+  private addSlab(s: number): void {
+    if (s + this.slabSize > this.viewEnd) this.refresh();
+    formatBlock(this.u32, this.f64, s, this);
+    // Debug mode checks that every free slot still holds the poison it was freed with.
+    if (this.debug) this.u8.fill(FREED_BYTE, slotStart(s, this.first, this.stride, 0), slotStart(s, this.first, this.stride, this.objcount));
+    this.list(s);
+    this.heapPush(s);
+  }
+
+  /** Slab `s` joins `slabs`, at the index its Word.LISTIDX keeps. */
+  private list(s: number): void {
+    this.u32[(s >>> 2) + Word.LISTIDX] = this.slabs.length;
+    this.slabs.push(s);
+  }
+
+  /** Slab `s` leaves `slabs`: the last slab fills its place. */
+  private unlist(s: number): void {
+    const u32 = this.u32;
+    const i = u32[(s >>> 2) + Word.LISTIDX]!;
+    const last = this.slabs.pop()!;
+    if (last !== s) {
+      this.slabs[i] = last;
+      u32[(last >>> 2) + Word.LISTIDX] = i;
+    }
+  }
+
+  /**
+   * Slab `s` may have become empty (its last objects may be retired slots, settled first: if a
+   * read view holds one back, the slab stays): it becomes our spare block when we have none
+   * (or ours has been used since); of two empty blocks the lower is kept (as Tarantool's
+   * mempool keeps the lower of two spare slabs), so the memory above it stays free to merge
+   * into the longest runs, and the other goes back to the cache. Memory pressure takes the
+   * spare back (dropSpare).
+   */
+  private becameEmpty(s: number): void {
+    const spare = this.spare;
+    if (spare.block === s || !this.settledEmpty(s)) return;
+    if (spare.block !== 0 && this.settledEmpty(spare.block)) {
+      if (spare.block < s) {
+        this.giveBack(s);
+        return;
+      }
+      this.giveBack(spare.block);
+    }
+    spare.keep(s);
+  }
+
   /** {@link SpareHolder.dropSpare}: our spare goes back to the cache if it is still empty. @internal */
   dropSpare(): boolean {
-    return dropSpare(this);
+    const s = this.spare.block;
+    this.spare.clear();
+    if (s === 0 || !this.settledEmpty(s)) return false;
+    this.giveBack(s);
+    return true;
+  }
+
+  /**
+   * Our empty slab `s` goes back to the cache, retired first (its magic and pool words cleared),
+   * so a stale pointer into it, freed by any worker, matches no pool.
+   */
+  private giveBack(s: number): void {
+    if (this.spare.block === s) this.spare.clear();
+    this.heapRemove(this.u32[(s >>> 2) + Word.HEAPIDX]!);
+    retireSlab(this.u32, s);
+    this.unlist(s);
+    this.cache.put(s);
   }
 
   /**
@@ -743,10 +735,34 @@ export class Mempool {
 
   /** Takes in the remote frees of every slab whose pending flag is up; returns the slots freed. @internal */
   takeRemote(): number {
-    const n = takeRemote(this);
+    let n = 0;
+    const u32 = this.u32;
+    // Backwards: a slab returned to the cache is swapped with the last, already visited.
+    for (let i = this.slabs.length - 1; i >= 0; i--) {
+      const s = this.slabs[i];
+      if (s === undefined || Atomics.load(this.i32, (s >>> 2) + Word.PENDING) === 0) continue;
+      const before = u32[(s >>> 2) + Word.DEFERRED]!;
+      const got = takeSlab(this, s);
+      n += got;
+      this.freedRemote(s, got, u32[(s >>> 2) + Word.DEFERRED]! - before);
+    }
     // Remote frees taken in join the quarantine too: what leaves its window goes now.
-    if (n !== 0 && !this.hosted && this.views.quarantining) this.releaseOverflow();
+    if (n !== 0 && !this.hosted && this.views.quarantining) this.releaseHeld(false);
     return n;
+  }
+
+  /** `n` remote frees of slab `s` were taken in, `deferred` of them held back for read views. */
+  private freedRemote(s: number, n: number, deferred: number): void {
+    this.deferredCount += deferred;
+    if (s !== this.cur) this.liveRest -= n;
+    if (deferred !== 0 || n === 0) return;
+    if (s === this.cur) {
+      if (this.nfree(s) === this.objcount) this.becameEmpty(s);
+      return;
+    }
+    const nfree = this.u32[(s >>> 2) + Word.NFREE]! + n;
+    this.u32[(s >>> 2) + Word.NFREE] = nfree;
+    this.afterFree(s, nfree);
   }
 
   /** True when slab `s` (a formatted mempool slab) has this pool's objsize and geometry. @internal */
@@ -754,9 +770,52 @@ export class Mempool {
     return slabFits(this, s);
   }
 
-  /** Takes over slab `s` of a worker that has exited (mempool-adopt.ts); returns its live objects. @internal */
+  /**
+   * Takes over slab `s` of a worker that has exited (a mempool slab this pool `fits`): re-tagged,
+   * its frees made free or held back (mempool-adopt.ts), then listed as ours. Returns its live
+   * objects. @internal
+   */
   adoptSlab(slab: number): number {
-    return adoptSlab(this, slab);
+    const s = slab >>> 0;
+    if (s + this.slabSize > this.viewEnd) this.refresh();
+    const live = adoptBits(this, s);
+    const h = s >>> 2;
+    const nfree = this.u32[h + Word.NFREE]!;
+    this.deferredCount += this.u32[h + Word.DEFERRED]!;
+    this.liveRest += live;
+    this.u32[h + Word.HEAPIDX] = Mark.NONE;
+    this.list(s);
+    this.afterFree(s, nfree);
+    return live;
+  }
+
+  /**
+   * Stores `s` as UTF-8 after its byte length (a u32) in one object; returns its pointer (free
+   * it as any other). `RangeError` if it needs more than `objsize` bytes.
+   * @throws TypeError if `s` is not a string; RangeError if it needs more than `objsize` bytes; OutOfMemoryError when the cache has no slab.
+   */
+  allocString(s: string): number {
+    return allocString(this, s);
+  }
+
+  /**
+   * The string `allocString` stored at `ptr`, a live object of this pool. `InvalidPointerError`
+   * if it is not one, or if its length runs past the object.
+   * @throws RangeError if `ptr` is not a non-negative integer; InvalidPointerError if it is not a live object of this pool.
+   */
+  readString(ptr: number): string {
+    return readString(this, ptr, this.slabMask);
+  }
+
+  /**
+   * An object of `objsize` bytes, all zero. Throws `OutOfMemoryError` when the cache has no slab.
+   * @throws OutOfMemoryError / QuotaExceededError when the cache has no slab.
+   */
+  calloc(): number {
+    const p = this.tryAlloc();
+    if (p === 0) this.cache.noMemory('Mempool.calloc', this.objsize);
+    this.u8.fill(0, p, p + this.objsize);
+    return p;
   }
 
   /**
@@ -778,14 +837,33 @@ export class Mempool {
   stats(): MempoolStats {
     if (!this.hosted) {
       this.settleAll();
-      this.releaseArena();
+      this.releaseHeld(false);
     }
-    return mempoolStats(this);
+    return mempoolStats(this, this.hosted, this.slabMask);
   }
 
   /** Every slab back to the cache; the pool is empty and usable again. */
   destroy(): void {
-    destroySlabs(this);
+    this.setCur(0);
+    this.spare.clear();
+    // A slab the cache refuses (its owner word was overwritten: shared state corrupted by
+    // another worker) does not stop it: every other slab still goes back, and the first
+    // refusal is thrown at the end.
+    let refused: unknown = null;
+    for (const s of this.slabs) {
+      retireSlab(this.u32, s);
+      try {
+        this.cache.put(s);
+      } catch (e) {
+        refused ??= e;
+      }
+    }
+    this.slabs = [];
+    this.heap.clear();
+    this.liveRest = 0;
+    this.deferredCount = 0;
+    this.sinceScan = 0;
+    if (refused !== null) throw refused;
     // A pool of its own empties its quarantine (a SmallAlloc resets the queue it shares).
     if (!this.hosted) this.views.reset();
   }
@@ -795,21 +873,6 @@ export class Mempool {
     return this.deferredCount;
   }
 
-  /** Slots held by debug mode's quarantine alone (no read view sees them). @internal */
-  get quarantined(): number {
-    if (!this.views.quarantining) return 0;
-    if (!this.hosted) return this.views.quarantined();
-    this.refresh();
-    // Stats only: a closure is fine here.
-    return this.views.quarantined((p) => this.isOurSlab(p - (p & this.slabMask)));
-  }
-
-  /** True when `s` is a mempool slab this pool holds, as its header and our list say. */
-  private isOurSlab(s: number): boolean {
-    const h = s >>> 2;
-    return this.u32[h + Word.MAGIC] === Mark.MEMPOOL && this.f64[(s >>> 3) + 1] === this.tag &&
-      this.slabs[this.u32[h + Word.LISTIDX]!] === s;
-  }
 
   /**
    * Walks every slab and throws an Error naming the first broken invariant: every slot is one
