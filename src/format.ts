@@ -64,6 +64,30 @@ function frag(used: number, held: number): string {
   return held > 0 ? formatPercent(held - used, held) : '-';
 }
 
+/** A table's rows for `used` of `held` bytes: used, held, and the fragmentation between them. */
+function usage(used: number, held: number): [string, string][] {
+  return [['used', formatBytes(used)], ['held', formatBytes(held)], ['fragmentation', frag(used, held)]];
+}
+
+/** A one-line form's fields for used and total bytes (every allocator's line but SlabArena's has them). */
+function sizes(st: { readonly used: number; readonly total: number }): [string, string][] {
+  return [['used', formatBytes(st.used)], ['total', formatBytes(st.total)]];
+}
+
+/** The fields of a one-line form. */
+type Line = [string, string | number][];
+
+/**
+ * A one-line form that reads the allocator's `stats()` once: its used and total bytes, then
+ * the fields `more` picks from the same figures (and the allocator).
+ */
+function statsLine<A extends { stats(): { used: number; total: number } }>(more: (st: ReturnType<A['stats']>, a: A) => Line): (a: A) => Line {
+  return (a) => {
+    const st = a.stats() as ReturnType<A['stats']>;
+    return [...sizes(st), ...more(st, a)];
+  };
+}
+
 /** Aligned `key  value` lines under a heading. */
 function block(heading: string, rows: readonly (readonly [string, string])[]): string[] {
   const w = Math.max(...rows.map(([k]) => k.length));
@@ -94,9 +118,7 @@ function formatSmallAlloc(a: SmallAlloc): string {
   const arena = cache.arena;
   return [
     ...block('SmallAlloc', [
-      ['used', formatBytes(st.used)],
-      ['held', formatBytes(st.total)],
-      ['fragmentation', frag(st.used, st.total)],
+      ...usage(st.used, st.total),
       ['live allocations', String(st.count)],
       ['size classes', `${st.classes.length} in use, factor ${a.actualFactor.toFixed(3)}, largest ${formatBytes(a.objsizeMax)}`],
     ]),
@@ -105,9 +127,7 @@ function formatSmallAlloc(a: SmallAlloc): string {
     '',
     ...block('large allocations', [
       ['count', String(st.large.count)],
-      ['used', formatBytes(st.large.used)],
-      ['held', formatBytes(st.large.total)],
-      ['fragmentation', frag(st.large.used, st.large.total)],
+      ...usage(st.large.used, st.large.total),
     ]),
     '',
     ...block('read views', [
@@ -131,9 +151,7 @@ function formatMempool(p: Mempool): string {
   return block('Mempool', [
     ['object size', formatBytes(st.objsize)],
     ['live objects', String(st.count)],
-    ['used', formatBytes(st.used)],
-    ['held', formatBytes(st.total)],
-    ['fragmentation', frag(st.used, st.total)],
+    ...usage(st.used, st.total),
     ['slabs', `${st.slabs} of ${formatBytes(st.slabSize)}, ${st.objectsPerSlab} objects each`],
     ['empty slabs', String(st.emptySlabs)],
     ['deferred frees', String(st.deferred)],
@@ -145,9 +163,7 @@ function formatSlabCache(c: SlabCache): string {
   const st = c.stats();
   const out = block('SlabCache', [
     ['owner id', String(c.ownerId)],
-    ['used', formatBytes(st.used)],
-    ['held', formatBytes(st.total)],
-    ['fragmentation', frag(st.used, st.total)],
+    ...usage(st.used, st.total),
     ['arena slabs', `${st.slabs} of ${formatBytes(c.arena.slabSize)}`],
     ['page runs', `${st.large.count}, ${formatBytes(st.large.used)}`],
   ]);
@@ -183,9 +199,7 @@ function formatQuota(q: Quota): string {
 function formatRegion(r: Region): string {
   const st = r.stats();
   return block('Region', [
-    ['used', formatBytes(st.used)],
-    ['held', formatBytes(st.total)],
-    ['fragmentation', frag(st.used, st.total)],
+    ...usage(st.used, st.total),
     ['slabs', String(st.slabs)],
     ['spare slab', st.spare > 0 ? formatBytes(st.spare) : 'none'],
   ]).join('\n');
@@ -205,9 +219,7 @@ function formatIbuf(b: Ibuf): string {
 function formatObuf(b: Obuf): string {
   const st = b.stats();
   return block('Obuf', [
-    ['used', formatBytes(st.used)],
-    ['held', formatBytes(st.total)],
-    ['fragmentation', frag(st.used, st.total)],
+    ...usage(st.used, st.total),
     ['buffers', `${st.buffers} held, ${b.iovCount} with data`],
   ]).join('\n');
 }
@@ -215,9 +227,7 @@ function formatObuf(b: Obuf): string {
 function formatLSRegion(r: LSRegion): string {
   const st = r.stats();
   return block('LSRegion', [
-    ['used', formatBytes(st.used)],
-    ['held', formatBytes(st.total)],
-    ['fragmentation', frag(st.used, st.total)],
+    ...usage(st.used, st.total),
     ['slabs', `${st.slabs} of ${formatBytes(r.slabSize)} (${st.runs} runs)`],
     ['cached slab', st.cached > 0 ? 'yes' : 'no'],
     ['last id', String(st.lastId)],
@@ -251,26 +261,19 @@ function formatBumpArena(a: BumpArena): string {
 const KINDS: readonly {
   cls: abstract new (...args: never[]) => object;
   format: (a: never) => string;
-  line: (a: never) => [string, string | number][];
+  line: (a: never) => Line;
 }[] = [
   {
     cls: SmallAlloc, format: formatSmallAlloc,
-    line: (a: SmallAlloc) => {
-      const st = a.stats();
-      return [['used', formatBytes(st.used)], ['total', formatBytes(st.total)], ['count', st.count],
-        ['classes', st.classes.length], ['views', st.views]];
-    },
+    line: statsLine<SmallAlloc>((st) => [['count', st.count], ['classes', st.classes.length], ['views', st.views]]),
   },
   {
     cls: Mempool, format: formatMempool,
-    line: (p: Mempool) => [['objsize', p.objsize], ['used', formatBytes(p.used)], ['total', formatBytes(p.total)], ['count', p.count]],
+    line: (p: Mempool) => [['objsize', p.objsize], ...sizes(p), ['count', p.count]],
   },
   {
     cls: SlabCache, format: formatSlabCache,
-    line: (c: SlabCache) => {
-      const st = c.stats();
-      return [['used', formatBytes(st.used)], ['total', formatBytes(st.total)], ['slabs', st.slabs], ['owner', c.ownerId]];
-    },
+    line: statsLine<SlabCache>((st, c) => [['slabs', st.slabs], ['owner', c.ownerId]]),
   },
   {
     cls: SlabArena, format: formatSlabArena,
@@ -279,46 +282,31 @@ const KINDS: readonly {
   },
   {
     cls: Quota, format: formatQuota,
-    line: (q: Quota) => [['used', formatBytes(q.used)], ['total', formatBytes(q.total)]],
+    line: (q: Quota) => sizes(q),
   },
   {
     cls: Region, format: formatRegion,
-    line: (r: Region) => {
-      const st = r.stats();
-      return [['used', formatBytes(st.used)], ['total', formatBytes(st.total)], ['slabs', st.slabs]];
-    },
+    line: statsLine<Region>((st) => [['slabs', st.slabs]]),
   },
   {
     cls: Ibuf, format: formatIbuf,
-    line: (b: Ibuf) => [['used', formatBytes(b.used)], ['total', formatBytes(b.total)], ['capacity', formatBytes(b.capacity)]],
+    line: (b: Ibuf) => [...sizes(b), ['capacity', formatBytes(b.capacity)]],
   },
   {
     cls: Obuf, format: formatObuf,
-    line: (b: Obuf) => {
-      const st = b.stats();
-      return [['used', formatBytes(st.used)], ['total', formatBytes(st.total)], ['buffers', st.buffers]];
-    },
+    line: statsLine<Obuf>((st) => [['buffers', st.buffers]]),
   },
   {
     cls: LSRegion, format: formatLSRegion,
-    line: (r: LSRegion) => {
-      const st = r.stats();
-      return [['used', formatBytes(st.used)], ['total', formatBytes(st.total)], ['slabs', st.slabs], ['lastId', st.lastId]];
-    },
+    line: statsLine<LSRegion>((st) => [['slabs', st.slabs], ['lastId', st.lastId]]),
   },
   {
     cls: Arena, format: formatArena,
-    line: (a: Arena) => {
-      const st = a.stats();
-      return [['used', formatBytes(st.used)], ['total', formatBytes(st.total)], ['blocks', st.blocks]];
-    },
+    line: statsLine<Arena>((st) => [['blocks', st.blocks]]),
   },
   {
     cls: BumpArena, format: formatBumpArena,
-    line: (a: BumpArena) => {
-      const st = a.stats();
-      return [['used', formatBytes(st.used)], ['total', formatBytes(st.total)], ['remaining', formatBytes(st.remaining)]];
-    },
+    line: statsLine<BumpArena>((st) => [['remaining', formatBytes(st.remaining)]]),
   },
 ];
 
@@ -379,7 +367,7 @@ const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 /** A Memory's line (it has no stats() and no table: only this). */
 const MEMORY_LINE = {
   cls: Memory as unknown as abstract new (...args: never[]) => object,
-  line: (m: Memory): [string, string | number][] => [['shared', String(m.shared)], ['byteLength', formatBytes(m.byteLength)],
+  line: (m: Memory): Line => [['shared', String(m.shared)], ['byteLength', formatBytes(m.byteLength)],
     ['maxByteLength', formatBytes(m.maxByteLength)]],
 };
 
@@ -388,9 +376,9 @@ const MEMORY_LINE = {
 for (const k of [...KINDS, MEMORY_LINE]) {
   const proto = k.cls.prototype as object;
   const name = k.cls.name;
-  const line = k.line as (a: never) => [string, string | number][];
+  const line = k.line as (a: never) => Line;
   const text = function oneLine(this: object): string {
-    let fields: [string, string | number][];
+    let fields: Line;
     try {
       fields = line(this as never);
     } catch {

@@ -17,7 +17,7 @@
  * it. Failure: what layout.ts states, through the same helpers, so messages are identical.
  */
 import type { Memory } from './memory.js';
-import type { CursorHelpers, LayoutCursor as Cursor, Placed, ViewSpec } from './layout.js';
+import type { CursorHelpers, Placed, ViewSpec } from './layout-fields.js';
 
 /** A view element by element: any of the typed arrays a cursor keeps. */
 interface Elements {
@@ -27,7 +27,8 @@ interface Elements {
 type ViewConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Elements;
 
 /**
- * The cursor class of one layout, made of closures (see the module).
+ * The cursor class of one layout, made of closures (see the module); its instances are the
+ * layout's `LayoutCursor`s, which the caller types them as.
  * @param placed the fields, placed by `defineLayout`.
  * @param align the layout's align: `ptr` must be a multiple of it.
  * @param u8 the spec of the memory's own `u8` view (slot 0).
@@ -37,7 +38,7 @@ type ViewConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length:
  */
 export function closureCursor(
   placed: readonly Placed[], align: number, u8: ViewSpec, h: CursorHelpers, where: readonly string[],
-): new (memory: Memory) => Cursor {
+): new (memory: Memory) => object {
   const specs: ViewSpec[] = [u8];
   for (const f of placed) if (f.view !== null && !specs.includes(f.view)) specs.push(f.view);
   const ctors = specs.map((s) => (s.ctor === null ? null : (globalThis as unknown as Record<string, ViewConstructor>)[s.ctor]!));
@@ -153,5 +154,5 @@ export function closureCursor(
   placed.forEach((f, i) => {
     Object.defineProperty(LayoutCursor.prototype, f.name, { ...accessor(f, i), enumerable: false, configurable: true });
   });
-  return LayoutCursor as unknown as new (memory: Memory) => Cursor;
+  return LayoutCursor;
 }

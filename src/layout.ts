@@ -4,7 +4,8 @@
  * failure) is on {@link defineLayout}.
  *
  * Layout of a record, its diagram and the alignment rules: on {@link defineLayout} (so they are
- * in the generated docs). A string field is the codec's string (internal/strings.ts).
+ * in the generated docs). A string field is the codec's string (internal/strings.ts). The
+ * field kinds' types, and a field as placed, are declared in layout-fields.ts.
  *
  * How a cursor reads: `defineLayout` compiles one class per layout (`new Function`, source
  * specialized to the offsets; where code generation is refused, as under a Content-Security-
@@ -41,38 +42,9 @@ import { checkInt, describe, typeError } from './internal/checks.js';
 import { readStringAt, STRING_PREFIX, stringBytes, writeString } from './internal/strings.js';
 import { MAX_BYTE_LENGTH, Memory } from './memory.js';
 import { closureCursor } from './layout-closures.js';
+import type { BytesField, CursorHelpers, FieldKind, Placed, ScalarKind, StringField, ViewSpec } from './layout-fields.js';
 
-/**
- * A number, bigint or boolean field: its name is its type, as in C's `<stdint.h>`.
- * @category Records
- */
-export type ScalarKind = 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'u64' | 'i64' | 'f32' | 'f64' | 'bool';
-
-/**
- * A fixed-length byte array field: the accessor gives a `Uint8Array` view of its bytes.
- * @category Records
- */
-export interface BytesField {
-  /** Its length in bytes. */
-  readonly bytes: number;
-}
-
-/**
- * A fixed-capacity string field: UTF-8 after a u32 length.
- * @category Records
- */
-export interface StringField {
-  /** The most bytes of UTF-8 it holds. */
-  readonly string: number;
-}
-
-/**
- * What a field holds: a scalar kind; `{ bytes: n }`, exactly `n` bytes read as a `Uint8Array`
- * view over the record; or `{ string: capacity }`, a UTF-8 string of at most `capacity` bytes
- * after its byte length (a u32).
- * @category Records
- */
-export type FieldKind = ScalarKind | BytesField | StringField;
+export type { BytesField, FieldKind, ScalarKind, StringField } from './layout-fields.js';
 
 /**
  * The fields of a layout: name -> kind, in declaration order.
@@ -143,16 +115,7 @@ export interface Layout<F extends FieldRecord = FieldRecord> {
 
 // ---- field kinds ------------------------------------------------------------------------
 
-/** A typed-array view a cursor keeps: its private field's name and its constructor's name. @internal */
-export interface ViewSpec {
-  /** Private field of the cursor holding it (`#f64`). */
-  field: string;
-  /** Global constructor (`Float64Array`); null for the memory's own `u8`. */
-  ctor: string | null;
-  /** log2 of the element size: the shift that turns a byte offset into an index. */
-  shift: number;
-}
-
+/** The views a cursor may keep, by element type. */
 const VIEWS: Record<string, ViewSpec> = {
   u8: { field: '#u8', ctor: null, shift: 0 },
   i8: { field: '#i8', ctor: 'Int8Array', shift: 0 },
@@ -179,21 +142,6 @@ const KINDS_TEXT = `one of ${[...SCALAR_VIEW.keys()].map((k) => `'${k}'`).join('
 const STRING_FIELD_ALIGN = 4;
 /** Capacity limit of a byte array or string: the record must fit the largest memory. */
 const MAX_CAPACITY = MAX_BYTE_LENGTH - STRING_PREFIX;
-
-/** One field, placed. @internal */
-export interface Placed {
-  name: string;
-  /** The kind as given (a frozen copy for the object kinds). */
-  kind: FieldKind;
-  offset: number;
-  size: number;
-  align: number;
-  /** 'scalar' (with `view`), 'bytes' or 'string'. */
-  type: 'scalar' | 'bytes' | 'string';
-  view: ViewSpec | null;
-  /** Bytes of a byte array; capacity of a string. */
-  capacity: number;
-}
 
 // ---- defineLayout -----------------------------------------------------------------------
 
@@ -361,16 +309,6 @@ class RecordLayout implements Layout {
 
 // ---- the cursor class -------------------------------------------------------------------
 
-/** What the cursor class calls on its slow paths and for strings and byte arrays. @internal */
-export interface CursorHelpers {
-  badPtr(p: unknown): never;
-  pastEnd(field: number, ptr: number, byteLength: number): never;
-  setBytes(field: number, u8: Uint8Array, at: number, value: unknown): void;
-  stringBytes(field: number, value: unknown): number;
-  readStringAt: typeof readStringAt;
-  writeString: typeof writeString;
-}
-
 /** The name the cursor's errors go by. */
 const CURSOR = 'LayoutCursor';
 
@@ -482,7 +420,7 @@ export function setCodeGeneration(allowed: boolean | undefined): void {
  */
 function compileCursor(placed: readonly Placed[], size: number, align: number): new (memory: Memory) => LayoutCursor {
   const where = placed.map((f) => `${CURSOR}.${f.name}`);
-  if (!canGenerateCode()) return closureCursor(placed, align, VIEWS['u8']!, helpers(placed, size, align), where);
+  if (!canGenerateCode()) return closureCursor(placed, align, VIEWS['u8']!, helpers(placed, size, align), where) as new (memory: Memory) => LayoutCursor;
   const views = new Set<ViewSpec>([VIEWS['u8']!]);
   for (const f of placed) if (f.view !== null) views.add(f.view);
   const needsDv = placed.some((f) => f.type === 'string');

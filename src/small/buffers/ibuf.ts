@@ -21,12 +21,12 @@
  *   buf = 0  =>  rpos = wpos = end = 0
  *   after consume: rpos - buf < capacity / 2, or rpos = wpos = buf when nothing is unread
  */
-import { OutOfMemoryError } from '../../errors.js';
-import { checkInstance, checkInt, optionalInt } from '../../internal/checks.js';
+import { checkInt } from '../../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import type { Memory } from '../../memory.js';
-import { SlabCache } from '../slabs/slab-cache.js';
+import type { SlabCache } from '../slabs/slab-cache.js';
 import { tryGetBlock } from '../spare-block.js';
+import { neverFits, startCapacityOver } from './buffer-sizes.js';
 import { asPtr, type Ptr } from '../../internal/ptr.js';
 
 /** A byte offset into the buffer's `Memory`; 0 is null. */
@@ -93,10 +93,9 @@ export class Ibuf {
    * @throws RangeError if `startCapacity` is not an integer in [1, 4 GiB].
    */
   constructor(cache: SlabCache, startCapacity?: number) {
-    checkInstance('new Ibuf', 'cache', cache, SlabCache);
+    this.startCapacity = startCapacityOver('new Ibuf', cache, startCapacity);
     this.cache = cache;
     this.memory = cache.arena.memory;
-    this.startCapacity = optionalInt('new Ibuf', 'startCapacity', startCapacity, cache.order0Size, 1, 2 ** 32);
     const d = getDebug();
     this.debug = d.enabled;
     this.periodic = new PeriodicCheck(d.checkEvery);
@@ -346,7 +345,7 @@ export class Ibuf {
       want = used + size;
       if (want > this.memory.maxByteLength) {
         if (!throwing) return 0;
-        throw new OutOfMemoryError(size, `${where}: ${used + size} bytes can never fit the address space`);
+        throw neverFits(where, size, used + size);
       }
     }
     const got = tryGetBlock(this.cache, want);

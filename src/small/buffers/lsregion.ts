@@ -35,6 +35,7 @@ import type { Memory } from '../../memory.js';
 import { SlabArena } from '../slabs/slab-arena.js';
 import { asPtr, type Ptr } from '../../internal/ptr.js';
 import { tryMapSlabs } from '../spare-block.js';
+import { neverFits } from './buffer-sizes.js';
 
 /** A byte offset into the region's `Memory`; 0 is null. */
 
@@ -452,7 +453,7 @@ export class LSRegion {
     const S = this.slabSize;
     if (need > this.memory.maxByteLength) {
       if (!throwing) return 0;
-      throw new OutOfMemoryError(size, `${where}: ${size} bytes can never fit the address space`);
+      throw neverFits(where, size);
     }
     const slabs = Math.ceil(need / S);
     const run = tryMapSlabs(this.arena, slabs);

@@ -31,11 +31,12 @@
  *   rbEpoch and rbTarget strictly increase;  every rbTarget <= size;  top rbEpoch <= epoch
  */
 import { OutOfMemoryError } from '../../errors.js';
-import { checkInstance, checkInt, describe, optionalInt, typeError } from '../../internal/checks.js';
+import { checkInt, describe, typeError } from '../../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import type { Memory } from '../../memory.js';
-import { SlabCache } from '../slabs/slab-cache.js';
+import type { SlabCache } from '../slabs/slab-cache.js';
 import { tryGetBlock } from '../spare-block.js';
+import { neverFits, startCapacityOver } from './buffer-sizes.js';
 import { type Ptr } from '../../internal/ptr.js';
 
 /** A byte offset into the buffer's `Memory`; 0 is null. */
@@ -144,11 +145,10 @@ export class Obuf {
    * @throws RangeError if `startCapacity` is not an integer in [1, 4 GiB].
    */
   constructor(cache: SlabCache, startCapacity?: number) {
-    checkInstance('new Obuf', 'cache', cache, SlabCache);
+    this.startCapacity = startCapacityOver('new Obuf', cache, startCapacity);
     this.cache = cache;
     this.memory = cache.arena.memory;
     this.u8 = this.memory.u8;
-    this.startCapacity = optionalInt('new Obuf', 'startCapacity', startCapacity, cache.order0Size, 1, 2 ** 32);
     const d = getDebug();
     this.debug = d.enabled;
     this.periodic = new PeriodicCheck(d.checkEvery);
@@ -521,7 +521,7 @@ export class Obuf {
 
   /** Throws for a buffer of `size` bytes that could not be had: the cache's error, named for `where`. */
   private noBuffer(where: string, size: number): never {
-    if (size > this.memory.maxByteLength) throw new OutOfMemoryError(size, `${where}: ${size} bytes can never fit the address space`);
+    if (size > this.memory.maxByteLength) throw neverFits(where, size);
     this.cache.noMemory(where, size);
   }
 

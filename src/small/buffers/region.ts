@@ -39,6 +39,7 @@ import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../../i
 import type { Memory } from '../../memory.js';
 import { SlabCache } from '../slabs/slab-cache.js';
 import { tryGetBlock } from '../spare-block.js';
+import { neverFits } from './buffer-sizes.js';
 import { asPtr, type Ptr } from '../../internal/ptr.js';
 
 /** A byte offset into the region's `Memory`; 0 is null. */
@@ -470,7 +471,7 @@ export class Region {
     } else {
       if (need > this.memory.maxByteLength) {
         if (!throwing) return 0;
-        throw new OutOfMemoryError(need, `${where}: ${need} bytes can never fit the address space`);
+        throw neverFits(where, need);
       }
       // Ask for the doubled size first; if that fails, for just what is needed.
       ptr = want > need ? tryGetBlock(this.cache, want) : 0;

@@ -11,13 +11,31 @@
  * may run while other workers map and unmap.
  *
  * Failure: TypeError, naming `where` and what is wrong; nothing is changed.
+ *
+ * The handle's type is declared here, beside the checks that read it (slab-arena.ts
+ * re-exports it).
  */
 import { Kind, verifyHeader } from '../../internal/header.js';
 import { isSharedBuffer, typeError } from '../../internal/checks.js';
-import { MAX_BYTE_LENGTH, Memory, isWasmMemory } from '../../memory.js';
+import { MAX_BYTE_LENGTH, Memory, isWasmMemory, type WasmMemoryLike } from '../../memory.js';
 import { ARRAYS_BYTE, controlBytes, Ctl, VERSION } from './arena-layout.js';
-import { Quota } from './quota.js';
-import type { SlabArenaHandle } from './slab-arena.js';
+import { Quota, type QuotaHandle } from './quota.js';
+
+/**
+ * What `SlabArena.attach` needs: structured-cloneable, send it with `postMessage`.
+ * @category Arenas
+ */
+export interface SlabArenaHandle {
+  /** The arena's address space: control state, then the slabs. */
+  readonly buffer: SharedArrayBuffer;
+  /**
+   * Where the arena's memory is a shared `WebAssembly.Memory` (on Bun, see `Memory.create`):
+   * that memory, whose growth `buffer` (its buffer when the handle was made) does not show.
+   */
+  readonly wasm?: WasmMemoryLike;
+  /** The handle of the arena's {@link Quota}. */
+  readonly quota: QuotaHandle;
+}
 
 /** The memory and quota of the arena `handle` names, once they pass the checks above. @internal */
 export function verifyHandle(where: string, handle: SlabArenaHandle): { memory: Memory; quota: Quota } {

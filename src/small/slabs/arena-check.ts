@@ -5,8 +5,9 @@
  * arrays and then `inspectWhenQuiet`, so a corrupt buffer from another worker is refused before
  * it is used. The owner registry's own walk is owner-registry.ts's `inspectRegistry`.
  *
- * Memory source: none; it reads the arena's views (`arena.ctl`, `arena.hint` and the per-slab
- * and per-page arrays) and allocates only one Int32 view of the page map.
+ * Memory source: none; it reads the arena's views (`ArenaWords`: `ctl`, `hint` and the per-slab
+ * and per-page arrays) and its quota's charge, and allocates only one Int32 view of the page
+ * map and the counters it starts from.
  *
  * Thread-safety: it only reads, and may run while other workers map and unmap. `inspectShared`
  * checks what holds at every instant (each word on its own; slabs seen in use are compared with
@@ -16,9 +17,23 @@
  *
  * Failure: none thrown; each returns the first problem found, as text, or null.
  */
-import { Ctl, LOW, SlabState } from './arena-layout.js';
+import { Ctl, LOW, SlabState, type ArenaWords } from './arena-layout.js';
 import { ownerIndex, ownerLive, ownerThread } from './owner-registry.js';
-import type { SlabArena } from './slab-arena.js';
+
+/** What `inspectShared` reads of an arena: its words, and its quota's charge (a `SlabArena` has both). @internal */
+export interface CheckedArena extends ArenaWords {
+  /** The arena's quota: every carved slab is charged to it. */
+  readonly quota: { readonly used: number };
+}
+
+/** The counters both walks start from: the carved end, the slabs `used` counts, the hint's slab. */
+function counters(arena: ArenaWords): { carved: number; used: number; hint: number } {
+  return {
+    carved: Atomics.load(arena.ctl, Ctl.CARVED),
+    used: Atomics.load(arena.ctl, Ctl.USED),
+    hint: Number(Atomics.load(arena.hint, 0) & LOW),
+  };
+}
 
 /**
  * What can be checked while other workers map and unmap: the control words, every slab's
@@ -26,13 +41,10 @@ import type { SlabArena } from './slab-arena.js';
  * (with `pages`, also zero page map and page tags: that reads the whole control state). The
  * first problem found, or null. The registry entries are `inspectRegistry`'s. @internal
  */
-export function inspectShared(arena: SlabArena, pages: boolean): string | null {
-  const c = arena.ctl;
+export function inspectShared(arena: CheckedArena, pages: boolean): string | null {
   const n = arena.slabCount;
   const ctrl = arena.ctrlSlabs;
-  const used = Atomics.load(c, Ctl.USED);
-  const carved0 = Atomics.load(c, Ctl.CARVED);
-  const hint = Number(Atomics.load(arena.hint, 0) & LOW);
+  const { carved: carved0, used, hint } = counters(arena);
   if (carved0 < ctrl || carved0 > n) return `carved end ${carved0} is outside [${ctrl}, ${n}]`;
   if (used < 0 || used > n - ctrl) return `used counts ${used} slabs, outside [0, ${n - ctrl}]`;
   if (hint < ctrl || hint > n) return `free hint ${hint} is outside [${ctrl}, ${n}]`;
@@ -74,7 +86,7 @@ export function inspectShared(arena: SlabArena, pages: boolean): string | null {
       last = Math.max(last, i);
     }
   }
-  const carved = Atomics.load(c, Ctl.CARVED);
+  const carved = Atomics.load(arena.ctl, Ctl.CARVED);
   if (last >= carved) return `slab ${last}, past the carved end ${carved}, is not in the never-carved state (info ${info[last]}, owner ${owner[last]}, or its page map or page tags written)`;
   return null;
 }
@@ -85,7 +97,7 @@ export function inspectShared(arena: SlabArena, pages: boolean): string | null {
  * are not checked (a worker killed in the middle of a map leaves one in flight for ever).
  * @internal
  */
-export function inspectWhenQuiet(arena: SlabArena): string | null {
+export function inspectWhenQuiet(arena: ArenaWords): string | null {
   const c = arena.ctl;
   for (let tries = 0; tries < 8; tries++) {
     const b = Atomics.load(c, Ctl.BEGUN);
@@ -105,13 +117,10 @@ export function inspectWhenQuiet(arena: SlabArena): string | null {
  * not moved yet (an owner whose entry is no longer live: see `runOwnerProblem`).
  * @internal
  */
-export function inspectQuiet(arena: SlabArena): string | null {
-  const c = arena.ctl;
+export function inspectQuiet(arena: ArenaWords): string | null {
   const info = arena.slabInfo;
   const owner = arena.slabOwner;
-  const carved = Atomics.load(c, Ctl.CARVED);
-  const used = Atomics.load(c, Ctl.USED);
-  const hint = Number(Atomics.load(arena.hint, 0) & LOW);
+  const { carved, used, hint } = counters(arena);
   const pps = arena.pagesPerSlab;
   let mapped = 0;
   let claimed = 0;
@@ -161,7 +170,7 @@ export function inspectQuiet(arena: SlabArena): string | null {
  * slabs are read before the start, as an adoption writes them after it; an owner that reads as
  * unregistered is read again, so an adoption finishing meanwhile is not taken for corruption.
  */
-function runOwnerProblem(arena: SlabArena, i: number, k: number): string | null {
+function runOwnerProblem(arena: ArenaWords, i: number, k: number): string | null {
   const owner = arena.slabOwner;
   const r = arena.registry;
   for (let j = 1; j < k; j++) {

@@ -12,6 +12,9 @@
  * Failure: TypeError/RangeError naming the option; `QuotaExceededError` when the quota refuses
  * the preallocation; `OutOfMemoryError` when the space cannot be reserved. Nothing stays
  * charged to the quota when it throws.
+ *
+ * The options' type is declared here, beside the checks that read it (slab-arena.ts
+ * re-exports it).
  */
 import { QuotaExceededError } from '../../errors.js';
 import { checkInstance, optionalBool, optionalInt, optionalPowerOfTwo, optionsBag, rangeError, typeError } from '../../internal/checks.js';
@@ -20,7 +23,33 @@ import { MAX_BYTE_LENGTH, Memory } from '../../memory.js';
 import { requireSharedMemory } from '../../internal/shared-memory.js';
 import { controlBytes, Ctl, VERSION } from './arena-layout.js';
 import { Quota } from './quota.js';
-import type { SlabArenaOptions } from './slab-arena.js';
+
+/**
+ * Options of the {@link SlabArena} constructor.
+ * @category Arenas
+ */
+export interface SlabArenaOptions {
+  /** Every carved slab is charged to it. */
+  quota: Quota;
+  /** Bytes per slab: a power of two in [64 KiB, 1 GiB]. Default 4 MiB. */
+  slabSize?: number;
+  /** Bytes of slabs to carve (and charge) at once, kept free for the first maps. Default 0. */
+  prealloc?: number;
+  /**
+   * Bytes of address space to reserve, control slabs included; rounded down to slabs, at most
+   * 4 GiB. Default: all 4 GiB (rounded down to slabs), so the quota can be raised later. It is
+   * address space, not memory: only the control state is committed at construction (9.1 MiB
+   * for 4 GiB with 4 MiB slabs, 9.6 MiB with 64 KiB slabs: the page map and page tags cover
+   * every 4 KiB page), and of that only what is written costs memory (measured on Node 20:
+   * 12 KiB of RSS with 4 MiB slabs, 270 KiB with 64 KiB slabs, most of it the slab states).
+   */
+  maximum?: number;
+  /**
+   * Let workers attach (`handle()`). Default true. With false the memory is this worker's alone
+   * (`Memory.create` with `shared: false`: as fast, and no handle is given out).
+   */
+  shared?: boolean;
+}
 
 const MIN_SLAB = 65536;
 const MAX_SLAB = 2 ** 30;

@@ -1,11 +1,13 @@
 /**
  * Where a SlabArena's state lies in its buffer: the control words, the hint, the owner registry
  * and the per-slab and per-page arrays, and the slab states. One source of these numbers for
- * slab-arena.ts and the cold modules beside it (arena-attach.ts, arena-check.ts); what the
- * states mean and how maps and unmaps move between them is in slab-arena.ts.
+ * slab-arena.ts and the modules beside it (arena-attach.ts, arena-check.ts, arena-runs.ts);
+ * what the states mean is in slab-arena.ts, how maps and unmaps move between them in
+ * arena-runs.ts. `ArenaWords` names the views of this layout an arena keeps: what the modules
+ * beside it read, so they take the arena as that shape and never import it.
  *
  * Memory source: none; names, offsets and the size of the control state. Thread-safety:
- * constants and a pure function. Failure: none.
+ * constants, a type and a pure function. Failure: none.
  *
  * Layout of the buffer (the control state fills the first `ctrlSlabs` slabs, so no slab at
  * address 0 is ever handed out; n = maximum / slabSize slabs, P = n * slabSize / 4096 pages):
@@ -97,6 +99,35 @@ export const enum Vw {
 }
 /** The hint's slab index half. @internal */
 export const LOW = 0xffffffffn;
+
+/**
+ * A SlabArena's views of the words above and its geometry, as the modules beside it read them
+ * (a `SlabArena` is one). @internal
+ */
+export interface ArenaWords {
+  /** Control words 0..15 (indexes: `Ctl`). */
+  readonly ctl: Int32Array;
+  /** The free hint: frees << 32 | lowest slab that may be free. */
+  readonly hint: BigUint64Array;
+  /** The owner registry's entries. */
+  readonly registry: Int32Array;
+  /** Per slab: its state (a run's length at its start, -j inside it, or a `SlabState`). */
+  readonly slabInfo: Int32Array;
+  /** Per slab: the owner id holding it, 0 for none. */
+  readonly slabOwner: Int32Array;
+  /** Per 4 KiB page: the page map. */
+  readonly pageMap: Uint8Array;
+  /** Two Int32 words per 4 KiB page. */
+  readonly pageTags: Int32Array;
+  /** Slabs in the whole address space, control slabs included. */
+  readonly slabCount: number;
+  /** Slabs the control state takes; the first data slab is this index. */
+  readonly ctrlSlabs: number;
+  /** Bytes per slab. */
+  readonly slabSize: number;
+  /** 4 KiB pages per slab. */
+  readonly pagesPerSlab: number;
+}
 
 /** Bytes of control state for `nslabs` slabs of 2^shift bytes. @internal */
 export function controlBytes(nslabs: number, shift: number): number {

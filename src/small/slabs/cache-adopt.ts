@@ -1,15 +1,16 @@
 /**
- * Adoption by a SlabCache: `SlabCache.adopt(threadId)` delegates here. It takes over every arena
- * slab of the caches registered by a worker that has exited, rebuilds this cache's free lists
- * and counters over them from the page map, and returns the blocks and page runs that were
- * handed out in them, so the allocators above (Mempool, SmallAlloc) can adopt their objects.
+ * Adoption by a SlabCache: `SlabCache.adopt(threadId)` calls `adoptSlabs` with the cache's id
+ * and geometry. It takes over every arena slab of the caches registered by a worker that has
+ * exited, normalizes their page map, and returns what it found (`AdoptedSlabs`): the blocks and
+ * page runs that were handed out in them, so the allocators above (Mempool, SmallAlloc) can
+ * adopt their objects, and the free blocks and counts, which the cache files and adds to its
+ * own free lists and counters (it alone writes them).
  * The slabs and runs the worker mapped straight from the arena (its MAPS entry: LSRegion, plain
  * `map`/`mapRun`) go back to the arena: nobody can reach them now. The read views it left open
  * (its VIEWS entries, arena-views.ts) are closed: a killed reader never blocks reuse after that.
  * Kept out of slab-cache.ts, next to the fast paths, because it runs once per dead worker.
  *
- * Memory source: the adopted arena slabs themselves (wholly free ones beyond the one kept go
- * back to the arena); the returned array, on the JS heap.
+ * Memory source: the adopted arena slabs themselves; the returned tally, on the JS heap.
  *
  * Thread-safety: run by the adopting cache's owner; the dead worker must have exited (the
  * caller asserts it). Other workers may adopt the same thread id at the same time: the arena's
@@ -23,29 +24,48 @@
  *
  * Failure: `RangeError` for a bad thread id or the calling thread's own (nothing changed).
  *
- * Invariants: after it, the adopted slabs satisfy slab-cache.ts's invariants as this cache's:
- * a page byte that is no well-formed handed-out block or page run is cleared (the dead worker
- * may have died mid-write) and its pages become free blocks.
+ * Invariants: once the cache has filed the tally, the adopted slabs satisfy slab-cache.ts's
+ * invariants as its own: a page byte that is no well-formed handed-out block or page run is
+ * cleared (the dead worker may have died mid-write) and its pages become free blocks.
  */
 import { InvalidPointerError } from '../../errors.js';
 import { adoptableThread } from '../../internal/thread.js';
 import { OwnerKind } from './owner-registry.js';
-import { blockByte, blockOrder, Page } from './page-map.js';
-import type { SlabCache } from './slab-cache.js';
+import { blockByte, blockOrder, markRun, Page } from './page-map.js';
+import type { SlabArena } from './slab-arena.js';
+
+/** What an adoption took over, for the adopting cache to file and count. @internal */
+export interface AdoptedSlabs {
+  /** Starts of the blocks and page runs handed out in the slabs: what `SlabCache.adopt` returns. */
+  readonly live: number[];
+  /** The free blocks found, as pairs (order, start), in the order they are to be filed. */
+  readonly free: number[];
+  /** Blocks handed out, per order (0..orderMax). */
+  readonly blocks: Int32Array;
+  /** Arena slabs taken over (runs of slabs not included). */
+  slabs: number;
+  /** Runs of arena slabs taken over. */
+  runs: number;
+  /** Their bytes. */
+  runBytes: number;
+  /** Page runs handed out inside the slabs taken over. */
+  pageRuns: number;
+  /** Their bytes. */
+  pageBytes: number;
+}
 
 /**
- * Takes over every arena slab of the caches registered by worker `threadId` for `cache`, and
- * returns the starts of the blocks and page runs that were handed out in them (see
+ * Takes over, for the cache registered as `me` (blocks up to order `orderMax`), every arena slab
+ * of the caches registered by worker `threadId`, and returns what it found in them (see
  * `SlabCache.adopt`). @internal
  */
-export function adoptSlabs(cache: SlabCache, threadId: number): number[] {
+export function adoptSlabs(arena: SlabArena, me: number, orderMax: number, threadId: number): AdoptedSlabs {
   adoptableThread('SlabCache.adopt', threadId);
-  const out: number[] = [];
-  const me = cache.ownerId;
-  const ids = cache.arena.claimOwners(threadId, me);
-  if (ids.length === 0) return out;
-  cache.refresh();
-  const arena = cache.arena;
+  const found: AdoptedSlabs = {
+    live: [], free: [], blocks: new Int32Array(orderMax + 1), slabs: 0, runs: 0, runBytes: 0, pageRuns: 0, pageBytes: 0,
+  };
+  const ids = arena.claimOwners(threadId, me);
+  if (ids.length === 0) return found;
   const info = arena.slabInfo;
   const owner = arena.slabOwner;
   const pm = arena.pageMap;
@@ -59,7 +79,7 @@ export function adoptSlabs(cache: SlabCache, threadId: number): number[] {
     if (from === 0 || from === me || !ids.includes(from)) continue;
     const n = Atomics.load(info, idx);
     if (maps.includes(from)) {
-      if (n >= 1) unmapDirect(cache, idx, from);
+      if (n >= 1) unmapDirect(arena, idx, from);
       continue;
     }
     // Only a run's start changes hands (its other slabs follow it); the compare-exchange
@@ -69,10 +89,10 @@ export function adoptSlabs(cache: SlabCache, threadId: number): number[] {
     if (n > 1) {
       for (let j = 1; j < n; j++) Atomics.store(owner, idx + j, me);
       if (pm[p0] === Page.RUN) {
-        cache.markRun(p0, n * pagesPerSlab);
-        cache.runs++;
-        cache.runBytes += n * slabSize;
-        out.push(idx * slabSize);
+        markRun(pm, p0, n * pagesPerSlab);
+        found.runs++;
+        found.runBytes += n * slabSize;
+        found.live.push(idx * slabSize);
       } else {
         // Mapped but never handed out (the worker died in between): back to the arena.
         arena.unmapFor(idx * slabSize, me);
@@ -80,31 +100,31 @@ export function adoptSlabs(cache: SlabCache, threadId: number): number[] {
       idx += n - 1;
       continue;
     }
-    cache.slabsHeld++;
+    found.slabs++;
     // Normalize: keep only well-formed handed-out blocks and page runs; the rest is free.
     for (let p = p0; p < p0 + pagesPerSlab;) {
       const v = pm[p]!;
       const k = blockOrder(v);
-      if (k >= 0 && k <= cache.orderMax && p % (1 << k) === 0) {
+      if (k >= 0 && k <= orderMax && p % (1 << k) === 0) {
         const np = 1 << k;
         pm.fill(v, p, p + np);
         p += np;
       } else if (v === Page.RUN) {
         let q = p + 1;
         while (q < p0 + pagesPerSlab && pm[q] === Page.RUN_TAIL) q++;
-        cache.pageRuns++;
-        cache.pageBytes += (q - p) * Page.BYTES;
-        out.push(p * Page.BYTES);
+        found.pageRuns++;
+        found.pageBytes += (q - p) * Page.BYTES;
+        found.live.push(p * Page.BYTES);
         p = q;
       } else {
         pm[p] = 0;
         p++;
       }
     }
-    rebuild(cache, p0, cache.orderMax, out);
+    rebuild(pm, p0, orderMax, found);
   }
   for (const id of ids) arena.finishOwner(id, me);
-  return out;
+  return found;
 }
 
 /**
@@ -112,22 +132,23 @@ export function adoptSlabs(cache: SlabCache, threadId: number): number[] {
  * when another call unmapped it first (another adopter, or a live worker the slab was passed
  * to): then it is not ours to return, and adoption goes on.
  */
-function unmapDirect(cache: SlabCache, idx: number, from: number): void {
+function unmapDirect(arena: SlabArena, idx: number, from: number): void {
   try {
-    cache.arena.unmapFor(idx * cache.arena.slabSize, from);
+    arena.unmapFor(idx * arena.slabSize, from);
   } catch (e) {
     if (!(e instanceof InvalidPointerError)) throw e;
   }
 }
 
-/** Classifies the buddy-tree node at page `p` of order `k` after normalization. */
-function rebuild(cache: SlabCache, p: number, k: number, out: number[]): void {
-  const pm = cache.arena.pageMap;
+/**
+ * Classifies the buddy-tree node at page `p` of order `k` after normalization: a block handed
+ * out, a free block (empty: its pages are all 0), or a node to look into.
+ */
+function rebuild(pm: Uint8Array, p: number, k: number, found: AdoptedSlabs): void {
   const v = pm[p]!;
   if (v === blockByte(k)) {
-    cache.usedCount[k]++;
-    cache.usedBytes += Page.BYTES << k;
-    out.push(p * Page.BYTES);
+    found.blocks[k]!++;
+    found.live.push(p * Page.BYTES);
     return;
   }
   let empty = true;
@@ -138,11 +159,11 @@ function rebuild(cache: SlabCache, p: number, k: number, out: number[]): void {
     }
   }
   if (empty) {
-    cache.addFree(k, p * Page.BYTES);
+    found.free.push(k, p * Page.BYTES);
     return;
   }
   // A page of a page run (counted by adopt) or a node with something inside: look deeper.
   if (k === 0) return;
-  rebuild(cache, p, k - 1, out);
-  rebuild(cache, p + (1 << (k - 1)), k - 1, out);
+  rebuild(pm, p, k - 1, found);
+  rebuild(pm, p + (1 << (k - 1)), k - 1, found);
 }

@@ -73,3 +73,9 @@ export function fillPages(pageMap: Uint8Array, v: number, page: number, pages: n
   }
   for (let k = page + pages - 1; k >= page; k--) pageMap[k] = v;
 }
+
+/** Marks a page run of `pages` pages from `page`: its first page, then its tail. @internal */
+export function markRun(pageMap: Uint8Array, page: number, pages: number): void {
+  pageMap[page] = Page.RUN;
+  if (pages > 1) pageMap.fill(Page.RUN_TAIL, page + 1, page + pages);
+}

@@ -3,12 +3,10 @@
  * (Tarantool's `slab_arena`). Its contract (memory source, thread-safety, failure) is on the
  * class.
  *
- * Maps without locks. There are no free lists: each slab's state word says whether it is free,
- * so adjacency is implicit and free slabs coalesce by themselves. A map scans the states from a
- * hint (the lowest slab that may be free) for n adjacent free slabs and claims them one by one
- * by compare-exchange (free -> CLAIMING), undoing its own claims if one fails; a map that finds
- * no run carves new slabs at the end (quota first, then a compare-exchange on the carved end).
- * The slabs a killed worker leaks are left CLAIMING, or never carved below the carved end.
+ * Maps without locks, and without free lists: each slab's state word says whether it is free,
+ * so free slabs coalesce by themselves. How a map claims or carves a run and an unmap frees
+ * it, step by step: arena-runs.ts. The slabs a killed worker leaks are left CLAIMING, or never
+ * carved below the carved end.
  *
  * Quota rule (as Tarantool's): a carved slab stays charged forever, since a
  * `SharedArrayBuffer` cannot give memory back; an unmapped slab is kept free and handed out
@@ -26,9 +24,8 @@
  *   the worker that mapped it directly (`map`, `mapRun`); 0 for none (the registry was full).
  * - `pageMap`, `pageTags`: per 4 KiB page, written by the layers above (`SlabCache`, `SmallAlloc`);
  *   the arena only zeroes them when it takes a slab back.
- * `hint`: every slab below its low 32 bits is not free; its high 32 bits count the frees, so a
- * map that raises it (compare-exchange) fails if a slab was freed meanwhile. A free lowers it
- * before the slabs turn FREE (from CLAIMING), and a map never raises it over a CLAIMING slab.
+ * `hint`: every slab below its low 32 bits is not free; its high 32 bits count the frees (how
+ * maps and frees move it: arena-runs.ts).
  * `begun`/`ended`: maps and unmaps started and finished, so `attach` can tell a quiet moment.
  *
  * Owner registry (owner-registry.ts): one entry per live `SlabCache`, and one (kind MAPS) per
@@ -57,21 +54,25 @@
 import { InvalidPointerError, OutOfMemoryError, QuotaExceededError } from '../../errors.js';
 import { HandOff } from '../../internal/hand-off.js';
 import { checkInt, checkPointer, isSharedBuffer, rangeError } from '../../internal/checks.js';
-import { MAX_BYTE_LENGTH, Memory, type WasmMemoryLike } from '../../memory.js';
-import { verifyHandle } from './arena-attach.js';
-import { createArena } from './arena-create.js';
+import { MAX_BYTE_LENGTH, Memory } from '../../memory.js';
+import { verifyHandle, type SlabArenaHandle } from './arena-attach.js';
+import { createArena, type SlabArenaOptions } from './arena-create.js';
 import { ArenaViews, type ReadView } from './arena-views.js';
 import { inspectQuiet, inspectShared, inspectWhenQuiet } from './arena-check.js';
 import { ARRAYS_BYTE, Ctl, HINT_BYTE, REGISTRY_BYTE, SlabState } from './arena-layout.js';
+import { carve, claimFree, MapFailure, publish, putBack, unpublish } from './arena-runs.js';
 import {
   claimOwners, findMapsOwner, finishOwner, inspectRegistry, OWNERS, ownerIndex, ownerKind, OwnerKind, ownerThread, registerOwner,
   releaseOwner,
 } from './owner-registry.js';
 import { currentThreadId } from '../../internal/thread.js';
 import { Page } from './page-map.js';
-import { Quota, type QuotaHandle } from './quota.js';
+import type { Quota } from './quota.js';
 
 export { OWNERS } from './owner-registry.js';
+export { MapFailure } from './arena-runs.js';
+export type { SlabArenaHandle } from './arena-attach.js';
+export type { SlabArenaOptions } from './arena-create.js';
 /** @internal */
 export { ownerIndex } from './owner-registry.js';
 
@@ -84,7 +85,6 @@ const W_CARVED = Ctl.CARVED;
 const W_USED = Ctl.USED;
 const W_BEGUN = Ctl.BEGUN;
 const W_ENDED = Ctl.ENDED;
-const LOW = 0xffffffffn; // the hint's slab index half (as arena-layout.ts's LOW)
 /** `release`'s owner for a public unmap: any worker's direct map (or an unregistered one). */
 const ANY_DIRECT = -1;
 
@@ -92,56 +92,6 @@ const ANY_DIRECT = -1;
 const FREE = SlabState.FREE;
 const UNCARVED = SlabState.UNCARVED;
 const CLAIMING = SlabState.CLAIMING;
-
-/** Why the last failed map of this object failed (kept per worker, for the error it throws). */
-export const enum MapFailure {
-  None = 0,
-  Quota = 1,
-  Space = 2,
-}
-
-/**
- * What `SlabArena.attach` needs: structured-cloneable, send it with `postMessage`.
- * @category Arenas
- */
-export interface SlabArenaHandle {
-  /** The arena's address space: control state, then the slabs. */
-  readonly buffer: SharedArrayBuffer;
-  /**
-   * Where the arena's memory is a shared `WebAssembly.Memory` (on Bun, see `Memory.create`):
-   * that memory, whose growth `buffer` (its buffer when the handle was made) does not show.
-   */
-  readonly wasm?: WasmMemoryLike;
-  /** The handle of the arena's {@link Quota}. */
-  readonly quota: QuotaHandle;
-}
-
-/**
- * Options of the {@link SlabArena} constructor.
- * @category Arenas
- */
-export interface SlabArenaOptions {
-  /** Every carved slab is charged to it. */
-  quota: Quota;
-  /** Bytes per slab: a power of two in [64 KiB, 1 GiB]. Default 4 MiB. */
-  slabSize?: number;
-  /** Bytes of slabs to carve (and charge) at once, kept free for the first maps. Default 0. */
-  prealloc?: number;
-  /**
-   * Bytes of address space to reserve, control slabs included; rounded down to slabs, at most
-   * 4 GiB. Default: all 4 GiB (rounded down to slabs), so the quota can be raised later. It is
-   * address space, not memory: only the control state is committed at construction (9.1 MiB
-   * for 4 GiB with 4 MiB slabs, 9.6 MiB with 64 KiB slabs: the page map and page tags cover
-   * every 4 KiB page), and of that only what is written costs memory (measured on Node 20:
-   * 12 KiB of RSS with 4 MiB slabs, 270 KiB with 64 KiB slabs, most of it the slab states).
-   */
-  maximum?: number;
-  /**
-   * Let workers attach (`handle()`). Default true. With false the memory is this worker's alone
-   * (`Memory.create` with `shared: false`: as fast, and no handle is given out).
-   */
-  shared?: boolean;
-}
 
 const attaching = new HandOff<{ memory: Memory; quota: Quota }>();
 
@@ -209,9 +159,9 @@ export class SlabArena {
   /** Why this object's last failed map failed; the arena alone writes it. */
   private lastFailure: MapFailure = MapFailure.None;
 
-  /** Control words 0..15 (indexes: arena-layout.ts's Ctl); read by the invariant walker. @internal */
+  /** Control words 0..15 (indexes: arena-layout.ts's Ctl); moved by the runs, read by the walker. @internal */
   readonly ctl: Int32Array;
-  /** The free hint (frees << 32 | lowest slab that may be free); read by the invariant walker. @internal */
+  /** The free hint (frees << 32 | lowest slab that may be free); moved by the runs, read by the walker. @internal */
   readonly hint: BigUint64Array;
   /** The owner registry's entries (owner-registry.ts); read by the invariant walker. @internal */
   readonly registry: Int32Array;
@@ -574,9 +524,12 @@ export class SlabArena {
     const ctl = this.ctl;
     Atomics.add(ctl, W_BEGUN, 1);
     try {
-      let s = this.claimFree(n);
-      if (s < 0) s = this.carve(n);
-      if (s < 0) return 0;
+      let s = claimFree(this, n);
+      if (s < 0) s = carve(this, this.quota, n);
+      if (s < 0) {
+        this.lastFailure = -s as MapFailure;
+        return 0;
+      }
       // The slabs are CLAIMING (ours). A slab carved by another worker may lie past this
       // worker's committed view.
       const end = (s + n) * this.slabSize;
@@ -585,121 +538,18 @@ export class SlabArena {
           this.memory.grow(end);
         } catch (e) {
           // Carved and charged, but not committed now: keep them free, so a later map retries.
-          this.putBack(s, n);
+          putBack(this, s, n);
           this.lastFailure = MapFailure.Space;
           this.commitError = (e as Error).message;
           return 0;
         }
       }
       this.memory.sync();
-      // Counted first, then owner, then info, the start after its inner slabs: a worker that
-      // sees the run mapped also sees who holds it, and `used` never falls below what is
-      // mapped. A worker terminated in between leaves the run CLAIMING (leaked) and counted:
-      // mapped <= used <= mapped + claimed, at every instant.
-      Atomics.add(ctl, W_USED, n);
-      const info = this.slabInfo;
-      for (let j = 0; j < n; j++) Atomics.store(this.slabOwner, s + j, owner);
-      for (let j = 1; j < n; j++) Atomics.store(info, s + j, -j);
-      Atomics.store(info, s, n);
+      publish(this, s, n, owner);
       return s * this.slabSize;
     } finally {
       Atomics.add(ctl, W_ENDED, 1);
     }
-  }
-
-  /**
-   * Claims the lowest run of `n` adjacent free slabs (FREE -> CLAIMING); its first index, or -1
-   * when the carved slabs hold none. Raises the hint over the slabs it saw mapped, but never
-   * over a CLAIMING (or UNCARVED) one: that may be an unmap about to free it.
-   */
-  private claimFree(n: number): number {
-    const info = this.slabInfo;
-    const old = Atomics.load(this.hint, 0);
-    const end = Atomics.load(this.ctl, W_CARVED);
-    let open = -1; // the first slab seen free, CLAIMING or UNCARVED
-    let run = -1;
-    for (let i = Number(old & LOW); i < end; i++) {
-      const v = info[i]!;
-      if (v !== FREE) {
-        if (open < 0 && v <= CLAIMING) open = i;
-        run = -1;
-        continue;
-      }
-      if (open < 0) open = i;
-      if (run < 0) run = i;
-      if (i - run + 1 < n) continue;
-      const lost = this.claim(run, n);
-      if (lost < 0) {
-        this.raiseHint(old, open === run ? run + n : open);
-        return run;
-      }
-      // Another map took slab `lost`: go on after it.
-      i = lost;
-      run = -1;
-    }
-    this.raiseHint(old, open < 0 ? end : open);
-    return -1;
-  }
-
-  /** Claims slabs [s, s + n) one by one; -1 on success, else the slab lost (own claims undone). */
-  private claim(s: number, n: number): number {
-    const info = this.slabInfo;
-    for (let j = 0; j < n; j++) {
-      if (Atomics.compareExchange(info, s + j, FREE, CLAIMING) !== FREE) {
-        if (j > 0) this.putBack(s, j);
-        return s + j;
-      }
-    }
-    return -1;
-  }
-
-  /** Carves `n` new slabs (CLAIMING), charging the quota first; -1 (nothing changed) on failure. */
-  private carve(n: number): number {
-    const bytes = n * this.slabSize;
-    if (this.quota.tryUse(bytes) < 0) {
-      this.lastFailure = MapFailure.Quota;
-      return -1;
-    }
-    let c: number;
-    for (;;) {
-      c = Atomics.load(this.ctl, W_CARVED);
-      if (c + n > this.slabCount) {
-        this.quota.release(bytes);
-        this.lastFailure = MapFailure.Space;
-        return -1;
-      }
-      if (Atomics.compareExchange(this.ctl, W_CARVED, c, c + n) === c) break;
-    }
-    // Ours from the exchange on (UNCARVED below the carved end is never taken as free).
-    for (let j = 0; j < n; j++) Atomics.store(this.slabInfo, c + j, CLAIMING);
-    return c;
-  }
-
-  /**
-   * Makes claimed slabs [s, s + n) free again: the hint first, so a worker terminated in
-   * between leaves them CLAIMING (leaked), never free below the hint.
-   */
-  private putBack(s: number, n: number): void {
-    this.freed(s);
-    for (let j = n - 1; j >= 0; j--) Atomics.store(this.slabInfo, s + j, FREE);
-  }
-
-  /**
-   * Slab `idx` is about to become free: lower the hint to it and count the free, in one
-   * exchange (a map that read the hint before fails to raise it).
-   */
-  private freed(idx: number): void {
-    for (;;) {
-      const old = Atomics.load(this.hint, 0);
-      const low = Math.min(Number(old & LOW), idx);
-      const next = (BigInt.asUintN(32, (old >> 32n) + 1n) << 32n) | BigInt(low);
-      if (Atomics.compareExchange(this.hint, 0, old, next) === old) return;
-    }
-  }
-
-  /** Raises the hint from `old` to `to`, unless a slab was freed (or the hint moved) since `old` was read. */
-  private raiseHint(old: bigint, to: number): void {
-    if (to > Number(old & LOW)) Atomics.compareExchange(this.hint, 0, old, (old & ~LOW) | BigInt(to));
   }
 
   /** Unmaps the slab or run starting at `slab` if its owner word is `owner`. */
@@ -738,15 +588,7 @@ export class SlabArena {
         Atomics.store(info, idx, k);
         this.wrongOwner(where, slab, now, owner);
       }
-      // After the exchange (the run is CLAIMING now), as a map counts before its store:
-      // mapped <= used <= mapped + claimed.
-      Atomics.sub(ctl, W_USED, k);
-      for (let j = 0; j < k; j++) Atomics.store(this.slabOwner, idx + j, 0);
-      const p0 = idx * this.pagesPerSlab;
-      const p1 = (idx + k) * this.pagesPerSlab;
-      this.pageMap.fill(0, p0, p1);
-      this.pageTags.fill(0, 2 * p0, 2 * p1);
-      this.putBack(idx, k);
+      unpublish(this, idx, k);
     } finally {
       Atomics.add(ctl, W_ENDED, 1);
     }

@@ -1,7 +1,8 @@
 /**
  * A SlabCache's invariant walker: `SlabCache.check()` delegates here (as does the cache's debug
- * tick, every checkEvery operations). Kept out of slab-cache.ts, next to the fast paths,
- * because it runs only when asked.
+ * tick, every checkEvery operations), once it has refreshed its views. Kept out of
+ * slab-cache.ts, next to the fast paths, because it runs only when asked. It takes the cache
+ * as `CheckedCache`, the read-only shape of what it reads.
  *
  * Memory source: none in the arena; two Int32Arrays of orderMax + 1 counts, on the JS heap.
  *
@@ -13,17 +14,36 @@
  * slab-cache.ts's module comment); it changes nothing.
  */
 import { blockOrder, freeByte, freeOrder, Page } from './page-map.js';
-import type { SlabCache } from './slab-cache.js';
+import type { SlabArena } from './slab-arena.js';
 
 // u32 words per page, as slab-cache.ts's free-list links: a free block's first two words.
 const WORDS_PER_PAGE = Page.BYTES >>> 2;
 
+/** What the walker reads of a cache (a `SlabCache` is one): its free lists, counters and views. @internal */
+export interface CheckedCache {
+  readonly arena: SlabArena;
+  readonly orderMax: number;
+  readonly ownerId: number;
+  /** Per order: the first free block's page index (0 = none), blocks free, blocks handed out. */
+  readonly heads: ArrayLike<number>;
+  readonly freeCount: ArrayLike<number>;
+  readonly usedCount: ArrayLike<number>;
+  /** A view of the memory as of its last refresh: the free blocks' links. */
+  readonly u32: ArrayLike<number>;
+  readonly usedBytes: number;
+  readonly slabsHeld: number;
+  readonly runs: number;
+  readonly runBytes: number;
+  readonly pageRuns: number;
+  readonly pageBytes: number;
+}
+
 /**
  * Walks every free list and every page of every arena slab `cache` holds, and throws with a
- * precise message if they disagree with each other or with the counters. @internal
+ * precise message if they disagree with each other or with the counters. The cache's views
+ * must cover every block it holds (as after its `refresh()`). @internal
  */
-export function checkSlabCache(cache: SlabCache): void {
-  cache.refresh();
+export function checkSlabCache(cache: CheckedCache): void {
   const { pageMap: pm, slabOwner, slabSize, pagesPerSlab } = cache.arena;
   const orderMax = cache.orderMax;
   const ownerId = cache.ownerId;

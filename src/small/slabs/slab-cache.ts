@@ -30,7 +30,9 @@
  *
  * Adoption (cache-adopt.ts): the arena's registry moves the dead owner's entries to ADOPTING
  * with this cache as adopter; each slab then changes owner by one compare-exchange of its owner
- * word, so it keeps a valid owner (the dead cache, or the adopter) at every instant.
+ * word, so it keeps a valid owner (the dead cache, or the adopter) at every instant. What it
+ * finds comes back as a tally that `adopt` files here: only this module writes a cache's free
+ * lists and counters; cache-adopt.ts and slab-cache-check.ts read them.
  *
  * Invariants (per order k, B(k) = order0Size << k; `check()` verifies them: slab-cache-check.ts):
  *   |free list k| == freeCount[k]; every free block of order k starts with freeByte(k);
@@ -47,7 +49,7 @@ import { checkInstance, checkInt, checkPointer } from '../../internal/checks.js'
 import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import { holdViews, MAX_BYTE_LENGTH } from '../../memory.js';
 import { adoptSlabs } from './cache-adopt.js';
-import { blockByte, blockBytes, blockOrder, fillPages, freeByte, isRun, Page } from './page-map.js';
+import { blockByte, blockBytes, blockOrder, fillPages, freeByte, isRun, markRun, Page } from './page-map.js';
 import { MapFailure, SlabArena } from './slab-arena.js';
 import { checkSlabCache } from './slab-cache-check.js';
 
@@ -207,7 +209,7 @@ export class SlabCache {
   /** Byte length our views cover. @internal */
   declare viewEnd: number;
   // Per order: first free block's page index (0 = empty), blocks free, blocks handed out.
-  // These and the counters below are @internal for the checker and adoption (slab-cache-check.ts, cache-adopt.ts).
+  // These and the counters below are @internal for the checker (slab-cache-check.ts) to read.
   /** @internal */
   readonly heads: Int32Array;
   /** @internal */
@@ -326,7 +328,7 @@ export class SlabCache {
     this.usedBytes -= Page.BYTES << order;
     const page = start / Page.BYTES;
     this.pageMap.fill(0, page + pages, page + (1 << order));
-    this.markRun(page, pages);
+    markRun(this.pageMap, page, pages);
     // The tail past the run, as the largest aligned blocks that fit, back on the free lists.
     for (let off = pages; off < 1 << order;) {
       const k = 31 - Math.clz32(off & -off);
@@ -411,6 +413,7 @@ export class SlabCache {
    * @throws Error naming the first broken invariant.
    */
   check(): void {
+    this.refresh();
     checkSlabCache(this);
   }
 
@@ -423,7 +426,20 @@ export class SlabCache {
    * `RangeError` for the calling thread's own id. @internal
    */
   adopt(threadId: number): number[] {
-    return adoptSlabs(this, threadId);
+    const found = adoptSlabs(this.arena, this.ownerId, this.orderMax, threadId);
+    this.refresh();
+    this.slabsHeld += found.slabs;
+    this.runs += found.runs;
+    this.runBytes += found.runBytes;
+    this.pageRuns += found.pageRuns;
+    this.pageBytes += found.pageBytes;
+    for (let k = 0; k <= this.orderMax; k++) {
+      this.usedCount[k] += found.blocks[k]!;
+      this.usedBytes += found.blocks[k]! * blockBytes(k);
+    }
+    // Wholly free arena slabs beyond the one kept go back to the arena as they are filed.
+    for (let i = 0; i < found.free.length; i += 2) this.addFree(found.free[i]!, found.free[i + 1]!);
+    return found.live;
   }
 
   /**
@@ -452,12 +468,7 @@ export class SlabCache {
     this.heads.fill(0);
     this.freeCount.fill(0);
     this.usedCount.fill(0);
-    this.usedBytes = 0;
-    this.slabsHeld = 0;
-    this.pageRuns = 0;
-    this.pageBytes = 0;
-    this.runs = 0;
-    this.runBytes = 0;
+    this.usedBytes = this.slabsHeld = this.pageRuns = this.pageBytes = this.runs = this.runBytes = 0;
     arena.releaseOwner(this.ownerId);
     if (refused !== null) throw refused;
   }
@@ -582,8 +593,8 @@ export class SlabCache {
     this.addFree(k, start);
   }
 
-  /** A free block: cached, or (a whole arena slab when one is already cached) back to the arena. @internal */
-  addFree(k: number, start: number): void {
+  /** A free block: cached, or (a whole arena slab when one is already cached) back to the arena. */
+  private addFree(k: number, start: number): void {
     if (k === this.orderMax && this.freeCount[k]! > 0) {
       // One free slab is kept, the lower of the two: the arena maps lowest first, so the slabs
       // it gets back lie above the memory in use and form the longest runs they can.
@@ -624,12 +635,6 @@ export class SlabCache {
     this.freeCount[k]--;
   }
 
-  /** Page map of a page run of `pages` pages from `page`: its first page, then its tail. @internal */
-  markRun(page: number, pages: number): void {
-    this.pageMap[page] = Page.RUN;
-    if (pages > 1) this.pageMap.fill(Page.RUN_TAIL, page + 1, page + pages);
-  }
-
   /** A run of whole arena slabs for `size` bytes (above a slab), or 0. */
   private getRun(size: number): number {
     const n = Math.ceil(size / this.slabSize);
@@ -652,7 +657,7 @@ export class SlabCache {
       }
     }
     const idx = p / this.slabSize;
-    this.markRun(idx * this.pagesPerSlab, n * this.pagesPerSlab);
+    markRun(this.pageMap, idx * this.pagesPerSlab, n * this.pagesPerSlab);
     this.runs++;
     this.runBytes += n * this.slabSize;
     this.refresh();
