@@ -13,6 +13,13 @@
 import { Mark, Word } from './block-header.js';
 import type { PoolParts } from './pool-parts.js';
 
+/** A pool with its counts, as Mempool has them. @internal */
+export interface CountedPool extends PoolParts {
+  readonly count: number;
+  readonly used: number;
+  readonly total: number;
+}
+
 /**
  * The result of {@link Mempool.stats}.
  * @category The small family
@@ -46,7 +53,7 @@ export interface MempoolStats {
  * `pool`'s statistics (remote frees are taken in first); `hosted` when it is a SmallAlloc's,
  * its slabs aligned to `slabMask + 1` bytes. @internal
  */
-export function mempoolStats(pool: PoolParts, hosted: boolean, slabMask: number): MempoolStats {
+export function mempoolStats(pool: CountedPool, hosted: boolean, slabMask: number): MempoolStats {
   pool.takeRemote();
   const s = pool.spare.block;
   const empty = s !== 0 && pool.nfree(s) === pool.objcount ? 1 : 0;

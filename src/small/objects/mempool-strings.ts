@@ -18,8 +18,13 @@ import { checkPointer, describe, rangeError } from '../../internal/checks.js';
 import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../../internal/strings.js';
 import type { PoolParts } from './pool-parts.js';
 
+/** A pool whose strings these are: {@link PoolParts} and its `holds`. @internal */
+export interface StringPool extends PoolParts {
+  holds(ptr: number, s: number): boolean;
+}
+
 /** {@link Mempool.allocString}: `s` stored in one object of `pool`; returns its pointer. @internal */
-export function allocString(pool: PoolParts, s: string): number {
+export function allocString(pool: StringPool, s: string): number {
   const where = 'Mempool.allocString';
   const n = stringArg(where, s);
   if (STRING_PREFIX + n > pool.objsize) {
@@ -36,7 +41,7 @@ export function allocString(pool: PoolParts, s: string): number {
  * {@link Mempool.readString}: the string stored at `ptr`, a live object of `pool`, whose slabs
  * are aligned to `slabMask + 1` bytes. @internal
  */
-export function readString(pool: PoolParts, ptr: number, slabMask: number): string {
+export function readString(pool: StringPool, ptr: number, slabMask: number): string {
   const where = 'Mempool.readString';
   if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
   const s = ptr - (ptr & slabMask);

@@ -42,11 +42,7 @@ export interface PoolParts {
   readonly spare: SpareBlock;
   readonly liveRest: number;
   readonly deferredCount: number;
-  readonly count: number;
-  readonly used: number;
-  readonly total: number;
   nfree(s: number): number;
-  holds(ptr: number, s: number): boolean;
   tryAlloc(): number;
   takeRemote(): number;
   refresh(): void;
