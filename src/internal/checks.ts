@@ -137,3 +137,18 @@ export function log2(powerOfTwo: number): number {
 export function isSharedBuffer(x: unknown): x is SharedArrayBuffer {
   return typeof SharedArrayBuffer === 'function' && x instanceof SharedArrayBuffer;
 }
+
+/**
+ * Bytes a C-style calloc is asked for, checked: `size` alone, or `n` elements of `size` bytes
+ * whose product (C's overflow check) must be at most `max`. RangeError naming the argument.
+ */
+export function callocBytes(where: string, n: number, size: number | undefined, max: number): number {
+  if (size === undefined) {
+    if (typeof n !== 'number' || (n >>> 0) !== n) checkInt(where, 'size', n, 0, max);
+    return n;
+  }
+  checkInt(where, 'n', n, 0, max);
+  checkInt(where, 'size', size, 0, max);
+  if (n * size > max) throw new RangeError(`${where}: n * size must be at most ${max} bytes, got ${n} * ${size}`);
+  return n * size;
+}

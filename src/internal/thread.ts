@@ -7,7 +7,7 @@
  *
  * Thread-safety: all of it is this thread's own; nothing is shared.
  *
- * Failure: `adoptableThread` throws `TypeError`/`RangeError` naming the argument; `watchWorker`
+ * Failure: `adoptableThread` throws `TypeError`/`RangeError` naming the argument; `adoptWhenExited`
  * throws `TypeError` for something that is not a worker and `RangeError` for one that has
  * already exited (its id is gone). Neither changes anything when it throws.
  *
@@ -42,7 +42,7 @@ const nodeProcess = (globalThis as { process?: NodeProcess }).process;
  */
 export const currentThreadId: number = nodeProcess?.getBuiltinModule?.('node:worker_threads')?.threadId ?? 0;
 
-/** Ids of workers seen running (watchWorker) that have not emitted 'exit' yet. */
+/** Ids of workers seen running (adoptWhenExited) that have not emitted 'exit' yet. */
 const running = new Set<number>();
 
 function isWorkerLike(x: unknown): x is ExitingWorker {
@@ -73,10 +73,10 @@ export function adoptableThread(where: string, threadId: unknown): number {
 
 /**
  * Watches `worker` (running now): its id counts as alive until it emits `'exit'`, when
- * `onExit(id)` runs. Returns the id.
+ * `adopt(id)` runs; the promise settles with what it returns or throws.
  * @throws TypeError if `worker` is not a worker; RangeError if it has exited already, or is this thread.
  */
-export function watchWorker(where: string, worker: unknown, onExit: (threadId: number) => void): number {
+export function adoptWhenExited<R>(where: string, worker: unknown, adopt: (threadId: number) => R): Promise<R> {
   if (!isWorkerLike(worker)) {
     throw new TypeError(`${where}: worker must be a Worker (with threadId and once('exit')), got ${describe(worker)}`);
   }
@@ -89,9 +89,14 @@ export function watchWorker(where: string, worker: unknown, onExit: (threadId: n
   }
   // Watched twice (two allocators adopt it) is fine: its first 'exit' listener forgets it.
   running.add(id);
-  worker.once('exit', () => {
-    running.delete(id);
-    onExit(id);
+  return new Promise<R>((resolve, reject) => {
+    worker.once('exit', () => {
+      running.delete(id);
+      try {
+        resolve(adopt(id));
+      } catch (e) {
+        reject(e);
+      }
+    });
   });
-  return id;
 }

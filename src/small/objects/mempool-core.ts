@@ -539,10 +539,14 @@ export class MempoolCore {
 
   /** Not a fast-path pointer of ours: the page map decides whose block it is in, if any. */
   private freeSlow(ptr: number): void {
-    const caller = this.name;
-    if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(`${caller}.free`, 'ptr', ptr);
-    if (ptr >= this.viewEnd) this.refresh();
-    freeAnywhere(this.cache.arena, this.ownerId, this.u32, this.i32, ptr, caller);
+    if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(`${this.name}.free`, 'ptr', ptr);
+    if (ptr >= this.viewEnd) {
+      this.refresh();
+      // The first free into memory grown since our views: ours stays on the local route.
+      const s = ptr - (ptr & this.slabMask);
+      if (ptr < this.viewEnd && this.f64[(s >>> 3) + 1] === this.tag) return this.freeIn(ptr, s);
+    }
+    freeAnywhere(this.cache.arena, this.ownerId, this.u32, this.i32, ptr, this.name);
   }
 
   /** {@link BlockOwner.freeOwned}: a free of our `ptr` made through another allocator. @internal */
@@ -684,8 +688,6 @@ export class MempoolCore {
     if (this.heap.at(i) === this.cur) this.setCur(0);
     this.setCur(this.heap.remove(this.u32, i));
   }
-
-  // ---- debug mode ----
 
   /** Debug mode: one more operation (an allocation of `fresh`, poisoned fresh). */
   private debugOps(fresh = 0): void {

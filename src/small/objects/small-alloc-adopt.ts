@@ -17,10 +17,14 @@
 import { Mark, retireSlab, Word } from './block-header.js';
 import { mempoolObjsizeMax } from './geometry.js';
 import { isPageRun } from './large.js';
-import { Mempool } from './mempool.js';
-import type { ReadViews } from './read-views.js';
-import type { SmallAlloc } from './small-alloc.js';
-import type { LargeAllocations } from './small-alloc-large.js';
+import type { Mempool } from './mempool.js';
+import type { SmallAllocParts } from './small-alloc-parts.js';
+
+/** A SmallAlloc as adoption sees it: its parts, and the pool it keeps for an objsize. @internal */
+export interface AdoptingAlloc extends SmallAllocParts {
+  /** Its pool of class `cls`, or with `cls` -1 its adopted pool of `objsize`; made if needed. */
+  poolOfSize(objsize: number, cls: number): Mempool;
+}
 
 /**
  * The result of {@link SmallAlloc.adopt}.
@@ -36,18 +40,11 @@ export interface SmallAdoption {
 }
 
 /**
- * Takes over, for `a`, blocks its cache now holds but no allocator of it owns: `large` is its
- * large allocations, `extra` its adopted pools by objsize, `views` its read views, and
- * `classPool(cls)` its pool of class `cls`, made if needed. @internal
+ * Takes over, for `a`, blocks its cache now holds but no allocator of it owns: live large
+ * allocations become its own, mempool slabs join the pool `a.poolOfSize` gives for their
+ * objsize when it fits them, and the rest goes back to the cache. @internal
  */
-export function adoptBlocks(
-  a: SmallAlloc,
-  starts: readonly number[],
-  large: LargeAllocations,
-  extra: Map<number, Mempool>,
-  views: ReadViews,
-  classPool: (cls: number) => Mempool,
-): SmallAdoption {
+export function adoptBlocks(a: AdoptingAlloc, starts: readonly number[]): SmallAdoption {
   a.refresh();
   const result: SmallAdoption = { slabs: 0, objects: 0, large: 0 };
   const arena = a.cache.arena;
@@ -56,11 +53,11 @@ export function adoptBlocks(
     if (s + Word.BYTES > a.viewEnd) a.refresh();
     if (isPageRun(arena, s)) {
       // 1: live, now ours; 2: freed, held for an arena view; 0: free, given back below.
-      const r = large.adopt(s);
+      const r = a.large.adopt(s);
       if (r === 1) result.large++;
       if (r !== 0) continue;
     } else if (a.u32[(s >>> 2) + Word.MAGIC] === Mark.MEMPOOL) {
-      const pool = poolForAdoption(a, s, extra, views, classPool);
+      const pool = poolForAdoption(a, s);
       if (pool !== null) {
         result.slabs++;
         result.objects += pool.adoptSlab(s);
@@ -73,27 +70,17 @@ export function adoptBlocks(
   return result;
 }
 
-/** The pool of `a` that can take mempool slab `s`, created if needed; null if none can. */
-function poolForAdoption(
-  a: SmallAlloc,
-  s: number,
-  extra: Map<number, Mempool>,
-  views: ReadViews,
-  classPool: (cls: number) => Mempool,
-): Mempool | null {
+/** The pool of `a` that can take mempool slab `s` (its class pool first), made if needed; null if none can. */
+function poolForAdoption(a: AdoptingAlloc, s: number): Mempool | null {
   const objsize = a.u32[(s >>> 2) + Word.OBJSIZE]!;
   if (objsize <= a.objsizeMax) {
     const cls = a.classes.classOf(objsize);
     if (a.classes.sizeOf(cls) === objsize) {
-      const pool = classPool(cls);
+      const pool = a.poolOfSize(objsize, cls);
       if (pool.fits(s)) return pool;
     }
   }
-  let pool = extra.get(objsize);
-  if (pool === undefined) {
-    if (objsize < 1 || objsize > mempoolObjsizeMax(a.cache)) return null;
-    pool = new Mempool(a.cache, objsize, views, Mark.NO_CLASS);
-    extra.set(objsize, pool);
-  }
+  if (objsize < 1 || objsize > mempoolObjsizeMax(a.cache)) return null;
+  const pool = a.poolOfSize(objsize, -1);
   return pool.fits(s) ? pool : null;
 }

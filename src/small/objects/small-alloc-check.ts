@@ -16,24 +16,11 @@
 import { slabOf, slabSizeAt } from '../slabs/slab-cache.js';
 import { Mark } from './block-header.js';
 import { LargeState, largeId, largeState, tagIndex } from './large.js';
-import type { Mempool } from './mempool.js';
-import type { ReadViews } from './read-views.js';
-import type { SmallAlloc } from './small-alloc.js';
-import type { LargeAllocations } from './small-alloc-large.js';
+import type { SmallAllocParts } from './small-alloc-parts.js';
 
-/**
- * Throws an Error naming the first broken invariant of `a`, whose private parts are passed: the
- * owner id of its cache, its class pools, the adopted pools by objsize, its large allocations
- * and its read views. @internal
- */
-export function checkSmallAlloc(
-  a: SmallAlloc,
-  ownerId: number,
-  pools: readonly (Mempool | null)[],
-  extra: ReadonlyMap<number, Mempool>,
-  large: LargeAllocations,
-  views: ReadViews,
-): void {
+/** Throws an Error naming the first broken invariant of `a`. @internal */
+export function checkSmallAlloc(a: SmallAllocParts): void {
+  const { ownerId, pools, extra, large, views } = a;
   const where = 'SmallAlloc.check';
   const fail = (msg: string): never => {
     throw new Error(`${where}: ${msg}`);

@@ -21,24 +21,14 @@ import { Mark, Word } from './block-header.js';
 import { freeAnywhere } from './free-route.js';
 import { isPageRun, largeId, liveLargeWord, tagIndex } from './large.js';
 import type { Mempool } from './mempool.js';
-import type { SmallAlloc } from './small-alloc.js';
-import type { LargeAllocations } from './small-alloc-large.js';
+import type { SmallAllocParts } from './small-alloc-parts.js';
 
 /**
- * Frees `arg` (a pointer, or a typed array standing for its first byte) through `a`, checked:
- * `ownerId` is its cache's owner, `pools` its class pools, `extra` its adopted pools by objsize,
- * `large` its large allocations. `size`, when given, must be what was asked for (any size of the same class
- * does). @internal
+ * Frees `arg` (a pointer, or a typed array standing for its first byte) through `a`, checked.
+ * `size`, when given, must be what was asked for (any size of the same class does). @internal
  */
-export function freeChecked(
-  a: SmallAlloc,
-  ownerId: number,
-  pools: readonly (Mempool | null)[],
-  extra: ReadonlyMap<number, Mempool>,
-  large: LargeAllocations,
-  arg: number | TypedArray,
-  size: number | undefined,
-): void {
+export function freeChecked(a: SmallAllocParts, arg: number | TypedArray, size: number | undefined): void {
+  const large = a.large;
   const where = 'SmallAlloc.free';
   const ptr = ArrayBuffer.isView(arg) ? viewStart(a, arg, where) : arg;
   if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
@@ -52,16 +42,21 @@ export function freeChecked(
       rangeError(where, 'size', `${large.tags[tagIndex(ptr) + 1]! >>> 0} (the size allocated at ${ptr})`, size);
     }
     if (largeId(w) === a.id && large.held.has(ptr)) large.freeOwned(ptr, ptr, 'SmallAlloc');
-    else freeAnywhere(arena, ownerId, a.u32, a.i32, ptr, 'SmallAlloc');
+    else freeAnywhere(arena, a.ownerId, a.u32, a.i32, ptr, 'SmallAlloc');
     return;
   }
-  if (sized && ptr !== 0 && ptr < arena.maximum) {
-    const s = slabOf(arena, ptr) >>> 0;
-    if (s !== 0 && s + Word.BYTES <= a.viewEnd && a.u32[(s >>> 2) + Word.MAGIC] === Mark.MEMPOOL) {
-      checkSize(a, ptr, s, size, poolOf(a.u32, pools, extra, s) !== null && a.u32[(s >>> 2) + Word.OWNER] === ownerId);
+  const s = ptr !== 0 && ptr < arena.maximum ? slabOf(arena, ptr) >>> 0 : 0;
+  if (s !== 0 && s + Word.BYTES <= a.viewEnd && a.u32[(s >>> 2) + Word.MAGIC] === Mark.MEMPOOL) {
+    const pool = a.u32[(s >>> 2) + Word.OWNER] === a.ownerId ? poolOf(a, s) : null;
+    if (sized) checkSize(a, ptr, s, size, pool !== null);
+    // The local route, as free's fast path takes it (a sized free, or the first after growth).
+    if (pool !== null) {
+      pool.freeLocal(ptr, s, 'SmallAlloc');
+      return;
     }
   }
-  freeAnywhere(arena, ownerId, a.u32, a.i32, ptr, 'SmallAlloc');
+  // Another worker's block (the remote route), or another allocator's of this worker.
+  freeAnywhere(arena, a.ownerId, a.u32, a.i32, ptr, 'SmallAlloc');
 }
 
 /**
@@ -69,7 +64,7 @@ export function freeChecked(
  * same class for objects of our own slabs, at most the object size for another worker's and
  * for adopted slabs (the classes they were allocated with may differ from ours).
  */
-function checkSize(a: SmallAlloc, ptr: number, s: number, size: number, ours: boolean): void {
+function checkSize(a: SmallAllocParts, ptr: number, s: number, size: number, ours: boolean): void {
   const h = s >>> 2;
   const u32 = a.u32;
   const recorded = u32[h + Word.OBJSIZE]!;
@@ -87,7 +82,7 @@ function checkSize(a: SmallAlloc, ptr: number, s: number, size: number, ours: bo
  * refuses an interior address as it refuses the same number. Views of another buffer are
  * refused here.
  */
-function viewStart(a: SmallAlloc, view: ArrayBufferView, where: string): number {
+function viewStart(a: SmallAllocParts, view: ArrayBufferView, where: string): number {
   const addr = view.byteOffset;
   if (!a.memory.owns(view.buffer)) {
     throw new InvalidPointerError(addr, `${where}: the typed array does not view this allocator's memory`);
@@ -96,11 +91,12 @@ function viewStart(a: SmallAlloc, view: ArrayBufferView, where: string): number 
 }
 
 /**
- * The pool among `pools` (by class) and `extra` (adopted, by objsize) that owns mempool slab
- * `s`, as `u32` (the allocator's view) reads its header; null if another allocator owns it.
- * @internal
+ * The pool of `a` (a class pool, or an adopted one by objsize) that owns mempool slab `s`, as
+ * its header reads; null if another allocator owns it. @internal
  */
-export function poolOf(u32: Uint32Array, pools: readonly (Mempool | null)[], extra: ReadonlyMap<number, Mempool>, s: number): Mempool | null {
+export function poolOf(a: SmallAllocParts, s: number): Mempool | null {
+  const u32 = a.u32;
+  const pools = a.pools;
   const h = s >>> 2;
   const id = u32[h + Word.POOL]!;
   const cls = u32[h + Word.CLASS]!;
@@ -108,6 +104,6 @@ export function poolOf(u32: Uint32Array, pools: readonly (Mempool | null)[], ext
     const p = pools[cls]!;
     return p !== null && p.poolId === id ? p : null;
   }
-  const p = extra.get(u32[h + Word.OBJSIZE]!);
+  const p = a.extra.get(u32[h + Word.OBJSIZE]!);
   return p !== undefined && p.poolId === id ? p : null;
 }

@@ -18,8 +18,7 @@ import { slabOf } from '../slabs/slab-cache.js';
 import { allocWord, bitmapWords, heldWord, Mark, remoteWord, slotBit, slotOf, Word } from './block-header.js';
 import { isPageRun, largeId, liveLargeWord } from './large.js';
 import { ownerOf } from './owners.js';
-import type { SmallAlloc } from './small-alloc.js';
-import type { LargeAllocations } from './small-alloc-large.js';
+import type { SmallAllocParts } from './small-alloc-parts.js';
 
 /**
  * What {@link SmallAlloc.info} tells of a live allocation.
@@ -34,22 +33,21 @@ export interface AllocationInfo {
 
 /**
  * The usable bytes of the live allocation at `ptr`, any allocator's over the arena (as
- * free() accepts it): its class size, or (negated) a large allocation's pages. `ownerId` is
- * `a`'s cache's owner and `large` its large allocations. InvalidPointerError naming `where`
- * if it is not live. @internal
+ * free() accepts it), asked through `a`: its class size, or (negated) a large allocation's
+ * pages. InvalidPointerError naming `where` if it is not live. @internal
  */
-export function liveSize(a: SmallAlloc, ownerId: number, large: LargeAllocations, ptr: number, where: string): number {
+export function liveSize(a: SmallAllocParts, ptr: number, where: string): number {
   if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
   const arena = a.cache.arena;
   if (ptr === 0 || ptr >= arena.maximum) invalid(where, ptr, 'is not a pointer into the arena');
   if (ptr >= a.viewEnd) a.refresh();
   // Any allocator's pointer is answered, as free() accepts it; one of this worker's must
   // still belong to a live allocator.
-  const mine = arena.slabOwner[Math.floor(ptr / arena.slabSize)] === ownerId;
+  const mine = arena.slabOwner[Math.floor(ptr / arena.slabSize)] === a.ownerId;
   if (isPageRun(arena, ptr)) {
     const w = liveLargeWord(arena, ptr, where);
     if (mine && ownerOf(largeId(w)) === undefined) invalid(where, ptr, 'is in a block of no live allocator');
-    return -a.cache.pagesSize(large.size(ptr));
+    return -a.cache.pagesSize(a.large.size(ptr));
   }
   const s = slabOf(arena, ptr) >>> 0;
   if (s === 0 || s + Word.BYTES > a.viewEnd) invalid(where, ptr, 'is not in a block handed out by the arena');

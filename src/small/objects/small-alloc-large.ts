@@ -64,6 +64,13 @@ export class LargeAllocations {
     this.total += this.cache.pagesSize(size);
   }
 
+  /** Our live large allocation `s` now holds `size` bytes, in the pages it has. */
+  resize(s: number, size: number): void {
+    const t = tagIndex(s) + 1;
+    this.used += size - (this.tags[t]! >>> 0);
+    this.tags[t] = size | 0;
+  }
+
   /** Our large allocation at `s` (state LIVE or REMOTE) is freed now. */
   free(s: number): void {
     const size = this.size(s);

@@ -11,7 +11,7 @@
  * Failure: none.
  */
 import type { Mempool, MempoolStats } from './mempool.js';
-import type { LargeAllocations } from './small-alloc-large.js';
+import type { SmallAllocParts } from './small-alloc-parts.js';
 
 /**
  * One size class in {@link SmallStats}.
@@ -63,19 +63,11 @@ export interface SmallStats {
 }
 
 /**
- * The statistics of a SmallAlloc, from its class pools, its adopted pools, its large
- * allocations, the views open now, the views the garbage collector closed and the frees its
- * quarantine holds. @internal
+ * The statistics of `a`: its class pools, its adopted pools, its large allocations, and its
+ * views (open now, closed by the garbage collector) and the frees held for them. @internal
  */
-export function smallStats(
-  pools: readonly (Mempool | null)[],
-  extra: ReadonlyMap<number, Mempool>,
-  large: LargeAllocations,
-  views: number,
-  viewsCollected: number,
-  quarantined: number,
-  deferredBytes: number,
-): SmallStats {
+export function smallStats(a: SmallAllocParts): SmallStats {
+  const large = a.large;
   const classes: SmallClassStats[] = [];
   let used = large.used;
   let total = large.total;
@@ -89,19 +81,19 @@ export function smallStats(
     count += st.count;
     deferred += st.deferred;
   };
-  pools.forEach((p, cls) => {
+  a.pools.forEach((p, cls) => {
     if (p !== null) add(p, cls);
   });
-  for (const p of extra.values()) add(p, -1);
+  for (const p of a.extra.values()) add(p, -1);
   classes.sort((a, b) => a.objsize - b.objsize);
   return {
     used, total, count,
     large: { count: large.live, used: large.used, total: large.total },
     deferred,
-    deferredBytes,
-    quarantined,
-    views,
-    viewsCollected,
+    deferredBytes: a.views.heldBytes,
+    quarantined: a.views.quarantined(),
+    views: a.views.open,
+    viewsCollected: a.viewsCollected,
     classes,
   };
 }

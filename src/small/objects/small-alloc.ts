@@ -1,49 +1,35 @@
 /**
  * SmallAlloc: any size, by size classes over mempools (Tarantool's `small_alloc`), with read
  * views (MVCC snapshots) and frees from any worker. Its contract (memory source, thread-safety,
- * failure, read views, adoption) is on the class. The size classes are in size-class.ts; the
- * LARGE path (requests above `objsizeMax`) keeps its page tags as large.ts lays them out, and
- * this allocator's set and counters of them in small-alloc-large.ts. A free from another
- * worker only sets bits with `Atomics` (see free-route.ts).
+ * failure, read views, adoption) is on the class. Size classes are in size-class.ts, the large
+ * path's page tags in large.ts and this allocator's set of them in small-alloc-large.ts.
  *
- * This file keeps the fast paths and what they call. Cold code sits beside it, in helpers it
- * calls: the options (small-alloc-options.ts), free's checked slow path (small-alloc-free.ts),
- * info's and readString's checks (small-alloc-info.ts), the read view handle
- * (small-alloc-view.ts), stats() (small-alloc-stats.ts), check() (small-alloc-check.ts) and
- * adoption (small-alloc-adopt.ts). They call nothing of it but two hooks it hands them: a view
- * handle closes through `closeView`, and adoption makes a class pool through a callback.
+ * This file keeps the fast paths and every change to the allocator's own state. Cold code sits
+ * beside it and reads the allocator through small-alloc-parts.ts: the options, the checked free
+ * (small-alloc-free.ts), realloc, info, the read view handle, stats, check and adoption.
  *
- * Fast paths: alloc maps a size to its pool with one array load (`bySize`, by granule, for
- * sizes up to TABLE_MAX_ENTRIES granules) and the pool's alloc is small enough for V8 to
- * inline; free finds the block's order in the arena's page map, the class in the slab header,
- * and checks owner and pool id before the pool's own free. Deferred frees due and read views
- * cost one field test each (`fastMax`, `fastFree`, the pools' `quick` flag); the arena's views
- * (any worker's) nothing: a pool's free retires the slot, and the pool checks its retired
- * slots against the views in batches (Mempool.settle). In debug mode
- * the fast paths are off: every call takes the slow paths, which count this allocator's
- * operations and run its whole check() (its pools included) every checkEvery of them, and
- * frees are held in the read views' queue for the quarantine too (read-views.ts), released
- * as they leave its window, or all at once before an allocation would fail.
+ * Fast paths: alloc maps a size to its pool with one array load (`bySize`, by granule) and the
+ * pool's alloc is small enough for V8 to inline. A free takes one of three routes, each named
+ * where it is taken: local (our pool's slab, found from the page map and the slab header: the
+ * pool's freeIn, which retires the slot), remote (another worker's slab: free-route.ts sets a
+ * bit) and large (small-alloc-large.ts); a sized free and the first free after the memory grew
+ * take the same local route from the checked free. Deferred frees due and debug mode cost one
+ * field test each (`fastMax`, `fastFree`); debug mode checks on the same routes, and every
+ * checkEvery operations runs the whole check() (its pools included).
  *
  * Its pools call nothing of it: a pool that finds no slab returns 0, and the SmallAlloc takes
  * in what all its pools hold (remote frees, releasable deferred frees) and tries again.
  *
  * Read views: `openReadView()` returns a view with generation g = ++gen. While any view is
- * open, a free (local, or remote when taken in) defers its slot: the ALLOCATED bit stays set
- * (the slot is not reused) and the REMOTE and HELD bits are set (the deferred state,
- * block-header.ts; every free path refuses the slot then, so a second free is still caught);
- * a large allocation's page tag goes to DEFERRED instead. Either joins a FIFO tagged with the
- * newest generation at that moment. An entry tagged t is released once the oldest open view
- * is newer than t: a slot's three bits are cleared (it is free), a large allocation's pages
- * go back to the cache. While views stay open, releases go in bounded batches (BATCH per
- * alloc/free call); once the last view has closed, the next allocation, `stats()` or
- * `check()` releases everything at once. A view closed by
- * the garbage collector is counted in `stats().viewsCollected` (debug mode warns).
- * The arena's views (`arena.openReadView()`, any worker; arena-views.ts) hold frees the same
- * way, in the same FIFO, each entry also tagged with the arena epoch its batch took. While
- * such entries wait, a pool that needs a new slab first asks the queue (one scan of the
- * arena's view slots) and returns 0 when some may go; the SmallAlloc then releases everything
- * releasable at once (no local view limits the batch) and asks the pool again.
+ * open, a free (local, or remote when taken in) defers its slot (block-header.ts's deferred
+ * state: not reused, refused by every free path) or a large allocation's pages, in a FIFO
+ * tagged with the newest generation then. An entry tagged t is released once the oldest open
+ * view is newer than t: BATCH per alloc/free call while views stay open, everything at the next
+ * allocation, stats() or check() once the last has closed. A view closed by the garbage
+ * collector is counted in `stats().viewsCollected`. The arena's views (`arena.openReadView()`,
+ * any worker; arena-views.ts) hold frees the same way, in the same FIFO, each entry also tagged
+ * with the arena epoch its batch took; while such entries wait, a pool that needs a new slab
+ * returns 0 when some may go, and the SmallAlloc releases everything releasable at once.
  *
  * Invariants (checked by `check()`, in small-alloc-check.ts):
  * - every pool passes Mempool.check; each pool sits at its class index (or among the adopted);
@@ -51,13 +37,13 @@
  * - large count == allocations in state LIVE or REMOTE; their page tags name this allocator;
  * - open views == views not closed; generations in the queue never decrease.
  */
-import { checkInstance, checkInt, checkPointer } from '../../internal/checks.js';
+import { callocBytes, checkInstance, checkInt } from '../../internal/checks.js';
 import { FREED_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../../internal/typed.js';
 import { holdViews, MAX_BYTE_LENGTH, type Memory } from '../../memory.js';
-import { adoptableThread, watchWorker, type ExitingWorker } from '../../internal/thread.js';
-import { isPageRun, largeId, liveLargeWord, tagIndex } from './large.js';
+import { adoptableThread, adoptWhenExited, type ExitingWorker } from '../../internal/thread.js';
+import { isPageRun } from './large.js';
 import { Mark, Word } from './block-header.js';
 import { slotAlign } from './geometry.js';
 import { freeRemote } from './free-route.js';
@@ -65,13 +51,14 @@ import { Mempool } from './mempool.js';
 import { newPoolId, type BlockOwner } from './owners.js';
 import { ReadViews, type ViewRecord } from './read-views.js';
 import { SizeClasses } from './size-class.js';
-import { adoptBlocks, type SmallAdoption } from './small-alloc-adopt.js';
+import { adoptBlocks, type AdoptingAlloc, type SmallAdoption } from './small-alloc-adopt.js';
 import { checkSmallAlloc } from './small-alloc-check.js';
 import { freeChecked, poolOf } from './small-alloc-free.js';
-import { invalid, liveSize, type AllocationInfo } from './small-alloc-info.js';
+import { liveSize, type AllocationInfo } from './small-alloc-info.js';
 import { LargeAllocations } from './small-alloc-large.js';
 import { sizeClassesFor, type SmallAllocOptions } from './small-alloc-options.js';
 import { smallStats, type SmallStats } from './small-alloc-stats.js';
+import { reallocate } from './small-alloc-realloc.js';
 import { newReadView, type ReadView } from './small-alloc-view.js';
 import { Page } from '../slabs/page-map.js';
 import { SlabCache, slabOf } from '../slabs/slab-cache.js';
@@ -87,13 +74,6 @@ export type { ReadView } from './small-alloc-view.js';
 const BATCH = 16;
 /** Entries of the class table: sizes up to TABLE_MAX_ENTRIES - 1 granules are looked up. */
 const TABLE_MAX_ENTRIES = 4096;
-/**
- * realloc copies up to this many bytes word by word, more with copyWithin, a call into the
- * runtime (`npm run bench -- records`, Node 20 and 24: copyWithin 15-18 ns for 16 or 64 bytes
- * and 20-23 ns for 128; the word loop 4, 13-15 and 32-38 ns).
- */
-const WORD_COPY_MAX = 64;
-
 /**
  * Allocations of any size over size-class mempools; read views; frees from any worker.
  *
@@ -145,9 +125,10 @@ export class SmallAlloc {
   /** The memory its pointers are offsets into (the arena's). */
   declare readonly memory: Memory;
 
-  private declare readonly ownerId: number;
-  /** The pool of each class, created on first use. */
-  private declare pools: (Mempool | null)[];
+  /** Its cache's owner id. @internal */
+  declare readonly ownerId: number;
+  /** The pool of each class, created on first use. @internal */
+  declare readonly pools: (Mempool | null)[];
   /**
    * classOf(size) for size <= tableMax, at index ceil(size / granularity): class sizes are
    * multiples of the granularity, so one entry serves every size of its granule.
@@ -172,12 +153,12 @@ export class SmallAlloc {
   private releasable = false;
   private declare readonly debug: boolean;
   private readonly periodic: PeriodicCheck;
-  /** Pools adopted with an objsize outside the classes, by objsize. */
-  private extra = new Map<number, Mempool>();
-  /** The open views and the frees held back for them (and for debug mode's quarantine), shared with the pools. */
-  private declare readonly views: ReadViews;
-  /** Views closed by the garbage collector (dropped without close()). */
-  private viewsCollected = 0;
+  /** Pools adopted with an objsize outside the classes, by objsize. @internal */
+  readonly extra = new Map<number, Mempool>();
+  /** The open views and the frees held back for them (and for debug mode's quarantine), shared with the pools. @internal */
+  declare readonly views: ReadViews;
+  /** Views closed by the garbage collector (dropped without close()). @internal */
+  viewsCollected = 0;
 
   /** Views of the memory (see holdViews). @internal */
   declare u8: Uint8Array;
@@ -191,11 +172,10 @@ export class SmallAlloc {
   declare f64: Float64Array;
   /** Byte length our views cover. @internal */
   declare viewEnd: number;
-  private declare readonly pageMap: Uint8Array;
-
-  private declare readonly tags: Int32Array;
-  /** Large allocations held (live, remote-freed, deferred) and their counters. */
-  private declare readonly large: LargeAllocations;
+  /** The arena's page map. @internal */
+  declare readonly pageMap: Uint8Array;
+  /** Large allocations held (live, remote-freed, deferred) and their counters. @internal */
+  declare readonly large: LargeAllocations;
 
   /**
    * A size-class allocator over `cache`.
@@ -229,8 +209,7 @@ export class SmallAlloc {
     this.memory = memory;
     holdViews(memory, this);
     this.pageMap = cache.arena.pageMap;
-    this.tags = cache.arena.pageTags;
-    this.large = new LargeAllocations(cache, this.tags, this.id, this.views);
+    this.large = new LargeAllocations(cache, cache.arena.pageTags, this.id, this.views);
     this.fastPaths();
   }
 
@@ -333,18 +312,7 @@ export class SmallAlloc {
   calloc(n: number, size: number): number;
   calloc(a: number, b?: number): number {
     const where = 'SmallAlloc.calloc';
-    let size = a;
-    if (b !== undefined) {
-      checkInt(where, 'n', a, 0, MAX_BYTE_LENGTH);
-      checkInt(where, 'size', b, 0, MAX_BYTE_LENGTH);
-      size = a * b;
-      // C's calloc checks the product for overflow; here it must fit the largest allocation.
-      if (size > MAX_BYTE_LENGTH) {
-        throw new RangeError(`${where}: n * size must be at most ${MAX_BYTE_LENGTH} bytes, got ${a} * ${b}`);
-      }
-    } else if (typeof size !== 'number' || (size >>> 0) !== size) {
-      checkInt(where, 'size', size, 0, MAX_BYTE_LENGTH);
-    }
+    const size = callocBytes(where, a, b, MAX_BYTE_LENGTH);
     const p = this.tryAlloc(size);
     if (p === 0) this.cache.noMemory(where, size);
     if (p + size > this.viewEnd) this.refresh();
@@ -364,78 +332,7 @@ export class SmallAlloc {
    * @throws OutOfMemoryError / QuotaExceededError when a move finds no memory (the old allocation stays).
    */
   realloc(ptr: number, size: number): number {
-    if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('SmallAlloc.realloc', 'size', size, 0, MAX_BYTE_LENGTH);
-    // A class object of ours, found as free's fast path finds it.
-    const s = typeof ptr === 'number' && (ptr >>> 0) === ptr ? this.slabOfOurs(ptr) : 0;
-    if (s !== 0) {
-      const pool = this.pools[this.u32[(s >>> 2) + Word.CLASS]!]!;
-      if (pool.holds(ptr, s)) return this.reallocIn(pool, ptr, s, size);
-    }
-    return this.reallocSlow(ptr, size);
-  }
-
-  /** realloc of `ptr`, a live object of our `pool`'s slab `s`. */
-  private reallocIn(pool: Mempool, ptr: number, s: number, size: number): number {
-    const real = pool.objsize;
-    // The same class holds the sizes above the previous class, up to its own.
-    if (size <= real && this.classOf(size) === pool.classIndex) return ptr;
-    const q = this.moveTo(ptr, real, size);
-    pool.freeIn(ptr, s);
-    return q;
-  }
-
-  /** realloc of 0, of a large allocation, of an adopted pool's object, past our views, or of what is not ours. */
-  private reallocSlow(ptr: number, size: number): number {
-    const where = 'SmallAlloc.realloc';
-    if (ptr === 0) {
-      const p = this.tryAlloc(size);
-      if (p === 0) this.cache.noMemory(where, size);
-      return p;
-    }
-    if (typeof ptr !== 'number' || !Number.isSafeInteger(ptr) || ptr < 0) checkPointer(where, 'ptr', ptr);
-    if (ptr >= this.viewEnd) {
-      this.refresh();
-      if (ptr < this.viewEnd) return this.realloc(ptr, size);
-    }
-    const arena = this.cache.arena;
-    if (ptr < arena.maximum && isPageRun(arena, ptr)) {
-      const w = liveLargeWord(arena, ptr, where);
-      if (largeId(w) === this.id && this.large.held.has(ptr)) {
-        const pages = this.cache.pagesSize(this.large.size(ptr));
-        if (size > this.objsizeMax && this.cache.pagesSize(size) === pages) {
-          const t = tagIndex(ptr) + 1;
-          this.large.used += size - (this.tags[t]! >>> 0);
-          this.tags[t] = size | 0;
-          return ptr;
-        }
-        const q = this.moveTo(ptr, pages, size);
-        this.large.free(ptr);
-        return q;
-      }
-    } else if (ptr < arena.maximum) {
-      // An object of a pool the fast path does not look at (adopted, of another geometry).
-      const s = slabOf(arena, ptr) >>> 0;
-      const ours = s !== 0 && s + Word.BYTES <= this.viewEnd && this.u32[(s >>> 2) + Word.OWNER] === this.ownerId;
-      const pool = ours ? poolOf(this.u32, this.pools, this.extra, s) : null;
-      if (pool !== null && pool.holds(ptr, s)) return this.reallocIn(pool, ptr, s, size);
-    }
-    invalid(where, ptr, 'is not a live allocation of this allocator');
-  }
-
-  /** A new allocation of `size` bytes holding the first bytes of the `real` at `ptr`. */
-  private moveTo(ptr: number, real: number, size: number): number {
-    const q = this.tryAlloc(size);
-    if (q === 0) this.cache.noMemory('SmallAlloc.realloc', size);
-    if (q + size > this.viewEnd) this.refresh();
-    const n = real < size ? real : size;
-    // A short copy word by word (see WORD_COPY_MAX).
-    if (n <= WORD_COPY_MAX && ((q | ptr | n) & 3) === 0) {
-      const i32 = this.i32;
-      for (let i = ptr >>> 2, j = q >>> 2, end = (ptr + n) >>> 2; i < end; i++, j++) i32[j] = i32[i]!;
-    } else {
-      this.u8.copyWithin(q, ptr, ptr + n);
-    }
-    return q;
+    return reallocate(this, ptr, size);
   }
 
   /**
@@ -489,11 +386,11 @@ export class SmallAlloc {
    * @throws InvalidPointerError if it is not a live allocation (a double free, an interior or foreign pointer).
    */
   free(ptr: number | TypedArray, size?: number): void {
-    if (this.fastFree !== true || typeof ptr !== 'number' || (ptr >>> 0) !== ptr || size !== undefined) {
+    if (typeof ptr !== 'number' || (ptr >>> 0) !== ptr || size !== undefined) {
       this.freeSlow(ptr, size);
       return;
     }
-    // slabOfOurs, written out, with the remote case besides: as a call it cost about 1.5 ns a
+    // realloc's slabOfOurs, written out, with the remote route besides: as a call it cost about 1.5 ns a
     // free (workload (a): 0.52-0.54x TLSF against 0.56-0.58x, in one process each).
     const o = this.pageMap[ptr >>> Page.SHIFT]! - 1;
     if ((o >>> 0) >= Page.MAX_BLOCK) {
@@ -505,40 +402,28 @@ export class SmallAlloc {
     const u32 = this.u32;
     const cls = u32[h + Word.CLASS]!;
     const pool = cls < this.pools.length ? this.pools[cls]! : null;
-    if (pool === null || u32[h + Word.OWNER] !== this.ownerId || pool.poolId !== u32[h + Word.POOL]) {
-      // Another worker's mempool slab: straight to the remote free (which checks the slot).
-      if (u32[h + Word.MAGIC] === Mark.MEMPOOL && u32[h + Word.OWNER] !== this.ownerId) freeRemote('SmallAlloc', u32, this.i32, ptr, s, Page.BYTES << o);
-      else this.freeSlow(ptr, size);
+    if (pool !== null && u32[h + Word.OWNER] === this.ownerId && pool.poolId === u32[h + Word.POOL]) {
+      // The local route: our pool's slab (debug mode's checks run on the pool's free too).
+      pool.freeIn(ptr, s);
+    } else if (u32[h + Word.MAGIC] === Mark.MEMPOOL && u32[h + Word.OWNER] !== this.ownerId) {
+      // The remote route: another worker's slab; only a bit is set (it checks the slot).
+      freeRemote('SmallAlloc', u32, this.i32, ptr, s, Page.BYTES << o);
+    } else {
+      this.freeSlow(ptr, size);
       return;
     }
-    pool.freeIn(ptr, s);
+    if (this.fastFree !== true) this.afterFree();
   }
 
-  /**
-   * Whose block is `ptr` (a u32) in, as the fast paths of free and realloc decode it: the start
-   * of the mempool slab that holds it when one of our class pools owns that slab, else 0 (another
-   * worker's slab, a large allocation, another allocator of this worker, past our views, not
-   * handed out).
-   */
-  private slabOfOurs(ptr: number): number {
-    // The page map's byte minus 1 is a handed-out block's order.
-    const o = this.pageMap[ptr >>> Page.SHIFT]! - 1;
-    if ((o >>> 0) >= Page.MAX_BLOCK) return 0;
-    const s = ptr - (ptr & ((Page.BYTES << o) - 1));
-    const h = s >>> 2;
-    const u32 = this.u32;
-    // A pool id is written only with the magic and cleared when the slab goes back, so an
-    // owner, class and pool id that match are our own mempool slab. Past our views' end the
-    // reads give undefined: no match, and the slow paths refresh the views.
-    const cls = u32[h + Word.CLASS]!;
-    const pool = cls < this.pools.length ? this.pools[cls]! : null;
-    return pool !== null && u32[h + Word.OWNER] === this.ownerId && pool.poolId === u32[h + Word.POOL] ? s : 0;
-  }
-
-  /** Every free the fast path leaves: deferred frees due, debug mode, a size, anything odd. */
+  /** Every free the fast path leaves: a typed array, a size, a large allocation, anything odd. */
   private freeSlow(arg: number | TypedArray, size: number | undefined): void {
+    freeChecked(this, arg, size);
+    this.afterFree();
+  }
+
+  /** After a free while deferred frees are due (a batch goes) or in debug mode (one more operation). */
+  private afterFree(): void {
     if (this.releasable) this.collect(BATCH);
-    freeChecked(this, this.ownerId, this.pools, this.extra, this.large, arg, size);
     if (this.debug) this.debugOp();
   }
 
@@ -550,8 +435,8 @@ export class SmallAlloc {
     this.large.freeOwned(ptr, s, caller);
   }
 
-  /** The class of `size` (at most objsizeMax): one table load for the sizes the table covers. */
-  private classOf(size: number): number {
+  /** The class of `size` (at most objsizeMax): one table load for the sizes the table covers. @internal */
+  classOf(size: number): number {
     return size <= this.tableMax ? this.table[(size + this.granMask) >>> this.granShift]! : this.classes.classOf(size);
   }
 
@@ -649,7 +534,7 @@ export class SmallAlloc {
       return;
     }
     const s = slabOf(this.cache.arena, ptr) >>> 0;
-    poolOf(this.u32, this.pools, this.extra, s)!.releaseDeferred(ptr, s);
+    poolOf(this, s)!.releaseDeferred(ptr, s);
   }
 
   /**
@@ -679,7 +564,7 @@ export class SmallAlloc {
    * @throws RangeError if `ptr` is not a non-negative integer; InvalidPointerError if it is not live.
    */
   info(ptr: number): AllocationInfo {
-    const real = liveSize(this, this.ownerId, this.large, ptr, 'SmallAlloc.info');
+    const real = liveSize(this, ptr, 'SmallAlloc.info');
     return real < 0 ? { isLarge: true, realSize: -real } : { isLarge: false, realSize: real };
   }
 
@@ -705,7 +590,7 @@ export class SmallAlloc {
    */
   readString(ptr: number): string {
     const where = 'SmallAlloc.readString';
-    const real = liveSize(this, this.ownerId, this.large, ptr, where);
+    const real = liveSize(this, ptr, where);
     return readStringAt(this.u8, this.dv, ptr, ptr + (real < 0 ? -real : real), where);
   }
 
@@ -717,7 +602,7 @@ export class SmallAlloc {
     this.takeRemoteAll();
     this.settleAll();
     if (this.releasable) this.collect(BATCH);
-    return smallStats(this.pools, this.extra, this.large, this.views.open, this.viewsCollected, this.views.quarantined(), this.views.heldBytes);
+    return smallStats(this);
   }
 
   /** Settles every pool's retired slots (Mempool.settle), then asks what may go. */
@@ -745,7 +630,7 @@ export class SmallAlloc {
     this.takeRemoteAll();
     if (release) this.settleAll();
     if (release && this.releasable) this.collect(BATCH);
-    checkSmallAlloc(this, this.ownerId, this.pools, this.extra, this.large, this.views);
+    checkSmallAlloc(this);
   }
 
   // ---- a worker's exit ----
@@ -775,21 +660,7 @@ export class SmallAlloc {
    * @throws TypeError if `worker` is not a Worker; RangeError if it has exited already (its id is gone).
    */
   adoptOnExit(worker: ExitingWorker): Promise<SmallAdoption> {
-    let resolve!: (r: SmallAdoption) => void;
-    let reject!: (e: unknown) => void;
-    const adopted = new Promise<SmallAdoption>((ok, fail) => {
-      resolve = ok;
-      reject = fail;
-    });
-    // Outside the promise's executor, so that a bad worker throws here instead of rejecting.
-    watchWorker('SmallAlloc.adoptOnExit', worker, (id) => {
-      try {
-        resolve(this.adopt(id));
-      } catch (e) {
-        reject(e);
-      }
-    });
-    return adopted;
+    return adoptWhenExited('SmallAlloc.adoptOnExit', worker, (id) => this.adopt(id));
   }
 
   /**
@@ -797,7 +668,18 @@ export class SmallAlloc {
    * `cache.adopt`, or `Mempool.adopt`'s `others`). @internal
    */
   adoptSlabs(starts: readonly number[]): SmallAdoption {
-    return adoptBlocks(this, starts, this.large, this.extra, this.views, (cls) => this.pools[cls] ?? this.makePool(cls));
+    return adoptBlocks(this, starts);
+  }
+
+  /** {@link AdoptingAlloc.poolOfSize}: our pool of class `cls`, or (-1) of adopted `objsize`. @internal */
+  poolOfSize(objsize: number, cls: number): Mempool {
+    if (cls >= 0) return this.pools[cls] ?? this.makePool(cls);
+    let pool = this.extra.get(objsize);
+    if (pool === undefined) {
+      pool = new Mempool(this.cache, objsize, this.views, Mark.NO_CLASS);
+      this.extra.set(objsize, pool);
+    }
+    return pool;
   }
 
   /** Every slab and large allocation back to the cache; open views are closed. */
