@@ -371,14 +371,21 @@ function growBuffer(buffer: ArrayBuffer | SharedArrayBuffer, byteLength: number)
 
 /**
  * The copies of its memory's views an allocator keeps in fields of its own, for fast paths that
- * must not call a getter; `viewEnd` is the byte length they cover. @internal
+ * must not call a getter; `viewEnd` is the byte length they cover. The allocators declare them
+ * once, here: each class merges this interface. @internal
  */
 export interface HeldViews {
+  /** @internal */
   u8: Uint8Array;
+  /** @internal */
   dv: DataView;
+  /** @internal */
   i32: Int32Array;
+  /** @internal */
   u32: Uint32Array;
+  /** @internal */
   f64: Float64Array;
+  /** @internal */
   viewEnd: number;
 }
 

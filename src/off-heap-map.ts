@@ -47,7 +47,7 @@
  */
 import { OutOfMemoryError } from './errors.js';
 import { checkInstance, checkInt, describe } from './internal/checks.js';
-import { holdViews } from './memory.js';
+import { holdViews, type HeldViews } from './memory.js';
 import { readStringAt } from './internal/strings.js';
 import type { SlabArenaHandle } from './small/slabs/slab-arena.js';
 import { SmallAlloc } from './small/objects/small-alloc.js';
@@ -145,6 +145,9 @@ function homeOf(c: number, mask: number): number {
 
 const inspectSymbol = Symbol.for('nodejs.util.inspect.custom');
 
+/** The memory's views this class holds in fields of its own (see holdViews). @internal */
+export interface OffHeapMap<K extends number | string = number | string> extends HeldViews {}
+
 /**
  * A hash map from keys (u32 or string) to u32 values, kept off the JS heap in memory from a
  * {@link SmallAlloc}, shared by every worker that attaches it. A slot of its table goes empty ->
@@ -170,18 +173,6 @@ export class OffHeapMap<K extends number | string = number | string> {
   private readonly hw: number;
   private readonly strings: boolean;
   private readonly id: number;
-  /** Views of the arena's memory (see holdViews); refreshed when a word lies past viewEnd. @internal */
-  declare u8: Uint8Array;
-  /** @internal */
-  declare dv: DataView;
-  /** @internal */
-  declare u32: Uint32Array;
-  /** @internal */
-  declare i32: Int32Array;
-  /** @internal */
-  declare f64: Float64Array;
-  /** @internal */
-  declare viewEnd: number;
 
   /**
    * An empty map whose memory comes from `alloc`.

@@ -35,7 +35,7 @@
 import { InvalidPointerError } from '../../errors.js';
 import { checkPointer, describe } from '../../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
-import { holdViews } from '../../memory.js';
+import { holdViews, type HeldViews } from '../../memory.js';
 import { NO_EPOCH } from '../slabs/arena-views.js';
 import { blockByte } from '../slabs/page-map.js';
 import { SlabCache } from '../slabs/slab-cache.js';
@@ -52,6 +52,9 @@ import { newPoolId, type BlockOwner } from './owners.js';
 import { FREE_NOW, ReadViews } from './read-views.js';
 import { settleSlab, takeSlab } from './slab-frees.js';
 import { SlabHeap } from './slab-heap.js';
+
+/** The memory's views this class holds in fields of its own (see holdViews). @internal */
+export interface MempoolCore extends HeldViews {}
 
 /**
  * A Mempool's state and every change to it; {@link Mempool} adds the public operations that
@@ -103,24 +106,13 @@ export class MempoolCore {
   /** A SmallAlloc's pool: it counts no debug operations and leaves reclaiming to the SmallAlloc. */
   protected declare readonly hosted: boolean;
 
-  /** Views of the memory (see holdViews). @internal */
-  declare u8: Uint8Array;
-  /** @internal */
-  declare dv: DataView;
-  /** @internal */
-  declare u32: Uint32Array;
-  /** @internal */
-  declare i32: Int32Array;
-  /** The buffer as doubles: f64[(s >>> 3) + 1] holds slab s's owner and pool words. @internal */
-  declare f64: Float64Array;
   /**
-   * Our owner and pool words read as one double, never a NaN (pool ids are below 2^30) nor a
-   * zero (owner ids are not 0): equal doubles are equal words. @internal
+   * Our owner and pool words read as one double (f64[(s >>> 3) + 1] of slab s), never a NaN
+   * (pool ids are below 2^30) nor a zero (owner ids are not 0): equal doubles are equal words.
+   * @internal
    */
   declare readonly tag: number;
   private declare readonly pageMap: Uint8Array;
-  /** Byte length our views cover. @internal */
-  declare viewEnd: number;
 
   /** The current slab (the heap's top), 0 when the heap is empty. @internal */
   cur = 0;

@@ -41,7 +41,7 @@ import { callocBytes, checkInstance, checkInt } from '../../internal/checks.js';
 import { FREED_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
 import { readStringAt, STRING_PREFIX, stringArg, writeString } from '../../internal/strings.js';
 import { typedBytes, type TypedArray, type TypedArrayConstructor } from '../../internal/typed.js';
-import { holdViews, MAX_BYTE_LENGTH, type Memory } from '../../memory.js';
+import { holdViews, MAX_BYTE_LENGTH, type HeldViews, type Memory } from '../../memory.js';
 import { adoptableThread, adoptWhenExited, type ExitingWorker } from '../../internal/thread.js';
 import { isPageRun } from './large.js';
 import { Mark, Word } from './block-header.js';
@@ -74,6 +74,9 @@ export type { ReadView } from './small-alloc-view.js';
 const BATCH = 16;
 /** Entries of the class table: sizes up to TABLE_MAX_ENTRIES - 1 granules are looked up. */
 const TABLE_MAX_ENTRIES = 4096;
+/** The memory's views this class holds in fields of its own (see holdViews). @internal */
+export interface SmallAlloc extends HeldViews {}
+
 /**
  * Allocations of any size over size-class mempools; read views; frees from any worker.
  *
@@ -160,18 +163,6 @@ export class SmallAlloc {
   /** Views closed by the garbage collector (dropped without close()). @internal */
   viewsCollected = 0;
 
-  /** Views of the memory (see holdViews). @internal */
-  declare u8: Uint8Array;
-  /** @internal */
-  declare dv: DataView;
-  /** @internal */
-  declare i32: Int32Array;
-  /** @internal */
-  declare u32: Uint32Array;
-  /** @internal */
-  declare f64: Float64Array;
-  /** Byte length our views cover. @internal */
-  declare viewEnd: number;
   /** The arena's page map. @internal */
   declare readonly pageMap: Uint8Array;
   /** Large allocations held (live, remote-freed, deferred) and their counters. @internal */

@@ -47,7 +47,7 @@ import { currentThreadId } from '../../internal/thread.js';
 import { InvalidPointerError } from '../../errors.js';
 import { checkInstance, checkInt, checkPointer } from '../../internal/checks.js';
 import { FREED_BYTE, FRESH_BYTE, getDebug, PeriodicCheck } from '../../debug.js';
-import { holdViews, MAX_BYTE_LENGTH } from '../../memory.js';
+import { holdViews, MAX_BYTE_LENGTH, type HeldViews } from '../../memory.js';
 import { adoptSlabs } from './cache-adopt.js';
 import { blockByte, blockBytes, blockOrder, fillPages, freeByte, isRun, markRun, Page } from './page-map.js';
 import { MapFailure, SlabArena } from './slab-arena.js';
@@ -150,6 +150,9 @@ function pageRunPages(arena: SlabArena, page: number): number {
   return p - page;
 }
 
+/** The memory's views this class holds in fields of its own (see holdViews). @internal */
+export interface SlabCache extends HeldViews {}
+
 /**
  * A buddy allocator of aligned power-of-two blocks over arena slabs; one per worker.
  *
@@ -193,21 +196,6 @@ export class SlabCache {
   /** log2(slabSize). */
   private readonly slabShift: number;
   private readonly pagesPerSlab: number;
-  /**
-   * Views of the memory as of this cache's last map, so they cover every block it holds (see
-   * holdViews). @internal
-   */
-  declare u8: Uint8Array;
-  /** @internal */
-  declare dv: DataView;
-  /** @internal */
-  declare i32: Int32Array;
-  /** @internal */
-  declare u32: Uint32Array;
-  /** @internal */
-  declare f64: Float64Array;
-  /** Byte length our views cover. @internal */
-  declare viewEnd: number;
   // Per order: first free block's page index (0 = empty), blocks free, blocks handed out.
   // These and the counters below are @internal for the checker (slab-cache-check.ts) to read.
   /** @internal */
