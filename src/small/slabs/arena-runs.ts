@@ -116,12 +116,11 @@ export function publish(a: ArenaWords, s: number, n: number, owner: number): voi
 }
 
 /**
- * Frees the run of `k` slabs at `idx` that its unmap has claimed (its start CLAIMING): uncounted
- * after the claim, as a map counts before it publishes (mapped <= used <= mapped + claimed);
- * then its owner words, page map and page tags zeroed, and its slabs FREE. @internal
+ * Frees the run of `k` slabs at `idx` that its unmap has claimed (its start CLAIMING) and
+ * uncounted (the caller, see SlabArena's release): its owner words, page map and page tags
+ * zeroed, then its slabs FREE. @internal
  */
 export function unpublish(a: ArenaWords, idx: number, k: number): void {
-  Atomics.sub(a.ctl, Ctl.USED, k);
   for (let j = 0; j < k; j++) Atomics.store(a.slabOwner, idx + j, 0);
   const p0 = idx * a.pagesPerSlab;
   const p1 = (idx + k) * a.pagesPerSlab;

@@ -588,6 +588,11 @@ export class SlabArena {
         Atomics.store(info, idx, k);
         this.wrongOwner(where, slab, now, owner);
       }
+      // Uncounted here, after the claim, as a map counts before it publishes (mapped <= used <=
+      // mapped + claimed), and with no call between the claim and the count: a terminate lands
+      // at a function's entry or a loop's back edge, and one landing in between would leave the
+      // run claimed and counted for good (adoption after a killed adopter finds it used).
+      Atomics.sub(ctl, W_USED, k);
       unpublish(this, idx, k);
     } finally {
       Atomics.add(ctl, W_ENDED, 1);
