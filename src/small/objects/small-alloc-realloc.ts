@@ -13,8 +13,7 @@
  * allocation live and intact; InvalidPointerError for a pointer that is not a live allocation
  * of this allocator, RangeError for one that is not a non-negative integer: nothing changed.
  */
-import { checkInt, checkPointer } from '../../internal/checks.js';
-import { MAX_BYTE_LENGTH } from '../../memory.js';
+import { checkPointer } from '../../internal/checks.js';
 import { Page } from '../slabs/page-map.js';
 import { slabOf } from '../slabs/slab-cache.js';
 import { Word } from './block-header.js';
@@ -40,25 +39,13 @@ export interface ReallocAlloc extends SmallAllocParts {
   realloc(ptr: number, size: number): number;
 }
 
-/** {@link SmallAlloc.realloc} of `ptr` through `a`. @internal */
-export function reallocate(a: ReallocAlloc, ptr: number, size: number): number {
-  if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('SmallAlloc.realloc', 'size', size, 0, MAX_BYTE_LENGTH);
-  // A class object of ours, found as free's fast path finds it.
-  const s = typeof ptr === 'number' && (ptr >>> 0) === ptr ? slabOfOurs(a, ptr) : 0;
-  if (s !== 0) {
-    const pool = a.pools[a.u32[(s >>> 2) + Word.CLASS]!]!;
-    if (pool.holds(ptr, s)) return reallocIn(a, pool, ptr, s, size);
-  }
-  return reallocSlow(a, ptr, size);
-}
-
 /**
  * Whose block is `ptr` (a u32) in, as `a`'s free fast path decodes it (a copy kept inline
  * there): the start of the mempool slab that holds it when one of `a`'s class pools owns that
  * slab, else 0 (another worker's slab, a large allocation, another allocator of this worker,
- * past the views, not handed out).
+ * past the views, not handed out). @internal
  */
-function slabOfOurs(a: ReallocAlloc, ptr: number): number {
+export function slabOfOurs(a: ReallocAlloc, ptr: number): number {
   // The page map's byte minus 1 is a handed-out block's order.
   const o = a.pageMap[ptr >>> Page.SHIFT]! - 1;
   if ((o >>> 0) >= Page.MAX_BLOCK) return 0;
@@ -73,8 +60,8 @@ function slabOfOurs(a: ReallocAlloc, ptr: number): number {
   return pool !== null && u32[h + Word.OWNER] === a.ownerId && pool.poolId === u32[h + Word.POOL] ? s : 0;
 }
 
-/** realloc through `a` of `ptr`, a live object of its `pool`'s slab `s`. */
-function reallocIn(a: ReallocAlloc, pool: Mempool, ptr: number, s: number, size: number): number {
+/** realloc through `a` of `ptr`, a live object of its `pool`'s slab `s`. @internal */
+export function reallocIn(a: ReallocAlloc, pool: Mempool, ptr: number, s: number, size: number): number {
   const real = pool.objsize;
   // The same class holds the sizes above the previous class, up to its own.
   if (size <= real && a.classOf(size) === pool.classIndex) return ptr;
@@ -83,8 +70,8 @@ function reallocIn(a: ReallocAlloc, pool: Mempool, ptr: number, s: number, size:
   return q;
 }
 
-/** realloc through `a` of 0, of a large allocation, of an adopted pool's object, past its views, or of what is not its own. */
-function reallocSlow(a: ReallocAlloc, ptr: number, size: number): number {
+/** realloc through `a` of 0, of a large allocation, of an adopted pool's object, past its views, or of what is not its own. @internal */
+export function reallocSlow(a: ReallocAlloc, ptr: number, size: number): number {
   const where = 'SmallAlloc.realloc';
   if (ptr === 0) {
     const p = a.tryAlloc(size);

@@ -58,7 +58,7 @@ import { liveSize, type AllocationInfo } from './small-alloc-info.js';
 import { LargeAllocations } from './small-alloc-large.js';
 import { sizeClassesFor, type SmallAllocOptions } from './small-alloc-options.js';
 import { smallStats, type SmallStats } from './small-alloc-stats.js';
-import { reallocate } from './small-alloc-realloc.js';
+import { reallocIn, reallocSlow, slabOfOurs } from './small-alloc-realloc.js';
 import { newReadView, type ReadView } from './small-alloc-view.js';
 import { Page } from '../slabs/page-map.js';
 import { SlabCache, slabOf } from '../slabs/slab-cache.js';
@@ -323,7 +323,14 @@ export class SmallAlloc {
    * @throws OutOfMemoryError / QuotaExceededError when a move finds no memory (the old allocation stays).
    */
   realloc(ptr: number, size: number): number {
-    return reallocate(this, ptr, size);
+    if (typeof size !== 'number' || (size >>> 0) !== size) checkInt('SmallAlloc.realloc', 'size', size, 0, MAX_BYTE_LENGTH);
+    // A class object of ours, found as free's fast path finds it.
+    const s = typeof ptr === 'number' && (ptr >>> 0) === ptr ? slabOfOurs(this, ptr) : 0;
+    if (s !== 0) {
+      const pool = this.pools[this.u32[(s >>> 2) + Word.CLASS]!]!;
+      if (pool.holds(ptr, s)) return reallocIn(this, pool, ptr, s, size);
+    }
+    return reallocSlow(this, ptr, size);
   }
 
   /**
