@@ -1,8 +1,9 @@
 /**
  * A mempool slab's header: the words every worker reads to find out what a pointer is in, and
- * the owner's own bookkeeping beside them. The owning Mempool writes it, in its own code and
- * in the modules that hold its code off the fast paths (mempool-slabs.ts formats a slab and
- * retires it, mempool-adopt.ts re-tags an adopted one, remote-frees.ts takes remote frees in,
+ * the owner's own bookkeeping beside them. The owning Mempool writes it: through this module
+ * (formatBlock formats a slab, retireSlab retires it), in its own code (mempool-core.ts), and in
+ * the helpers that change a slab's bitmaps a batch at a time and return counts (slab-frees.ts
+ * settles retired slots and takes remote frees in, mempool-adopt.ts re-tags an adopted slab;
  * slab-heap.ts keeps HEAPIDX). Two writers besides: a remote free (through an allocator of
  * another cache, most often another worker's) sets the slot's REMOTE bit and raises PENDING,
  * atomically (free-route.ts), and a SmallAlloc's adoption retires a slab that no pool of it
