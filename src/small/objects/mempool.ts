@@ -3,8 +3,9 @@
  * contract (memory source, thread-safety, failure) is on the class. Its state and every change
  * to it, the fast paths included, are the core's (mempool-core.ts); this class adds the public
  * operations that only call the core and read it: argument checks, strings
- * (mempool-strings.ts), calloc, stats (mempool-stats.ts), adoption (mempool-adopt.ts) and
- * check (mempool-check.ts, with the invariants it checks). It holds no state of its own.
+ * (mempool-strings.ts), calloc, stats (mempool-stats.ts) and adoption (mempool-adopt.ts). It
+ * holds no state of its own. (check() is the core's, since debug mode runs it from there; its
+ * invariants are listed in mempool-check.ts.)
  */
 import { checkInstance, checkInt } from '../../internal/checks.js';
 import { SlabCache } from '../slabs/slab-cache.js';
@@ -34,8 +35,8 @@ export type { MempoolStats } from './mempool-stats.js';
  *
  * Failure: `alloc` throws `OutOfMemoryError`/`QuotaExceededError` (from the cache), `tryAlloc`
  * returns 0. A failed allocation changes no live object, no used byte and no quota byte; before
- * it fails it gives cached empty memory back (the spare block another pool over the cache
- * keeps), so that pool's `total` may drop. A free of a pointer that is not a live object of this
+ * it fails it gives cached empty memory back (the spare block each pool over the cache keeps),
+ * so a pool's `total` may drop. A free of a pointer that is not a live object of this
  * pool (double free, foreign, interior or out-of-range pointer) throws `InvalidPointerError`
  * and changes nothing.
  *
