@@ -29,7 +29,6 @@ export interface PoolParts {
   readonly debug: boolean;
   readonly views: ReadViews;
   readonly u8: Uint8Array;
-  readonly dv: DataView;
   readonly u32: Uint32Array;
   readonly i32: Int32Array;
   readonly f64: Float64Array;

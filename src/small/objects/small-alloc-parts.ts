@@ -34,7 +34,6 @@ export interface SmallAllocParts {
   /** Views closed by the garbage collector. */
   readonly viewsCollected: number;
   readonly u8: Uint8Array;
-  readonly dv: DataView;
   readonly u32: Uint32Array;
   readonly i32: Int32Array;
   readonly viewEnd: number;
