@@ -100,8 +100,7 @@ export function newSpareBlock(cache: SlabCache, holder: SpareHolder): SpareBlock
 export function giveBackEmpty(arena: SlabArena): boolean {
   const kept = keptByArena.get(arena);
   if (kept === undefined) return false;
-  let any = false;
-  for (const slot of [...kept.slots]) if (slot.giveBack()) any = true;
+  let any = giveBackSpares(kept, null);
   for (const cache of kept.caches) {
     if (!cache.live) kept.caches.delete(cache); // destroyed: nothing to give, and not kept alive here
     else if (cache.releaseFree()) any = true;
@@ -127,12 +126,11 @@ function raise(arena: SlabArena): void {
   keptOver(arena).seen = arena.raisePressure();
 }
 
-/** This cache's pools give their spares back; true if any did. */
-function giveBackIn(cache: SlabCache): boolean {
-  const kept = keptByArena.get(cache.arena);
-  if (kept === undefined) return false;
+/** The spares of `kept` (only `cache`'s pools' when it is given) go back; true if any did. */
+function giveBackSpares(kept: Kept, cache: SlabCache | null): boolean {
   let any = false;
-  for (const slot of [...kept.slots]) if (slot.cache === cache && slot.giveBack()) any = true;
+  // A copy: a spare given back leaves the set.
+  for (const slot of [...kept.slots]) if ((cache === null || slot.cache === cache) && slot.giveBack()) any = true;
   return any;
 }
 
@@ -165,7 +163,8 @@ function heldFirst(cache: SlabCache, size: number, pages: boolean): number {
   relieve(arena);
   let p = fromCache(cache, size, pages, false);
   if (p !== 0) return p;
-  giveBackIn(cache);
+  const kept = keptByArena.get(arena);
+  if (kept !== undefined) giveBackSpares(kept, cache);
   p = fromCache(cache, size, pages, true);
   if (p === 0 && giveBackEmpty(arena)) p = fromCache(cache, size, pages, true);
   if (p === 0) raise(arena);

@@ -34,7 +34,8 @@
  */
 import { FREED_BYTE } from '../../debug.js';
 import { Page } from '../slabs/page-map.js';
-import { allocBase, heldWord, Mark, occupiedSlots, popcount, remoteWord, slotBit, slotStart, tailBits, Word } from './block-header.js';
+import { allocBase, heldWord, Mark, popcount, remoteWord, slotBit, slotStart, tailBits, Word } from './block-header.js';
+import { liveObjects } from './mempool-stats.js';
 import type { PoolParts } from './pool-parts.js';
 import type { ReadViews } from './read-views.js';
 
@@ -111,9 +112,7 @@ export function checkMempool(pool: PoolParts, name: string, pageMap: Uint8Array,
     deferred += def;
   }
   if (empties > 1) fail(`${empties} empty slabs, at most 1 (the spare) is kept`);
-  // The count as Mempool.count keeps it: liveRest, and the current slab's counted from its bitmaps.
-  const cur = pool.cur;
-  const count = cur === 0 ? pool.liveRest : pool.liveRest + occupiedSlots(i32, cur) - u32[(cur >>> 2) + Word.DEFERRED]!;
+  const count = liveObjects(pool);
   if (live !== count) fail(`the bitmaps hold ${live} objects, count says ${count}`);
   if (deferred !== pool.deferredCount) fail(`slabs hold ${deferred} deferred slots, pool says ${pool.deferredCount}`);
   if (views !== null) {

@@ -10,7 +10,7 @@
  *
  * Failure: none.
  */
-import { Mark, Word } from './block-header.js';
+import { Mark, occupiedSlots, Word } from './block-header.js';
 import type { PoolParts } from './pool-parts.js';
 
 /** A pool with its counts, as Mempool has them. @internal */
@@ -47,6 +47,15 @@ export interface MempoolStats {
   deferredBytes: number;
   /** Of those, the objects held back by debug mode's quarantine alone (no read view sees them). */
   quarantined: number;
+}
+
+/**
+ * Live objects of `pool`: liveRest, and the current slab's counted from its bitmaps (taken, not
+ * retired, not deferred; pending remote frees count). @internal
+ */
+export function liveObjects(pool: PoolParts): number {
+  const s = pool.cur;
+  return s === 0 ? pool.liveRest : pool.liveRest + occupiedSlots(pool.i32, s) - pool.u32[(s >>> 2) + Word.DEFERRED]!;
 }
 
 /**

@@ -9,11 +9,11 @@
  */
 import { checkInstance, checkInt } from '../../internal/checks.js';
 import { SlabCache } from '../slabs/slab-cache.js';
-import { allocWord, heldWord, Mark, occupiedSlots, remoteWord, slotBit, Word } from './block-header.js';
+import { allocWord, heldWord, Mark, remoteWord, slotBit } from './block-header.js';
 import { mempoolObjsizeMax } from './geometry.js';
 import { adoptThread, slabFits, type MempoolAdoption } from './mempool-adopt.js';
 import { MempoolCore } from './mempool-core.js';
-import { mempoolStats, type MempoolStats } from './mempool-stats.js';
+import { liveObjects, mempoolStats, type MempoolStats } from './mempool-stats.js';
 import { allocString, readString } from './mempool-strings.js';
 import type { ReadViews } from './read-views.js';
 
@@ -66,19 +66,12 @@ export class Mempool extends MempoolCore {
 
   /** Live objects. */
   get count(): number {
-    return this.live();
+    return liveObjects(this);
   }
 
   /** Bytes handed out and live: count * objsize. */
   get used(): number {
-    return this.live() * this.objsize;
-  }
-
-  /** Live objects (see liveRest). */
-  private live(): number {
-    const s = this.cur;
-    // The current slab's live objects: taken, not retired, not deferred (pending remote frees count).
-    return s === 0 ? this.liveRest : this.liveRest + occupiedSlots(this.i32, s) - this.u32[(s >>> 2) + Word.DEFERRED]!;
+    return liveObjects(this) * this.objsize;
   }
 
   /** Bytes of slabs held. */
